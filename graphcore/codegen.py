@@ -1,0 +1,183 @@
+"""Python source from a Program: what `graphcore export` writes and what the fast path runs.
+
+Safety rests on two rules: every identifier comes from a `Namespace` (sanitised, unique, never a
+keyword, builtin or module name), and every literal is a validated param written with repr().
+Nothing a user types can become code. Node templates come only from the registry.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import linecache
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphcore.program import Instr, Program
+
+# l, O and I are reserved because ruff (E741) rejects them as names.
+_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "nn", "F", "np", "self", "dtype", "seed", "l", "O", "I"}
+_MODULE_ATTRIBUTES = {"forward", "training", "dtype", "device", "parameters", "buffers", "modules", "to",
+                      "cuda", "cpu", "train", "eval", "state_dict", "apply", "zero_grad", "type", "half",
+                      "float", "double", "children", "register_buffer", "register_parameter"}
+
+
+class Namespace:
+    """Maps keys to unique Python identifiers made from human hints (torch.fx's _Namespace)."""
+
+    def __init__(self, reserved: set[str] = _RESERVED) -> None:
+        self._names: dict[str, str] = {}
+        self._reserved = reserved
+        self._taken = set(reserved)
+
+    def name(self, key: str, hint: str) -> str:
+        if key not in self._names:
+            base = re.sub(r"\W+", "_", hint.encode("ascii", "ignore").decode()).strip("_") or "v"
+            if base[0].isdigit() or base in self._reserved:
+                base = f"v_{base}"
+            candidate, n = base, 1
+            while candidate in self._taken:
+                n += 1
+                candidate = f"{base}_{n}"
+            self._taken.add(candidate)
+            self._names[key] = candidate
+        return self._names[key]
+
+
+def class_name_from(hint: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", hint.encode("ascii", "ignore").decode())
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    return f"Graph{name}" if name[0].isdigit() or keyword.iskeyword(name) or name in dir(builtins) else name
+
+
+def template_fields(template: str) -> list[tuple[str, str | None]]:
+    """(field, conversion) for each replacement field of a code template."""
+    return [(f, conv) for _, f, _, conv in string.Formatter().parse(template) if f is not None]
+
+
+def render(instr: Instr, names: Mapping[str, str]) -> str:
+    """One node's line(s) of code, given the names of its inputs, outputs and module."""
+    template = instr.spec.template(instr.params)
+    fields = {**instr.params, **names}
+    outs = [names[p] for p in instr.spec.outputs]
+    if any(f in instr.spec.outputs for f, _ in template_fields(template)):
+        return template.format(**fields)
+    return f"{', '.join(outs)} = {template.format(**fields)}"
+
+
+def _short_formula(instr: Instr) -> str:
+    return instr.spec.formula.split(",  ")[0]
+
+
+@dataclass(frozen=True)
+class GeneratedModule:
+    """Source of an nn.Module for a program, and how its names map back to the graph."""
+
+    source: str
+    class_name: str
+    inputs: tuple[str, ...]  # node ids of the Input nodes, in forward-argument order
+    outputs: tuple[str, ...]  # values ("node.port") returned by forward, in order
+    attributes: Mapping[str, str]  # node id -> attribute of the module (parameters, buffers, layers)
+
+
+def python_source(program: Program, class_name: str = "Model", outputs: Sequence[str] | None = None,
+                  seed: int = 0, docstring: str = "") -> GeneratedModule:
+    """The graph as a standalone nn.Module: __init__ builds the weights, forward is straight-line code."""
+    outputs = tuple(outputs or program.sinks)
+    local, attrs = Namespace(), Namespace(_RESERVED | _MODULE_ATTRIBUTES)
+    expr: dict[str, str] = {}  # value -> how forward refers to it
+    init_lines, body, inputs, attributes, helpers = [], [], [], {}, []
+    for instr in program:
+        spec = instr.spec
+        if spec.helpers and spec.helpers not in helpers:
+            helpers.append(spec.helpers)
+        if spec.kind == "input":
+            expr[instr.outs[0]] = local.name(instr.outs[0], instr.code_name)
+            inputs.append(instr.node)
+            continue
+        if spec.kind in ("parameter", "constant", "layer"):
+            attr = attributes[instr.node] = attrs.name(instr.node, instr.code_name)
+            init = spec.init(instr.params) if callable(spec.init) else spec.init.format(**instr.params)
+            if spec.kind == "constant":
+                init_lines.append(f'self.register_buffer("{attr}", {init})')
+            else:
+                init_lines.append(f"self.{attr} = {init}")
+            if spec.kind != "layer":
+                expr[instr.outs[0]] = f"self.{attr}"
+                continue
+        names = {port: expr[arg] if arg else "None" for port, arg in zip(spec.inputs, instr.args)}
+        for port, value in zip(spec.outputs, instr.outs):
+            hint = instr.code_name if len(spec.outputs) == 1 else f"{instr.code_name}_{port}"
+            names[port] = expr[value] = local.name(value, hint)
+        if spec.kind == "layer":
+            names["module"] = f"self.{attributes[instr.node]}"
+        line = render(instr, names)
+        formula = _short_formula(instr)
+        body.append(f"{line}  # {formula}" if formula and "\n" not in line else line)
+    arguments = "".join(f", {expr[f'{node}.out']}" for node in inputs)
+    returned = ", ".join(expr[v] for v in outputs)
+    uses_f = any("F." in line for line in body)
+    lines = [
+        f'"""{docstring or class_name}: generated by Backprop Studio."""',
+        "",
+        "import torch",
+        *(["import torch.nn.functional as F"] if uses_f else []),
+        "from torch import nn",
+        "",
+        *[line for h in helpers for line in ("", h.strip("\n"), "")],
+        "",
+        f"class {class_name}(nn.Module):",
+        "    def __init__(self, dtype=torch.float32, seed=" + repr(seed) + "):",
+        "        super().__init__()",
+        "        torch.manual_seed(seed)",
+        *[f"        {line}" for line in init_lines],
+        "",
+        f"    def forward(self{arguments}):",
+        *[f"        {line}" for chunk in body for line in chunk.split("\n")],
+        f"        return {returned}",
+        "",
+    ]
+    return GeneratedModule("\n".join(lines), class_name, tuple(inputs), outputs, attributes)
+
+
+_counter = iter(range(1, 1 << 62))
+
+
+def exec_source(source: str, label: str) -> dict[str, Any]:
+    """Run generated source in a fresh namespace; tracebacks show its lines (fx's linecache trick)."""
+    filename = f"<graphcore:{label}:{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    scope: dict[str, Any] = {"__name__": f"graphcore_generated_{label}"}
+    exec(compile(source, filename, "exec"), scope)
+    return scope
+
+
+_node_functions: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def node_function(instr: Instr) -> Callable[..., Any]:
+    """The node's own code as a function `(module, *inputs) -> output or tuple of outputs`.
+
+    The stepping engine and the derivative interpreters call this: the same template the
+    generated module runs, so every path computes exactly the same thing.
+    """
+    key = (instr.spec.type, repr(sorted(instr.params.items())))
+    if key not in _node_functions:
+        spec, ns = instr.spec, Namespace()
+        names = {port: ns.name(port, port) for port in (*spec.inputs, *spec.outputs)}
+        names["module"] = ns.name("<module>", "module")
+        line = render(instr, names)
+        result = ", ".join(names[p] for p in spec.outputs)
+        args = ", ".join(names[p] for p in spec.inputs)
+        source = "\n".join([
+            "import torch", "import torch.nn.functional as F", "from torch import nn",
+            spec.helpers,
+            f"def node_fn({names['module']}{', ' if args else ''}{args}):",
+            *[f"    {x}" for x in line.split("\n")],
+            f"    return {result}",
+        ])
+        _node_functions[key] = exec_source(source, spec.type)["node_fn"]
+    return _node_functions[key]

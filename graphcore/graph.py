@@ -1,0 +1,208 @@
+"""The document: nodes and port-to-port edges on a networkx MultiDiGraph. No Qt, no torch.
+
+This is what the user edits and what a file stores. Every mutation is one method that emits one
+event, so the app's undo commands call exactly these methods and its canvas follows the events.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from graphcore.events import Event
+from graphcore.registry import REGISTRY
+
+
+class EditError(ValueError):
+    """An edit the model refuses; the message says why (the app shows it in the status bar)."""
+
+
+@dataclass(frozen=True, order=True)
+class PortRef:
+    """A port of a node, written `node.port` in files and messages."""
+
+    node: str
+    port: str
+
+    @classmethod
+    def parse(cls, text: str) -> PortRef:
+        node, dot, port = text.rpartition(".")
+        if not dot or not node or not port:
+            raise ValueError(f"{text!r} is not of the form node.port")
+        return cls(node, port)
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.port}"
+
+
+@dataclass
+class Node:
+    id: str
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    pos: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id
+
+
+EDITABLE = ("params", "label", "pos")
+
+
+class Graph:
+    """Nodes keyed by id; an edge per connected input port. An output may fan out freely."""
+
+    def __init__(self) -> None:
+        self._g = nx.MultiDiGraph()
+        self.training: dict[str, Any] = {}
+        self.meta: dict[str, Any] = {}
+        self.node_added, self.node_removed = Event(), Event()  # (Node)
+        self.edge_added, self.edge_removed = Event(), Event()  # (PortRef src, PortRef dst)
+        self.node_changed = Event()  # (Node, attribute name)
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [data["node"] for _, data in self._g.nodes(data=True)]
+
+    @property
+    def edges(self) -> list[tuple[PortRef, PortRef]]:
+        return [(PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in self._g.edges(data=True)]
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._g
+
+    def __len__(self) -> int:
+        return self._g.number_of_nodes()
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._g.nodes[node_id]["node"]
+        except KeyError:
+            raise KeyError(f"no node {node_id!r}") from None
+
+    def source_of(self, dst: PortRef) -> PortRef | None:
+        """The output feeding input port `dst`, if any."""
+        if dst.node not in self._g:
+            return None
+        for u, _, d in self._g.in_edges(dst.node, data=True):
+            if d["dst"] == dst.port:
+                return PortRef(u, d["src"])
+        return None
+
+    def consumers_of(self, src: PortRef) -> list[PortRef]:
+        """Every input port that output `src` feeds, in a stable order."""
+        return sorted(
+            PortRef(v, d["dst"]) for _, v, d in self._g.out_edges(src.node, data=True) if d["src"] == src.port
+        )
+
+    def edges_of(self, node_id: str) -> list[tuple[PortRef, PortRef]]:
+        return [(s, d) for s, d in self.edges if node_id in (s.node, d.node)]
+
+    def has_cycle(self) -> bool:
+        return not nx.is_directed_acyclic_graph(self._g)
+
+    def find_cycle(self) -> list[str]:
+        try:
+            return [u for u, *_ in nx.find_cycle(self._g)]
+        except nx.NetworkXNoCycle:
+            return []
+
+    def topological_order(self) -> list[str]:
+        """Deterministic: among nodes that are ready, the one added first (file order) goes first,
+        so schedules and exported code read in the order the author built the graph."""
+        order = {node_id: index for index, node_id in enumerate(self._g.nodes)}
+        return list(nx.lexicographical_topological_sort(self._g, key=order.__getitem__))
+
+    def ancestors(self, node_id: str) -> set[str]:
+        return nx.ancestors(self._g, node_id)
+
+    def descendants(self, node_id: str) -> set[str]:
+        return nx.descendants(self._g, node_id)
+
+    def generations(self) -> list[list[str]]:
+        """Nodes grouped by topological generation: the columns of an automatic layout."""
+        return [sorted(g) for g in nx.topological_generations(self._g)]
+
+    def why_not_connect(self, src: PortRef, dst: PortRef) -> str | None:
+        """None if the edge may be added (replacing what feeds `dst`), else the reason."""
+        for ref in (src, dst):
+            if ref.node not in self._g:
+                return f"there is no node {ref.node!r}"
+        src_spec, dst_spec = REGISTRY.get(self.node(src.node).type), REGISTRY.get(self.node(dst.node).type)
+        if src_spec is not None and src.port not in src_spec.outputs:
+            return f"{src} is not an output of {src_spec.type}"
+        if dst_spec is not None and dst.port not in dst_spec.inputs:
+            return f"{dst} is not an input of {dst_spec.type}"
+        if self.source_of(dst) == src:
+            return f"{src} is already connected to {dst}"
+        if src.node == dst.node or nx.has_path(self._g, dst.node, src.node):
+            return f"{src} → {dst} would make a cycle"
+        return None
+
+    def unique_id(self, hint: str) -> str:
+        """`hint`, or `hint2`, `hint3`, ... whichever is free."""
+        base = hint or "node"
+        candidate, n = base, 1
+        while candidate in self._g:
+            n += 1
+            candidate = f"{base}{n}"
+        return candidate
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    # --- mutations: one method, one event ----------------------------------------------------------
+
+    def add_node(self, node: Node) -> Node:
+        if not node.id:
+            raise EditError("a node needs an id")
+        if node.id in self._g:
+            raise EditError(f"there is already a node {node.id!r}")
+        self._g.add_node(node.id, node=node)
+        self.node_added.emit(node)
+        return node
+
+    def remove_node(self, node_id: str) -> Node:
+        """Remove a node; its edges go first, each with its own event."""
+        node = self.node(node_id)
+        for src, dst in self.edges_of(node_id):
+            self.disconnect(src, dst)
+        self._g.remove_node(node_id)
+        self.node_removed.emit(node)
+        return node
+
+    def connect(self, src: PortRef, dst: PortRef) -> PortRef | None:
+        """Add src → dst. An input takes one edge: an old edge into `dst` is replaced and returned."""
+        if reason := self.why_not_connect(src, dst):
+            raise EditError(reason)
+        replaced = self.source_of(dst)
+        if replaced is not None:
+            self.disconnect(replaced, dst)
+        self._g.add_edge(src.node, dst.node, key=dst.port, src=src.port, dst=dst.port)
+        self.edge_added.emit(src, dst)
+        return replaced
+
+    def disconnect(self, src: PortRef, dst: PortRef) -> None:
+        if self.source_of(dst) != src:
+            raise EditError(f"{src} is not connected to {dst}")
+        self._g.remove_edge(src.node, dst.node, key=dst.port)
+        self.edge_removed.emit(src, dst)
+
+    def set_attr(self, node_id: str, name: str, value: Any) -> None:
+        """Set a node's `params`, `label` or `pos`."""
+        if name not in EDITABLE:
+            raise EditError(f"{name!r} is not an editable attribute (one of {', '.join(EDITABLE)})")
+        node = self.node(node_id)
+        setattr(node, name, copy.deepcopy(value))
+        self.node_changed.emit(node, name)
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        self.set_attr(node_id, "params", {**self.node(node_id).params, name: value})

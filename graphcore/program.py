@@ -1,0 +1,111 @@
+"""The lowered graph: a straight-line program in schedule order (torch.fx's Graph, autodidax's jaxpr).
+
+A Program is rebuilt from the Graph after every edit. It is immutable and printable, and every
+interpretation of the graph (infer shapes, evaluate, step, differentiate, write code) walks it.
+Values are named "node.port", exactly as files and messages name them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from graphcore.graph import Graph, PortRef
+from graphcore.registry import REGISTRY, NodeSpec, Shape, show
+
+
+@dataclass(frozen=True, eq=False)
+class Instr:
+    """One node of the program: `outs = spec(args, **params)`."""
+
+    node: str
+    spec: NodeSpec
+    args: tuple[str | None, ...]  # "node.port" per input port, in the spec's order; None if unconnected
+    params: Mapping[str, Any]
+    label: str = ""
+
+    @property
+    def outs(self) -> tuple[str, ...]:
+        return tuple(f"{self.node}.{p}" for p in self.spec.outputs)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.node
+
+    @property
+    def code_name(self) -> str:
+        """The hint for this node's name in generated code: a plain label, else the id."""
+        return self.label if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*", self.label) else self.node
+
+    def __str__(self) -> str:
+        args = ", ".join(a or "None" for a in self.args)
+        shown = {k: v for k, v in self.params.items() if v != self.spec.defaults().get(k, ...)}
+        params = " " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) if shown else ""
+        return f"{', '.join(self.outs)} = {self.spec.type}({args}){params}"
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    instrs: tuple[Instr, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(map(str, self.instrs))
+
+    def __iter__(self) -> Iterator[Instr]:
+        return iter(self.instrs)
+
+    @cached_property
+    def by_node(self) -> dict[str, Instr]:
+        return {i.node: i for i in self.instrs}
+
+    @cached_property
+    def consumers(self) -> dict[str, list[PortRef]]:
+        """Value name → the input ports reading it (more than one where a value fans out)."""
+        readers: dict[str, list[PortRef]] = {out: [] for i in self.instrs for out in i.outs}
+        for instr in self.instrs:
+            for port, arg in zip(instr.spec.inputs, instr.args):
+                if arg is not None:
+                    readers[arg].append(PortRef(instr.node, port))
+        return readers
+
+    @cached_property
+    def sinks(self) -> tuple[str, ...]:
+        """Values nothing consumes: what `graphcore run` prints."""
+        return tuple(v for v, readers in self.consumers.items() if not readers)
+
+    def producer(self, value: str) -> Instr:
+        return self.by_node[PortRef.parse(value).node]
+
+
+def lower(graph: Graph) -> Program:
+    """The graph as a program. The graph must validate cleanly (see graphcore.validate)."""
+    instrs = []
+    for node_id in graph.topological_order():
+        node = graph.node(node_id)
+        spec = REGISTRY[node.type]
+        sources = (graph.source_of(PortRef(node_id, p)) for p in spec.inputs)
+        args = tuple(str(s) if s is not None else None for s in sources)
+        instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
+    return Program(tuple(instrs))
+
+
+def infer_shapes(program: Program) -> dict[str, Shape]:
+    """Shape of every value; a shape rule's ShapeError propagates with its message."""
+    shapes: dict[str, Shape] = {}
+    for instr in program:
+        shapes.update(node_shapes(instr, [shapes[a] if a is not None else None for a in instr.args]))
+    return shapes
+
+
+def node_shapes(instr: Instr, in_shapes: list[Shape | None]) -> dict[str, Shape]:
+    """Run one node's shape rule; a multi-output node returns one shape per output port."""
+    result = instr.spec.shape(*in_shapes, **instr.params)
+    per_port = result if len(instr.outs) > 1 else (result,)
+    return dict(zip(instr.outs, (tuple(s) for s in per_port)))
+
+
+def describe_shapes(shapes: Mapping[str, Shape]) -> str:
+    return "\n".join(f"{value}: {show(shape)}" for value, shape in shapes.items())

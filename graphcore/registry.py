@@ -1,0 +1,217 @@
+"""Node types, each declared once as data. The registry is the only extension point.
+
+A `NodeSpec` holds everything graphcore, the app and the exporter need to know about a type:
+ports, params, a shape rule, the code that computes it, and the text a user reads. The code is a
+Python template (`"torch.sigmoid({x})"`): the exporter writes it out, and the runtime compiles the
+very same text, so the app and the exported file cannot disagree.
+
+Calling convention (autodidax's `bind`): tensors are positional in port order, params are keywords.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Dim = int | str  # a str is a symbolic dimension such as "N", the batch
+Shape = tuple[Dim, ...]
+
+SOURCE_KINDS = ("input", "parameter", "constant")
+
+
+class ShapeError(ValueError):
+    """Raised by a shape rule; the message is shown to the user as it is."""
+
+
+def expect(condition: bool, message: str) -> None:
+    """Shape rules state their assumptions with this; a failure becomes a diagnostic."""
+    if not condition:
+        raise ShapeError(message)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _nested_numbers(value: Any) -> bool:
+    """A number, or a rectangular nested list of numbers (what `torch.tensor` accepts)."""
+    if _is_number(value):
+        return math.isfinite(value)
+    if not isinstance(value, list) or not value:
+        return False
+    if not all(_nested_numbers(v) for v in value):
+        return False
+    shapes = {literal_shape(v) for v in value}
+    return len(shapes) == 1
+
+
+def literal_shape(value: Any) -> Shape:
+    """The shape of a literal number or nested list."""
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0]
+    return tuple(shape)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a node type: what the inspector shows and what loading checks.
+
+    kind is one of: int, float, bool, str (with choices), shape (list of ints or symbolic names),
+    value (a number or nested list), ints (an int or a list of ints), dims (null, an int or a list).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str = ""
+    choices: tuple[Any, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    optional: bool = False  # null is allowed
+
+    def problem(self, value: Any) -> str | None:
+        """None when `value` is acceptable, else a sentence saying what is wrong with it."""
+        if value is None:
+            return None if self.optional else "must be given"
+        check = _KIND_CHECKS[self.kind]
+        if not check[0](value):
+            return f"expected {check[1]}, got {value!r}"
+        if self.choices and value not in self.choices:
+            return f"must be one of {', '.join(map(str, self.choices))}; got {value!r}"
+        numbers = [value] if _is_number(value) else value if self.kind == "ints" else []
+        for number in numbers:
+            if self.min is not None and number < self.min:
+                return f"must be >= {self.min:g}; got {number!r}"
+            if self.max is not None and number > self.max:
+                return f"must be <= {self.max:g}; got {number!r}"
+        return None
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+_KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: _is_number(v) and math.isfinite(v), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "shape": (
+        lambda v: isinstance(v, list)
+        and all((isinstance(d, int) and not isinstance(d, bool) and d >= 0) or
+                (isinstance(d, str) and d.isidentifier()) for d in v),
+        'a list of sizes (non-negative ints, or a name such as "N" for the batch)',
+    ),
+    "value": (_nested_numbers, "a number or a rectangular nested list of numbers"),
+    "ints": (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (_int_list(v) and v != []),
+             "an integer or a list of integers"),
+    "dims": (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or _int_list(v),
+             "null, an integer or a list of integers"),
+}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything about one node type.
+
+    `code` is the Python that computes the node. Its fields are the input ports (`{x}`), the params
+    written with `!r` (`{dim!r}`) and, for layers, `{module}`. When it names an output port
+    (`"{out}, {h} = {module}({x})"`) it is a statement, otherwise an expression. `code` may be a
+    function of the params returning the template, to leave out arguments that have their defaults. Layers (kind
+    "layer") also give `init`, the expression that builds their `nn.Module` in `__init__`; sources
+    give `init` as a function of their params. `vjp`/`jvp` are optional hand-written local rules
+    (declared where the formula is the lesson); without them torch.func differentiates `code`.
+    """
+
+    type: str
+    category: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    shape: Callable[..., Shape | tuple[Shape, ...]]
+    code: str | Callable[[Mapping[str, Any]], str]
+    doc: str
+    formula: str = ""
+    params: tuple[Param, ...] = ()
+    kind: str = "op"  # input | parameter | constant | op | layer
+    init: str | Callable[[Mapping[str, Any]], str] = ""
+    optional_inputs: tuple[str, ...] = ()
+    vjp: Callable[..., tuple[Any, ...]] | None = None  # (cotangent, *tensors, **params)
+    jvp: Callable[..., Any] | None = None  # (tangents, *tensors, **params)
+    no_jvp_reason: str = ""
+    aliases: tuple[str, ...] = ()
+    helpers: str = ""  # module-level source the code needs (a function or class), emitted once
+
+    @property
+    def is_source(self) -> bool:
+        return self.kind in SOURCE_KINDS
+
+    def template(self, params: Mapping[str, Any]) -> str:
+        return self.code(params) if callable(self.code) else self.code
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.defaults(), **params}
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(param, message) for each unknown, missing or out-of-range param."""
+        known = {p.name for p in self.params}
+        problems = [(name, f"{self.type} has no param {name!r}") for name in params if name not in known]
+        full = self.with_defaults(params)
+        for p in self.params:
+            if (message := p.problem(full[p.name])) is not None:
+                problems.append((p.name, message))
+        return problems
+
+
+REGISTRY: dict[str, NodeSpec] = {}
+
+
+def register(spec: NodeSpec) -> NodeSpec:
+    if spec.type in REGISTRY:
+        raise ValueError(f"node type {spec.type!r} is registered twice")
+    REGISTRY[spec.type] = spec
+    return spec
+
+
+def load_library() -> dict[str, NodeSpec]:
+    """The built-in node library; graphcore imports `nodes` only here."""
+    import nodes  # noqa: F401  (registers every family)
+
+    return REGISTRY
+
+
+# Shape helpers shared by node families.
+
+def same_shape(x: Shape, **_: Any) -> Shape:
+    return x
+
+
+def broadcast(a: Shape, b: Shape, **_: Any) -> Shape:
+    """numpy/torch broadcasting; a symbolic dim matches itself, 1, or a concrete size."""
+    out: list[Dim] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        da = a[-i] if i <= len(a) else 1
+        db = b[-i] if i <= len(b) else 1
+        if da == db or db == 1:
+            out.append(da)
+        elif da == 1:
+            out.append(db)
+        elif isinstance(da, str) or isinstance(db, str):
+            out.append(db if isinstance(da, str) else da)
+        else:
+            raise ShapeError(f"cannot broadcast {list(a)} with {list(b)}: dim -{i} is {da} vs {db}")
+    return tuple(reversed(out))
+
+
+def show(shape: Shape) -> str:
+    """A shape as users read it: [N, 3]; [] for a scalar."""
+    return "[" + ", ".join(map(str, shape)) + "]"

@@ -1,0 +1,94 @@
+"""The fast path: the graph as one generated nn.Module, on a chosen device and dtype.
+
+The module is the code `graphcore.codegen` writes, compiled in-process, so the app runs exactly
+what an export contains. The stepping engine and the derivative interpreters borrow its weights
+(`Runtime.module_of`, `Runtime.source_value`), so every path sees the same numbers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.codegen import GeneratedModule, class_name_from, exec_source, python_source
+from graphcore.program import Instr, Program
+
+DTYPES = ("float32", "float64")
+
+
+def resolve_device(name: str | None = None) -> Any:
+    """'cuda' when asked for and present, 'cpu' otherwise; None or 'auto' picks cuda when there is one."""
+    if name in (None, "auto"):
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU here")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
+
+
+def resolve_dtype(name: str) -> Any:
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}: use one of {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def default_inputs(program: Program, dtype: Any, device: Any, batch: int = 4, seed: int = 0) -> dict[str, Any]:
+    """A value for every Input: its literal `value`, else seeded noise with symbolic dims set to `batch`.
+
+    Each Input's noise is seeded from the run seed and its id, so adding a node changes no other data.
+    """
+    values = {}
+    for instr in program:
+        if instr.spec.kind != "input":
+            continue
+        params = instr.params
+        kind = torch.long if params["dtype"] == "long" else dtype
+        if params["value"] is not None:
+            values[instr.node] = torch.tensor(params["value"], dtype=kind, device=device)
+            continue
+        shape = tuple(batch if isinstance(d, str) else d for d in params["shape"])
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(instr.node.encode()))
+        if kind == torch.long:
+            data = torch.zeros(shape, dtype=kind)
+        else:
+            data = torch.randn(shape, generator=generator, dtype=dtype)
+        values[instr.node] = data.to(device)
+    return values
+
+
+class Runtime:
+    """A program made runnable: its generated module, weights built from a seed, and input data."""
+
+    def __init__(self, program: Program, *, dtype: str = "float64", device: str | None = "cpu",
+                 seed: int = 0, name: str = "Model", outputs: Sequence[str] | None = None,
+                 inputs: Mapping[str, Any] | None = None, batch: int = 4) -> None:
+        self.program = program
+        self.dtype, self.device = resolve_dtype(dtype), resolve_device(device)
+        self.generated: GeneratedModule = python_source(program, class_name_from(name), outputs, seed)
+        cls = exec_source(self.generated.source, self.generated.class_name)[self.generated.class_name]
+        self.module = cls(dtype=self.dtype).to(self.device)
+        self.inputs = dict(inputs) if inputs is not None else default_inputs(
+            program, self.dtype, self.device, batch=batch, seed=seed)
+
+    def forward(self, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run the generated module: value name -> tensor for each of its outputs."""
+        data = {**self.inputs, **(inputs or {})}
+        result = self.module(*(data[node] for node in self.generated.inputs))
+        results = result if len(self.generated.outputs) > 1 else (result,)
+        return dict(zip(self.generated.outputs, results))
+
+    def module_of(self, instr: Instr) -> Any:
+        """The nn.Module of a layer node (None for other nodes)."""
+        if instr.spec.kind != "layer":
+            return None
+        return getattr(self.module, self.generated.attributes[instr.node])
+
+    def source_value(self, instr: Instr) -> Any:
+        """The current value of a source node: its input data, parameter or constant."""
+        if instr.spec.kind == "input":
+            return self.inputs[instr.node]
+        return getattr(self.module, self.generated.attributes[instr.node])
