@@ -1,0 +1,1 @@
+"""Backprop Studio's desktop app: Qt views over graphcore's model. Nothing imports app."""

@@ -1,0 +1,5 @@
+import sys
+
+from graphcore.cli import main
+
+sys.exit(main())

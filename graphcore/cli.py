@@ -1,0 +1,209 @@
+"""The `graphcore` command: check, run, differentiate and step through a graph file.
+
+Exit codes: 0 success, 1 the graph has problems (diagnostics printed), 2 the file or the
+arguments cannot be used. With --json each command prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from graphcore.fileformat import FileFormatError, load
+from graphcore.graph import Graph
+from graphcore.program import Program, lower
+from graphcore.validate import Report, validate
+
+EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Arguments that name something the graph does not have; exit code 2."""
+
+
+def to_plain(value: Any) -> Any:
+    """Tensors as numbers or nested lists; non-finite floats as strings, so the output is strict JSON."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
+
+
+def show_value(value: Any) -> str:
+    plain = to_plain(value)
+    return f"{plain:.10g}" if isinstance(plain, float) else json.dumps(plain)
+
+
+def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(to_plain(data)) if args.json else text)
+
+
+def _open(args: argparse.Namespace) -> tuple[Graph, Report]:
+    graph = load(args.file)
+    return graph, validate(graph)
+
+
+def _program(args: argparse.Namespace) -> tuple[Graph, Program] | None:
+    """The file's program, or None after printing its diagnostics."""
+    graph, report = _open(args)
+    if not report.ok:
+        lines = [str(d) for d in report.diagnostics]
+        emit(args, {"ok": False, "diagnostics": [{"node": d.node, "port": d.port, "message": d.message}
+                                                 for d in report.diagnostics]}, "\n".join(lines))
+        return None
+    return graph, lower(graph)
+
+
+def _runtime(args: argparse.Namespace, program: Program, graph: Graph, **extra: Any) -> Any:
+    from graphcore.runtime import Runtime
+
+    try:
+        return Runtime(program, dtype=args.dtype, device=args.device, seed=args.seed, batch=args.batch,
+                       name=graph.meta.get("name", Path(args.file).stem), **extra)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    graph, report = _open(args)
+    if report.ok:
+        edges = len(graph.edges)
+        emit(args, {"ok": True, "nodes": len(graph), "edges": edges,
+                    "shapes": {k: list(v) for k, v in report.shapes.items()}},
+             f"ok: {len(graph)} nodes, {edges} edges")
+        return EXIT_OK
+    emit(args, {"ok": False, "diagnostics": [{"node": d.node, "port": d.port, "message": d.message}
+                                             for d in report.diagnostics]},
+         "\n".join(map(str, report.diagnostics)))
+    return EXIT_INVALID
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if (opened := _program(args)) is None:
+        return EXIT_INVALID
+    graph, program = opened
+    outputs = _runtime(args, program, graph).forward()
+    emit(args, {"outputs": outputs}, "\n".join(f"{k} = {show_value(v)}" for k, v in outputs.items()))
+    return EXIT_OK
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    from graphcore.autodiff import forward_mode, reverse_mode, trace_forward
+    from graphcore.stepping import SteppingError, check_value
+
+    if (opened := _program(args)) is None:
+        return EXIT_INVALID
+    graph, program = opened
+    try:
+        of = check_value(program, args.of)
+        wrt = {name: check_value(program, name) for name in args.wrt.split(",") if name}
+    except SteppingError as error:
+        raise UsageError(str(error)) from None
+    if not wrt:
+        raise UsageError("--wrt needs at least one node id")
+    runtime = _runtime(args, program, graph)
+    trace = trace_forward(runtime)
+    modes = ("forward", "reverse") if args.mode == "both" else (args.mode,)
+    results = {}
+    for mode in modes:
+        compute = forward_mode if mode == "forward" else reverse_mode
+        derivative = compute(runtime, of, list(wrt.values()), trace)
+        results[mode] = {"mode": mode, "value": derivative.value, "passes": derivative.passes,
+                         "grads": {name: derivative.grads[value] for name, value in wrt.items()}}
+    lines = []
+    for result in results.values():
+        passes = f"{result['passes']} pass{'es' if result['passes'] != 1 else ''}"
+        lines.append(f"{of} = {show_value(result['value'])}  ({result['mode']} mode, {passes})")
+        lines += [f"  d{of}/d{name} = {show_value(g)}" for name, g in result["grads"].items()]
+    if args.mode != "both":
+        emit(args, results[args.mode], "\n".join(lines))
+        return EXIT_OK
+    diff = max((float((results["forward"]["grads"][n] - results["reverse"]["grads"][n]).abs().max())
+                for n in wrt if results["forward"]["grads"][n].numel()), default=0.0)
+    emit(args, {**results, "max_abs_diff": diff}, "\n".join([*lines, f"max |forward − reverse| = {diff:.3g}"]))
+    return EXIT_OK
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    from graphcore.stepping import Stepper, SteppingError
+
+    if (opened := _program(args)) is None:
+        return EXIT_INVALID
+    graph, program = opened
+    runtime = _runtime(args, program, graph)
+    try:
+        stepper = Stepper(runtime, of=args.of)
+    except SteppingError as error:
+        raise UsageError(str(error)) from None
+    steps, lines = [], []
+    for event in stepper.events():
+        record = {"index": event.index, "phase": event.phase, "node": event.node,
+                  "reads": list(event.step.reads), "writes": list(event.step.writes)}
+        for key in ("inputs", "outputs", "upstream", "passed", "weights", "accumulated"):
+            if getattr(event, key):
+                record[key] = getattr(event, key)
+        steps.append(record)
+        shown = event.outputs or {**event.passed, **event.accumulated,
+                                  **{f"{event.node}.{k}": v for k, v in event.weights.items()}}
+        reads = "" if event.phase == "forward" else "  ← " + ", ".join(
+            f"{k}={show_value(v)}" for k, v in event.upstream.items())
+        lines.append(f"{event.index:>3} {event.phase:<10} {event.node:<12} "
+                     + ", ".join(f"{k} = {show_value(v)}" for k, v in shown.items()) + reads)
+    emit(args, {"of": stepper.of, "steps": steps}, "\n".join(lines))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+    "check": (cmd_check, "validate a graph: exit 0 when clean, 1 with one line per problem"),
+    "run": (cmd_run, "evaluate the graph and print every output that nothing consumes"),
+    "grad": (cmd_grad, "derivatives of one output with respect to some nodes, by forward or reverse mode"),
+    "steps": (cmd_steps, "forward and backward propagation, one node per step, with values and gradients"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="graphcore", description="Backprop Studio's graph engine.")
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("file", help="a graph file (.json, format v1)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--dtype", choices=("float32", "float64"), default="float64",
+                       help="floating-point precision (default float64)")
+        if name == "check":
+            continue
+        p.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when present)")
+        p.add_argument("--seed", type=int, default=0, help="seed for weights and generated inputs")
+        p.add_argument("--batch", type=int, default=4, help="size of symbolic dims such as N (default 4)")
+        if name == "grad":
+            p.add_argument("--of", required=True, help="the output, as NODE.PORT (or NODE)")
+            p.add_argument("--wrt", required=True, help="comma-separated node ids (or NODE.PORT)")
+            p.add_argument("--mode", choices=("reverse", "forward", "both"), default="reverse")
+        if name == "steps":
+            p.add_argument("--of", help="the output to differentiate (default: the only output)")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][0](args)
+    except (FileFormatError, UsageError) as error:
+        if args.json:
+            print(json.dumps({"error": str(error)}))
+        print(f"graphcore: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
