@@ -1,0 +1,162 @@
+"""Fast path vs hand-written PyTorch, the stepping engine's cost per node, and grad by mode.
+
+Run:  python bench/bench_fastpath.py [--steps 200] [--device cpu|cuda]
+Prints a Markdown table to paste into docs/benchmarks.md. A benchmark, not a test: numbers vary
+with the machine, so they are recorded with date and machine rather than asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graphcore.autodiff import forward_mode, reverse_mode, trace_forward
+from graphcore.fileformat import load
+from graphcore.graph import Graph, Node, PortRef
+from graphcore.program import lower
+from graphcore.registry import load_library
+from graphcore.runtime import Runtime
+from graphcore.schedule import differentiable_nodes
+from graphcore.stepping import Stepper
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def mlp_graph(sizes: list[int]) -> Graph:
+    load_library()
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": ["N", sizes[0]]}))
+    previous = "x.out"
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1):
+        graph.add_node(Node(f"fc{i}", "Linear", {"in_features": n_in, "out_features": n_out}))
+        graph.connect(PortRef.parse(previous), PortRef(f"fc{i}", "x"))
+        previous = f"fc{i}.out"
+        if i < len(sizes) - 1:
+            graph.add_node(Node(f"h{i}", "relu"))
+            graph.connect(PortRef.parse(previous), PortRef(f"h{i}", "x"))
+            previous = f"h{i}.out"
+    graph.add_node(Node("target", "Input", {"shape": ["N", sizes[-1]]}))
+    graph.add_node(Node("loss", "MSELoss"))
+    graph.connect(PortRef.parse(previous), PortRef("loss", "input"))
+    graph.connect(PortRef("target", "out"), PortRef("loss", "target"))
+    return graph
+
+
+class HandWritten(nn.Module):
+    def __init__(self, sizes: list[int]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return F.mse_loss(self.layers[-1](x), target)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed_step(model: nn.Module, optimizer: torch.optim.Optimizer, x, t, device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    loss = model(x, t)
+    loss.backward()
+    optimizer.step()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def fast_path_vs_hand_written(steps: int, device: str) -> tuple[float, float, float]:
+    sizes = [784, 512, 512, 10]
+    runtime = Runtime(lower(mlp_graph(sizes)), dtype="float32", device=device, batch=256)
+    hand = HandWritten(sizes).to(runtime.device)
+    x, t = runtime.inputs["x"], runtime.inputs["target"]
+    generated = runtime.module
+    opt_fast = torch.optim.SGD(generated.parameters(), lr=0.01)
+    opt_hand = torch.optim.SGD(hand.parameters(), lr=0.01)
+    for _ in range(20):  # warm-up
+        timed_step(generated, opt_fast, x, t, runtime.device)
+        timed_step(hand, opt_hand, x, t, runtime.device)
+    fast, manual = [], []
+    for _ in range(steps):  # interleaved, so drift in machine load hits both alike
+        fast.append(timed_step(generated, opt_fast, x, t, runtime.device))
+        manual.append(timed_step(hand, opt_hand, x, t, runtime.device))
+    f, m = statistics.median(fast), statistics.median(manual)
+    return f * 1e3, m * 1e3, f / m
+
+
+def stepping_cost(repeats: int, device: str) -> tuple[float, float, int]:
+    """Per-node time of a full stepper run (forward + backward) vs one fast-path step, small MLP."""
+    runtime = Runtime(lower(mlp_graph([64, 64, 64, 10])), dtype="float32", device=device, batch=32)
+    nodes = len(runtime.program.instrs)
+    stepper_times, fast_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        Stepper(runtime).run()
+        stepper_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        runtime.module.zero_grad()
+        runtime.forward()["loss.out"].backward()
+        fast_times.append(time.perf_counter() - start)
+    return statistics.median(stepper_times) * 1e3 / nodes, statistics.median(fast_times) * 1e3, nodes
+
+
+def grad_modes(repeats: int) -> list[tuple[str, float, float, int, int]]:
+    rows = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        program = lower(load(path))
+        runtime = Runtime(program, dtype="float64", device="cpu")
+        of = program.sinks[0]
+        wrt = [f"{n}.out" for n in differentiable_nodes(program) if program.by_node[n].spec.is_source]
+        trace = trace_forward(runtime)
+        times = {}
+        for name, mode in (("reverse", reverse_mode), ("forward", forward_mode)):
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                result = mode(runtime, of, wrt, trace)
+                samples.append(time.perf_counter() - start)
+            times[name] = (statistics.median(samples) * 1e3, result.passes)
+        rows.append((path.stem, times["reverse"][0], times["forward"][0], times["reverse"][1], times["forward"][1]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    if args.device.startswith("cuda"):
+        machine += f", {torch.cuda.get_device_name()}"
+    print(f"### {date.today()} — {machine}, device {args.device}\n")
+    fast, hand, ratio = fast_path_vs_hand_written(args.steps, args.device)
+    print("| MLP 784-512-512-10, batch 256, float32, SGD step | median ms |")
+    print("|---|---|")
+    print(f"| fast path (generated module) | {fast:.3f} |")
+    print(f"| hand-written PyTorch | {hand:.3f} |")
+    print(f"| ratio fast / hand | **{ratio:.3f}** ({(ratio - 1) * 100:+.1f} %) |\n")
+    per_node, fast_step, nodes = stepping_cost(20, args.device)
+    print(f"Stepping engine on an MLP 64-64-64-10 ({nodes} nodes, batch 32): {per_node:.3f} ms per node "
+          f"(forward + backward step), against {fast_step:.3f} ms for a whole fast-path forward + backward "
+          f"({per_node * nodes / fast_step:.1f}× for the whole graph).\n")
+    print("| example | reverse ms | forward ms | reverse passes | forward passes |")
+    print("|---|---|---|---|---|")
+    for name, rev, fwd, rp, fp in grad_modes(20):
+        print(f"| {name} | {rev:.2f} | {fwd:.2f} | {rp} | {fp} |")
+
+
+if __name__ == "__main__":
+    main()

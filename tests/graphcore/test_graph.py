@@ -1,0 +1,89 @@
+"""The document model: nodes, port-to-port edges, fan-out, one edge per input, events."""
+
+import pytest
+
+from graphcore.graph import EditError, Graph, Node, PortRef
+from graphcore.registry import load_library
+
+load_library()
+
+
+def small_graph() -> Graph:
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": [], "value": 1.0}))
+    graph.add_node(Node("w", "Parameter", {"shape": [], "init": "value", "value": 2.0}))
+    graph.add_node(Node("m", "mul"))
+    graph.add_node(Node("s", "sigmoid"))
+    graph.connect(PortRef("w", "out"), PortRef("m", "a"))
+    graph.connect(PortRef("x", "out"), PortRef("m", "b"))
+    graph.connect(PortRef("m", "out"), PortRef("s", "x"))
+    return graph
+
+
+def test_port_ref_parses_and_prints():
+    ref = PortRef.parse("fc1.out")
+    assert (ref.node, ref.port, str(ref)) == ("fc1", "out", "fc1.out")
+    with pytest.raises(ValueError):
+        PortRef.parse("nodot")
+
+
+def test_output_fans_out_and_input_takes_one_edge():
+    graph = small_graph()
+    graph.add_node(Node("t", "tanh"))
+    graph.connect(PortRef("w", "out"), PortRef("t", "x"))  # w now feeds m.a and t.x
+    assert graph.consumers_of(PortRef("w", "out")) == [PortRef("m", "a"), PortRef("t", "x")]
+    replaced = graph.connect(PortRef("x", "out"), PortRef("m", "a"))  # replaces w -> m.a
+    assert replaced == PortRef("w", "out")
+    assert graph.source_of(PortRef("m", "a")) == PortRef("x", "out")
+    assert graph.consumers_of(PortRef("w", "out")) == [PortRef("t", "x")]
+
+
+def test_refusals_say_why():
+    graph = small_graph()
+    assert "cycle" in graph.why_not_connect(PortRef("s", "out"), PortRef("m", "a"))
+    assert "not an input" in graph.why_not_connect(PortRef("x", "out"), PortRef("m", "out"))
+    assert "not an output" in graph.why_not_connect(PortRef("m", "a"), PortRef("s", "x"))
+    assert "no node" in graph.why_not_connect(PortRef("nope", "out"), PortRef("s", "x"))
+    assert "already connected" in graph.why_not_connect(PortRef("m", "out"), PortRef("s", "x"))
+    with pytest.raises(EditError, match="cycle"):
+        graph.connect(PortRef("s", "out"), PortRef("m", "b"))
+    with pytest.raises(EditError, match="already a node"):
+        graph.add_node(Node("x", "Input"))
+
+
+def test_every_mutation_emits_one_event():
+    graph = Graph()
+    seen = []
+    for name in ("node_added", "node_removed", "edge_added", "edge_removed", "node_changed"):
+        getattr(graph, name).connect(lambda *args, name=name: seen.append((name, args)))
+    graph.add_node(Node("a", "Input", {"shape": []}))
+    graph.add_node(Node("b", "neg"))
+    graph.connect(PortRef("a", "out"), PortRef("b", "x"))
+    graph.set_attr("b", "label", "minus a")
+    graph.set_param("a", "value", 3.0)
+    graph.remove_node("a")
+    assert [name for name, _ in seen] == ["node_added", "node_added", "edge_added", "node_changed",
+                                          "node_changed", "edge_removed", "node_removed"]
+    assert graph.node("b").label == "minus a" and graph.edges == []
+
+
+def test_set_attr_copies_and_rejects_unknown_attributes():
+    graph = small_graph()
+    params = {"shape": [], "value": 4.0}
+    graph.set_attr("x", "params", params)
+    params["value"] = 5.0
+    assert graph.node("x").params["value"] == 4.0
+    with pytest.raises(EditError, match="not an editable attribute"):
+        graph.set_attr("x", "type", "Parameter")
+
+
+def test_topological_order_follows_insertion_among_ready_nodes():
+    graph = small_graph()
+    assert graph.topological_order() == ["x", "w", "m", "s"]
+    assert graph.generations() == [["w", "x"], ["m"], ["s"]]
+
+
+def test_unique_id():
+    graph = small_graph()
+    assert graph.unique_id("m") == "m2"
+    assert graph.unique_id("fresh") == "fresh"
