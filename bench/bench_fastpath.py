@@ -128,7 +128,9 @@ def grad_modes(repeats: int) -> list[tuple[str, float, float, int, int]]:
                 result = mode(runtime, of, wrt, trace)
                 samples.append(time.perf_counter() - start)
             times[name] = (statistics.median(samples) * 1e3, result.passes)
-        rows.append((path.stem, times["reverse"][0], times["forward"][0], times["reverse"][1], times["forward"][1]))
+        rows.append(
+            (path.stem, times["reverse"][0], times["forward"][0], times["reverse"][1], times["forward"][1])
+        )
     return rows
 
 
@@ -149,9 +151,11 @@ def main() -> None:
     print(f"| hand-written PyTorch | {hand:.3f} |")
     print(f"| ratio fast / hand | **{ratio:.3f}** ({(ratio - 1) * 100:+.1f} %) |\n")
     per_node, fast_step, nodes = stepping_cost(20, args.device)
-    print(f"Stepping engine on an MLP 64-64-64-10 ({nodes} nodes, batch 32): {per_node:.3f} ms per node "
-          f"(forward + backward step), against {fast_step:.3f} ms for a whole fast-path forward + backward "
-          f"({per_node * nodes / fast_step:.1f}× for the whole graph).\n")
+    print(
+        f"Stepping engine on an MLP 64-64-64-10 ({nodes} nodes, batch 32): {per_node:.3f} ms per node "
+        f"(forward + backward step), against {fast_step:.3f} ms for a whole fast-path forward + backward "
+        f"({per_node * nodes / fast_step:.1f}× for the whole graph).\n"
+    )
     print("| example | reverse ms | forward ms | reverse passes | forward passes |")
     print("|---|---|---|---|---|")
     for name, rev, fwd, rp, fp in grad_modes(20):

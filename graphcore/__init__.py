@@ -8,4 +8,14 @@ inference, the generated nn.Module (fast path), the stepping engine and both AD 
 from graphcore.graph import EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, NodeSpec, Param, ShapeError, load_library
 
-__all__ = ["EditError", "Graph", "Node", "NodeSpec", "Param", "PortRef", "REGISTRY", "ShapeError", "load_library"]
+__all__ = [
+    "EditError",
+    "Graph",
+    "Node",
+    "NodeSpec",
+    "Param",
+    "PortRef",
+    "REGISTRY",
+    "ShapeError",
+    "load_library",
+]

@@ -44,6 +44,12 @@ def _bound(module: Any, fn: Callable[..., Any]) -> Any:
     return Bound()
 
 
+def _fresh_buffers(bound: Any) -> dict[str, Any]:
+    """Copies of a layer's buffers, made inside a torch.func transform: a layer that updates them in
+    place (BatchNorm's running statistics in training mode) may then run under the transform."""
+    return {name: buffer.clone() for name, buffer in bound.named_buffers()}
+
+
 @dataclass
 class NodeCall:
     """One node evaluated for reverse mode: its outputs and the pullback that maps output
@@ -63,15 +69,20 @@ def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> Node
     weights = {f"module.{k}": w.detach() for k, w in module.named_parameters()} if module is not None else {}
     bound = _bound(module, fn) if module is not None else None
 
-    def local(weights: dict[str, Any], *diff: Any) -> tuple[Any, ...]:
+    def local(weights: dict[str, Any], *diff: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         full = list(args)
         for slot, value in zip(slots, diff):
             full[slot] = value
         if bound is None:
-            return _as_tuple(fn(None, *full))
-        return _as_tuple(torch.func.functional_call(bound, weights, tuple(full)))
+            return _as_tuple(fn(None, *full)), {}
+        buffers = _fresh_buffers(bound)
+        return _as_tuple(torch.func.functional_call(bound, {**weights, **buffers}, tuple(full))), buffers
 
-    outputs, pull = torch.func.vjp(local, weights, *(args[i] for i in slots))
+    outputs, pull, buffers = torch.func.vjp(local, weights, *(args[i] for i in slots), has_aux=True)
+    if bound is not None:  # one forward step, one update of the running statistics (as the fast path)
+        with torch.no_grad():
+            for name, buffer in bound.named_buffers():
+                buffer.copy_(buffers[name])
 
     def pullback(cotangents: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         dweights, *dargs = pull(tuple(cotangents))
@@ -84,20 +95,36 @@ def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> Node
 
 
 def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The node's outputs' tangents, given one tangent per input (None where the input is constant)."""
+    """The node's outputs' tangents, given one tangent per input (None where the input is constant).
+
+    A type declared without forward mode (`no_jvp_reason`) raises NotImplementedError with that reason.
+    """
+    if instr.spec.no_jvp_reason:
+        raise NotImplementedError(
+            f"{instr.node}: forward mode is not available for {instr.spec.type}: {instr.spec.no_jvp_reason}"
+        )
     if instr.spec.jvp is not None and module is None:
         filled = tuple(t if t is not None else torch.zeros_like(a) for t, a in zip(tangents, args))
         return _as_tuple(instr.spec.jvp(filled, *args, **instr.params))
     fn = node_function(instr)
     slots = [i for i, (a, t) in enumerate(zip(args, tangents)) if t is not None and _differentiable(a)]
+    bound = _bound(module, fn) if module is not None else None
 
     def local(*diff: Any) -> tuple[Any, ...]:
         full = list(args)
         for slot, value in zip(slots, diff):
             full[slot] = value
-        return _as_tuple(fn(module, *full))
+        if bound is None:
+            return _as_tuple(fn(None, *full))
+        # Copies of the buffers: re-running a layer for its tangents must not update its running statistics.
+        return _as_tuple(torch.func.functional_call(bound, _fresh_buffers(bound), tuple(full)))
 
-    _, out_tangents = torch.func.jvp(local, tuple(args[i] for i in slots), tuple(tangents[i] for i in slots))
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    # torch's fused CPU attention kernel has no forward-mode rule; the math kernel computes the same values.
+    with sdpa_kernel(SDPBackend.MATH):
+        primals, directions = tuple(args[i] for i in slots), tuple(tangents[i] for i in slots)
+        _, out_tangents = torch.func.jvp(local, primals, directions)
     return out_tangents
 
 
@@ -148,8 +175,9 @@ class BackwardEvent:
     weights: dict[str, Any] = field(default_factory=dict)  # weight name -> gradient (layers)
 
 
-def backward_steps(program: Program, trace: ForwardTrace, of: str, seed: Any,
-                   steps: Iterable[Step], grads: dict[str, Any]) -> Iterator[BackwardEvent]:
+def backward_steps(
+    program: Program, trace: ForwardTrace, of: str, seed: Any, steps: Iterable[Step], grads: dict[str, Any]
+) -> Iterator[BackwardEvent]:
     """Run a backward schedule; `grads` fills with every gradient by name as it goes."""
     grads[of] = seed
     for step in steps:
@@ -165,8 +193,9 @@ def backward_steps(program: Program, trace: ForwardTrace, of: str, seed: Any,
         instr = program.by_node[step.node]
         by_value = {gradient_value(program, name): g for name, g in upstream.items()}
         cotangents = tuple(by_value.get(v, None) for v in instr.outs)
-        cotangents = tuple(c if c is not None else torch.zeros_like(trace.values[v])
-                           for c, v in zip(cotangents, instr.outs))
+        cotangents = tuple(
+            c if c is not None else torch.zeros_like(trace.values[v]) for c, v in zip(cotangents, instr.outs)
+        )
         arg_grads, weight_grads = trace.calls[instr.node].pullback(cotangents)
         produced = {}
         for name in step.writes:
@@ -246,7 +275,9 @@ def forward_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace 
             tangents = forward_tangents(runtime, trace.values, {w: direction.reshape(like.shape)})
             columns.append(tangents.get(of, torch.zeros_like(output)))
             passes += 1
-        stacked = torch.stack(columns, dim=-1) if columns else torch.zeros((*output.shape, 0), dtype=output.dtype)
+        stacked = (
+            torch.stack(columns, dim=-1) if columns else torch.zeros((*output.shape, 0), dtype=output.dtype)
+        )
         jacobians[w] = stacked.reshape((*output.shape, *like.shape))
     return Derivative("forward", output, jacobians, passes)
 
@@ -272,8 +303,9 @@ def autograd_reference(runtime: Runtime, of: str, wrt: list[str]) -> dict[str, A
     output = values[of]
     rows: dict[str, list[Any]] = {w: [] for w in wrt}
     for index in range(output.numel()):
-        found = torch.autograd.grad(output.reshape(-1)[index], [leaves[w] for w in wrt],
-                                    retain_graph=True, allow_unused=True)
+        found = torch.autograd.grad(
+            output.reshape(-1)[index], [leaves[w] for w in wrt], retain_graph=True, allow_unused=True
+        )
         for w, g in zip(wrt, found):
             rows[w].append(g if g is not None else torch.zeros_like(leaves[w]))
     return {w: torch.stack(r).reshape((*output.shape, *leaves[w].shape)) for w, r in rows.items()}

@@ -58,8 +58,16 @@ def _program(args: argparse.Namespace) -> tuple[Graph, Program] | None:
     graph, report = _open(args)
     if not report.ok:
         lines = [str(d) for d in report.diagnostics]
-        emit(args, {"ok": False, "diagnostics": [{"node": d.node, "port": d.port, "message": d.message}
-                                                 for d in report.diagnostics]}, "\n".join(lines))
+        emit(
+            args,
+            {
+                "ok": False,
+                "diagnostics": [
+                    {"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics
+                ],
+            },
+            "\n".join(lines),
+        )
         return None
     return graph, lower(graph)
 
@@ -68,8 +76,15 @@ def _runtime(args: argparse.Namespace, program: Program, graph: Graph, **extra: 
     from graphcore.runtime import Runtime
 
     try:
-        return Runtime(program, dtype=args.dtype, device=args.device, seed=args.seed, batch=args.batch,
-                       name=graph.meta.get("name", Path(args.file).stem), **extra)
+        return Runtime(
+            program,
+            dtype=args.dtype,
+            device=args.device,
+            seed=args.seed,
+            batch=args.batch,
+            name=graph.meta.get("name", Path(args.file).stem),
+            **extra,
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -78,13 +93,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     graph, report = _open(args)
     if report.ok:
         edges = len(graph.edges)
-        emit(args, {"ok": True, "nodes": len(graph), "edges": edges,
-                    "shapes": {k: list(v) for k, v in report.shapes.items()}},
-             f"ok: {len(graph)} nodes, {edges} edges")
+        emit(
+            args,
+            {
+                "ok": True,
+                "nodes": len(graph),
+                "edges": edges,
+                "shapes": {k: list(v) for k, v in report.shapes.items()},
+            },
+            f"ok: {len(graph)} nodes, {edges} edges",
+        )
         return EXIT_OK
-    emit(args, {"ok": False, "diagnostics": [{"node": d.node, "port": d.port, "message": d.message}
-                                             for d in report.diagnostics]},
-         "\n".join(map(str, report.diagnostics)))
+    emit(
+        args,
+        {
+            "ok": False,
+            "diagnostics": [
+                {"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics
+            ],
+        },
+        "\n".join(map(str, report.diagnostics)),
+    )
     return EXIT_INVALID
 
 
@@ -118,8 +147,12 @@ def cmd_grad(args: argparse.Namespace) -> int:
     for mode in modes:
         compute = forward_mode if mode == "forward" else reverse_mode
         derivative = compute(runtime, of, list(wrt.values()), trace)
-        results[mode] = {"mode": mode, "value": derivative.value, "passes": derivative.passes,
-                         "grads": {name: derivative.grads[value] for name, value in wrt.items()}}
+        results[mode] = {
+            "mode": mode,
+            "value": derivative.value,
+            "passes": derivative.passes,
+            "grads": {name: derivative.grads[value] for name, value in wrt.items()},
+        }
     lines = []
     for result in results.values():
         passes = f"{result['passes']} pass{'es' if result['passes'] != 1 else ''}"
@@ -128,9 +161,17 @@ def cmd_grad(args: argparse.Namespace) -> int:
     if args.mode != "both":
         emit(args, results[args.mode], "\n".join(lines))
         return EXIT_OK
-    diff = max((float((results["forward"]["grads"][n] - results["reverse"]["grads"][n]).abs().max())
-                for n in wrt if results["forward"]["grads"][n].numel()), default=0.0)
-    emit(args, {**results, "max_abs_diff": diff}, "\n".join([*lines, f"max |forward − reverse| = {diff:.3g}"]))
+    diff = max(
+        (
+            float((results["forward"]["grads"][n] - results["reverse"]["grads"][n]).abs().max())
+            for n in wrt
+            if results["forward"]["grads"][n].numel()
+        ),
+        default=0.0,
+    )
+    emit(
+        args, {**results, "max_abs_diff": diff}, "\n".join([*lines, f"max |forward − reverse| = {diff:.3g}"])
+    )
     return EXIT_OK
 
 
@@ -147,20 +188,127 @@ def cmd_steps(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     steps, lines = [], []
     for event in stepper.events():
-        record = {"index": event.index, "phase": event.phase, "node": event.node,
-                  "reads": list(event.step.reads), "writes": list(event.step.writes)}
+        record = {
+            "index": event.index,
+            "phase": event.phase,
+            "node": event.node,
+            "reads": list(event.step.reads),
+            "writes": list(event.step.writes),
+        }
         for key in ("inputs", "outputs", "upstream", "passed", "weights", "accumulated"):
             if getattr(event, key):
                 record[key] = getattr(event, key)
         steps.append(record)
-        shown = event.outputs or {**event.passed, **event.accumulated,
-                                  **{f"{event.node}.{k}": v for k, v in event.weights.items()}}
-        reads = "" if event.phase == "forward" else "  ← " + ", ".join(
-            f"{k}={show_value(v)}" for k, v in event.upstream.items())
-        lines.append(f"{event.index:>3} {event.phase:<10} {event.node:<12} "
-                     + ", ".join(f"{k} = {show_value(v)}" for k, v in shown.items()) + reads)
+        shown = event.outputs or {
+            **event.passed,
+            **event.accumulated,
+            **{f"{event.node}.{k}": v for k, v in event.weights.items()},
+        }
+        reads = (
+            ""
+            if event.phase == "forward"
+            else "  ← " + ", ".join(f"{k}={show_value(v)}" for k, v in event.upstream.items())
+        )
+        lines.append(
+            f"{event.index:>3} {event.phase:<10} {event.node:<12} "
+            + ", ".join(f"{k} = {show_value(v)}" for k, v in shown.items())
+            + reads
+        )
     emit(args, {"of": stepper.of, "steps": steps}, "\n".join(lines))
     return EXIT_OK
+
+
+def _values(program: Program, names: str, flag: str) -> list[str]:
+    from graphcore.stepping import SteppingError, check_value
+
+    try:
+        values = [check_value(program, name) for name in names.split(",") if name]
+    except SteppingError as error:
+        raise UsageError(str(error)) from None
+    if not values:
+        raise UsageError(f"{flag} needs at least one node")
+    return values
+
+
+def cmd_jacobian(args: argparse.Namespace) -> int:
+    from graphcore.autodiff import trace_forward
+    from graphcore.jacobian import METHODS, jacobian
+
+    if (opened := _program(args)) is None:
+        return EXIT_INVALID
+    graph, program = opened
+    of, wrt = _values(program, args.of, "--of"), _values(program, args.wrt, "--wrt")
+    runtime = _runtime(args, program, graph)
+    trace = trace_forward(runtime)
+    methods = METHODS if args.mode == "all" else (args.mode,)
+    results = {m: jacobian(runtime, of, wrt, m, trace, eps=args.eps) for m in methods}
+    first = next(iter(results.values()))
+    data: dict[str, Any] = {"of": of, "wrt": wrt, "rows": first.rows, "columns": first.columns}
+    lines = []
+    for method, result in results.items():
+        data[method] = {"matrix": result.matrix, "passes": result.passes, "seconds": result.seconds}
+        lines.append(f"{method} ({result.passes} passes, {result.seconds * 1e3:.2f} ms):")
+        lines += [
+            f"  {row:<14} " + "  ".join(f"{v:>12.6g}" for v in values)
+            for row, values in zip(result.rows, result.matrix.tolist())
+        ]
+    if len(results) > 1:
+        matrices = [r.matrix for r in results.values()]
+        diff = max(float((a - b).abs().max()) if a.numel() else 0.0 for a in matrices for b in matrices)
+        data["max_abs_diff"] = diff
+        lines.append(f"max difference between methods = {diff:.3g}")
+    emit(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
+def _progress_bar(progress: Any) -> None:
+    done = progress.step / max(1, progress.total_steps)
+    bar = "█" * int(done * 30) + "·" * (30 - int(done * 30))
+    loss = progress.losses[-1][1] if progress.losses else float("nan")
+    print(
+        f"\r{bar} {progress.step}/{progress.total_steps}  epoch {progress.epoch}  loss {loss:.4g}",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from graphcore.datasets import DatasetError
+    from graphcore.train import Trainer
+    from graphcore.training_config import TrainingConfigError
+
+    if (opened := _program(args)) is None:
+        return EXIT_INVALID
+    graph, _ = opened
+    overrides = {
+        key: value
+        for key, value in (
+            ("epochs", args.epochs),
+            ("steps", args.steps),
+            ("seed", args.seed),
+            ("device", args.device),
+        )
+        if value is not None
+    }
+    if args.epochs is not None and args.steps is None:
+        overrides["steps"] = None
+    try:
+        trainer = Trainer(graph, Path(args.file).parent, overrides, dtype=args.dtype)
+    except (TrainingConfigError, DatasetError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    show_bar = not args.json and sys.stderr.isatty()
+    result = trainer.run(listener=_progress_bar if show_bar else None)
+    if show_bar:
+        print(file=sys.stderr)
+    lines = [f"{result.stopped} after {len(result.losses)} steps in {result.wall_time:.2f} s"]
+    for split, metrics in (("train", result.train), ("validation", result.validation)):
+        if metrics:
+            lines.append(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    if result.nonfinite is not None:
+        lines.append(str(result.nonfinite))
+    emit(args, result.as_dict(), "\n".join(lines))
+    return EXIT_INVALID if result.nonfinite is not None else EXIT_OK
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
@@ -168,6 +316,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "run": (cmd_run, "evaluate the graph and print every output that nothing consumes"),
     "grad": (cmd_grad, "derivatives of one output with respect to some nodes, by forward or reverse mode"),
     "steps": (cmd_steps, "forward and backward propagation, one node per step, with values and gradients"),
+    "jacobian": (
+        cmd_jacobian,
+        "the full Jacobian of some outputs by forward mode, reverse mode and finite differences",
+    ),
+    "train": (cmd_train, "train the graph as its training section says (float32 by default)"),
 }
 
 
@@ -178,9 +331,22 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("file", help="a graph file (.json, format v1)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument("--dtype", choices=("float32", "float64"), default="float64",
-                       help="floating-point precision (default float64)")
+        default_dtype = "float32" if name == "train" else "float64"
+        p.add_argument(
+            "--dtype",
+            choices=("float32", "float64"),
+            default=default_dtype,
+            help=f"floating-point precision (default {default_dtype})",
+        )
         if name == "check":
+            continue
+        if name == "train":
+            p.add_argument(
+                "--device", help="cpu, cuda or cuda:N (default: the training section's, else auto)"
+            )
+            p.add_argument("--seed", type=int, help="seed for weights, data order and generated data")
+            p.add_argument("--epochs", type=int, help="train for this many epochs")
+            p.add_argument("--steps", type=int, help="train for this many optimizer steps")
             continue
         p.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when present)")
         p.add_argument("--seed", type=int, default=0, help="seed for weights and generated inputs")
@@ -191,6 +357,11 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--mode", choices=("reverse", "forward", "both"), default="reverse")
         if name == "steps":
             p.add_argument("--of", help="the output to differentiate (default: the only output)")
+        if name == "jacobian":
+            p.add_argument("--of", required=True, help="comma-separated outputs, as NODE.PORT (or NODE)")
+            p.add_argument("--wrt", required=True, help="comma-separated inputs or intermediate values")
+            p.add_argument("--mode", choices=("forward", "reverse", "fd", "all"), default="all")
+            p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
     return top
 
 
@@ -198,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command][0](args)
-    except (FileFormatError, UsageError) as error:
+    except (FileFormatError, UsageError, NotImplementedError) as error:
         if args.json:
             print(json.dumps({"error": str(error)}))
         print(f"graphcore: {error}", file=sys.stderr)

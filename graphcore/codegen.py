@@ -19,10 +19,35 @@ from typing import Any
 from graphcore.program import Instr, Program
 
 # l, O and I are reserved because ruff (E741) rejects them as names.
-_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "nn", "F", "np", "self", "dtype", "seed", "l", "O", "I"}
-_MODULE_ATTRIBUTES = {"forward", "training", "dtype", "device", "parameters", "buffers", "modules", "to",
-                      "cuda", "cpu", "train", "eval", "state_dict", "apply", "zero_grad", "type", "half",
-                      "float", "double", "children", "register_buffer", "register_parameter"}
+_RESERVED = (
+    set(keyword.kwlist)
+    | set(dir(builtins))
+    | {"torch", "nn", "F", "np", "self", "dtype", "seed", "l", "O", "I"}
+)
+_MODULE_ATTRIBUTES = {
+    "forward",
+    "training",
+    "dtype",
+    "device",
+    "parameters",
+    "buffers",
+    "modules",
+    "to",
+    "cuda",
+    "cpu",
+    "train",
+    "eval",
+    "state_dict",
+    "apply",
+    "zero_grad",
+    "type",
+    "half",
+    "float",
+    "double",
+    "children",
+    "register_buffer",
+    "register_parameter",
+}
 
 
 class Namespace:
@@ -58,9 +83,14 @@ def template_fields(template: str) -> list[tuple[str, str | None]]:
     return [(f, conv) for _, f, _, conv in string.Formatter().parse(template) if f is not None]
 
 
+def connected(instr: Instr) -> frozenset[str]:
+    """The node's input ports that have an edge (the others are unconnected optional inputs)."""
+    return frozenset(port for port, arg in zip(instr.spec.inputs, instr.args) if arg is not None)
+
+
 def render(instr: Instr, names: Mapping[str, str]) -> str:
     """One node's line(s) of code, given the names of its inputs, outputs and module."""
-    template = instr.spec.template(instr.params)
+    template = instr.spec.template(instr.params, connected(instr))
     fields = {**instr.params, **names}
     outs = [names[p] for p in instr.spec.outputs]
     if any(f in instr.spec.outputs for f, _ in template_fields(template)):
@@ -83,8 +113,13 @@ class GeneratedModule:
     attributes: Mapping[str, str]  # node id -> attribute of the module (parameters, buffers, layers)
 
 
-def python_source(program: Program, class_name: str = "Model", outputs: Sequence[str] | None = None,
-                  seed: int = 0, docstring: str = "") -> GeneratedModule:
+def python_source(
+    program: Program,
+    class_name: str = "Model",
+    outputs: Sequence[str] | None = None,
+    seed: int = 0,
+    docstring: str = "",
+) -> GeneratedModule:
     """The graph as a standalone nn.Module: __init__ builds the weights, forward is straight-line code."""
     outputs = tuple(outputs or program.sinks)
     local, attrs = Namespace(), Namespace(_RESERVED | _MODULE_ATTRIBUTES)
@@ -105,6 +140,8 @@ def python_source(program: Program, class_name: str = "Model", outputs: Sequence
                 init_lines.append(f'self.register_buffer("{attr}", {init})')
             else:
                 init_lines.append(f"self.{attr} = {init}")
+            if post_init := spec.post_init_template(instr.params):
+                init_lines.extend(post_init.format(**instr.params, module=f"self.{attr}").split("\n"))
             if spec.kind != "layer":
                 expr[instr.outs[0]] = f"self.{attr}"
                 continue
@@ -164,7 +201,7 @@ def node_function(instr: Instr) -> Callable[..., Any]:
     The stepping engine and the derivative interpreters call this: the same template the
     generated module runs, so every path computes exactly the same thing.
     """
-    key = (instr.spec.type, repr(sorted(instr.params.items())))
+    key = (instr.spec.type, repr(sorted(instr.params.items())), connected(instr))
     if key not in _node_functions:
         spec, ns = instr.spec, Namespace()
         names = {port: ns.name(port, port) for port in (*spec.inputs, *spec.outputs)}
@@ -172,12 +209,16 @@ def node_function(instr: Instr) -> Callable[..., Any]:
         line = render(instr, names)
         result = ", ".join(names[p] for p in spec.outputs)
         args = ", ".join(names[p] for p in spec.inputs)
-        source = "\n".join([
-            "import torch", "import torch.nn.functional as F", "from torch import nn",
-            spec.helpers,
-            f"def node_fn({names['module']}{', ' if args else ''}{args}):",
-            *[f"    {x}" for x in line.split("\n")],
-            f"    return {result}",
-        ])
+        source = "\n".join(
+            [
+                "import torch",
+                "import torch.nn.functional as F",
+                "from torch import nn",
+                spec.helpers,
+                f"def node_fn({names['module']}{', ' if args else ''}{args}):",
+                *[f"    {x}" for x in line.split("\n")],
+                f"    return {result}",
+            ]
+        )
         _node_functions[key] = exec_source(source, spec.type)["node_fn"]
     return _node_functions[key]

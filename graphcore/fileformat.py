@@ -43,8 +43,11 @@ def graph_from_dict(data: Any) -> Graph:
     _expect(isinstance(data, dict), "top level", "expected a JSON object")
     _expect(data.get("format") == FORMAT, "format", f"expected {FORMAT!r}, got {data.get('format')!r}")
     version = data.get("version")
-    _expect(version == VERSION, "version",
-            f"unsupported version {version!r}; this build of Backprop Studio reads version {VERSION}")
+    _expect(
+        version == VERSION,
+        "version",
+        f"unsupported version {version!r}; this build of Backprop Studio reads version {VERSION}",
+    )
     _no_unknown_keys(data, TOP_KEYS, "top level")
     load_library()
     graph = Graph()
@@ -67,8 +70,11 @@ def _node(entry: Any, where: str, graph: Graph) -> Node:
     _expect(isinstance(entry, dict), where, "expected an object")
     _no_unknown_keys(entry, NODE_KEYS, where)
     node_id = entry.get("id")
-    _expect(isinstance(node_id, str) and node_id != "" and "." not in node_id, f"{where}.id",
-            f"expected a non-empty string without '.', got {node_id!r}")
+    _expect(
+        isinstance(node_id, str) and node_id != "" and "." not in node_id,
+        f"{where}.id",
+        f"expected a non-empty string without '.', got {node_id!r}",
+    )
     where = f"{where} (id {node_id!r})"
     _expect(node_id not in graph, f"{where}.id", "duplicate node id")
     type_ = entry.get("type")
@@ -83,8 +89,11 @@ def _node(entry: Any, where: str, graph: Graph) -> Node:
     label = entry.get("label", "")
     _expect(isinstance(label, str), f"{where}.label", f"expected a string, got {label!r}")
     pos = entry.get("pos", [0, 0])
-    _expect(isinstance(pos, list) and len(pos) == 2 and all(_number(p) for p in pos),
-            f"{where}.pos", f"expected [x, y], got {pos!r}")
+    _expect(
+        isinstance(pos, list) and len(pos) == 2 and all(_number(p) for p in pos),
+        f"{where}.pos",
+        f"expected [x, y], got {pos!r}",
+    )
     return Node(node_id, type_, dict(params), label, (float(pos[0]), float(pos[1])))
 
 
@@ -131,8 +140,9 @@ def loads(text: str, name: str = "<string>") -> Graph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise FileFormatError(f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: "
-                              f"{error.msg})") from None
+        raise FileFormatError(
+            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
     try:
         return graph_from_dict(data)
     except FileFormatError as error:

@@ -11,8 +11,9 @@ Calling convention (autodidax's `bind`): tensors are positional in port order, p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 Dim = int | str  # a str is a symbolic dimension such as "N", the batch
@@ -101,17 +102,44 @@ _KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "str": (lambda v: isinstance(v, str), "a string"),
     "shape": (
-        lambda v: isinstance(v, list)
-        and all((isinstance(d, int) and not isinstance(d, bool) and d >= 0) or
-                (isinstance(d, str) and d.isidentifier()) for d in v),
+        lambda v: (
+            isinstance(v, list)
+            and all(
+                (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+                or (isinstance(d, str) and d.isidentifier())
+                for d in v
+            )
+        ),
         'a list of sizes (non-negative ints, or a name such as "N" for the batch)',
     ),
     "value": (_nested_numbers, "a number or a rectangular nested list of numbers"),
-    "ints": (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (_int_list(v) and v != []),
-             "an integer or a list of integers"),
-    "dims": (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or _int_list(v),
-             "null, an integer or a list of integers"),
+    "ints": (
+        lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (_int_list(v) and v != []),
+        "an integer or a list of integers",
+    ),
+    "dims": (
+        lambda v: (isinstance(v, int) and not isinstance(v, bool)) or _int_list(v),
+        "null, an integer or a list of integers",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Example:
+    """One valid configuration of a node type: the contract tests run it, so adding a type adds its tests.
+
+    `shapes` has one entry per input port ("N" is the batch; None leaves an optional input
+    unconnected). `values` says how to draw each input, away from kinks and outside domains: real,
+    positive, unit (0..1), nonzero, spread (distinct values, no ties), spread2 (distinct from spread),
+    sign (±1), probs (rows that sum to 1 over dim 1) or index:K (class indices below K).
+    """
+
+    params: Mapping[str, Any]
+    shapes: tuple[Shape | None, ...]
+    values: tuple[str, ...] = ()
+
+    def value_kind(self, index: int) -> str:
+        return self.values[index] if index < len(self.values) else "real"
 
 
 @dataclass(frozen=True)
@@ -121,10 +149,13 @@ class NodeSpec:
     `code` is the Python that computes the node. Its fields are the input ports (`{x}`), the params
     written with `!r` (`{dim!r}`) and, for layers, `{module}`. When it names an output port
     (`"{out}, {h} = {module}({x})"`) it is a statement, otherwise an expression. `code` may be a
-    function of the params returning the template, to leave out arguments that have their defaults. Layers (kind
-    "layer") also give `init`, the expression that builds their `nn.Module` in `__init__`; sources
-    give `init` as a function of their params. `vjp`/`jvp` are optional hand-written local rules
-    (declared where the formula is the lesson); without them torch.func differentiates `code`.
+    function of the params returning the template, to leave out arguments that have their defaults.
+    Layers (kind "layer") also give `init`, the expression that builds their `nn.Module` in
+    `__init__`; sources give `init` as a function of their params. `post_init` (a template, or a
+    function of the params returning one) holds statements run right after the module is built, such
+    as weight initialisation; `{module}` names the module there. `vjp`/`jvp` are optional
+    hand-written local rules (declared where the formula is the lesson); without them torch.func
+    differentiates `code`. `examples` draws valid configurations for the registry-driven tests.
     """
 
     type: str
@@ -132,7 +163,7 @@ class NodeSpec:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     shape: Callable[..., Shape | tuple[Shape, ...]]
-    code: str | Callable[[Mapping[str, Any]], str]
+    code: str | Callable[..., str]
     doc: str
     formula: str = ""
     params: tuple[Param, ...] = ()
@@ -144,13 +175,24 @@ class NodeSpec:
     no_jvp_reason: str = ""
     aliases: tuple[str, ...] = ()
     helpers: str = ""  # module-level source the code needs (a function or class), emitted once
+    post_init: str | Callable[[Mapping[str, Any]], str] = ""
+    examples: Callable[[random.Random], Sequence[Example]] | None = field(default=None, compare=False)
 
     @property
     def is_source(self) -> bool:
         return self.kind in SOURCE_KINDS
 
-    def template(self, params: Mapping[str, Any]) -> str:
-        return self.code(params) if callable(self.code) else self.code
+    def template(self, params: Mapping[str, Any], connected: Collection[str] | None = None) -> str:
+        """The code template. For a type with optional inputs, a `code` function also receives the
+        connected input ports (default: all), so the generated call can leave the others out."""
+        if not callable(self.code):
+            return self.code
+        if self.optional_inputs:
+            return self.code(params, frozenset(self.inputs if connected is None else connected))  # type: ignore
+        return self.code(params)
+
+    def post_init_template(self, params: Mapping[str, Any]) -> str:
+        return self.post_init(params) if callable(self.post_init) else self.post_init
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -191,6 +233,7 @@ def load_library() -> dict[str, NodeSpec]:
 
 # Shape helpers shared by node families.
 
+
 def same_shape(x: Shape, **_: Any) -> Shape:
     return x
 
@@ -210,6 +253,49 @@ def broadcast(a: Shape, b: Shape, **_: Any) -> Shape:
         else:
             raise ShapeError(f"cannot broadcast {list(a)} with {list(b)}: dim -{i} is {da} vs {db}")
     return tuple(reversed(out))
+
+
+def same_dim(a: Dim, b: Dim) -> bool:
+    """Equal sizes, or a symbolic size on either side (checked when the batch is known)."""
+    return a == b or isinstance(a, str) or isinstance(b, str)
+
+
+def dim_product(dims: Sequence[Dim]) -> Dim:
+    """The number of elements of `dims`: an int, or an expression such as "N*12" when symbolic."""
+    size, symbols = 1, []
+    for d in dims:
+        if isinstance(d, str):
+            symbols.append(d if d.isidentifier() else f"({d})")
+        else:
+            size *= d
+    if not symbols:
+        return size
+    return "*".join(symbols if size == 1 else [*symbols, str(size)])
+
+
+def call_template(
+    function: str,
+    params: Sequence[Param],
+    positional: Sequence[str],
+    keywords: Sequence[str] = (),
+    tail: str = "",
+    always: Sequence[str] = (),
+) -> Callable[[Mapping[str, Any]], str]:
+    """A template `function(x, 3, k=...)`: ports as fields, params with !r. A keyword is left out when
+    its param has its default (which must then be torch's), unless it is in `always`, so generated
+    code reads like hand-written torch."""
+    known = {p.name: p for p in params}
+
+    def template(values: Mapping[str, Any]) -> str:
+        args = [f"{{{name}!r}}" if name in known else f"{{{name}}}" for name in positional]
+        args += [
+            f"{name}={{{name}!r}}"
+            for name in keywords
+            if name in always or values[name] != known[name].default
+        ]
+        return f"{function}({', '.join([*args, *([tail] if tail else [])])})"
+
+    return template
 
 
 def show(shape: Shape) -> str:

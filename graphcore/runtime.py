@@ -36,7 +36,9 @@ def resolve_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def default_inputs(program: Program, dtype: Any, device: Any, batch: int = 4, seed: int = 0) -> dict[str, Any]:
+def default_inputs(
+    program: Program, dtype: Any, device: Any, batch: int = 4, seed: int = 0
+) -> dict[str, Any]:
     """A value for every Input: its literal `value`, else seeded noise with symbolic dims set to `batch`.
 
     Each Input's noise is seeded from the run seed and its id, so adding a node changes no other data.
@@ -63,16 +65,28 @@ def default_inputs(program: Program, dtype: Any, device: Any, batch: int = 4, se
 class Runtime:
     """A program made runnable: its generated module, weights built from a seed, and input data."""
 
-    def __init__(self, program: Program, *, dtype: str = "float64", device: str | None = "cpu",
-                 seed: int = 0, name: str = "Model", outputs: Sequence[str] | None = None,
-                 inputs: Mapping[str, Any] | None = None, batch: int = 4) -> None:
+    def __init__(
+        self,
+        program: Program,
+        *,
+        dtype: str = "float64",
+        device: str | None = "cpu",
+        seed: int = 0,
+        name: str = "Model",
+        outputs: Sequence[str] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        batch: int = 4,
+    ) -> None:
         self.program = program
         self.dtype, self.device = resolve_dtype(dtype), resolve_device(device)
         self.generated: GeneratedModule = python_source(program, class_name_from(name), outputs, seed)
         cls = exec_source(self.generated.source, self.generated.class_name)[self.generated.class_name]
         self.module = cls(dtype=self.dtype).to(self.device)
-        self.inputs = dict(inputs) if inputs is not None else default_inputs(
-            program, self.dtype, self.device, batch=batch, seed=seed)
+        self.inputs = (
+            dict(inputs)
+            if inputs is not None
+            else default_inputs(program, self.dtype, self.device, batch=batch, seed=seed)
+        )
 
     def forward(self, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run the generated module: value name -> tensor for each of its outputs."""

@@ -76,8 +76,11 @@ def backward_schedule(program: Program, of: str, wrt: Iterable[str] | None = Non
                 reads.append(value)
         if instr.spec.is_source or not reads:
             continue
-        writes = [f"{instr.node}.{port}" for port, arg in zip(instr.spec.inputs, instr.args)
-                  if arg and PortRef.parse(arg).node in relevant]
+        writes = [
+            f"{instr.node}.{port}"
+            for port, arg in zip(instr.spec.inputs, instr.args)
+            if arg and PortRef.parse(arg).node in relevant
+        ]
         if instr.spec.kind == "layer" and instr.node in wrt:
             writes.append(f"{instr.node}.<weights>")
         if not writes:

@@ -26,8 +26,10 @@ class SteppingError(ValueError):
 def default_output(program: Program) -> str:
     """The value to differentiate when none is named: the graph's only unconsumed output."""
     if len(program.sinks) != 1:
-        raise SteppingError(f"the graph has {len(program.sinks)} outputs ({', '.join(program.sinks)}): "
-                            "choose one with --of NODE.PORT")
+        raise SteppingError(
+            f"the graph has {len(program.sinks)} outputs ({', '.join(program.sinks)}): "
+            "choose one with --of NODE.PORT"
+        )
     return program.sinks[0]
 
 
@@ -39,7 +41,9 @@ def check_value(program: Program, value: str) -> str:
         raise SteppingError(f"there is no node {node!r}")
     if not port:
         if len(instr.outs) != 1:
-            raise SteppingError(f"{node} has several outputs ({', '.join(instr.outs)}): name one as node.port")
+            raise SteppingError(
+                f"{node} has several outputs ({', '.join(instr.outs)}): name one as node.port"
+            )
         return instr.outs[0]
     if port not in instr.spec.outputs:
         raise SteppingError(f"{node} has no output {port!r} (outputs: {', '.join(instr.spec.outputs)})")
@@ -75,7 +79,11 @@ class Stepper:
         program = self.program = runtime.program
         self.runtime = runtime
         self.of = check_value(program, of) if of else default_output(program)
-        self.wrt = [check_value(program, w).rpartition(".")[0] for w in wrt] if wrt else differentiable_nodes(program)
+        self.wrt = (
+            [check_value(program, w).rpartition(".")[0] for w in wrt]
+            if wrt
+            else differentiable_nodes(program)
+        )
         self.forward_schedule = forward_schedule(program)
         self.backward_schedule = backward_schedule(program, self.of, self.wrt)
         self.trace = ForwardTrace()
@@ -90,16 +98,27 @@ class Stepper:
         index = 0
         for step, instr in forward_steps(self.runtime, self.trace):
             values = self.trace.values
-            yield StepEvent(index, step, inputs={a: values[a] for a in step.reads},
-                            outputs={o: values[o] for o in instr.outs})
+            yield StepEvent(
+                index,
+                step,
+                inputs={a: values[a] for a in step.reads},
+                outputs={o: values[o] for o in instr.outs},
+            )
             index += 1
         seed = torch.ones_like(self.trace.values[self.of])
-        for event in backward_steps(self.program, self.trace, self.of, seed, self.backward_schedule, self.grads):
+        for event in backward_steps(
+            self.program, self.trace, self.of, seed, self.backward_schedule, self.grads
+        ):
             is_sum = event.step.phase == "accumulate"
             self.weight_grads.update({f"{event.step.node}.{k}": g for k, g in event.weights.items()})
-            yield StepEvent(index, event.step, upstream=event.upstream,
-                            passed={} if is_sum else event.produced, weights=event.weights,
-                            accumulated=event.produced if is_sum else {})
+            yield StepEvent(
+                index,
+                event.step,
+                upstream=event.upstream,
+                passed={} if is_sum else event.produced,
+                weights=event.weights,
+                accumulated=event.produced if is_sum else {},
+            )
             index += 1
 
     def run(self) -> list[StepEvent]:
@@ -107,6 +126,9 @@ class Stepper:
 
     def gradients(self) -> dict[str, Any]:
         """d(of)/d(node output) for each wrt node, and each layer weight, once the steps have run."""
-        result = {value: total_gradient(self.program, self.grads, value, self.trace.values[value])
-                  for node in self.wrt for value in self.program.by_node[node].outs}
+        result = {
+            value: total_gradient(self.program, self.grads, value, self.trace.values[value])
+            for node in self.wrt
+            for value in self.program.by_node[node].outs
+        }
         return {**result, **self.weight_grads}

@@ -82,7 +82,9 @@ def _infer(graph: Graph, report: Report, broken: set[str]) -> None:
         if any(s is not None and str(s) not in report.shapes for s in sources):
             continue  # an upstream node is already reported
         in_shapes = [report.shapes[str(s)] if s is not None else None for s in sources]
-        instr = Instr(node_id, spec, tuple(str(s) if s else None for s in sources), spec.with_defaults(node.params))
+        instr = Instr(
+            node_id, spec, tuple(str(s) if s else None for s in sources), spec.with_defaults(node.params)
+        )
         try:
             report.shapes.update(node_shapes(instr, in_shapes))
         except ShapeError as error:

@@ -1,3 +1,15 @@
 """The built-in node library. Importing this package registers every family, in this order."""
 
-from nodes import sources, elementwise, reductions, layers, losses  # noqa: F401
+from nodes import (  # noqa: F401
+    activations,
+    attention,
+    convolution,
+    elementwise,
+    layers,
+    losses,
+    norms,
+    recurrent,
+    reductions,
+    shape_ops,
+    sources,
+)

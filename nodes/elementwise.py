@@ -1,16 +1,17 @@
 """Element-wise ops: one small declaration per type.
 
-sigmoid, tanh, exp, add, sub, mul and div declare their local derivative rules because the formula is
-the lesson; the rest let torch.func differentiate their code. The registry contract tests check both.
+exp, add, sub, mul and div declare their local derivative rules because the formula is the lesson;
+the rest let torch.func differentiate their code. The registry contract tests check both.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.registry import NodeSpec, Param, broadcast, register, same_shape
+from graphcore.registry import Example, NodeSpec, Param, Shape, broadcast, expect, register, same_shape
 
 
 def unbroadcast(grad: Any, like: Any) -> Any:
@@ -23,52 +24,203 @@ def unbroadcast(grad: Any, like: Any) -> Any:
     return grad
 
 
-def unary(type_: str, code: str, formula: str, doc: str, *, params: tuple[Param, ...] = (),
-          category: str = "elementwise", **rules: Any) -> NodeSpec:
-    return register(NodeSpec(type_, category, ("x",), ("out",), same_shape, code=code, doc=doc,
-                             formula=formula, params=params, **rules))
+def unary_shapes(r: random.Random) -> list[tuple[Shape, ...]]:
+    """Input shapes for a shape-preserving op: a batch, a 3-D tensor and a scalar."""
+    return [(("N", r.randint(1, 4)),), ((2, r.randint(1, 3), r.randint(1, 3)),), ((),)]
 
 
-def binary(type_: str, code: str, formula: str, doc: str,
-           vjp: Callable[..., tuple[Any, ...]] | None = None, jvp: Callable[..., Any] | None = None,
-           **rules: Any) -> NodeSpec:
-    return register(NodeSpec(type_, "elementwise", ("a", "b"), ("out",), broadcast, code=code, doc=doc,
-                             formula=formula, vjp=vjp, jvp=jvp, **rules))
+def binary_shapes(r: random.Random) -> list[tuple[Shape, ...]]:
+    """Pairs of shapes that broadcast: equal, a row against a batch, a scalar against a batch, 3-D."""
+    k = r.randint(1, 4)
+    return [(("N", k), ("N", k)), (("N", k), (k,)), ((), ("N", k)), ((2, 1, k), (3, k))]
 
 
-binary("add", "{a} + {b}", "a + b,  ∂/∂a = 1,  ∂/∂b = 1",
-       "Sum; the upstream gradient is copied to both inputs.",
-       vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(g, b)),
-       jvp=lambda t, a, b: t[0] + t[1], aliases=("plus", "+", "sum of two"))
-binary("sub", "{a} - {b}", "a − b,  ∂/∂a = 1,  ∂/∂b = −1",
-       "Difference; the gradient reaches b with its sign flipped.",
-       vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(-g, b)),
-       jvp=lambda t, a, b: t[0] - t[1], aliases=("minus", "subtract", "-"))
-binary("mul", "{a} * {b}", "a · b,  ∂/∂a = b,  ∂/∂b = a",
-       "Product; each input's gradient is the upstream gradient scaled by the other input.",
-       vjp=lambda g, a, b: (unbroadcast(g * b, a), unbroadcast(g * a, b)),
-       jvp=lambda t, a, b: t[0] * b + a * t[1], aliases=("times", "multiply", "product", "*"))
-binary("div", "{a} / {b}", "a / b,  ∂/∂a = 1/b,  ∂/∂b = −a/b²",
-       "Quotient.",
-       vjp=lambda g, a, b: (unbroadcast(g / b, a), unbroadcast(-g * a / (b * b), b)),
-       jvp=lambda t, a, b: t[0] / b - a * t[1] / (b * b), aliases=("divide", "quotient", "/"))
+def unary_examples(
+    values: str = "real", params: Callable[[random.Random], dict[str, Any]] = lambda r: {}
+) -> Callable[[random.Random], list[Example]]:
+    return lambda r: [Example(params(r), shapes, (values,)) for shapes in unary_shapes(r)]
+
+
+def unary(
+    type_: str,
+    code: str | Callable[..., str],
+    formula: str,
+    doc: str,
+    *,
+    params: tuple[Param, ...] = (),
+    category: str = "elementwise",
+    shape: Callable[..., Shape] = same_shape,
+    values: str = "real",
+    example: Callable[[random.Random], dict[str, Any]] = lambda r: {},
+    **rules: Any,
+) -> NodeSpec:
+    """A one-input op; `values` and `example` say how its examples draw x and params."""
+    return register(
+        NodeSpec(
+            type_,
+            category,
+            ("x",),
+            ("out",),
+            shape,
+            code=code,
+            doc=doc,
+            formula=formula,
+            params=params,
+            examples=unary_examples(values, example),
+            **rules,
+        )
+    )
+
+
+def binary(
+    type_: str,
+    code: str,
+    formula: str,
+    doc: str,
+    vjp: Callable[..., tuple[Any, ...]] | None = None,
+    jvp: Callable[..., Any] | None = None,
+    values: tuple[str, str] = ("real", "real"),
+    **rules: Any,
+) -> NodeSpec:
+    return register(
+        NodeSpec(
+            type_,
+            "elementwise",
+            ("a", "b"),
+            ("out",),
+            broadcast,
+            code=code,
+            doc=doc,
+            formula=formula,
+            vjp=vjp,
+            jvp=jvp,
+            examples=lambda r: [Example({}, shapes, values) for shapes in binary_shapes(r)],
+            **rules,
+        )
+    )
+
+
+binary(
+    "add",
+    "{a} + {b}",
+    "a + b,  ∂/∂a = 1,  ∂/∂b = 1",
+    "Sum; the upstream gradient is copied to both inputs.",
+    vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(g, b)),
+    jvp=lambda t, a, b: t[0] + t[1],
+    aliases=("plus", "+", "sum of two"),
+)
+binary(
+    "sub",
+    "{a} - {b}",
+    "a − b,  ∂/∂a = 1,  ∂/∂b = −1",
+    "Difference; the gradient reaches b with its sign flipped.",
+    vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(-g, b)),
+    jvp=lambda t, a, b: t[0] - t[1],
+    aliases=("minus", "subtract", "-"),
+)
+binary(
+    "mul",
+    "{a} * {b}",
+    "a · b,  ∂/∂a = b,  ∂/∂b = a",
+    "Product; each input's gradient is the upstream gradient scaled by the other input.",
+    vjp=lambda g, a, b: (unbroadcast(g * b, a), unbroadcast(g * a, b)),
+    jvp=lambda t, a, b: t[0] * b + a * t[1],
+    aliases=("times", "multiply", "product", "*"),
+)
+binary(
+    "div",
+    "{a} / {b}",
+    "a / b,  ∂/∂a = 1/b,  ∂/∂b = −a/b²",
+    "Quotient.",
+    vjp=lambda g, a, b: (unbroadcast(g / b, a), unbroadcast(-g * a / (b * b), b)),
+    jvp=lambda t, a, b: t[0] / b - a * t[1] / (b * b),
+    values=("real", "nonzero"),
+    aliases=("divide", "quotient", "/"),
+)
+binary(
+    "maximum",
+    "torch.maximum({a}, {b})",
+    "max(a, b),  the gradient goes to the larger input",
+    "Element-wise larger of a and b (broadcasting).",
+    values=("spread", "spread2"),
+    aliases=("larger",),
+)
+binary(
+    "minimum",
+    "torch.minimum({a}, {b})",
+    "min(a, b),  the gradient goes to the smaller input",
+    "Element-wise smaller of a and b (broadcasting).",
+    values=("spread", "spread2"),
+    aliases=("smaller",),
+)
 
 unary("neg", "-{x}", "−x,  ∂/∂x = −1", "Negation.", aliases=("negate", "minus"))
-unary("pow", "torch.pow({x}, {exponent!r})", "xᵖ,  ∂/∂x = p·xᵖ⁻¹",
-      "Power with a fixed exponent (2 squares).",
-      params=(Param("exponent", "float", 2.0, "The exponent p."),), aliases=("power", "square", "**"))
-unary("exp", "torch.exp({x})", "eˣ,  ∂/∂x = eˣ", "Exponential.",
-      vjp=lambda g, x: (g * torch.exp(x),), jvp=lambda t, x: t[0] * torch.exp(x))
-unary("log", "torch.log({x})", "ln x,  ∂/∂x = 1/x", "Natural logarithm (inputs must be positive).",
-      aliases=("ln", "logarithm"))
-unary("sigmoid", "torch.sigmoid({x})", "σ(z) = 1/(1+e^(−z)),  ∂σ/∂z = σ(z)(1−σ(z))",
-      "Logistic function: squashes to (0, 1).", category="activations",
-      vjp=lambda g, x: (g * torch.sigmoid(x) * (1 - torch.sigmoid(x)),),
-      jvp=lambda t, x: t[0] * torch.sigmoid(x) * (1 - torch.sigmoid(x)), aliases=("logistic", "σ"))
-unary("tanh", "torch.tanh({x})", "tanh(z),  ∂/∂z = 1 − tanh²(z)",
-      "Hyperbolic tangent: squashes to (−1, 1), centred at 0.", category="activations",
-      vjp=lambda g, x: (g * (1 - torch.tanh(x) ** 2),),
-      jvp=lambda t, x: t[0] * (1 - torch.tanh(x) ** 2))
-unary("relu", "torch.relu({x})", "max(0, z),  ∂/∂z = 1 if z > 0 else 0",
-      "Rectified linear unit: zero for negatives, identity otherwise.", category="activations",
-      aliases=("rectifier", "rectified linear"))
+unary(
+    "pow",
+    "torch.pow({x}, {exponent!r})",
+    "xᵖ,  ∂/∂x = p·xᵖ⁻¹",
+    "Power with a fixed exponent (non-integer exponents need positive x).",
+    params=(Param("exponent", "float", 2.0, "The exponent p."),),
+    values="positive",
+    example=lambda r: {"exponent": r.choice([2.0, 3.0, 0.5, -1.0])},
+    aliases=("power", "**"),
+)
+unary("square", "torch.square({x})", "x²,  ∂/∂x = 2x", "Square of each element.", aliases=("squared", "x²"))
+unary(
+    "sqrt",
+    "torch.sqrt({x})",
+    "√x,  ∂/∂x = 1/(2√x)",
+    "Square root (inputs must be non-negative).",
+    values="positive",
+    aliases=("root", "√"),
+)
+unary(
+    "exp",
+    "torch.exp({x})",
+    "eˣ,  ∂/∂x = eˣ",
+    "Exponential.",
+    vjp=lambda g, x: (g * torch.exp(x),),
+    jvp=lambda t, x: t[0] * torch.exp(x),
+)
+unary(
+    "log",
+    "torch.log({x})",
+    "ln x,  ∂/∂x = 1/x",
+    "Natural logarithm (inputs must be positive).",
+    values="positive",
+    aliases=("ln", "logarithm"),
+)
+unary(
+    "abs",
+    "torch.abs({x})",
+    "|x|,  ∂/∂x = sign(x)",
+    "Absolute value (not differentiable at 0).",
+    values="nonzero",
+    aliases=("absolute", "magnitude"),
+)
+
+
+def clamp_shape(x: Shape, *, min: float | None, max: float | None) -> Shape:
+    expect(min is not None or max is not None, "clamp needs min, max or both")
+    expect(min is None or max is None or min <= max, f"clamp min={min} is above max={max}")
+    return x
+
+
+unary(
+    "clamp",
+    lambda p: (
+        "torch.clamp({x}" + "".join(f", {k}={{{k}!r}}" for k in ("min", "max") if p[k] is not None) + ")"
+    ),
+    "min(max(x, a), b),  ∂/∂x = 1 inside [a, b], 0 outside",
+    "Limits each element to [min, max]; the gradient is zero where it clips.",
+    params=(
+        Param("min", "float", -1.0, "Lower bound a; null for none.", optional=True),
+        Param("max", "float", 1.0, "Upper bound b; null for none.", optional=True),
+    ),
+    shape=clamp_shape,
+    values="spread",
+    example=lambda r: r.choice(
+        [{"min": -0.5, "max": 0.5}, {"min": 0.0, "max": None}, {"min": None, "max": 0.3}]
+    ),
+    aliases=("clip",),
+)

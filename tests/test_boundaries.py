@@ -8,17 +8,22 @@ ROOT = Path(__file__).parents[1]
 
 
 def python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=ROOT).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
 
 
 def test_graphcore_and_nodes_never_import_qt():
-    code = ("import sys, graphcore, nodes, graphcore.cli, graphcore.stepping, graphcore.autodiff; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6', 'shiboken6', 'pyqtgraph'}))")
+    code = (
+        "import sys, graphcore, nodes, graphcore.cli, graphcore.stepping, graphcore.autodiff; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6', 'shiboken6', 'pyqtgraph'}))"
+    )
     assert python(code) == "[]"
 
 
 def test_checking_a_graph_does_not_load_torch():
-    code = ("import sys; from graphcore.cli import main; main(['check', 'examples/sigmoid_neuron.json']); "
-            "print(type(sys.modules['torch']).__name__)")
+    code = (
+        "import sys; from graphcore.cli import main; main(['check', 'examples/sigmoid_neuron.json']); "
+        "print(type(sys.modules['torch']).__name__)"
+    )
     assert python(code).splitlines() == ["ok: 11 nodes, 10 edges", "_LazyModule"]

@@ -40,7 +40,9 @@ def test_check_reports_diagnostics_with_exit_1(capsys, tmp_path):
     code, out, _ = run(capsys, "check", str(path))
     assert (code, out) == (1, "t.x: input is not connected\n")
     code, data = run_json(capsys, "check", str(path))
-    assert code == 1 and data["diagnostics"] == [{"node": "t", "port": "x", "message": "input is not connected"}]
+    assert code == 1 and data["diagnostics"] == [
+        {"node": "t", "port": "x", "message": "input is not connected"}
+    ]
     assert run(capsys, "run", str(path))[0] == 1
 
 
@@ -51,7 +53,10 @@ def test_unreadable_file_exits_2_with_one_line(capsys, tmp_path, command):
     extra = ["--of", "e.out", "--wrt", "a"] if command == "grad" else []
     code, out, err = run(capsys, command, str(path), *extra)
     assert code == 2 and out == ""
-    assert err == f"graphcore: {path}: version: unsupported version 2; this build of Backprop Studio reads version 1\n"
+    assert (
+        err
+        == f"graphcore: {path}: version: unsupported version 2; this build of Backprop Studio reads version 1\n"
+    )
 
 
 def test_run(capsys):
@@ -73,9 +78,14 @@ def test_grad_each_mode(capsys):
 def test_grad_text(capsys):
     code, out, _ = run(capsys, "grad", PATH_SUM, "--of", "e.out", "--wrt", "a,b", "--mode", "both")
     assert out.splitlines() == [
-        "e.out = 6  (forward mode, 2 passes)", "  de.out/da = 2", "  de.out/db = 5",
-        "e.out = 6  (reverse mode, 1 pass)", "  de.out/da = 2", "  de.out/db = 5",
-        "max |forward − reverse| = 0"]
+        "e.out = 6  (forward mode, 2 passes)",
+        "  de.out/da = 2",
+        "  de.out/db = 5",
+        "e.out = 6  (reverse mode, 1 pass)",
+        "  de.out/da = 2",
+        "  de.out/db = 5",
+        "max |forward − reverse| = 0",
+    ]
 
 
 def test_grad_rejects_unknown_names_with_exit_2(capsys):
@@ -108,7 +118,11 @@ def test_unknown_device_is_a_usage_error(capsys):
 
 @pytest.mark.parametrize("launcher", [[sys.executable, "-m", "graphcore"], ["graphcore"]])
 def test_installed_entry_points(launcher):
-    result = subprocess.run([*launcher, "grad", PATH_SUM, "--of", "e.out", "--wrt", "b", "--json"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*launcher, "grad", PATH_SUM, "--of", "e.out", "--wrt", "b", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["grads"] == {"b": 5.0}

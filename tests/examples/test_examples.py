@@ -59,7 +59,9 @@ def test_fast_path_autograd_equals_stepping_engine(example):
         stepper.run()
         got = stepper.gradients()
         runtime.module.zero_grad()
-        inputs = {k: v.detach().clone().requires_grad_(v.is_floating_point()) for k, v in runtime.inputs.items()}
+        inputs = {
+            k: v.detach().clone().requires_grad_(v.is_floating_point()) for k, v in runtime.inputs.items()
+        }
         runtime.forward(inputs)[of].sum().backward()
         for name, attr in runtime.generated.attributes.items():
             instr = program.by_node[name]
@@ -78,9 +80,13 @@ def test_fast_path_autograd_equals_stepping_engine(example):
 def test_forward_and_reverse_mode_equal_autograd(example):
     program, runtime = example
     trace = trace_forward(runtime)
-    wrt = [f"{n}.out" for n in differentiable_nodes(program)
-           if program.by_node[n].spec.is_source and trace.values[f"{n}.out"].is_floating_point()
-           and trace.values[f"{n}.out"].numel() <= SMALL]
+    wrt = [
+        f"{n}.out"
+        for n in differentiable_nodes(program)
+        if program.by_node[n].spec.is_source
+        and trace.values[f"{n}.out"].is_floating_point()
+        and trace.values[f"{n}.out"].numel() <= SMALL
+    ]
     for of in outputs_to_check(program, trace):
         expected = autograd_reference(runtime, of, wrt)
         reverse = reverse_mode(runtime, of, wrt, trace)

@@ -16,15 +16,23 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def runtime_of(nodes, edges, **kwargs):
-    text = json.dumps({"format": "backprop-studio-graph", "version": 1, "nodes": nodes,
-                       "edges": [{"from": a, "to": b} for a, b in edges]})
+    text = json.dumps(
+        {
+            "format": "backprop-studio-graph",
+            "version": 1,
+            "nodes": nodes,
+            "edges": [{"from": a, "to": b} for a, b in edges],
+        }
+    )
     return Runtime(lower(loads(text)), **kwargs)
 
 
 def test_path_sum_by_hand():
     runtime = Runtime(lower(load(EXAMPLES / "path_sum.json")))
-    for derivative in (reverse_mode(runtime, "e.out", ["a.out", "b.out"]),
-                       forward_mode(runtime, "e.out", ["a.out", "b.out"])):
+    for derivative in (
+        reverse_mode(runtime, "e.out", ["a.out", "b.out"]),
+        forward_mode(runtime, "e.out", ["a.out", "b.out"]),
+    ):
         assert derivative.value.item() == 6.0
         assert derivative.grads["a.out"].item() == 2.0  # ∂e/∂a = b + 1
         assert derivative.grads["b.out"].item() == 5.0  # ∂e/∂b = (b + 1) + (a + b)
@@ -44,10 +52,14 @@ def test_sigmoid_neuron_matches_the_lecture_formulas():
 
 def test_vector_output_gives_a_jacobian_with_one_reverse_pass_per_component():
     runtime = runtime_of(
-        [{"id": "x", "type": "Input", "params": {"shape": [3], "value": [0.1, -0.4, 0.7]}},
-         {"id": "W", "type": "Parameter", "params": {"shape": [2, 3], "init": "normal", "std": 0.5}},
-         {"id": "y", "type": "matmul"}, {"id": "t", "type": "tanh"}],
-        [("W.out", "y.a"), ("x.out", "y.b"), ("y.out", "t.x")])
+        [
+            {"id": "x", "type": "Input", "params": {"shape": [3], "value": [0.1, -0.4, 0.7]}},
+            {"id": "W", "type": "Parameter", "params": {"shape": [2, 3], "init": "normal", "std": 0.5}},
+            {"id": "y", "type": "matmul"},
+            {"id": "t", "type": "tanh"},
+        ],
+        [("W.out", "y.a"), ("x.out", "y.b"), ("y.out", "t.x")],
+    )
     reverse = reverse_mode(runtime, "t.out", ["x.out", "W.out"])
     forward = forward_mode(runtime, "t.out", ["x.out", "W.out"])
     expected = autograd_reference(runtime, "t.out", ["x.out", "W.out"])
@@ -72,14 +84,23 @@ def test_value_that_does_not_reach_the_output_has_zero_derivative():
 
 def test_stepper_reports_each_step_and_layer_weight_gradients():
     runtime = runtime_of(
-        [{"id": "x", "type": "Input", "params": {"shape": ["N", 3]}},
-         {"id": "fc", "type": "Linear", "params": {"in_features": 3, "out_features": 2}},
-         {"id": "s", "type": "sum"}],
-        [("x.out", "fc.x"), ("fc.out", "s.x")], batch=5)
+        [
+            {"id": "x", "type": "Input", "params": {"shape": ["N", 3]}},
+            {"id": "fc", "type": "Linear", "params": {"in_features": 3, "out_features": 2}},
+            {"id": "s", "type": "sum"},
+        ],
+        [("x.out", "fc.x"), ("fc.out", "s.x")],
+        batch=5,
+    )
     stepper = Stepper(runtime)
     events = stepper.run()
-    assert [(e.phase, e.node) for e in events] == [("forward", "x"), ("forward", "fc"), ("forward", "s"),
-                                                   ("backward", "s"), ("backward", "fc")]
+    assert [(e.phase, e.node) for e in events] == [
+        ("forward", "x"),
+        ("forward", "fc"),
+        ("forward", "s"),
+        ("backward", "s"),
+        ("backward", "fc"),
+    ]
     assert events[1].outputs["fc.out"].shape == (5, 2)
     assert events[4].upstream["s.x"].shape == (5, 2)
     x = runtime.inputs["x"]
@@ -90,9 +111,14 @@ def test_stepper_reports_each_step_and_layer_weight_gradients():
 
 
 def test_stepper_needs_a_chosen_output_when_there_are_several():
-    runtime = runtime_of([{"id": "a", "type": "Input", "params": {"shape": [], "value": 1.0}},
-                          {"id": "p", "type": "exp"}, {"id": "q", "type": "neg"}],
-                         [("a.out", "p.x"), ("a.out", "q.x")])
+    runtime = runtime_of(
+        [
+            {"id": "a", "type": "Input", "params": {"shape": [], "value": 1.0}},
+            {"id": "p", "type": "exp"},
+            {"id": "q", "type": "neg"},
+        ],
+        [("a.out", "p.x"), ("a.out", "q.x")],
+    )
     with pytest.raises(SteppingError, match="the graph has 2 outputs"):
         Stepper(runtime)
     with pytest.raises(SteppingError, match="no output 'nope'"):
@@ -112,5 +138,9 @@ def test_cuda_agrees_with_cpu():
     gpu = Runtime(lower(load(EXAMPLES / "sigmoid_neuron_l2.json")), device="cuda")
     assert gpu.forward()["L.out"].device.type == "cuda"
     for mode in (reverse_mode, forward_mode):
-        torch.testing.assert_close(mode(gpu, "L.out", ["w.out"]).grads["w.out"].cpu(),
-                                   mode(cpu, "L.out", ["w.out"]).grads["w.out"], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(
+            mode(gpu, "L.out", ["w.out"]).grads["w.out"].cpu(),
+            mode(cpu, "L.out", ["w.out"]).grads["w.out"],
+            rtol=1e-9,
+            atol=1e-12,
+        )

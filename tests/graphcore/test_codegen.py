@@ -13,8 +13,18 @@ from graphcore.runtime import Runtime
 
 load_library()
 
-HOSTILE = ["__import__('os').system('touch pwned')", 'a"; import os; "', "line\nbreak", "ünïcødé λ", "class",
-           "self", "torch", "1st", "", "x"]
+HOSTILE = [
+    "__import__('os').system('touch pwned')",
+    'a"; import os; "',
+    "line\nbreak",
+    "ünïcødé λ",
+    "class",
+    "self",
+    "torch",
+    "1st",
+    "",
+    "x",
+]
 
 
 def hostile_graph():
@@ -23,11 +33,19 @@ def hostile_graph():
     for i, label in enumerate(HOSTILE[1:]):
         nodes.append({"id": f"n{i}", "type": "sigmoid", "label": label})
         edges.append({"from": f"{nodes[-2]['id']}.out", "to": f"n{i}.x"})
-    nodes.append({"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 2.0},
-                  "label": "forward"})
+    nodes.append(
+        {
+            "id": "w",
+            "type": "Parameter",
+            "params": {"shape": [], "init": "value", "value": 2.0},
+            "label": "forward",
+        }
+    )
     nodes.append({"id": "out", "type": "mul", "label": "x"})
     edges += [{"from": f"{nodes[-3]['id']}.out", "to": "out.a"}, {"from": "w.out", "to": "out.b"}]
-    return loads(json.dumps({"format": "backprop-studio-graph", "version": 1, "nodes": nodes, "edges": edges}))
+    return loads(
+        json.dumps({"format": "backprop-studio-graph", "version": 1, "nodes": nodes, "edges": edges})
+    )
 
 
 def test_hostile_labels_cannot_inject_code(tmp_path, monkeypatch):
@@ -35,10 +53,20 @@ def test_hostile_labels_cannot_inject_code(tmp_path, monkeypatch):
     source = python_source(program, class_name_from("Evil'); import os")).source
     tree = ast.parse(source)
     calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    assert calls <= {"torch.tensor", "torch.sigmoid", "torch.manual_seed", "nn.Parameter", "super",
-                     "super().__init__"}
-    imports = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
-               for alias in node.names}
+    assert calls <= {
+        "torch.tensor",
+        "torch.sigmoid",
+        "torch.manual_seed",
+        "nn.Parameter",
+        "super",
+        "super().__init__",
+    }
+    imports = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
     assert imports <= {"torch", "nn", "torch.nn.functional"}
     monkeypatch.chdir(tmp_path)
     runtime = Runtime(program)
@@ -46,13 +74,15 @@ def test_hostile_labels_cannot_inject_code(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     expected = 0.5
     for _ in HOSTILE[1:]:
-        expected = 1 / (1 + 2.718281828459045 ** -expected)
+        expected = 1 / (1 + 2.718281828459045**-expected)
     assert value.item() == pytest.approx(expected * 2.0, abs=1e-12)
 
 
 def test_names_are_sanitised_unique_and_never_reserved():
     ns = Namespace()
-    names = [ns.name(str(i), hint) for i, hint in enumerate(["x", "x", "class", "torch", "1st", "", "l", "a b"])]
+    names = [
+        ns.name(str(i), hint) for i, hint in enumerate(["x", "x", "class", "torch", "1st", "", "l", "a b"])
+    ]
     assert names == ["x", "x_2", "v_class", "v_torch", "v_1st", "v", "v_l", "a_b"]
     assert all(n.isidentifier() for n in names)
     assert class_name_from("sigmoid neuron l2") == "SigmoidNeuronL2"
@@ -60,15 +90,27 @@ def test_names_are_sanitised_unique_and_never_reserved():
 
 
 def test_generated_module_reads_like_hand_written_pytorch():
-    graph = loads(json.dumps({
-        "format": "backprop-studio-graph", "version": 1,
-        "nodes": [{"id": "x", "type": "Input", "params": {"shape": ["N", 3]}},
-                  {"id": "fc1", "type": "Linear", "params": {"in_features": 3, "out_features": 4}},
-                  {"id": "h", "type": "relu"},
-                  {"id": "target", "type": "Input", "params": {"shape": ["N", 4]}},
-                  {"id": "loss", "type": "MSELoss"}],
-        "edges": [{"from": "x.out", "to": "fc1.x"}, {"from": "fc1.out", "to": "h.x"},
-                  {"from": "h.out", "to": "loss.input"}, {"from": "target.out", "to": "loss.target"}]}))
+    graph = loads(
+        json.dumps(
+            {
+                "format": "backprop-studio-graph",
+                "version": 1,
+                "nodes": [
+                    {"id": "x", "type": "Input", "params": {"shape": ["N", 3]}},
+                    {"id": "fc1", "type": "Linear", "params": {"in_features": 3, "out_features": 4}},
+                    {"id": "h", "type": "relu"},
+                    {"id": "target", "type": "Input", "params": {"shape": ["N", 4]}},
+                    {"id": "loss", "type": "MSELoss"},
+                ],
+                "edges": [
+                    {"from": "x.out", "to": "fc1.x"},
+                    {"from": "fc1.out", "to": "h.x"},
+                    {"from": "h.out", "to": "loss.input"},
+                    {"from": "target.out", "to": "loss.target"},
+                ],
+            }
+        )
+    )
     source = python_source(lower(graph), "Mlp").source
     assert "        self.fc1 = nn.Linear(3, 4, bias=True, dtype=dtype)\n" in source
     assert "    def forward(self, x, target):\n" in source

@@ -11,12 +11,22 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.json"))
 
 
 def doc(**changes):
-    base = {"format": "backprop-studio-graph", "version": 1,
-            "nodes": [{"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 0.5},
-                       "label": "w", "pos": [0, 0]},
-                      {"id": "x", "type": "Input", "params": {"shape": [], "value": 1.5}},
-                      {"id": "z", "type": "mul"}],
-            "edges": [{"from": "w.out", "to": "z.a"}, {"from": "x.out", "to": "z.b"}]}
+    base = {
+        "format": "backprop-studio-graph",
+        "version": 1,
+        "nodes": [
+            {
+                "id": "w",
+                "type": "Parameter",
+                "params": {"shape": [], "init": "value", "value": 0.5},
+                "label": "w",
+                "pos": [0, 0],
+            },
+            {"id": "x", "type": "Input", "params": {"shape": [], "value": 1.5}},
+            {"id": "z", "type": "mul"},
+        ],
+        "edges": [{"from": "w.out", "to": "z.a"}, {"from": "x.out", "to": "z.b"}],
+    }
     base.update(changes)
     return json.dumps(base)
 
@@ -35,7 +45,8 @@ def test_examples_round_trip_exactly(path, tmp_path):
     again = load(tmp_path / "again.json")
     assert graph_to_dict(again) == graph_to_dict(graph)
     assert graph_to_dict(graph)["nodes"] == [
-        {**n, "pos": [float(p) for p in n.get("pos", [0, 0])]} for n in json.loads(path.read_text())["nodes"]]
+        {**n, "pos": [float(p) for p in n.get("pos", [0, 0])]} for n in json.loads(path.read_text())["nodes"]
+    ]
 
 
 def test_training_and_meta_are_kept():
@@ -44,27 +55,53 @@ def test_training_and_meta_are_kept():
     assert again.training == {"optimizer": "sgd"} and again.meta == {"groups": []}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "f.json: not valid JSON (line 1, column 2"),
-    ("[]", "f.json: top level: expected a JSON object"),
-    (doc(format="other"), "f.json: format: expected 'backprop-studio-graph', got 'other'"),
-    (doc(version=7), "f.json: version: unsupported version 7"),
-    (doc(colour=1), "f.json: top level: unknown key 'colour'"),
-    (doc(nodes=[{"id": "q", "type": "Quux"}], edges=[]), "f.json: nodes[0] (id 'q').type: unknown node type 'Quux'"),
-    (doc(nodes=[{"id": "a.b", "type": "neg"}], edges=[]), "f.json: nodes[0].id: expected a non-empty string"),
-    (doc(nodes=[{"id": "n", "type": "Linear", "params": {"in_features": "3"}}], edges=[]),
-     "f.json: nodes[0] (id 'n').params.in_features: expected an integer, got '3'"),
-    (doc(nodes=[{"id": "n", "type": "neg", "params": {"bogus": 1}}], edges=[]),
-     "f.json: nodes[0] (id 'n').params.bogus: neg has no param 'bogus'"),
-    (doc(nodes=[{"id": "n", "type": "neg", "pos": [1]}], edges=[]), "f.json: nodes[0] (id 'n').pos: expected [x, y]"),
-    (doc(nodes=[{"id": "n", "type": "neg"}, {"id": "n", "type": "neg"}], edges=[]),
-     "f.json: nodes[1] (id 'n').id: duplicate node id"),
-    (doc(edges=[{"from": "w.out", "to": "ghost.a"}]), "f.json: edges[0].to: dangling edge: there is no node 'ghost'"),
-    (doc(edges=[{"from": "w.nope", "to": "z.a"}]), "f.json: edges[0]: w.nope is not an output of Parameter"),
-    (doc(edges=[{"from": "w.out", "to": "z.a"}, {"from": "x.out", "to": "z.a"}]),
-     "f.json: edges[1].to: z.a already has an incoming edge"),
-    (doc(edges=[{"from": "w", "to": "z.a"}]), "f.json: edges[0].from: 'w' is not of the form node.port"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "f.json: not valid JSON (line 1, column 2"),
+        ("[]", "f.json: top level: expected a JSON object"),
+        (doc(format="other"), "f.json: format: expected 'backprop-studio-graph', got 'other'"),
+        (doc(version=7), "f.json: version: unsupported version 7"),
+        (doc(colour=1), "f.json: top level: unknown key 'colour'"),
+        (
+            doc(nodes=[{"id": "q", "type": "Quux"}], edges=[]),
+            "f.json: nodes[0] (id 'q').type: unknown node type 'Quux'",
+        ),
+        (
+            doc(nodes=[{"id": "a.b", "type": "neg"}], edges=[]),
+            "f.json: nodes[0].id: expected a non-empty string",
+        ),
+        (
+            doc(nodes=[{"id": "n", "type": "Linear", "params": {"in_features": "3"}}], edges=[]),
+            "f.json: nodes[0] (id 'n').params.in_features: expected an integer, got '3'",
+        ),
+        (
+            doc(nodes=[{"id": "n", "type": "neg", "params": {"bogus": 1}}], edges=[]),
+            "f.json: nodes[0] (id 'n').params.bogus: neg has no param 'bogus'",
+        ),
+        (
+            doc(nodes=[{"id": "n", "type": "neg", "pos": [1]}], edges=[]),
+            "f.json: nodes[0] (id 'n').pos: expected [x, y]",
+        ),
+        (
+            doc(nodes=[{"id": "n", "type": "neg"}, {"id": "n", "type": "neg"}], edges=[]),
+            "f.json: nodes[1] (id 'n').id: duplicate node id",
+        ),
+        (
+            doc(edges=[{"from": "w.out", "to": "ghost.a"}]),
+            "f.json: edges[0].to: dangling edge: there is no node 'ghost'",
+        ),
+        (
+            doc(edges=[{"from": "w.nope", "to": "z.a"}]),
+            "f.json: edges[0]: w.nope is not an output of Parameter",
+        ),
+        (
+            doc(edges=[{"from": "w.out", "to": "z.a"}, {"from": "x.out", "to": "z.a"}]),
+            "f.json: edges[1].to: z.a already has an incoming edge",
+        ),
+        (doc(edges=[{"from": "w", "to": "z.a"}]), "f.json: edges[0].from: 'w' is not of the form node.port"),
+    ],
+)
 def test_bad_files_give_one_line_naming_what_and_where(text, message):
     with pytest.raises(FileFormatError) as caught:
         loads(text, "f.json")
@@ -81,8 +118,10 @@ def test_missing_and_unreadable_files(tmp_path):
 
 
 def test_loading_never_evaluates_code(tmp_path):
-    hostile = doc(nodes=[{"id": "n", "type": "Constant", "params": {"value": "__import__('os').system('touch x')"}}],
-                  edges=[])
+    hostile = doc(
+        nodes=[{"id": "n", "type": "Constant", "params": {"value": "__import__('os').system('touch x')"}}],
+        edges=[],
+    )
     with pytest.raises(FileFormatError, match="expected a number or a rectangular nested list"):
         loads(hostile)
 

@@ -62,8 +62,15 @@ def test_every_mutation_emits_one_event():
     graph.set_attr("b", "label", "minus a")
     graph.set_param("a", "value", 3.0)
     graph.remove_node("a")
-    assert [name for name, _ in seen] == ["node_added", "node_added", "edge_added", "node_changed",
-                                          "node_changed", "edge_removed", "node_removed"]
+    assert [name for name, _ in seen] == [
+        "node_added",
+        "node_added",
+        "edge_added",
+        "node_changed",
+        "node_changed",
+        "edge_removed",
+        "node_removed",
+    ]
     assert graph.node("b").label == "minus a" and graph.edges == []
 
 

@@ -1,0 +1,361 @@
+"""Training on the fast path: the generated module, torch autograd and a torch.optim optimizer.
+
+The loop does per step what a hand-written PyTorch loop does (index a batch, forward, backward,
+optional clipping, optimizer and scheduler steps, read the loss) and nothing that grows with the
+graph. Listeners get `Progress` reports at a bounded rate, carrying every loss since the last one,
+so plotting never slows training. A non-finite loss or gradient stops the run and names the node
+where it first appeared (found by replaying the batch through the stepping engine).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphcore import datasets
+from graphcore._torch import torch
+from graphcore.graph import Graph
+from graphcore.program import lower
+from graphcore.runtime import Runtime
+from graphcore.training_config import OPTIMIZERS, TrainingConfig, TrainingConfigError, parse
+from graphcore.validate import check
+
+
+@dataclass
+class Progress:
+    """One report to listeners: where training is, and everything new since the last report."""
+
+    step: int
+    epoch: int
+    total_steps: int
+    losses: list[tuple[int, float]]  # (step, loss) for every step since the last report
+    lr: float
+    grad_norms: dict[str, float] = field(default_factory=dict)  # parameter -> gradient norm, now
+    validation: dict[str, float] = field(default_factory=dict)  # latest validation metrics, if any
+    accuracy: float | None = None  # latest training-batch accuracy
+
+
+@dataclass
+class NonFinite:
+    """Where a NaN or Inf first appeared: in a node's value (forward) or a gradient (backward)."""
+
+    node: str
+    phase: str
+    value: str
+    step: int
+
+    def __str__(self) -> str:
+        where = "value" if self.phase == "forward" else "gradient"
+        return f"non-finite {where} at step {self.step}: {self.value} (node {self.node!r})"
+
+
+@dataclass
+class TrainResult:
+    losses: list[float]
+    lrs: list[float]
+    epochs: list[dict[str, float]]
+    train: dict[str, float]
+    validation: dict[str, float]
+    wall_time: float
+    stopped: str  # "finished", "early_stopping", "stopped", "nonfinite"
+    nonfinite: NonFinite | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "losses": self.losses,
+            "lrs": self.lrs,
+            "epochs": self.epochs,
+            "train": self.train,
+            "validation": self.validation,
+            "wall_time": self.wall_time,
+            "stopped": self.stopped,
+            "nonfinite": None
+            if self.nonfinite is None
+            else {
+                "node": self.nonfinite.node,
+                "phase": self.nonfinite.phase,
+                "value": self.nonfinite.value,
+                "step": self.nonfinite.step,
+            },
+        }
+
+
+def make_optimizer(config: Mapping[str, Any], parameters: Any) -> Any:
+    cls_name, _ = OPTIMIZERS[config["name"]]
+    hyper = {k: (tuple(v) if k == "betas" else v) for k, v in config.items() if k != "name"}
+    try:
+        return getattr(torch.optim, cls_name)(parameters, **hyper)
+    except (TypeError, ValueError) as error:
+        raise TrainingConfigError(f"training.optimizer: {error}") from None
+
+
+def make_schedule(config: Mapping[str, Any], optimizer: Any, total_steps: int) -> Any:
+    """A per-step scheduler: constant, step or cosine, after an optional linear warm-up."""
+    schedulers = torch.optim.lr_scheduler
+    warmup = config.get("warmup_steps", 0)
+    name = config["name"]
+    if name == "step":
+        main = schedulers.StepLR(
+            optimizer, step_size=config.get("step_size", 100), gamma=config.get("gamma", 0.1)
+        )
+    elif name == "cosine":
+        main = schedulers.CosineAnnealingLR(
+            optimizer, T_max=max(1, total_steps - warmup), eta_min=config.get("min_lr", 0.0)
+        )
+    else:
+        main = schedulers.LambdaLR(optimizer, lambda _: 1.0)
+    if not warmup:
+        return main
+    # step i of k uses (i + 1)/k of the rate: lr/k first, the full rate on the k-th step
+    ramp = schedulers.LinearLR(
+        optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=max(1, warmup - 1)
+    )
+    return schedulers.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+
+
+class Trainer:
+    """Trains a graph as its `training` section says; `overrides` replace keys of that section."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        base_dir: Path | str = ".",
+        overrides: Mapping[str, Any] | None = None,
+        dtype: str = "float32",
+    ) -> None:
+        self.config: TrainingConfig = parse({**graph.training, **(overrides or {})})
+        config = self.config
+        check(graph)
+        self.program = program = lower(graph)
+        for value in (config.loss, config.predict):
+            if value is not None and value not in program.consumers:
+                raise TrainingConfigError(f"training: there is no output {value!r} in the graph")
+        fields = datasets.build(config.dataset, Path(base_dir), config.seed)
+        for node, field_name in config.inputs.items():
+            if node not in program.by_node or program.by_node[node].spec.kind != "input":
+                raise TrainingConfigError(f"training.inputs.{node}: there is no Input node {node!r}")
+            if field_name not in fields:
+                raise TrainingConfigError(
+                    f"training.inputs.{node}: the dataset has no field {field_name!r} "
+                    f"(fields: {', '.join(fields)})"
+                )
+        outputs = [config.loss] + ([config.predict] if config.predict else [])
+        self.runtime = Runtime(program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs)
+        self.device = self.runtime.device
+        train, validation = datasets.split(fields, config.validation, config.seed)
+        self.train_data = self._tensors(train)
+        self.validation_data = self._tensors(validation) if config.validation else {}
+        self.n_train = len(next(iter(self.train_data.values())))
+        self.steps_per_epoch = math.ceil(self.n_train / config.batch_size)
+        self.total_steps = config.steps or self.steps_per_epoch * (config.epochs or 1)
+        self.reset_weights()
+
+    def _tensors(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        dtype = self.runtime.dtype
+        return {
+            node: torch.as_tensor(fields[name]).to(
+                self.device, dtype=None if fields[name].dtype.kind == "i" else dtype
+            )
+            for node, name in self.config.inputs.items()
+        }
+
+    def reset_weights(self) -> None:
+        """Fresh weights from the seed, a fresh optimizer and schedule: the run starts over."""
+        cls = type(self.runtime.module)
+        self.runtime.module = cls(dtype=self.runtime.dtype, seed=self.config.seed).to(self.device)
+        self.module = self.runtime.module
+        self.optimizer = make_optimizer(self.config.optimizer, self.module.parameters())
+        self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        torch.manual_seed(self.config.seed)
+        self.step_count, self.epoch, self._order, self._cursor = 0, 0, None, 0
+
+    def _next_batch(self) -> dict[str, Any]:
+        if self._order is None or self._cursor >= self.n_train:
+            self._order = torch.randperm(self.n_train, generator=self.generator).to(self.device)
+            self._cursor = 0
+            if self.step_count:
+                self.epoch += 1
+        index = self._order[self._cursor : self._cursor + self.config.batch_size]
+        self._cursor += self.config.batch_size
+        return {node: tensor[index] for node, tensor in self.train_data.items()}
+
+    def _forward(self, batch: Mapping[str, Any]) -> tuple[Any, Any]:
+        outputs = self.runtime.forward(batch)
+        return outputs[self.config.loss], outputs.get(self.config.predict) if self.config.predict else None
+
+    def step(self) -> tuple[float, Any, Any, NonFinite | None]:
+        """One optimizer step on one batch: (loss, prediction, batch, where a NaN/Inf appeared if it did)."""
+        self.module.train()
+        batch = self._next_batch()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, prediction = self._forward(batch)
+        loss.backward()
+        max_norm = self.config.clip_grad_norm or math.inf
+        total_norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), max_norm)
+        value = loss.item()
+        if not (math.isfinite(value) and torch.isfinite(total_norm)):
+            return value, prediction, batch, self.locate_nonfinite(batch)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_count += 1
+        return value, prediction, batch, None
+
+    def locate_nonfinite(self, batch: Mapping[str, Any]) -> NonFinite | None:
+        """Replay the batch node by node and name the first value, then gradient, that is not finite."""
+        from graphcore.stepping import Stepper
+
+        self.runtime.inputs.update(batch)
+        stepper = Stepper(self.runtime, of=self.config.loss)
+        for event in stepper.events():
+            produced = {
+                **event.outputs,
+                **event.passed,
+                **event.accumulated,
+                **{f"{event.node}.{k}": v for k, v in event.weights.items()},
+            }
+            for name, tensor in produced.items():
+                if tensor is not None and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                    return NonFinite(event.node, event.phase, name, self.step_count)
+        return None
+
+    def accuracy(self, prediction: Any, target: Any) -> float | None:
+        if prediction is None or target is None:
+            return None
+        if prediction.dim() >= 2 and prediction.shape[-1] > 1:
+            predicted = prediction.argmax(-1)
+            target = (
+                target.argmax(-1)
+                if target.is_floating_point() and target.dim() == prediction.dim()
+                else target
+            )
+        else:
+            predicted = (prediction > self.config.threshold).long().reshape(target.shape)
+        return (predicted == target.long()).double().mean().item()
+
+    @property
+    def _target(self) -> str | None:
+        """The Input bound to the dataset's label field (`y`, else the last binding)."""
+        by_field = {field_name: node for node, field_name in self.config.inputs.items()}
+        return by_field.get("y", list(self.config.inputs)[-1])
+
+    def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
+        """Loss (and accuracy) over a whole split, in eval mode, batch by batch."""
+        if not data:
+            return {}
+        self.module.eval()
+        n = len(next(iter(data.values())))
+        total, correct, size = 0.0, 0.0, self.config.batch_size
+        with torch.no_grad():
+            for start in range(0, n, size):
+                batch = {k: v[start : start + size] for k, v in data.items()}
+                loss, prediction = self._forward(batch)
+                count = len(next(iter(batch.values())))
+                total += loss.item() * count
+                accuracy = self.accuracy(prediction, batch.get(self._target))
+                correct += (accuracy or 0.0) * count
+        self.module.train()
+        metrics = {"loss": total / n}
+        if self.config.predict:
+            metrics["accuracy"] = correct / n
+        return metrics
+
+    def grad_norms(self) -> dict[str, float]:
+        return {
+            name: p.grad.norm().item() for name, p in self.module.named_parameters() if p.grad is not None
+        }
+
+    def run(
+        self,
+        listener: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        report_interval: float = 0.05,
+        steps: int | None = None,
+    ) -> TrainResult:
+        """Train until the step budget is spent, early stopping fires, `should_stop()` or a NaN/Inf."""
+        budget = steps if steps is not None else self.total_steps - self.step_count
+        losses, lrs, epochs, pending = [], [], [], []
+        stopped, nonfinite, best, patience_left = "finished", None, math.inf, None
+        stopping = self.config.early_stopping
+        if stopping:
+            patience_left = stopping.get("patience", 10)
+        start = last_report = time.perf_counter()
+        validation: dict[str, float] = {}
+        accuracy = None
+        for _ in range(budget):
+            if should_stop is not None and should_stop():
+                stopped = "stopped"
+                break
+            lr = self.optimizer.param_groups[0]["lr"]
+            epoch_before = self.epoch
+            loss, prediction, batch, nonfinite = self.step()
+            losses.append(loss)
+            lrs.append(lr)
+            pending.append((self.step_count, loss))
+            if nonfinite is not None:
+                stopped = "nonfinite"
+                break
+            epoch_done = self._cursor >= self.n_train
+            if epoch_done:
+                validation = self.evaluate(self.validation_data)
+                epochs.append(
+                    {
+                        "epoch": epoch_before,
+                        "step": self.step_count,
+                        "loss": loss,
+                        **{f"val_{k}": v for k, v in validation.items()},
+                    }
+                )
+                if stopping:
+                    monitored = validation.get("loss", loss)
+                    if monitored < best - stopping.get("min_delta", 0.0):
+                        best, patience_left = monitored, stopping.get("patience", 10)
+                    else:
+                        patience_left -= 1
+                        if patience_left <= 0:
+                            stopped = "early_stopping"
+            now = time.perf_counter()
+            if listener is not None and (now - last_report >= report_interval or stopped != "finished"):
+                accuracy = self.accuracy(prediction, batch.get(self._target))
+                listener(
+                    Progress(
+                        self.step_count,
+                        self.epoch,
+                        self.total_steps,
+                        pending,
+                        lr,
+                        self.grad_norms(),
+                        validation,
+                        accuracy,
+                    )
+                )
+                pending, last_report = [], now
+            if stopped != "finished":
+                break
+        if listener is not None and pending:
+            listener(
+                Progress(
+                    self.step_count,
+                    self.epoch,
+                    self.total_steps,
+                    pending,
+                    self.optimizer.param_groups[0]["lr"],
+                    self.grad_norms(),
+                    validation,
+                    accuracy,
+                )
+            )
+        return TrainResult(
+            losses,
+            lrs,
+            epochs,
+            self.evaluate(self.train_data),
+            self.evaluate(self.validation_data),
+            time.perf_counter() - start,
+            stopped,
+            nonfinite,
+        )

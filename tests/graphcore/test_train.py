@@ -1,0 +1,287 @@
+"""Training: optimizers and schedules equal torch's own, examples learn, NaNs are caught and named."""
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphcore.fileformat import load, loads
+from graphcore.train import Trainer
+from graphcore.training_config import OPTIMIZERS, TrainingConfigError
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def regression_graph(training: dict, w_init: float = 0.3) -> str:
+    """y ≈ tanh(x W + b) on the sine set: small enough to replicate by hand."""
+    return json.dumps(
+        {
+            "format": "backprop-studio-graph",
+            "version": 1,
+            "nodes": [
+                {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
+                {"id": "fc", "type": "Linear", "params": {"in_features": 1, "out_features": 1}},
+                {"id": "t", "type": "tanh"},
+                {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}},
+                {"id": "loss", "type": "MSELoss"},
+            ],
+            "edges": [
+                {"from": "x.out", "to": "fc.x"},
+                {"from": "fc.out", "to": "t.x"},
+                {"from": "t.out", "to": "loss.input"},
+                {"from": "y.out", "to": "loss.target"},
+            ],
+            "training": {
+                "dataset": {"name": "sine", "n": 40},
+                "inputs": {"x": "x", "y": "y"},
+                "loss": "loss.out",
+                "batch_size": 8,
+                "steps": 12,
+                **training,
+            },
+        }
+    )
+
+
+def by_hand(trainer: Trainer, optimizer_cls, hyper: dict, schedule=None, steps: int = 12):
+    """The same run written as a plain PyTorch loop, from the same initial weights and batch order."""
+    model = copy.deepcopy(trainer.module)
+    optimizer = optimizer_cls(model.parameters(), **hyper)
+    scheduler = schedule(optimizer) if schedule else None
+    generator = torch.Generator().manual_seed(trainer.config.seed)
+    x, y = trainer.train_data["x"], trainer.train_data["y"]
+    order, cursor, losses, lrs = None, len(x), [], []
+    for _ in range(steps):
+        if cursor >= len(x):
+            order, cursor = torch.randperm(len(x), generator=generator), 0
+        index = order[cursor : cursor + 8]
+        cursor += 8
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.zero_grad()
+        loss = F.mse_loss(torch.tanh(model.fc(x[index])), y[index])
+        loss.backward()
+        optimizer.step()
+        if scheduler:
+            scheduler.step()
+        losses.append(loss.item())
+    return model, losses, lrs
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimizer_equals_torch_optim(name):
+    hyper = {"lr": 0.05, "weight_decay": 0.01} if name != "adamw" else {"lr": 0.05}
+    trainer = Trainer(loads(regression_graph({"optimizer": {"name": name, **hyper}})), dtype="float64")
+    cls_name, defaults = OPTIMIZERS[name]
+    expected = {**defaults, **hyper}
+    expected.pop("betas", None)
+    model, losses, _ = by_hand(trainer, getattr(torch.optim, cls_name), expected)
+    result = trainer.run()
+    assert result.losses == pytest.approx(losses, rel=1e-12, abs=1e-12)
+    for (name_a, a), (name_b, b) in zip(trainer.module.named_parameters(), model.named_parameters()):
+        assert name_a == name_b
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reference"),
+    [
+        ({"name": "constant"}, lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)),
+        (
+            {"name": "step", "step_size": 4, "gamma": 0.5},
+            lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.5),
+        ),
+        ({"name": "cosine"}, lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=12)),
+        (
+            {"name": "cosine", "warmup_steps": 4},
+            lambda opt: torch.optim.lr_scheduler.SequentialLR(
+                opt,
+                [
+                    torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3),
+                    torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=8),
+                ],
+                milestones=[4],
+            ),
+        ),
+        (
+            {"name": "step", "step_size": 3, "gamma": 0.1, "warmup_steps": 2},
+            lambda opt: torch.optim.lr_scheduler.SequentialLR(
+                opt,
+                [
+                    torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=1),
+                    torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.1),
+                ],
+                milestones=[2],
+            ),
+        ),
+    ],
+)
+def test_each_schedule_equals_torch_lr_scheduler(schedule, reference):
+    trainer = Trainer(
+        loads(regression_graph({"optimizer": {"name": "sgd", "lr": 0.1}, "schedule": schedule})),
+        dtype="float64",
+    )
+    _, losses, lrs = by_hand(trainer, torch.optim.SGD, {"lr": 0.1}, reference)
+    result = trainer.run()
+    assert result.lrs == pytest.approx(lrs, rel=1e-12)
+    assert result.losses == pytest.approx(losses, rel=1e-12)
+
+
+def test_warm_up_ramps_linearly_to_the_base_rate():
+    trainer = Trainer(
+        loads(
+            regression_graph(
+                {"optimizer": {"name": "sgd", "lr": 0.1}, "schedule": {"name": "constant", "warmup_steps": 4}}
+            )
+        )
+    )
+    lrs = trainer.run().lrs
+    assert lrs[:6] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
+
+
+def test_runs_are_deterministic_for_a_seed():
+    graph = load(EXAMPLES / "two_moons.json")
+    first = Trainer(graph, overrides={"epochs": 2}).run()
+    second = Trainer(graph, overrides={"epochs": 2}).run()
+    other = Trainer(graph, overrides={"epochs": 2, "seed": 1}).run()
+    assert first.losses == second.losses and first.losses != other.losses
+
+
+def test_xor_reaches_full_accuracy():
+    result = Trainer(load(EXAMPLES / "xor.json")).run()
+    assert result.stopped == "finished" and result.train["accuracy"] == 1.0
+
+
+def test_two_moons_reaches_97_percent_validation_accuracy():
+    result = Trainer(load(EXAMPLES / "two_moons.json")).run()
+    assert result.validation["accuracy"] >= 0.97
+    assert len(result.epochs) == 60 and "val_loss" in result.epochs[-1]
+
+
+def test_listeners_get_every_loss_at_a_bounded_rate():
+    trainer = Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 50})
+    reports = []
+    result = trainer.run(listener=reports.append, report_interval=math.inf)
+    assert len(reports) == 1  # only the final report: the interval never elapsed
+    assert [loss for _, loss in reports[0].losses] == result.losses
+    assert set(reports[0].grad_norms) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    every = []
+    trainer.reset_weights()
+    trainer.run(listener=every.append, report_interval=0.0)
+    assert len(every) == 50 and [r.step for r in every] == list(range(1, 51))
+
+
+def test_should_stop_and_early_stopping():
+    trainer = Trainer(load(EXAMPLES / "xor.json"))
+    calls = []
+    result = trainer.run(should_stop=lambda: len(calls) > 5 or calls.append(1))
+    assert result.stopped == "stopped" and len(result.losses) == 6
+    stopping = Trainer(
+        load(EXAMPLES / "two_moons.json"), overrides={"early_stopping": {"patience": 1, "min_delta": 10.0}}
+    ).run()
+    assert stopping.stopped == "early_stopping" and len(stopping.epochs) == 2
+
+
+def test_reset_weights_starts_over():
+    trainer = Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 20})
+    first = trainer.run().losses
+    trainer.reset_weights()
+    assert trainer.run().losses == first
+
+
+def test_overflow_is_caught_and_the_first_node_named():
+    text = json.dumps(
+        {
+            "format": "backprop-studio-graph",
+            "version": 1,
+            "nodes": [
+                {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
+                {"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 30.0}},
+                {"id": "z", "type": "mul"},
+                {"id": "e1", "type": "exp"},
+                {"id": "e2", "type": "exp"},
+                {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}},
+                {"id": "loss", "type": "MSELoss"},
+            ],
+            "edges": [
+                {"from": "w.out", "to": "z.a"},
+                {"from": "x.out", "to": "z.b"},
+                {"from": "z.out", "to": "e1.x"},
+                {"from": "e1.out", "to": "e2.x"},
+                {"from": "e2.out", "to": "loss.input"},
+                {"from": "y.out", "to": "loss.target"},
+            ],
+            "training": {
+                "dataset": {"name": "sine", "n": 16, "low": 1.0, "high": 2.0},
+                "inputs": {"x": "x", "y": "y"},
+                "loss": "loss.out",
+                "steps": 5,
+            },
+        }
+    )
+    result = Trainer(loads(text)).run()
+    assert result.stopped == "nonfinite" and len(result.losses) == 1
+    assert (result.nonfinite.node, result.nonfinite.phase, result.nonfinite.value) == (
+        "e2",
+        "forward",
+        "e2.out",
+    )
+    assert str(result.nonfinite) == "non-finite value at step 0: e2.out (node 'e2')"
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        ({}, "has no training section"),
+        ({"dataset": {"name": "xor"}, "inputs": {"x": "x"}}, "training.loss: is required"),
+        (
+            {
+                "dataset": {"name": "xor"},
+                "inputs": {"x": "x"},
+                "loss": "loss.out",
+                "optimizer": {"name": "lbfgs"},
+            },
+            "training.optimizer.name: unknown optimizer 'lbfgs'",
+        ),
+        (
+            {
+                "dataset": {"name": "xor"},
+                "inputs": {"x": "x"},
+                "loss": "loss.out",
+                "optimizer": {"name": "sgd", "lr": -1},
+            },
+            "training.optimizer.lr: must be a positive number, got -1",
+        ),
+        (
+            {"dataset": {"name": "xor"}, "inputs": {"x": "x"}, "loss": "loss.out", "batch_size": 0},
+            "training.batch_size: must be a positive integer, got 0",
+        ),
+        (
+            {"dataset": {"name": "xor"}, "inputs": {"x": "x"}, "loss": "loss.out", "colour": 1},
+            "training.colour: unknown key",
+        ),
+        (
+            {"dataset": {"name": "xor"}, "inputs": {"nope": "x"}, "loss": "loss.out"},
+            "training.inputs.nope: there is no Input node 'nope'",
+        ),
+        (
+            {"dataset": {"name": "xor"}, "inputs": {"x": "pixels"}, "loss": "loss.out"},
+            "training.inputs.x: the dataset has no field 'pixels' (fields: x, y)",
+        ),
+        (
+            {"dataset": {"name": "xor"}, "inputs": {"x": "x"}, "loss": "nope.out"},
+            "there is no output 'nope.out'",
+        ),
+        ({"dataset": {"name": "mnist"}, "inputs": {"x": "x"}, "loss": "loss.out"}, "unknown dataset 'mnist'"),
+    ],
+)
+def test_bad_training_sections_name_the_key(training, message):
+    graph = load(EXAMPLES / "xor.json")
+    graph.training = training
+    with pytest.raises(ValueError, match=".*") as caught:
+        Trainer(graph)
+    assert message in str(caught.value)
+    assert isinstance(caught.value, TrainingConfigError) or "dataset" in message
