@@ -26,7 +26,7 @@ def _differentiable(value: Any) -> bool:
     return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
 
 
-def _as_tuple(result: Any) -> tuple[Any, ...]:
+def as_tuple(result: Any) -> tuple[Any, ...]:
     return result if isinstance(result, tuple) else (result,)
 
 
@@ -62,7 +62,7 @@ class NodeCall:
 def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> NodeCall:
     fn = node_function(instr)
     if instr.spec.vjp is not None and module is None:
-        outputs = _as_tuple(fn(None, *args))
+        outputs = as_tuple(fn(None, *args))
         rule = instr.spec.vjp
         return NodeCall(outputs, lambda cot: (tuple(rule(cot[0], *args, **instr.params)), {}))
     slots = [i for i, a in enumerate(args) if _differentiable(a)]
@@ -74,9 +74,9 @@ def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> Node
         for slot, value in zip(slots, diff):
             full[slot] = value
         if bound is None:
-            return _as_tuple(fn(None, *full)), {}
+            return as_tuple(fn(None, *full)), {}
         buffers = _fresh_buffers(bound)
-        return _as_tuple(torch.func.functional_call(bound, {**weights, **buffers}, tuple(full))), buffers
+        return as_tuple(torch.func.functional_call(bound, {**weights, **buffers}, tuple(full))), buffers
 
     outputs, pull, buffers = torch.func.vjp(local, weights, *(args[i] for i in slots), has_aux=True)
     if bound is not None:  # one forward step, one update of the running statistics (as the fast path)
@@ -105,7 +105,7 @@ def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[A
         )
     if instr.spec.jvp is not None and module is None:
         filled = tuple(t if t is not None else torch.zeros_like(a) for t, a in zip(tangents, args))
-        return _as_tuple(instr.spec.jvp(filled, *args, **instr.params))
+        return as_tuple(instr.spec.jvp(filled, *args, **instr.params))
     fn = node_function(instr)
     slots = [i for i, (a, t) in enumerate(zip(args, tangents)) if t is not None and _differentiable(a)]
     bound = _bound(module, fn) if module is not None else None
@@ -115,9 +115,9 @@ def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[A
         for slot, value in zip(slots, diff):
             full[slot] = value
         if bound is None:
-            return _as_tuple(fn(None, *full))
+            return as_tuple(fn(None, *full))
         # Copies of the buffers: re-running a layer for its tangents must not update its running statistics.
-        return _as_tuple(torch.func.functional_call(bound, _fresh_buffers(bound), tuple(full)))
+        return as_tuple(torch.func.functional_call(bound, _fresh_buffers(bound), tuple(full)))
 
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -230,27 +230,14 @@ class Derivative:
     passes: int
 
 
-def reverse_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
-    """One backward sweep per component of `of` (a single sweep for a scalar loss)."""
-    program = runtime.program
-    trace = trace or trace_forward(runtime)
-    output = trace.values[of]
-    steps = backward_schedule(program, of, [PortRef.parse(w).node for w in wrt])
-    rows: dict[str, list[Any]] = {w: [] for w in wrt}
-    for index in range(output.numel()):
-        seed = torch.zeros_like(output).reshape(-1)
-        seed[index] = 1
-        grads: dict[str, Any] = {}
-        for _ in backward_steps(program, trace, of, seed.reshape(output.shape), steps, grads):
-            pass
-        for w in wrt:
-            rows[w].append(total_gradient(program, grads, w, trace.values[w]))
-    jacobians = {w: torch.stack(r).reshape((*output.shape, *trace.values[w].shape)) for w, r in rows.items()}
-    return Derivative("reverse", output, jacobians, output.numel())
+def basis(like: Any) -> list[Any]:
+    """Unit tensors shaped like `like`, one per element: the seeds of one-hot sweeps."""
+    flat = torch.eye(like.numel(), dtype=like.dtype, device=like.device)
+    return [row.reshape(like.shape) for row in flat]
 
 
 def forward_tangents(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping[str, Any]) -> dict[str, Any]:
-    """Push tangents from `seeds` (value -> tangent) through the forward schedule; None-free result."""
+    """Push tangents from `seeds` (value -> tangent) through the forward schedule."""
     tangents = dict(seeds)
     for instr in runtime.program:
         if instr.spec.is_source or not any(a in tangents for a in instr.args if a):
@@ -261,25 +248,58 @@ def forward_tangents(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping
     return tangents
 
 
-def forward_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
-    """One tangent sweep per component of each `wrt` value (one pass per input direction)."""
+def forward_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
+    """d(of)/d(wrt) as a [outputs, inputs] matrix, one tangent sweep per input component (column)."""
+    columns = []
+    for w in wrt:
+        for direction in basis(trace.values[w]):
+            tangents = forward_tangents(runtime, trace.values, {w: direction})
+            columns.append(
+                torch.cat([tangents.get(o, torch.zeros_like(trace.values[o])).reshape(-1) for o in of])
+            )
+    return torch.stack(columns, dim=1), len(columns)
+
+
+def reverse_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
+    """d(of)/d(wrt) as a [outputs, inputs] matrix, one backward sweep per output component (row)."""
+    program = runtime.program
+    nodes = [PortRef.parse(w).node for w in wrt]
+    rows = []
+    for o in of:
+        steps = backward_schedule(program, o, nodes)
+        for seed in basis(trace.values[o]):
+            grads: dict[str, Any] = {}
+            for _ in backward_steps(program, trace, o, seed, steps, grads):
+                pass
+            rows.append(
+                torch.cat([total_gradient(program, grads, w, trace.values[w]).reshape(-1) for w in wrt])
+            )
+    return torch.stack(rows), len(rows)
+
+
+def _derivative(
+    mode: str, runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None
+) -> Derivative:
     trace = trace or trace_forward(runtime)
-    output = trace.values[of]
-    jacobians, passes = {}, 0
+    compute = forward_jacobian if mode == "forward" else reverse_jacobian
+    matrix, passes = compute(runtime, [of], wrt, trace)
+    output, grads, column = trace.values[of], {}, 0
     for w in wrt:
         like = trace.values[w]
-        columns = []
-        for index in range(like.numel()):
-            direction = torch.zeros_like(like).reshape(-1)
-            direction[index] = 1
-            tangents = forward_tangents(runtime, trace.values, {w: direction.reshape(like.shape)})
-            columns.append(tangents.get(of, torch.zeros_like(output)))
-            passes += 1
-        stacked = (
-            torch.stack(columns, dim=-1) if columns else torch.zeros((*output.shape, 0), dtype=output.dtype)
-        )
-        jacobians[w] = stacked.reshape((*output.shape, *like.shape))
-    return Derivative("forward", output, jacobians, passes)
+        block = matrix[:, column : column + like.numel()]
+        grads[w] = block.reshape((*output.shape, *like.shape))
+        column += like.numel()
+    return Derivative(mode, output, grads, passes)
+
+
+def reverse_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
+    """One backward sweep per component of `of` (a single sweep for a scalar loss)."""
+    return _derivative("reverse", runtime, of, wrt, trace)
+
+
+def forward_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
+    """One tangent sweep per component of each `wrt` value (one pass per input direction)."""
+    return _derivative("forward", runtime, of, wrt, trace)
 
 
 def autograd_reference(runtime: Runtime, of: str, wrt: list[str]) -> dict[str, Any]:
@@ -296,7 +316,7 @@ def autograd_reference(runtime: Runtime, of: str, wrt: list[str]) -> dict[str, A
             values[instr.outs[0]] = leaf
             continue
         args = tuple(values[a] if a else None for a in instr.args)
-        values.update(zip(instr.outs, _as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
+        values.update(zip(instr.outs, as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
         for out in instr.outs:
             if out in wrt:  # an intermediate value: differentiate with respect to it as a leaf
                 values[out] = leaves[out] = values[out].detach().requires_grad_(True)

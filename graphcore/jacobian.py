@@ -16,18 +16,16 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.autodiff import (
     ForwardTrace,
-    _as_tuple,
-    backward_steps,
-    forward_tangents,
+    as_tuple,
+    basis,
+    forward_jacobian,
     node_jvp,
-    total_gradient,
+    reverse_jacobian,
     trace_forward,
 )
 from graphcore.codegen import node_function
-from graphcore.graph import PortRef
 from graphcore.program import Program
 from graphcore.runtime import Runtime
-from graphcore.schedule import backward_schedule
 
 METHODS = ("forward", "reverse", "fd")
 
@@ -64,7 +62,7 @@ def evaluate(runtime: Runtime, overrides: Mapping[str, Any]) -> dict[str, Any]:
             continue
         args = tuple(values[a] if a else None for a in instr.args)
         with torch.no_grad():
-            values.update(zip(instr.outs, _as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
+            values.update(zip(instr.outs, as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
     return values
 
 
@@ -80,48 +78,14 @@ def jacobian(
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     trace = trace or trace_forward(runtime)
     start = time.perf_counter()
-    matrix, passes = {"forward": _forward, "reverse": _reverse, "fd": _finite_differences}[method](
-        runtime, list(of), list(wrt), trace, eps
-    )
+    if method == "fd":
+        matrix, passes = _finite_differences(runtime, list(of), list(wrt), trace, eps)
+    else:
+        compute = forward_jacobian if method == "forward" else reverse_jacobian
+        matrix, passes = compute(runtime, list(of), list(wrt), trace)
     return Jacobian(
         method, matrix, passes, time.perf_counter() - start, _labels(of, trace), _labels(wrt, trace)
     )
-
-
-def _basis(like: Any) -> list[Any]:
-    flat = torch.eye(like.numel(), dtype=like.dtype, device=like.device)
-    return [row.reshape(like.shape) for row in flat]
-
-
-def _forward(
-    runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace, _eps: float
-) -> tuple[Any, int]:
-    columns = []
-    for w in wrt:
-        for direction in _basis(trace.values[w]):
-            tangents = forward_tangents(runtime, trace.values, {w: direction})
-            columns.append(
-                torch.cat([tangents.get(o, torch.zeros_like(trace.values[o])).reshape(-1) for o in of])
-            )
-    return torch.stack(columns, dim=1), len(columns)
-
-
-def _reverse(
-    runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace, _eps: float
-) -> tuple[Any, int]:
-    program = runtime.program
-    nodes = [PortRef.parse(w).node for w in wrt]
-    rows = []
-    for o in of:
-        steps = backward_schedule(program, o, nodes)
-        for seed in _basis(trace.values[o]):
-            grads: dict[str, Any] = {}
-            for _ in backward_steps(program, trace, o, seed, steps, grads):
-                pass
-            rows.append(
-                torch.cat([total_gradient(program, grads, w, trace.values[w]).reshape(-1) for w in wrt])
-            )
-    return torch.stack(rows), len(rows)
 
 
 def _finite_differences(
@@ -130,7 +94,7 @@ def _finite_differences(
     columns, passes = [], 0
     for w in wrt:
         base = trace.values[w]
-        for direction in _basis(base):
+        for direction in basis(base):
             plus = evaluate(runtime, {w: base + eps * direction})
             minus = evaluate(runtime, {w: base - eps * direction})
             passes += 2
