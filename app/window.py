@@ -1,36 +1,366 @@
-"""The main window. For now it lists the opened graph's program and diagnostics; the canvas follows."""
+"""The main window: the canvas in the middle, docks around it, files, and the unsaved-changes guard.
+
+A window shows one Document at a time; New and Open build a fresh Document with its own scene and
+controller and retire the old one. The `*` in the title comes from the undo stack's clean state,
+never from a separate flag. Questions to the user (save changes? which file?) are small methods so
+tests can answer them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtWidgets import QMainWindow, QPlainTextEdit
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QUndoView,
+    QWidget,
+)
 
-from graphcore.fileformat import FileFormatError, load
-from graphcore.graph import Graph
-from graphcore.program import lower
-from graphcore.validate import validate
+from app import theme as themes
+from app.actions import SHORTCUTS_HELP, Actions
+from app.canvas.scene import CanvasScene
+from app.canvas.view import CanvasView
+from app.controller import Controller
+from app.document import Document
+from app.lab.lab import DerivativeLab
+from app.main import EXAMPLES
+from app.panels.diagnostics import DiagnosticsPanel
+from app.panels.inspector import Inspector
+from app.panels.minimap import Minimap
+from app.panels.palette import Palette
+from app.panels.quick_add import QuickAdd
+from graphcore.fileformat import FileFormatError, load, save
+from graphcore.graph import PortRef
+from graphcore.registry import load_library
+from graphcore.validate import Report
+
+FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
+MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.graph = Graph()
-        self.path: Path | None = None
-        self.text = QPlainTextEdit(readOnly=True)
-        self.setCentralWidget(self.text)
-        self.resize(1100, 700)
-        self.setWindowTitle("Backprop Studio")
+        load_library()
+        self.settings = settings if settings is not None else QSettings()
+        self.theme = themes.THEMES.get(str(self.settings.value("theme", "light")), themes.LIGHT)
+        themes.apply(self.theme)
+        self.undo_group = QUndoGroup(self)
+        self.view = CanvasView()
+        self.setCentralWidget(self.view)
+        self.palette = Palette(self.theme)
+        self.inspector = Inspector()
+        self.diagnostics = DiagnosticsPanel()
+        self.history = QUndoView(self.undo_group)
+        self.history.setEmptyLabel("Opened")
+        self.minimap = Minimap()
+        self.minimap.bind(self.view)
+        self.quick_add = QuickAdd(self.view)
+        self._quick: tuple[QPointF, tuple[PortRef, bool] | None] = (QPointF(), None)
+        self.counts, self.zoom_label = QLabel(), QLabel()
+        self.statusBar().addPermanentWidget(self.counts)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.document: Document | None = None
+        self._links: list[tuple[Any, Any]] = []
+        self.error_box: QMessageBox | None = None
+        self.menu = Actions(self)
+        self._docks()
+        self.lab = DerivativeLab(self)  # derivative lab (app/lab): its docks and Derivatives menu
+        # the view and panels outlive documents: they reach the current one through self.controller
+        self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self.view.center()))
+        self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
+        self.quick_add.chosen.connect(self._on_quick_chosen)
+        self.view.quick_add_requested.connect(lambda text, at: self._open_quick_add(text, at, None))
+        self.diagnostics.node_chosen.connect(self.show_node)
+        self.view.view_changed.connect(self._show_zoom)
+        self.snap = self.settings.value("snap", True, type=bool)
+        self.menu["snap"].setChecked(self.snap)
+        self.menu[f"theme_{self.theme.name}"].setChecked(True)
+        self.resize(1400, 900)
+        self.restoreGeometry(QByteArray(self.settings.value("geometry", QByteArray())))
+        self.restoreState(QByteArray(self.settings.value("window_state", QByteArray())))
+        self._set_document(Document())
 
-    def open_path(self, path: Path) -> bool:
+    def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A panel around the canvas, listed in View ▸ Panels; its layout is saved with the window."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.menu.panels.addAction(dock.toggleViewAction())
+        self.docks[name] = dock
+        return dock
+
+    def _docks(self) -> None:
+        areas = Qt.DockWidgetArea
+        self.docks: dict[str, QDockWidget] = {}
+        palette = self.add_dock("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
+        self.add_dock("minimap", "Overview", self.minimap, areas.LeftDockWidgetArea)
+        inspector = self.add_dock("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
+        problems = self.add_dock("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
+        history = self.add_dock("history", "History", self.history, areas.BottomDockWidgetArea)
+        self.tabifyDockWidget(problems, history)
+        problems.raise_()
+        self.resizeDocks([palette, inspector], [210, 290], Qt.Orientation.Horizontal)
+        self.resizeDocks([problems], [110], Qt.Orientation.Vertical)
+
+    # --- the document ---------------------------------------------------------------------------------
+
+    def _set_document(self, document: Document) -> None:
+        if self.document is not None:
+            self._retire(self.document)
+        self.document = document
+        document.setParent(self)
+        self.scene = CanvasScene(document, self.theme)
+        self.scene.snap = self.snap
+        self.controller = Controller(document, self.scene, self.view)
+        self.view.setScene(self.scene)
+        self.minimap.follow_scene()
+        self.inspector.bind(document, self.scene, self.controller)
+        self.lab.bind(document, self.scene)
+        self.undo_group.addStack(document.stack)
+        self.undo_group.setActiveStack(document.stack)
+        self._links = [
+            (document.stack.cleanChanged, self._show_title),
+            (document.validated, self._on_validated),
+            (self.controller.message, self.show_message),
+            (self.controller.wire_dropped, self._on_wire_dropped),
+        ]
+        for signal, slot in self._links:
+            signal.connect(slot)
+        self._on_validated(document.report)
+        self._show_title()
+        if not self.view.restore(document.graph.meta.get("view")):
+            self.frame_all()
+
+    def _retire(self, document: Document) -> None:
+        """Let go of a document: nothing it emits while being torn down may reach the window."""
+        for signal, slot in self._links:
+            signal.disconnect(slot)
+        self._links = []
+        self.inspector.unbind()
+        self.undo_group.removeStack(document.stack)
+        document.close()
+        document.deleteLater()
+
+    @property
+    def dirty(self) -> bool:
+        return self.document is not None and not self.document.stack.isClean()
+
+    def _show_title(self) -> None:
+        assert self.document is not None
+        self.setWindowTitle(f"{self.document.name}{'*' if self.dirty else ''} — Backprop Studio")
+
+    def _on_validated(self, report: Report) -> None:
+        self.diagnostics.show_report(report)
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        """Once per edit (counting edges walks them all, too slow for every scroll step)."""
+        if self.document is None:
+            return
+        graph, problems = self.document.graph, len(self.document.report.diagnostics)
+        state = f"{problems} problem{'s' if problems != 1 else ''}" if problems else "valid"
+        self.counts.setText(f"{len(graph)} nodes · {len(graph.edges)} edges · {state}")
+
+    def _show_zoom(self) -> None:
+        self.zoom_label.setText(f"zoom {self.view.zoom:.0%}")
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # --- files ------------------------------------------------------------------------------------------
+
+    def new_document(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self._set_document(Document())
+        return True
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path = self.ask_open_path()
+        return self._open(path) if path else False
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a graph file, first offering to save unsaved changes. False if nothing was opened."""
+        return self.maybe_save() and self._open(Path(path))
+
+    def _open(self, path: Path) -> bool:
         try:
             graph = load(path)
         except FileFormatError as error:
-            self.statusBar().showMessage(str(error))
+            self.show_error("Cannot open file", str(error))
+            self._forget_recent(path)
             return False
-        self.graph, self.path = graph, path
-        self.setWindowTitle(f"{path.name} — Backprop Studio")
-        report = validate(graph)
-        self.text.setPlainText(str(lower(graph)) if report.ok else "\n".join(map(str, report.diagnostics)))
-        self.statusBar().showMessage(f"{len(graph)} nodes, {len(graph.edges)} edges")
+        self._set_document(Document(graph, path))
+        self._remember_recent(path)
+        self.show_message(f"Opened {path.name}: {len(graph)} nodes, {len(graph.edges)} edges")
         return True
+
+    def save(self) -> bool:
+        assert self.document is not None
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        path = self.ask_save_path()
+        if not path:
+            return False
+        if path.suffix == "":
+            path = path.with_suffix(".json")
+        return self._write(path)
+
+    def _write(self, path: Path) -> bool:
+        """Save atomically (fileformat.save); on failure the document stays unsaved and says why."""
+        assert self.document is not None
+        graph = self.document.graph
+        graph.meta["view"] = self.view.state()
+        try:
+            save(graph, path)
+        except OSError as error:
+            self.show_error("Cannot save file", f"{path}: {error.strerror or error}")
+            return False
+        self.document.path = path
+        self.document.stack.setClean()
+        self._remember_recent(path)
+        self._show_title()
+        self.show_message(f"Saved {path}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded, or nothing to lose)."""
+        if not self.dirty:
+            return True
+        answer = self.ask_save_changes()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def ask_save_changes(self) -> str:
+        """'save', 'discard' or 'cancel' (tests replace this method)."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {self.document.name if self.document else 'the graph'}?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_open_path(self) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open graph", str(self._folder()), FILE_FILTER)
+        return Path(name) if name else None
+
+    def ask_save_path(self) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save graph", str(self._folder()), FILE_FILTER)
+        return Path(name) if name else None
+
+    def _folder(self) -> Path:
+        return self.document.path.parent if self.document and self.document.path else Path.cwd()
+
+    def show_error(self, title: str, text: str) -> None:
+        """Say what went wrong without blocking: the status bar and a window-modal message box."""
+        self.show_message(text)
+        self.error_box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        self.error_box.open()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, path: Path) -> None:
+        name = str(path.resolve())
+        self.settings.setValue(
+            "recent_files", [name, *[p for p in self.recent_files() if p != name]][:MAX_RECENT]
+        )
+
+    def _forget_recent(self, path: Path) -> None:
+        name = str(path.resolve())
+        self.settings.setValue("recent_files", [p for p in self.recent_files() if p != name])
+
+    def example_files(self) -> list[Path]:
+        return sorted(EXAMPLES.glob("*.json"))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        if self.document is not None:
+            self._retire(self.document)
+            self.document = None
+        event.accept()
+
+    # --- canvas commands that need the window ----------------------------------------------------------
+
+    def frame_all(self) -> None:
+        self.view.frame(self.scene.items_rect())
+
+    def auto_layout(self) -> None:
+        self.controller.auto_layout()
+        self.frame_all()
+
+    def rename_selected(self) -> None:
+        if not self.inspector.focus_label():
+            self.show_message("Select one node to rename it")
+
+    def show_node(self, node_id: str) -> None:
+        """Select and frame a node (from the problems list); a node in a collapsed group shows its box."""
+        item = self.scene.nodes.get(node_id)
+        if item is None:
+            return
+        if not item.isVisible():
+            backdrop = self.scene.backdrops[self.scene.group_of[node_id]]
+            self.scene.select([backdrop])
+            self.view.frame(backdrop.sceneBoundingRect())
+            return
+        self.scene.select_nodes([node_id])
+        self.view.frame(item.sceneBoundingRect())
+
+    def _open_quick_add(self, text: str, at: QPointF, connect_to: tuple[PortRef, bool] | None) -> None:
+        self._quick = (at, connect_to)
+        self.quick_add.open_at(self.view.mapFromScene(at), text)
+
+    def _on_wire_dropped(self, port: PortRef, is_output: bool, at: QPointF) -> None:
+        """A wire let go on empty canvas: offer a node to connect it to, as Blender and Unreal do."""
+        self._open_quick_add("", at, (port, is_output))
+
+    def _on_quick_chosen(self, node_type: str) -> None:
+        at, connect_to = self._quick
+        self.controller.add_node(node_type, at, connect_to)
+        self.view.setFocus()
+
+    def set_snap(self, on: bool) -> None:
+        self.snap = self.scene.snap = on
+        self.settings.setValue("snap", on)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = themes.THEMES[name]
+        self.settings.setValue("theme", name)
+        themes.apply(self.theme)
+        self.scene.set_theme(self.theme)
+        self.palette.set_theme(self.theme)
+        self.view.resetCachedContent()
+        self.minimap.refresh()
+        self.menu[f"theme_{name}"].setChecked(True)
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon, "Keyboard and mouse", SHORTCUTS_HELP, QMessageBox.StandardButton.Ok, self
+        )
+        box.open()
+        self.help_box = box

@@ -1,0 +1,151 @@
+"""The window's menus and shortcuts, in one table-like place.
+
+Canvas edits (delete, copy, paste, F, ...) take their shortcuts only while the canvas has focus, so
+the same keys keep working as usual in the palette's search field and the inspector's fields;
+undo and redo, file commands and view toggles work everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+if TYPE_CHECKING:
+    from app.window import MainWindow
+
+Keys = str | QKeySequence.StandardKey | list[str] | None
+
+SHORTCUTS_HELP = """<table>
+<tr><td><b>Tab</b> or type</td><td>quick-add a node at the cursor</td></tr>
+<tr><td><b>Drag</b> port → port</td><td>connect (green: allowed, red: refused)</td></tr>
+<tr><td><b>Drag</b> from a wired input</td><td>pick the wire up; drop on nothing to remove it</td></tr>
+<tr><td><b>Wheel</b></td><td>zoom around the cursor</td></tr>
+<tr><td><b>Middle-drag</b>, <b>Space+drag</b></td><td>pan</td></tr>
+<tr><td><b>F</b> / <b>Home</b></td><td>frame selection / frame all</td></tr>
+<tr><td><b>Ctrl+D</b>, <b>Ctrl+C</b>, <b>Ctrl+V</b></td><td>duplicate, copy, paste</td></tr>
+<tr><td><b>Ctrl+G</b>, <b>Ctrl+Shift+G</b></td><td>group, ungroup</td></tr>
+<tr><td><b>Ctrl+E</b>, double-click a frame's title</td><td>collapse or expand a group</td></tr>
+<tr><td><b>Ctrl+L</b></td><td>automatic layout</td></tr>
+<tr><td><b>F2</b></td><td>rename the selected node</td></tr>
+<tr><td><b>Ctrl+Z</b>, <b>Ctrl+Shift+Z</b></td><td>undo, redo</td></tr>
+</table>"""
+
+
+class Actions:
+    """Builds the menu bar of `window` and keeps the actions tests and other code need by name."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.by_name: dict[str, QAction] = {}
+        bar = window.menuBar()
+        w = window
+
+        file = bar.addMenu("&File")
+        self._add(file, "new", "&New", QKeySequence.StandardKey.New, w.new_document)
+        self._add(file, "open", "&Open…", QKeySequence.StandardKey.Open, w.open_dialog)
+        self.recent = file.addMenu("Open &Recent")
+        self.recent.aboutToShow.connect(self._fill_recent)
+        self.examples = file.addMenu("&Examples")
+        self.examples.aboutToShow.connect(self._fill_examples)
+        file.addSeparator()
+        self._add(file, "save", "&Save", QKeySequence.StandardKey.Save, w.save)
+        self._add(file, "save_as", "Save &As…", QKeySequence.StandardKey.SaveAs, w.save_as)
+        file.addSeparator()
+        self._add(file, "quit", "&Quit", QKeySequence.StandardKey.Quit, w.close)
+
+        edit = bar.addMenu("&Edit")
+        undo = w.undo_group.createUndoAction(w, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = w.undo_group.createRedoAction(w, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addActions([undo, redo])
+        self.by_name.update(undo=undo, redo=redo)
+        edit.addSeparator()
+        canvas = [
+            ("cut", "Cu&t", QKeySequence.StandardKey.Cut, lambda: w.controller.cut()),
+            ("copy", "&Copy", QKeySequence.StandardKey.Copy, lambda: w.controller.copy()),
+            ("paste", "&Paste", QKeySequence.StandardKey.Paste, lambda: w.controller.paste()),
+            ("duplicate", "&Duplicate", "Ctrl+D", lambda: w.controller.duplicate()),
+            ("delete", "De&lete", ["Delete", "Backspace"], lambda: w.controller.delete_selection()),
+            (
+                "select_all",
+                "Select &All",
+                QKeySequence.StandardKey.SelectAll,
+                lambda: w.controller.select_all(),
+            ),
+            ("rename", "&Rename", "F2", w.rename_selected),
+            (None, None, None, None),
+            ("group", "&Group", "Ctrl+G", lambda: w.controller.group_selection()),
+            ("ungroup", "U&ngroup", "Ctrl+Shift+G", lambda: w.controller.ungroup_selection()),
+            ("collapse", "Collapse / &Expand Group", "Ctrl+E", lambda: w.controller.toggle_selected_groups()),
+            ("layout", "Auto &Layout", "Ctrl+L", w.auto_layout),
+        ]
+        for name, text, keys, slot in canvas:
+            if name is None:
+                edit.addSeparator()
+                continue
+            action = self._add(edit, name, text, keys, slot)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            w.view.addAction(action)
+
+        view = bar.addMenu("&View")
+        for name, text, keys, slot in (
+            ("frame", "&Frame Selection", "F", w.view.frame_selection),
+            ("frame_all", "Frame &All", "Home", w.frame_all),
+            ("zoom_in", "Zoom &In", QKeySequence.StandardKey.ZoomIn, lambda: w.view.zoom_by(1.25)),
+            ("zoom_out", "Zoom &Out", QKeySequence.StandardKey.ZoomOut, lambda: w.view.zoom_by(0.8)),
+            ("zoom_reset", "Actual &Size", "Ctrl+0", lambda: w.view.zoom_by(1 / w.view.zoom)),
+        ):
+            action = self._add(view, name, text, keys, slot)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            w.view.addAction(action)
+        snap = self._add(view, "snap", "&Snap to Grid", None, w.set_snap)
+        snap.setCheckable(True)
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        choice = QActionGroup(window)
+        for name in ("light", "dark"):
+            action = self._add(
+                themes, f"theme_{name}", name.title(), None, lambda _=False, name=name: w.set_theme(name)
+            )
+            action.setCheckable(True)
+            choice.addAction(action)
+        view.addSeparator()
+        self.panels = view.addMenu("&Panels")
+
+        help_menu = bar.addMenu("&Help")
+        self._add(help_menu, "shortcuts", "&Keyboard and Mouse", "F1", w.show_shortcuts)
+
+    def _add(self, menu: QMenu, name: str, text: str, keys: Keys, slot: Callable[..., object]) -> QAction:
+        action = QAction(text, self.window)
+        if isinstance(keys, list):
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        elif keys is not None:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.by_name[name] = action
+        return action
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+    def _fill_recent(self) -> None:
+        self.recent.clear()
+        paths = self.window.recent_files()
+        for path in paths:
+            action = self.recent.addAction(path)
+            action.triggered.connect(lambda _=False, path=path: self.window.open_path(path))
+        if not paths:
+            self.recent.addAction("(none yet)").setEnabled(False)
+
+    def _fill_examples(self) -> None:
+        self.examples.clear()
+        for path in self.window.example_files():
+            action = self.examples.addAction(path.stem.replace("_", " "))
+            action.setToolTip(str(path))
+            action.triggered.connect(lambda _=False, path=path: self.window.open_path(path))

@@ -1,0 +1,349 @@
+"""Canvas nodes and their ports, and what all canvas items share: fonts, pens, sizes.
+
+Items only draw and report gestures. Geometry, text and paths are computed when the model changes
+(rebuild) and kept. A Python-painted item costs PySide a call per item per frame, which on a
+thousand-node graph is most of a frame, so nodes paint themselves, ports included, once into a
+pixel cache (DeviceCoordinateCache) that Qt then copies; ports are not items (the node finds the
+one under the mouse), and edges, the most numerous items, are Qt's own C++ items (edges.py).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsSceneHoverEvent,
+    QGraphicsSceneMouseEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from app.theme import Theme
+from app.values import show_value
+from graphcore.graph import Node, PortRef
+from graphcore.registry import NodeSpec
+
+if TYPE_CHECKING:
+    from app.canvas.edges import EdgeItem
+    from app.canvas.scene import CanvasScene
+
+HEADER, ROW, PARAM_ROW, PAD, RADIUS, PORT_RADIUS = 26.0, 20.0, 16.0, 8.0, 6.0, 5.0
+MIN_WIDTH, MAX_WIDTH, MAX_PARAMS = 150.0, 280.0, 3
+OVERVIEW_LOD = 0.5  # below this zoom, nodes draw only a big title and edges drop their labels
+PORTS_LOD = 0.3  # below this zoom, ports are not drawn and wires cannot start (too small to aim at)
+EDGE_WIDTH = 1.5
+
+
+@cache
+def fonts() -> dict[str, tuple[QFont, QFontMetricsF]]:
+    """The canvas fonts with their metrics, made once (after the QApplication exists)."""
+    result = {}
+    for name, size, bold in (("title", 10, True), ("port", 9, False), ("small", 8, False)):
+        font = QFont()
+        font.setPointSizeF(size)
+        font.setBold(bold)
+        result[name] = (font, QFontMetricsF(font))
+    return result
+
+
+@cache
+def text_width(font: str, text: str) -> float:
+    """Width of `text` in one of the canvas fonts; port and type names repeat, so this is cached."""
+    return fonts()[font][1].horizontalAdvance(text)
+
+
+@cache
+def overview_font(size: float) -> tuple[QFont, QFontMetricsF]:
+    """The title font at a zoomed-out size (sizes are rounded by the caller, so few are made)."""
+    font = QFont(fonts()["title"][0])
+    font.setPointSizeF(size)
+    return font, QFontMetricsF(font)
+
+
+@cache
+def pen(color: str, width: float) -> QPen:
+    """Pens are shared values: items that look alike use one (thousands of ports, edges)."""
+    return QPen(QColor(color), width)
+
+
+@cache
+def brush(color: str) -> QBrush:
+    return QBrush(QColor(color))
+
+
+@cache
+def pill(label: str) -> tuple[QPainterPath, QPointF]:
+    """The rounded box behind an edge label, centred on the origin, and where its text starts."""
+    metrics = fonts()["small"][1]
+    width, height = metrics.horizontalAdvance(label) + 10, metrics.height() + 2
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(-width / 2, -height / 2, width, height), 4, 4)
+    return path, QPointF(-width / 2 + 5, -height / 2 + 1)
+
+
+class Port:
+    """A port's place and look. Its node draws it and finds it under the mouse: giving each port an
+    item of its own would add thousands of items to a big graph for a few pixels each."""
+
+    HIT_RADIUS = 9.0
+
+    def __init__(self, node_item: NodeItem, name: str, is_output: bool) -> None:
+        self.node_item, self.name, self.is_output = node_item, name, is_output
+        self.pos = QPointF()
+        self.highlight: str | None = None  # "ok" or "bad" while a wire hovers it
+        self.connected = self.problem = self.hovered = False
+
+    @property
+    def ref(self) -> PortRef:
+        return PortRef(self.node_item.node.id, self.name)
+
+    def set_state(self, **state: Any) -> None:
+        """Change highlight, connected, problem or hovered; the node redraws only if one changed."""
+        if any(getattr(self, k) != v for k, v in state.items()):
+            for key, value in state.items():
+                setattr(self, key, value)
+            self.node_item.update()
+
+    def describe(self) -> str:
+        """The tooltip: the port, where its value comes from, its shape and any problem."""
+        return self.node_item.scene().port_tooltip(self)
+
+    def paint(self, painter: QPainter, theme: Theme) -> None:
+        fill = {"ok": theme.ok, "bad": theme.error}.get(
+            self.highlight or "", theme.edge if self.connected else theme.port
+        )
+        radius = PORT_RADIUS + (2 if self.hovered or self.highlight else 0)
+        painter.setPen(pen(theme.error if self.problem else theme.node_border, 1.5))
+        painter.setBrush(brush(fill))
+        painter.drawEllipse(self.pos, radius, radius)
+
+
+class NodeItem(QGraphicsItem):
+    """A node: a header in its category's colour with the title, then named ports and key params.
+
+    Pressing a port starts a wire (reported through the scene's wire_* signals); pressing anywhere
+    else selects and moves the node as usual.
+    """
+
+    def __init__(self, node: Node, spec: NodeSpec | None, theme: Theme, color: QColor) -> None:
+        super().__init__()
+        self.node, self.spec = node, spec
+        self.problems: list[str] = []
+        self.edges: set[EdgeItem] = set()
+        self.inputs: dict[str, Port] = {}
+        self.outputs: dict[str, Port] = {}
+        self.wiring = False  # a wire is being dragged from one of its ports (so this is no move)
+        self.restyle(theme, color)
+        flags = QGraphicsItem.GraphicsItemFlag
+        # no itemChange override: the scene knows when nodes move, and Qt would call Python for
+        # every change of every item (eight times per node while a big graph is built)
+        self.setFlags(flags.ItemIsMovable | flags.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.rebuild()
+
+    def restyle(self, theme: Theme, color: QColor) -> None:
+        """Take the theme and its colour for this category, with a title colour that reads on it."""
+        self.theme, self.color = theme, color
+        self.ink = QColor("#111418") if color.lightnessF() > 0.55 else QColor("#f3f4f6")
+        self.update()
+
+    def rebuild(self) -> None:
+        """Recompute size, texts and paths from the model node (after a label or param change)."""
+        self.prepareGeometryChange()
+        spec, node = self.spec, self.node
+        inputs, outputs = (spec.inputs, spec.outputs) if spec else ((), ())
+        title_m, small_m = fonts()["title"][1], fonts()["small"][1]
+        type_name = node.type if node.title != node.type else ""
+        defaults = spec.defaults() if spec else {}
+        shown = {k: v for k, v in node.params.items() if v != defaults.get(k, ...)}
+        lines = [f"{k} = {show_value(v) or 'null'}" for k, v in list(shown.items())[:MAX_PARAMS]]
+        if len(shown) > MAX_PARAMS:
+            lines.append(f"+{len(shown) - MAX_PARAMS} more")
+        widest_in = max((text_width("port", p) for p in inputs), default=0)
+        widest_out = max((text_width("port", p) for p in outputs), default=0)
+        wanted = max(
+            title_m.horizontalAdvance(node.title) + text_width("small", type_name) + 36,
+            widest_in + widest_out + 48,
+            *(small_m.horizontalAdvance(t) + 24 for t in lines),
+        )
+        self.width = width = min(MAX_WIDTH, max(MIN_WIDTH, wanted))
+        rows = max(len(inputs), len(outputs))
+        params_top = HEADER + 6 + ROW * rows
+        self.height = params_top + PARAM_ROW * len(lines) + PAD
+        self.title = title_m.elidedText(
+            node.title,
+            Qt.TextElideMode.ElideRight,
+            width - 20 - (text_width("small", type_name) + 8 if type_name else 0),
+        )
+        self.type_name = type_name
+        self.param_lines = [small_m.elidedText(t, Qt.TextElideMode.ElideRight, width - 20) for t in lines]
+        self.params_top = params_top
+        self.body = QPainterPath()
+        self.body.addRoundedRect(QRectF(0, 0, width, self.height), RADIUS, RADIUS)
+        self.header = QPainterPath(QPointF(0, HEADER))  # the body's top, rounded corners and all
+        self.header.arcTo(QRectF(0, 0, 2 * RADIUS, 2 * RADIUS), 180, -90)
+        self.header.arcTo(QRectF(width - 2 * RADIUS, 0, 2 * RADIUS, 2 * RADIUS), 90, -90)
+        self.header.lineTo(width, HEADER)
+        self.header.closeSubpath()
+        self._bounds = QRectF(-PORT_RADIUS - 4, -3, width + 2 * PORT_RADIUS + 8, self.height + 6)
+        self._place_ports(inputs, outputs)
+        self.update()
+
+    def _place_ports(self, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+        for ports, names, is_output in ((self.inputs, inputs, False), (self.outputs, outputs, True)):
+            for name in [n for n in ports if n not in names]:
+                del ports[name]
+            for row, name in enumerate(names):
+                port = ports.get(name) or ports.setdefault(name, Port(self, name, is_output))
+                port.pos = QPointF(self.width if is_output else 0.0, HEADER + 6 + ROW * row + ROW / 2)
+        self._shape = QPainterPath(self.body)
+        self._shape.setFillRule(Qt.FillRule.WindingFill)  # dots overlapping the body add, not cancel
+        for port in self.ports():
+            self._shape.addEllipse(port.pos, Port.HIT_RADIUS, Port.HIT_RADIUS)
+
+    def ports(self) -> list[Port]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    def port(self, name: str, is_output: bool) -> Port | None:
+        return (self.outputs if is_output else self.inputs).get(name)
+
+    def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
+        port = self.port(name, is_output)
+        return self.mapToScene(port.pos if port else QPointF(self.width if is_output else 0, HEADER / 2))
+
+    def port_at(self, local: QPointF) -> Port | None:
+        """The port whose dot is under `local` (item coordinates), when ports are shown."""
+        scene: CanvasScene | None = self.scene()  # type: ignore[assignment]
+        if scene is None or not scene.ports_shown:
+            return None
+        return next((p for p in self.ports() if (p.pos - local).manhattanLength() <= Port.HIT_RADIUS), None)
+
+    def set_problems(self, problems: list[str]) -> None:
+        if problems != self.problems:
+            self.problems = problems
+            self.update()
+
+    def describe(self) -> str:
+        """The tooltip: what the node is, then its problems."""
+        about = f"{self.node.type}: {self.spec.doc}" if self.spec else f"unknown type {self.node.type!r}"
+        return "\n".join([f"{self.node.id} — {about}", *self.problems])
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        """The body and the port dots (which stick out of it), for clicks and hovering."""
+        return self._shape
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        theme = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < OVERVIEW_LOD:
+            painter.setBrush(self.color)
+            painter.drawPath(self.body)
+            self._paint_overview(painter, lod)
+        else:
+            painter.setBrush(theme.color("node_body"))
+            painter.drawPath(self.body)
+            painter.setBrush(self.color)
+            painter.drawPath(self.header)
+            self._paint_details(painter, theme)
+        border = "error" if self.problems else "selection" if self.isSelected() else "node_border"
+        wide = self.problems or self.isSelected()
+        painter.setPen(QPen(theme.color(border), 2.5 if wide else 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.body)
+        if lod >= PORTS_LOD:
+            for port in self.ports():
+                port.paint(painter, theme)
+
+    def _paint_overview(self, painter: QPainter, lod: float) -> None:
+        """Zoomed far out: the label (or, without one, the type) alone, large enough to read on screen."""
+        font, metrics = overview_font(round(min(10 / max(lod, 0.05), self.height * 0.45)))
+        painter.setFont(font)
+        painter.setPen(self.ink)
+        name = self.node.label or self.node.type
+        text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, self.width - 8)
+        painter.drawText(QRectF(0, 0, self.width, self.height), Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_details(self, painter: QPainter, theme: Theme) -> None:
+        (title_f, title_m), (port_f, port_m), (small_f, small_m) = (
+            fonts()["title"],
+            fonts()["port"],
+            fonts()["small"],
+        )
+        baseline = HEADER / 2 + title_m.ascent() / 2 - 1
+        painter.setFont(title_f)
+        painter.setPen(self.ink)
+        painter.drawText(QPointF(10, baseline), self.title)
+        if self.type_name:
+            painter.setFont(small_f)
+            painter.setPen(QColor(self.ink.red(), self.ink.green(), self.ink.blue(), 170))
+            painter.drawText(
+                QPointF(self.width - 10 - text_width("small", self.type_name), baseline), self.type_name
+            )
+        painter.setFont(port_f)
+        painter.setPen(theme.color("text"))
+        shift = port_m.ascent() / 2 - 1
+        for name, port in self.inputs.items():
+            painter.drawText(QPointF(12, port.pos.y() + shift), name)
+        for name, port in self.outputs.items():
+            painter.drawText(QPointF(self.width - 12 - text_width("port", name), port.pos.y() + shift), name)
+        painter.setFont(small_f)
+        painter.setPen(theme.color("muted"))
+        for row, line in enumerate(self.param_lines):
+            painter.drawText(QPointF(10, self.params_top + PARAM_ROW * row + small_m.ascent()), line)
+
+    def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        hovered = self.port_at(event.pos())
+        for port in self.ports():
+            port.set_state(hovered=port is hovered)
+        if (hovered is not None) != self.hasCursor():
+            if hovered is not None:
+                self.setCursor(Qt.CursorShape.CrossCursor)
+            else:
+                self.unsetCursor()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        for port in self.ports():
+            port.set_state(hovered=False)
+        self.unsetCursor()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        port = self.port_at(event.pos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if port is None:
+            super().mousePressEvent(event)
+            return
+        self.wiring = True
+        self.scene().wire_pressed.emit(port)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.wiring:
+            self.scene().wire_moved.emit(event.scenePos())
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.wiring:
+            self.wiring = False
+            self.scene().wire_released.emit(event.scenePos())
+        else:
+            super().mouseReleaseEvent(event)

@@ -1,0 +1,53 @@
+"""Document: one open graph with its undo stack, its latest validation report and its file.
+
+Validation runs once per undoable step (the stack's indexChanged fires once per push, undo, redo
+or merge, and once per macro), so every view that shows problems or shapes reads one report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from app.commands import SetMeta
+from app.signals import GraphSignals
+from graphcore.graph import Graph
+from graphcore.validate import Report, validate
+
+
+class Document(QObject):
+    validated = Signal(object)  # Report
+
+    def __init__(
+        self, graph: Graph | None = None, path: Path | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.graph = graph if graph is not None else Graph()
+        self.path = path
+        self.stack = QUndoStack(self)
+        self.signals = GraphSignals(self.graph, self)
+        self.report: Report = validate(self.graph)
+        self.stack.indexChanged.connect(self.revalidate)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "Untitled"
+
+    def push(self, command: QUndoCommand) -> None:
+        self.stack.push(command)
+
+    def set_meta(self, key: str, value: Any, text: str) -> None:
+        """An undoable change of Graph.meta[key] (None removes the key)."""
+        self.push(SetMeta(self.graph, key, value, self.signals.meta_changed.emit, text))
+
+    def revalidate(self) -> None:
+        self.report = validate(self.graph)
+        self.validated.emit(self.report)
+
+    def close(self) -> None:
+        """Stop following the graph; the document's views are about to go."""
+        self.signals.detach()
+        self.stack.clear()

@@ -1,0 +1,327 @@
+"""The live derivative plot: one derivative by forward and by reverse mode, as a slider sweeps a value.
+
+Choose an output element, a value to differentiate with respect to (one element, or a direction
+vector over the whole value), and an input or parameter element to sweep. Each point is computed
+by graphcore twice, one JVP and one VJP, off the GUI thread; the two curves lie on top of each
+other and their difference, on its own axis below, stays at rounding level. The loss rides along
+on a right-hand axis. Curves are made once and refreshed by a throttled timer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.document import Document
+from app.lab.derivatives import SWEEPABLE_KINDS, DerivativeChoice, DerivativePoint, LabError, sweep
+from app.lab.runner import Runner
+from app.lab.style import LabPlots
+from graphcore.program import Program, lower
+
+BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
+MAX_COMPONENTS = 64
+REFRESH_MS = 50
+
+
+def components(value: str, shape: tuple) -> list[tuple[str, int]]:
+    """(label, flat index) per element, named as graphcore's Jacobian rows and columns are."""
+    if not shape:
+        return [(value, 0)]
+    size = math.prod(d if isinstance(d, int) else BATCH for d in shape)
+    return [(f"{value}[{i}]", i) for i in range(min(size, MAX_COMPONENTS))]
+
+
+class DerivativePlot(QWidget):
+    point_added = Signal(object)  # DerivativePoint
+    finished = Signal(str)  # "" when a sweep completed, else the message shown
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.document: Document | None = None
+        self.points: dict[float, DerivativePoint] = {}
+        self._job: int | None = None
+        self._dirty = False
+        self.of_choice, self.wrt_choice = QComboBox(), QComboBox()
+        self.sweep_choice, self.loss_choice = QComboBox(), QComboBox()
+        self.use_direction = QCheckBox("along direction")
+        self.direction = QLineEdit()
+        self.direction.setPlaceholderText("e.g. 1, 0, -1 (one number per element of the value)")
+        self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
+        for box in (self.low, self.high):
+            box.setRange(-1e6, 1e6)
+            box.setDecimals(3)
+        self.count = QSpinBox()
+        self.count.setRange(3, 1001)
+        self.count.setValue(41)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.sweep_button = QPushButton("Sweep range")
+        self.readout, self.message = QLabel(), QLabel()
+        self.message.setWordWrap(True)
+        self._plots()
+        self._layout()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._redraw)
+        self.timer.start()
+        self.sweep_button.clicked.connect(self.sweep_range)
+        self.slider.valueChanged.connect(self._slid)
+        self.count.valueChanged.connect(lambda n: self.slider.setRange(0, n - 1))
+        self.slider.setRange(0, self.count.value() - 1)
+        self.sweep_choice.currentIndexChanged.connect(self._default_range)
+        for combo in (self.of_choice, self.wrt_choice, self.sweep_choice, self.loss_choice):
+            combo.currentIndexChanged.connect(self.forget)
+        self.use_direction.toggled.connect(self.forget)
+        self.direction.editingFinished.connect(self.forget)
+
+    def _plots(self) -> None:
+        self.plots = LabPlots()
+        top = self.top = self.plots.addPlot(row=0, col=0)
+        top.addLegend(offset=(10, 10))
+        top.setLabel("left", "derivative")
+        top.showGrid(x=True, y=True, alpha=0.25)
+        self.forward_curve = top.plot(pen=pg.mkPen("#2f6fdb", width=3), name="forward mode (JVP)")
+        self.reverse_curve = top.plot(
+            pen=pg.mkPen("#d9622b", width=1.5, style=Qt.PenStyle.DashLine),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush="#d9622b",
+            symbolPen=None,
+            name="reverse mode (VJP)",
+        )
+        self.loss_box = pg.ViewBox()
+        top.showAxis("right")
+        top.scene().addItem(self.loss_box)
+        top.getAxis("right").linkToView(self.loss_box)
+        top.getAxis("right").setLabel("loss", color="#16a34a")
+        self.loss_box.setXLink(top)
+        self.loss_curve = pg.PlotCurveItem(pen=pg.mkPen("#16a34a", width=1.5))
+        self.loss_box.addItem(self.loss_curve)
+        top.legend.addItem(self.loss_curve, "loss (right axis)")
+        top.vb.sigResized.connect(lambda: self.loss_box.setGeometry(top.vb.sceneBoundingRect()))
+        self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DotLine))
+        top.addItem(self.marker)
+        bottom = self.bottom = self.plots.addPlot(row=1, col=0)
+        bottom.setXLink(top)
+        bottom.setLabel("left", "forward − reverse")
+        bottom.showGrid(x=True, y=True, alpha=0.25)
+        self.difference_curve = bottom.plot(pen=pg.mkPen("#8b5cf6", width=1.5))
+        self.plots.ci.layout.setRowStretchFactor(0, 3)
+        self.plots.ci.layout.setRowStretchFactor(1, 1)
+        self.plots.restyle()
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Derivative of", self.of_choice)
+        wrt = QHBoxLayout()
+        wrt.addWidget(self.wrt_choice, 1)
+        wrt.addWidget(self.use_direction)
+        form.addRow("with respect to", wrt)
+        form.addRow("direction", self.direction)
+        form.addRow("Sweep", self.sweep_choice)
+        span = QHBoxLayout()
+        for widget in (QLabel("from"), self.low, QLabel("to"), self.high, QLabel("points"), self.count):
+            span.addWidget(widget)
+        form.addRow("", span)
+        form.addRow("Loss", self.loss_choice)
+        side = QVBoxLayout()
+        side.addLayout(form)
+        side.addWidget(self.sweep_button)
+        side.addWidget(self.slider)
+        side.addWidget(self.readout)
+        side.addWidget(self.message)
+        side.addStretch(1)
+        box = QHBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addLayout(side, 2)
+        box.addWidget(self.plots, 5)
+
+    # --- choices ----------------------------------------------------------------------------------
+
+    def bind(self, document: Document) -> None:
+        self.document = document
+        document.validated.connect(self._fill)
+        self._fill()
+        self.forget()
+
+    def _fill(self) -> None:
+        assert self.document is not None
+        report = self.document.report
+        if not report.ok:
+            return
+        program = lower(self.document.graph)
+        floating = [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+        every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
+        sweepable = [
+            c
+            for i in program
+            if i.spec.kind in SWEEPABLE_KINDS and i.outs[0] in floating
+            for c in components(i.outs[0], report.shapes.get(i.outs[0], ()))
+        ]
+        scalars = [v for v in floating if report.shapes.get(v) == ()]
+        sinks = [v for v in program.sinks if v in scalars]
+        self._refill(self.of_choice, every, sinks[-1] if sinks else None)
+        self._refill(self.wrt_choice, every, sweepable[0][0] if sweepable else None)
+        self._refill(self.sweep_choice, sweepable, sweepable[-1][0] if sweepable else None)
+        self._refill(
+            self.loss_choice, [("(none)", -1)] + [(v, 0) for v in scalars], sinks[-1] if sinks else None
+        )
+        self._default_range()
+
+    @staticmethod
+    def _refill(combo: QComboBox, entries: list[tuple[str, int]], default: str | None) -> None:
+        current = combo.currentText() or default
+        combo.blockSignals(True)
+        combo.clear()
+        for label, index in entries:
+            value = label.partition("[")[0]
+            combo.addItem(label, (value, index))
+        found = combo.findText(current) if current else -1
+        combo.setCurrentIndex(found if found >= 0 else max(0, combo.findText(default or "")))
+        combo.blockSignals(False)
+
+    def choose(self, of: str, wrt: str, sweep: str, low: float, high: float, count: int) -> None:
+        """Pick by the labels the combo boxes show ("L.out", "x.out[1]")."""
+        for combo, label in ((self.of_choice, of), (self.wrt_choice, wrt), (self.sweep_choice, sweep)):
+            combo.setCurrentIndex(combo.findText(label))
+        self.low.setValue(low)
+        self.high.setValue(high)
+        self.count.setValue(count)
+
+    def _default_range(self) -> None:
+        """Three either side of the swept value's literal, or of zero."""
+        if self.document is None or self.sweep_choice.currentData() is None:
+            return
+        node = self.sweep_choice.currentData()[0].rpartition(".")[0]
+        if node not in self.document.graph:
+            return
+        literal = self.document.graph.node(node).params.get("value")
+        centre = float(literal) if isinstance(literal, int | float) else 0.0
+        self.low.setValue(centre - 3)
+        self.high.setValue(centre + 3)
+
+    def choice(self) -> DerivativeChoice:
+        of, wrt, swept = (
+            self.of_choice.currentData(),
+            self.wrt_choice.currentData(),
+            self.sweep_choice.currentData(),
+        )
+        if of is None or wrt is None or swept is None:
+            raise LabError("choose an output, a value to differentiate with respect to, and a value to sweep")
+        loss = self.loss_choice.currentData()
+        shapes = self.document.report.shapes if self.document else {}
+        size = len(components(wrt[0], shapes.get(wrt[0], ())))
+        if self.use_direction.isChecked():
+            try:
+                direction = tuple(float(t) for t in self.direction.text().replace(",", " ").split())
+            except ValueError:
+                raise LabError(f"the direction {self.direction.text()!r} is not a list of numbers") from None
+            if len(direction) != size:
+                raise LabError(f"the direction needs {size} numbers, one per element of {wrt[0]}")
+        else:
+            direction = tuple(1.0 if i == wrt[1] else 0.0 for i in range(size))
+        return DerivativeChoice(
+            of[0], of[1], wrt[0], direction, swept[0], swept[1], loss[0] if loss and loss[1] >= 0 else None
+        )
+
+    def grid(self) -> list[float]:
+        low, high, count = self.low.value(), self.high.value(), self.count.value()
+        return [low + (high - low) * k / (count - 1) for k in range(count)]
+
+    # --- computing --------------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """The question changed: old points answer another one."""
+        self.runner.cancel(self._job)
+        self._job = None
+        self.points.clear()
+        self._dirty = True
+        self.readout.clear()
+
+    def sweep_range(self) -> None:
+        self._run(self.grid(), "Sweeping…")
+
+    def _slid(self, position: int) -> None:
+        """Dragging the slider computes the point under it (a newer position cancels an older one)."""
+        at = self.grid()[min(position, self.count.value() - 1)]
+        self.marker.setValue(at)
+        if at in self.points:
+            self._read(self.points[at])
+            return
+        self._run([at], "")
+
+    def _run(self, points: list[float], note: str) -> None:
+        if self.document is None:
+            return
+        report = self.document.report
+        if not report.ok:
+            self._fail(f"The graph has problems ({report.diagnostics[0]}): fix them to plot derivatives.")
+            return
+        try:
+            choice = self.choice()
+        except LabError as error:
+            self._fail(str(error))
+            return
+        program: Program = lower(self.document.graph)
+        self.runner.cancel(self._job)
+        self.message.setText(note)
+        self._job = self.runner.submit(
+            lambda report: sweep(program, choice, points, report), self._done, self._fail, self._arrived
+        )
+
+    def _arrived(self, point: DerivativePoint) -> None:
+        self.points[point.at] = point
+        self._dirty = True
+        if math.isclose(point.at, self.marker.value()):
+            self._read(point)
+        self.point_added.emit(point)
+
+    def _read(self, point: DerivativePoint) -> None:
+        self.readout.setText(
+            f"at {point.at:.4g}: forward {point.forward:.6g}, reverse {point.reverse:.6g}, "
+            f"difference {point.difference:.2e}"
+        )
+
+    def _done(self, _: object) -> None:
+        self._job = None
+        largest = max((abs(p.difference) for p in self.points.values()), default=0.0)
+        self.message.setText(
+            f"{len(self.points)} points: forward and reverse mode differ by at most {largest:.1e}"
+        )
+        self._redraw()
+        self.finished.emit("")
+
+    def _fail(self, message: str) -> None:
+        self._job = None
+        self.message.setText(message)
+        self.finished.emit(message)
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        ordered = [self.points[k] for k in sorted(self.points)]
+        xs = [p.at for p in ordered]
+        self.forward_curve.setData(xs, [p.forward for p in ordered])
+        self.reverse_curve.setData(xs, [p.reverse for p in ordered])
+        self.difference_curve.setData(xs, [p.difference for p in ordered])
+        losses = [p.loss for p in ordered]
+        shown = not any(map(math.isnan, losses))
+        self.loss_curve.setData(xs if shown else [], losses if shown else [])
+        self.loss_box.enableAutoRange()

@@ -1,0 +1,290 @@
+"""What the derivative lab asks graphcore, gathered into plain records the lab's views can show.
+
+No Qt here: every function runs in the lab's worker thread and returns dataclasses. The derivatives
+all come from graphcore (local edge derivatives, forward tangents, backward sweeps, Jacobians, path
+sums); this module only chooses what to ask for, and formats numbers and tensors for display.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.autodiff import backward_steps, basis, forward_tangents, total_gradient, trace_forward
+from graphcore.fileformat import graph_from_dict
+from graphcore.graph import PortRef
+from graphcore.jacobian import METHODS, Jacobian, Path, jacobian, mlp_family_graph, path_sum
+from graphcore.jacobian import edge_derivatives as local_derivatives
+from graphcore.program import Program, lower
+from graphcore.runtime import Runtime
+from graphcore.schedule import backward_schedule
+
+SWEEPABLE_KINDS = ("input", "parameter")  # sources whose value a slider may set
+
+
+class LabError(ValueError):
+    """A request the lab cannot answer; the message is shown to the user as it is."""
+
+
+def make_runtime(program: Program) -> Runtime:
+    """The runtime every lab view uses: the same defaults as `graphcore jacobian` on a CPU."""
+    return Runtime(program, dtype="float64", device="cpu", seed=0, batch=4)
+
+
+def same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def show_number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def describe(tensor: Any) -> str:
+    """A scalar as a number; anything larger as its shape and norm (what fits on a badge)."""
+    if tensor.numel() == 1:
+        return show_number(float(tensor.detach().reshape(())))
+    shape = "×".join(str(d) for d in tensor.shape)
+    return f"[{shape}] ‖·‖={show_number(float(torch.linalg.vector_norm(tensor.detach().double())))}"
+
+
+def element(tensor: Any, index: int) -> float:
+    return float(tensor.detach().reshape(-1)[index])
+
+
+# --- path view -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PathData:
+    """Everything the path view draws for one (X, Z) choice at the current point."""
+
+    values: dict[str, Any]  # value -> tensor
+    edges: dict[tuple[str, str], float]  # (value, "consumer.port") -> ∂consumer/∂value (scalar edges)
+    x: str | None = None
+    z: str | None = None
+    forward: dict[str, Any] = field(default_factory=dict)  # value -> ∂value/∂X
+    backward: dict[str, Any] = field(default_factory=dict)  # value -> ∂Z/∂value
+    forward_order: list[str] = field(default_factory=list)  # node ids, in the order forward mode reaches them
+    backward_order: list[str] = field(default_factory=list)
+    forward_error: str = ""
+    backward_error: str = ""
+    paths: list[Path] | None = None  # None where the sum over paths does not apply
+    paths_note: str = ""
+
+    @property
+    def path_total(self) -> float:
+        return sum(p.product for p in self.paths or [])
+
+
+def compute_paths(program: Program, x: str | None, z: str | None, limit: int = 200) -> PathData:
+    runtime = make_runtime(program)
+    trace = trace_forward(runtime)
+    data = PathData(dict(trace.values), local_derivatives(runtime, trace), x, z)
+    if x:
+        seed = torch.ones_like(trace.values[x])
+        try:
+            data.forward = forward_tangents(runtime, trace.values, {x: seed})
+        except NotImplementedError as error:
+            data.forward_error = str(error)
+        data.forward_order = [i.node for i in program if any(o in data.forward for o in i.outs)]
+    if z:
+        nodes = [i.node for i in program]
+        grads: dict[str, Any] = {}
+        seed = torch.ones_like(trace.values[z])
+        steps = backward_schedule(program, z, nodes)
+        for _ in backward_steps(program, trace, z, seed, steps, grads):
+            pass
+        upstream = {s.node for s in steps} | {PortRef.parse(z).node}
+        upstream |= {PortRef.parse(a).node for s in steps for a in program.by_node[s.node].args if a}
+        for instr in reversed(program.instrs):
+            if instr.node not in upstream:
+                continue
+            data.backward_order.append(instr.node)
+            for out in instr.outs:
+                data.backward[out] = total_gradient(program, grads, out, trace.values[out])
+    if x and z:
+        _add_paths(data, runtime, trace, limit)
+    return data
+
+
+def _add_paths(data: PathData, runtime: Runtime, trace: Any, limit: int) -> None:
+    on_paths = set(data.forward) & set(data.backward)
+    if data.forward_error:
+        data.paths_note = "the sum over paths is shown next to both modes; forward mode is not available here"
+        return
+    if any(data.values[v].numel() != 1 for v in on_paths):
+        data.paths_note = (
+            "the sum over paths is listed for scalar graphs: some values between X and Z are tensors"
+        )
+        return
+    try:
+        data.paths = path_sum(runtime, data.x, data.z, limit=limit, trace=trace)
+    except ValueError as error:
+        data.paths_note = str(error)
+
+
+# --- Jacobian lab ----------------------------------------------------------------------------------
+
+
+@dataclass
+class JacobianResults:
+    results: dict[str, Jacobian]  # method -> Jacobian, for each method that could run
+    errors: dict[str, str]  # method -> why it could not
+    max_difference: dict[tuple[str, str], float]  # (method, method) -> max |difference|
+
+    @property
+    def rows(self) -> list[str]:
+        return next(iter(self.results.values())).rows if self.results else []
+
+    @property
+    def columns(self) -> list[str]:
+        return next(iter(self.results.values())).columns if self.results else []
+
+
+def compute_jacobians(program: Program, of: list[str], wrt: list[str]) -> JacobianResults:
+    if not of or not wrt:
+        raise LabError("choose at least one output and one input")
+    runtime = make_runtime(program)
+    trace = trace_forward(runtime)
+    for value in of + wrt:
+        if not trace.values[value].is_floating_point():
+            raise LabError(f"{value} holds integers: derivatives need floating-point values")
+    results, errors = {}, {}
+    for method in METHODS:
+        try:
+            results[method] = jacobian(runtime, of, wrt, method, trace)
+        except NotImplementedError as error:
+            errors[method] = str(error)
+    differences = {}
+    for a in results:
+        for b in results:
+            if a < b:
+                difference = results[a].matrix - results[b].matrix
+                largest = float(difference.abs().max()) if difference.numel() else 0.0
+                differences[(a, b)] = differences[(b, a)] = largest
+    return JacobianResults(results, errors, differences)
+
+
+# --- live derivative plot --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivativeChoice:
+    """d(of[of_index]) along `direction` in the space of `wrt` (a one-hot direction picks one element)."""
+
+    of: str
+    of_index: int
+    wrt: str
+    direction: tuple[float, ...]  # as many numbers as wrt has elements
+    sweep: str  # the source value the slider sets
+    sweep_index: int
+    loss: str | None = None  # a scalar value plotted beside the derivative
+
+
+@dataclass(frozen=True)
+class DerivativePoint:
+    at: float
+    forward: float
+    reverse: float
+    value: float  # of[of_index]
+    loss: float
+
+    @property
+    def difference(self) -> float:
+        return self.forward - self.reverse
+
+
+def set_source(runtime: Runtime, value: str, index: int, number: float) -> None:
+    """Replace one element of an Input's data or a Parameter's value in this runtime (not the graph)."""
+    instr = runtime.program.producer(value)
+    if instr.spec.kind not in SWEEPABLE_KINDS:
+        raise LabError(f"{instr.node} is a {instr.spec.type}: only inputs and parameters can be swept")
+    current = runtime.source_value(instr)
+    changed = current.detach().clone()
+    changed.reshape(-1)[index] = number
+    if instr.spec.kind == "input":
+        runtime.inputs[instr.node] = changed
+    else:
+        with torch.no_grad():
+            current.copy_(changed)
+
+
+def derivative_at(runtime: Runtime, choice: DerivativeChoice, at: float) -> DerivativePoint:
+    """The chosen derivative at one point: one JVP (forward mode) and one VJP (reverse mode)."""
+    program = runtime.program
+    set_source(runtime, choice.sweep, choice.sweep_index, at)
+    trace = trace_forward(runtime)
+    like = trace.values[choice.wrt]
+    if len(choice.direction) != like.numel():
+        raise LabError(
+            f"the direction needs {like.numel()} numbers for {choice.wrt}, not {len(choice.direction)}"
+        )
+    direction = torch.tensor(choice.direction, dtype=like.dtype).reshape(like.shape)
+    tangents = forward_tangents(runtime, trace.values, {choice.wrt: direction})
+    forward = element(tangents.get(choice.of, torch.zeros_like(trace.values[choice.of])), choice.of_index)
+    grads: dict[str, Any] = {}
+    seed = basis(trace.values[choice.of])[choice.of_index]
+    steps = backward_schedule(program, choice.of, [PortRef.parse(choice.wrt).node])
+    for _ in backward_steps(program, trace, choice.of, seed, steps, grads):
+        pass
+    reverse = float((total_gradient(program, grads, choice.wrt, like) * direction).sum())
+    loss = element(trace.values[choice.loss], 0) if choice.loss else math.nan
+    return DerivativePoint(at, forward, reverse, element(trace.values[choice.of], choice.of_index), loss)
+
+
+def sweep(
+    program: Program, choice: DerivativeChoice, points: list[float], report: Callable[[DerivativePoint], None]
+) -> None:
+    runtime = make_runtime(program)
+    for at in points:
+        report(derivative_at(runtime, choice, at))
+
+
+# --- cost of the modes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    series: str  # "n" (inputs vary) or "m" (outputs vary) or "graph" (the user's own)
+    n: int
+    m: int
+    forward_passes: int
+    reverse_passes: int
+    forward_seconds: float
+    reverse_seconds: float
+
+
+def time_modes(runtime: Runtime, of: list[str], wrt: list[str], repeats: int) -> tuple[Jacobian, Jacobian]:
+    """Forward and reverse Jacobians; each time is the best of `repeats` runs."""
+    trace = trace_forward(runtime)
+    best: dict[str, Jacobian] = {}
+    for _ in range(repeats):
+        for method in ("forward", "reverse"):
+            result = jacobian(runtime, of, wrt, method, trace)
+            if method not in best or result.seconds < best[method].seconds:
+                best[method] = result
+    return best["forward"], best["reverse"]
+
+
+def cost_point(series: str, runtime: Runtime, of: list[str], wrt: list[str], repeats: int) -> CostPoint:
+    forward, reverse = time_modes(runtime, of, wrt, repeats)
+    n, m = len(forward.columns), len(forward.rows)
+    return CostPoint(series, n, m, forward.passes, reverse.passes, forward.seconds, reverse.seconds)
+
+
+def family_point(series: str, n: int, m: int, hidden: int, repeats: int) -> CostPoint:
+    program = lower(graph_from_dict(mlp_family_graph(n, m, hidden)))
+    return cost_point(series, make_runtime(program), ["fc2.out"], ["x.out"], repeats)
+
+
+def cost_sweep(
+    sizes: list[int], fixed: int, hidden: int, repeats: int, report: Callable[[CostPoint], None]
+) -> None:
+    """Inputs n vary with m = fixed outputs, then outputs m vary with n = fixed inputs."""
+    for n in sizes:
+        report(family_point("n", n, fixed, hidden, repeats))
+    for m in sizes:
+        report(family_point("m", fixed, m, hidden, repeats))

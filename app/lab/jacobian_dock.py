@@ -1,0 +1,218 @@
+"""The Jacobian lab: pick outputs and inputs, see ∂outputs/∂inputs by three methods side by side.
+
+Forward mode takes one JVP per input component (a column each), reverse mode one VJP per output
+component (a row each), central differences two evaluations per input component. The three
+matrices are heat maps on one colour scale, with each method's passes and wall time and the
+largest difference between methods. graphcore computes everything, in the lab's worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.document import Document
+from app.lab.derivatives import JacobianResults, compute_jacobians
+from app.lab.runner import Runner
+from app.lab.style import LabPlots
+from graphcore.program import Program, lower
+from graphcore.registry import show
+
+METHOD_TITLES = {
+    "forward": "forward mode (JVPs)",
+    "reverse": "reverse mode (VJPs)",
+    "fd": "central differences",
+}
+MAX_TICKS = 24  # label rows and columns up to this many; beyond, the axes count
+
+
+def checked_values(values: QListWidget) -> list[str]:
+    return [
+        values.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(values.count())
+        if values.item(i).checkState() == Qt.CheckState.Checked
+    ]
+
+
+class JacobianDock(QWidget):
+    computed = Signal()  # results or a message are on screen
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.document: Document | None = None
+        self.results: JacobianResults | None = None
+        self._job: int | None = None
+        self.outputs, self.inputs = QListWidget(), QListWidget()
+        for values in (self.outputs, self.inputs):
+            values.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.compute_button = QPushButton("Compute Jacobians")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["method", "passes", "wall time", "max |Δ| vs reverse"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.plots = LabPlots()
+        self.images: dict[str, pg.ImageItem] = {}
+        self.panels: dict[str, pg.PlotItem] = {}
+        for column, method in enumerate(METHOD_TITLES):
+            panel = self.plots.addPlot(row=0, col=column, title=METHOD_TITLES[method])
+            panel.invertY(True)
+            panel.setAspectLocked(False)
+            panel.hideButtons()
+            panel.setMenuEnabled(False)
+            image = pg.ImageItem(axisOrder="row-major")
+            panel.addItem(image)
+            self.images[method], self.panels[method] = image, panel
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False)
+        self.colorbar.setImageItem(list(self.images.values()), insert_in=self.panels["fd"])
+        self.plots.restyle()
+        self._layout()
+        self.compute_button.clicked.connect(self.compute)
+
+    def _layout(self) -> None:
+        lists = QHBoxLayout()
+        for title, values in (("Outputs (of)", self.outputs), ("Inputs (wrt)", self.inputs)):
+            column = QVBoxLayout()
+            column.addWidget(QLabel(title))
+            column.addWidget(values)
+            lists.addLayout(column)
+        left = QWidget()
+        side = QVBoxLayout(left)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addLayout(lists, 1)
+        side.addWidget(self.compute_button)
+        side.addWidget(self.message)
+        side.addWidget(self.table)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.plots)
+        splitter.setStretchFactor(1, 3)
+        box = QHBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(splitter)
+
+    def bind(self, document: Document) -> None:
+        self.document = document
+        self.results = None
+        document.validated.connect(self._fill)
+        self._fill()
+        self._clear_plots()
+        self.message.setText("Pick outputs and inputs, then compute.")
+
+    def _fill(self) -> None:
+        """List every value with its shape; keep what was ticked, else tick sinks and sources."""
+        assert self.document is not None
+        report = self.document.report
+        if not report.ok:
+            return
+        program = lower(self.document.graph)
+        values = [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+        sources = [
+            i.outs[0] for i in program if i.spec.kind in ("input", "parameter") and i.outs[0] in values
+        ]
+        for widget, default in ((self.outputs, list(program.sinks)), (self.inputs, sources)):
+            ticked = checked_values(widget) if widget.count() else default
+            widget.clear()
+            for value in values:
+                item = QListWidgetItem(f"{value}  {show(report.shapes.get(value, ()))}")
+                item.setData(Qt.ItemDataRole.UserRole, value)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if value in ticked else Qt.CheckState.Unchecked)
+                widget.addItem(item)
+
+    def choose(self, of: list[str], wrt: list[str]) -> None:
+        for widget, chosen in ((self.outputs, of), (self.inputs, wrt)):
+            for i in range(widget.count()):
+                item = widget.item(i)
+                on = item.data(Qt.ItemDataRole.UserRole) in chosen
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def compute(self) -> None:
+        if self.document is None:
+            return
+        report = self.document.report
+        if not report.ok:
+            self._say(f"The graph has problems ({report.diagnostics[0]}): fix them to compute Jacobians.")
+            return
+        of, wrt = checked_values(self.outputs), checked_values(self.inputs)
+        if not of or not wrt:
+            self._say("Choose at least one output and one input.")
+            return
+        program: Program = lower(self.document.graph)
+        self.runner.cancel(self._job)
+        self.message.setText("Computing…")
+        self.compute_button.setEnabled(False)
+        self._job = self.runner.submit(lambda: compute_jacobians(program, of, wrt), self._show, self._say)
+
+    def _say(self, message: str) -> None:
+        self._job = None
+        self.compute_button.setEnabled(True)
+        self.message.setText(message)
+        self.computed.emit()
+
+    def _clear_plots(self) -> None:
+        for image in self.images.values():
+            image.clear()
+        self.table.setRowCount(0)
+
+    def _show(self, results: JacobianResults) -> None:
+        self._job = None
+        self.compute_button.setEnabled(True)
+        self.results = results
+        self._clear_plots()
+        matrices = {m: r.matrix.detach().cpu().numpy() for m, r in results.results.items()}
+        largest = max((float(np.abs(a).max()) for a in matrices.values() if a.size), default=0.0) or 1.0
+        self.colorbar.setLevels((-largest, largest))
+        for method, panel in self.panels.items():
+            if method in matrices:
+                self.images[method].setImage(matrices[method], levels=(-largest, largest))
+                self._ticks(panel, results.rows, results.columns)
+                panel.setTitle(METHOD_TITLES[method])
+            else:
+                panel.setTitle(f"{METHOD_TITLES[method]}: not available")
+        self._fill_table(results)
+        self.plots.restyle()
+        notes = [f"{m}: {e}" for m, e in results.errors.items()]
+        shape = f"{len(results.rows)} × {len(results.columns)}"
+        self.message.setText("\n".join([f"Jacobian {shape} (outputs × inputs)", *notes]))
+        self.computed.emit()
+
+    @staticmethod
+    def _ticks(panel: pg.PlotItem, rows: list[str], columns: list[str]) -> None:
+        for axis, labels in (("left", rows), ("bottom", columns)):
+            ticks = (
+                [[(i + 0.5, label) for i, label in enumerate(labels)]] if len(labels) <= MAX_TICKS else None
+            )
+            panel.getAxis(axis).setTicks(ticks)
+        panel.setRange(xRange=(0, max(1, len(columns))), yRange=(0, max(1, len(rows))), padding=0.02)
+
+    def _fill_table(self, results: JacobianResults) -> None:
+        self.table.setRowCount(len(METHOD_TITLES))
+        for row, method in enumerate(METHOD_TITLES):
+            result = results.results.get(method)
+            difference = results.max_difference.get((method, "reverse"))
+            cells = [
+                METHOD_TITLES[method],
+                str(result.passes) if result else "—",
+                f"{result.seconds * 1e3:.2f} ms" if result else "—",
+                f"{difference:.3g}" if difference is not None else "—",
+            ]
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()

@@ -1,0 +1,34 @@
+"""Plot canvases that follow the application palette, so the lab's plots match the light and dark themes."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QPalette
+
+
+class LabPlots(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget whose background, axes and titles take the widget palette's colours."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.restyle()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "ci"):
+            self.restyle()
+
+    def restyle(self) -> None:
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.setBackground(palette.color(QPalette.ColorRole.Base))
+        for item in self.ci.items:
+            if not isinstance(item, pg.PlotItem):
+                continue
+            for name in ("left", "bottom", "right", "top"):
+                axis = item.getAxis(name)
+                axis.setPen(text)
+                axis.setTextPen(text)
+            if item.titleLabel.text:
+                item.setTitle(item.titleLabel.text, color=text.name())

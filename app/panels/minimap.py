@@ -1,0 +1,127 @@
+"""The minimap: the whole graph in miniature with the visible area marked; click or drag to go there.
+
+The map's extent is the graph's, not the view's, so dragging in it is stable. It draws plain
+rectangles from the items' positions rather than rendering the scene, so it stays cheap on a
+thousand nodes; redraws after scene changes are coalesced by a short timer.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QWidget
+
+from app.canvas.view import CanvasView
+
+MARGIN = 6.0
+
+
+class Minimap(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view: CanvasView | None = None
+        self.world = QRectF()
+        self.boxes: list[tuple[QRectF, QColor]] = []
+        self._timer = QTimer(self, singleShot=True, interval=100)
+        self._timer.timeout.connect(self.refresh)
+        self.setMinimumSize(160, 110)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("The whole graph; click or drag to move the view")
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 160)
+
+    def bind(self, view: CanvasView) -> None:
+        """Follow this view: call once, then `follow_scene` for each scene it shows."""
+        self.view = view
+        view.view_changed.connect(self.update)
+
+    def follow_scene(self) -> None:
+        """The view shows a new scene (another document): redraw when that scene changes."""
+        assert self.view is not None
+        self.view.canvas().changed.connect(self._on_scene_changed)
+        self.refresh()
+
+    def _on_scene_changed(self, _regions: object) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Re-read item rectangles from the scene (after edits or drags)."""
+        scene = self.view.canvas() if self.view is not None else None
+        if scene is None:  # between documents
+            return
+        self.boxes = []
+        for backdrop in scene.backdrops.values():
+            if backdrop.isVisible():
+                color = QColor(backdrop.color)
+                color.setAlpha(255 if backdrop.collapsed else 70)
+                self.boxes.append((backdrop.sceneBoundingRect(), color))
+        for item in scene.nodes.values():
+            if item.isVisible():
+                self.boxes.append((item.sceneBoundingRect(), item.color))
+        self.update()
+
+    def _transform(self) -> tuple[QRectF, float]:
+        """The world rect shown (graph and visible area) and its scale into this widget."""
+        world = QRectF()
+        for rect, _ in self.boxes:
+            world = world.united(rect)
+        if world.isEmpty() and self.view is not None:
+            world = self._visible()  # nothing drawn yet: show where the view is
+        world = world.adjusted(-60, -60, 60, 60)
+        area = QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        scale = min(area.width() / max(world.width(), 1.0), area.height() / max(world.height(), 1.0))
+        return world, scale
+
+    def _visible(self) -> QRectF:
+        assert self.view is not None
+        return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+
+    def _to_widget(self, rect: QRectF, world: QRectF, scale: float) -> QRectF:
+        offset = self._offset(world, scale)
+        return QRectF(
+            offset.x() + (rect.x() - world.x()) * scale,
+            offset.y() + (rect.y() - world.y()) * scale,
+            rect.width() * scale,
+            rect.height() * scale,
+        )
+
+    def _offset(self, world: QRectF, scale: float) -> QPointF:
+        return QPointF(
+            (self.width() - world.width() * scale) / 2, (self.height() - world.height() * scale) / 2
+        )
+
+    def to_scene(self, point: QPointF) -> QPointF:
+        world, scale = self._transform()
+        offset = self._offset(world, scale)
+        return QPointF(
+            world.x() + (point.x() - offset.x()) / scale, world.y() + (point.y() - offset.y()) / scale
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.view is None or self.view.canvas() is None:
+            return
+        theme = self.view.canvas().theme
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), theme.color("canvas"))
+        world, scale = self._transform()
+        painter.setPen(Qt.PenStyle.NoPen)
+        for rect, color in self.boxes:
+            painter.fillRect(self._to_widget(rect, world, scale), color)
+        visible = self._to_widget(self._visible(), world, scale)
+        painter.setPen(QPen(theme.color("selection"), 2.0))
+        painter.setBrush(theme.color("selection", 18))
+        painter.drawRect(visible.intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1)))
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._go(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._go(event)
+
+    def _go(self, event: QMouseEvent) -> None:
+        if self.view is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self.view.centerOn(self.to_scene(event.position()))
+            self.update()

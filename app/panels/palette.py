@@ -1,0 +1,128 @@
+"""The node palette: every registered type under its category, with a search field.
+
+Drag a type onto the canvas, double-click it (or press Enter) to add it at the centre of the view.
+The list is built from the registry each time it is filtered, so new node families appear by
+themselves; the search is `app.search`, shared with the quick-add popup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from html import escape
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from app.canvas.view import NODE_MIME
+from app.search import search
+from app.theme import Theme
+from graphcore.registry import REGISTRY, NodeSpec
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def describe(spec: NodeSpec) -> str:
+    """A type's tooltip: what it does, its formula and the other names it answers to."""
+    lines = [f"<b>{escape(spec.type)}</b> ({escape(spec.category)})", escape(spec.doc)]
+    if spec.formula:
+        lines.append(f"<code>{escape(spec.formula)}</code>")
+    if spec.aliases:
+        lines.append("also: " + escape(", ".join(spec.aliases)))
+    return "<br>".join(lines)
+
+
+def category_order() -> Callable[[str], tuple[int, int]]:
+    """Sort key for categories: those with sources (where a graph starts) first, then registry order."""
+    order = list(dict.fromkeys(s.category for s in REGISTRY.values()))
+    starts = {s.category for s in REGISTRY.values() if s.is_source}
+    return lambda c: (c not in starts, order.index(c) if c in order else len(order))
+
+
+class _NodeTree(QTreeWidget):
+    """A tree whose type items drag out as NODE_MIME (the canvas accepts that)."""
+
+    def mimeTypes(self) -> list[str]:
+        return [NODE_MIME]
+
+    def mimeData(self, items: Sequence[QTreeWidgetItem]) -> QMimeData:
+        data = QMimeData()
+        types = [i.data(0, TYPE_ROLE) for i in items if i.data(0, TYPE_ROLE)]
+        if types:
+            data.setData(NODE_MIME, types[0].encode())
+        return data
+
+
+class Palette(QWidget):
+    add_requested = Signal(str)  # node type
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.search = QLineEdit(placeholderText="Search nodes…", clearButtonEnabled=True)
+        self.search.setToolTip("Matches names, aliases and descriptions: 'swish' finds SiLU")
+        self.tree = _NodeTree(headerHidden=True, rootIsDecorated=True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree)
+        self.search.textChanged.connect(self.refresh)
+        self.search.returnPressed.connect(self._add_first)
+        self.tree.itemActivated.connect(self._on_activated)
+        self.refresh()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the tree from the registry, filtered by the search text."""
+        self.tree.clear()
+        found = search(self.search.text())
+        by_category: dict[str, list[NodeSpec]] = {}
+        for spec in found:
+            by_category.setdefault(spec.category, []).append(spec)
+        for category in sorted(by_category, key=category_order()):
+            header = QTreeWidgetItem(self.tree, [category])
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = header.font(0)
+            font.setBold(True)
+            header.setFont(0, font)
+            header.setIcon(0, self._swatch(self.theme.category_color(category)))
+            for spec in by_category[category]:
+                item = QTreeWidgetItem(header, [spec.type])
+                item.setData(0, TYPE_ROLE, spec.type)
+                item.setToolTip(0, describe(spec))
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+                )
+            header.setExpanded(True)
+
+    def types_shown(self) -> list[str]:
+        """The types currently listed, top to bottom."""
+        shown = []
+        for c in range(self.tree.topLevelItemCount()):
+            header = self.tree.topLevelItem(c)
+            shown += [header.child(i).data(0, TYPE_ROLE) for i in range(header.childCount())]
+        return shown
+
+    def item_for(self, node_type: str) -> QTreeWidgetItem | None:
+        found = self.tree.findItems(node_type, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
+        return next((i for i in found if i.data(0, TYPE_ROLE) == node_type), None)
+
+    def _on_activated(self, item: QTreeWidgetItem) -> None:
+        if item.data(0, TYPE_ROLE):
+            self.add_requested.emit(item.data(0, TYPE_ROLE))
+
+    def _add_first(self) -> None:
+        shown = self.types_shown()
+        if shown:
+            self.add_requested.emit(shown[0])
+
+    @staticmethod
+    def _swatch(color: QColor) -> QIcon:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(color)
+        return QIcon(pixmap)

@@ -1,0 +1,103 @@
+"""The quick-add popup: Tab (or just typing) on the canvas opens a search list at the cursor.
+
+As in Blender and Nuke: type a few letters, move with the arrow keys, Enter adds the node where
+the popup opened, Escape or clicking elsewhere closes it. It is an overlay inside the canvas (a
+child widget, as ComfyUI's search box is), not a separate window, so it never fights the window
+manager for focus. Results come from `app.search`, the palette's search.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.panels.palette import TYPE_ROLE
+from app.search import search
+
+NAVIGATION = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
+
+
+class QuickAdd(QFrame):
+    chosen = Signal(str)  # node type
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self._watching = False  # following application focus while open
+        self.hide()
+        self.edit = QLineEdit(placeholderText="Add node…")
+        self.list = QListWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.edit)
+        layout.addWidget(self.list)
+        self.resize(280, 320)
+        self.edit.textChanged.connect(self._fill)
+        self.edit.installEventFilter(self)
+        self.list.itemActivated.connect(self._choose)
+
+    def open_at(self, pos: QPoint, text: str = "") -> None:
+        """Open at `pos` (in the parent's coordinates), kept inside the parent."""
+        self.edit.setText(text)
+        self._fill(text)
+        area = self.parentWidget().rect()
+        self.move(
+            max(0, min(pos.x(), area.width() - self.width())),
+            max(0, min(pos.y(), area.height() - self.height())),
+        )
+        self.show()
+        self.raise_()
+        self.edit.setFocus()
+        if not self._watching:
+            QApplication.instance().focusChanged.connect(self._on_focus_changed)
+            self._watching = True
+
+    def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        if new is None or not self.isAncestorOf(new):
+            self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._watching:
+            QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
+            self._watching = False
+        super().closeEvent(event)
+
+    def _fill(self, text: str) -> None:
+        self.list.clear()
+        for spec in search(text):
+            item = QListWidgetItem(f"{spec.type}    ({spec.category})")
+            item.setData(TYPE_ROLE, spec.type)
+            item.setToolTip(spec.doc)
+            self.list.addItem(item)
+        self.list.setCurrentRow(0)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Arrow keys move through the list while the cursor stays in the search field."""
+        if watched is self.edit and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if key in NAVIGATION:
+                self.list.keyPressEvent(event)
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._choose(self.list.currentItem())
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.close()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _choose(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        self.close()
+        self.chosen.emit(item.data(TYPE_ROLE))

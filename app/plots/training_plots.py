@@ -1,0 +1,125 @@
+"""Live training plots: loss (training and validation, optional log scale), accuracy, learning rate,
+and each parameter's gradient norm over time (log scale: where gradients vanish or explode).
+
+Progress reports only append to bounded buffers (plots/buffers.py); a timer redraws at most ten
+times a second, with setData on curves made once, so plotting never slows training down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.plots.buffers import DecimatingBuffer
+
+REDRAW_MS = 100
+CAPACITY = 2000
+COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
+TINY = 1e-12  # gradient norms are plotted on a log axis: an exact zero would be -inf
+
+
+class TrainingPlots(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.setBackground(None)
+        self.loss_plot = self._plot("Loss", 0, 0)
+        self.accuracy_plot = self._plot("Accuracy", 0, 1)
+        self.lr_plot = self._plot("Learning rate", 1, 0)
+        self.grad_plot = self._plot("Gradient norm per parameter", 1, 1)
+        self.grad_plot.setLogMode(y=True)
+        self.accuracy_plot.setYRange(0, 1)
+        self.buffers: dict[str, DecimatingBuffer] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._curve("train loss", self.loss_plot, COLORS[0])
+        self._curve("validation loss", self.loss_plot, COLORS[1], symbol="o")
+        self._curve("train accuracy", self.accuracy_plot, COLORS[0])
+        self._curve("validation accuracy", self.accuracy_plot, COLORS[1], symbol="o")
+        self._curve("lr", self.lr_plot, COLORS[2])
+        self.grad_legend = self.grad_plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
+        self.log_loss = QCheckBox("Log scale loss")
+        self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        self.status = QLabel("No training yet: press Start in the Train panel.")
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.log_loss)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.layout_widget, 1)
+        self._last_validation: tuple[int, float] | None = None
+        self._dirty = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+
+    def _plot(self, title: str, row: int, col: int) -> pg.PlotItem:
+        plot = self.layout_widget.addPlot(row=row, col=col, title=title)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("bottom", "step")
+        return plot
+
+    def _curve(self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None) -> pg.PlotDataItem:
+        curve = plot.plot(
+            pen=pg.mkPen(color, width=1.5),
+            name=name,
+            symbol=symbol,
+            symbolSize=5,
+            symbolBrush=color,
+            symbolPen=None,
+        )
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        self.curves[name] = curve
+        self.buffers[name] = DecimatingBuffer(CAPACITY)
+        return curve
+
+    def clear(self) -> None:
+        for buffer in self.buffers.values():
+            buffer.clear()
+        self._last_validation = None
+        self._dirty = True
+        self.status.setText("Weights reset.")
+
+    def add(self, progress: Any) -> None:
+        """Record one graphcore.train.Progress report (drawn at the next timer tick)."""
+        buffers = self.buffers
+        for step, loss in progress.losses:
+            buffers["train loss"].append(step, loss)
+        step = progress.step
+        buffers["lr"].append(step, progress.lr)
+        if progress.accuracy is not None:
+            buffers["train accuracy"].append(step, progress.accuracy)
+        validation = progress.validation
+        if validation and (progress.epoch, validation.get("loss")) != self._last_validation:
+            self._last_validation = (progress.epoch, validation.get("loss"))
+            if "loss" in validation:
+                buffers["validation loss"].append(step, validation["loss"])
+            if "accuracy" in validation:
+                buffers["validation accuracy"].append(step, validation["accuracy"])
+        for name, norm in progress.grad_norms.items():
+            key = f"grad {name}"
+            if key not in self.curves:
+                color = COLORS[(len(self.curves) - 5) % len(COLORS)]
+                self._curve(key, self.grad_plot, color)
+                self.curves[key].opts["name"] = name
+                self.grad_legend.addItem(self.curves[key], name)
+            buffers[key].append(step, max(norm, TINY))
+        loss = progress.losses[-1][1] if progress.losses else float("nan")
+        accuracy = f"  accuracy {progress.accuracy:.1%}" if progress.accuracy is not None else ""
+        self.status.setText(
+            f"step {progress.step}/{progress.total_steps}  epoch {progress.epoch}  "
+            f"loss {loss:.4g}{accuracy}  lr {progress.lr:.3g}"
+        )
+        self._dirty = True
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for name, curve in self.curves.items():
+            curve.setData(*self.buffers[name].data())

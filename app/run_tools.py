@@ -1,0 +1,266 @@
+"""The Run menu, the Train and Stepper toolbars, and their docks, wired to the window's document.
+
+The window makes one RunTools, binds it to each document it opens, and shuts it down on close:
+training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time.
+A non-finite value or gradient pauses training, frames the node where it first appeared, selects
+it and names it in the Train panel and the status bar.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QSlider, QToolBar
+
+from app.plots.training_plots import TrainingPlots
+from app.plots.views import BoundaryView, HistogramView
+from app.stepper.controller import StepperController
+from app.stepper.overlay import Overlay
+from app.stepper.panel import StepperPanel
+from app.training.dock import TrainDock
+from app.training.session import TrainingSession
+
+if TYPE_CHECKING:
+    from app.window import MainWindow
+
+TRAIN_ACTIONS = (
+    ("start", "Start", "F5", "Train from fresh weights with the training section as it is now"),
+    ("pause", "Pause", None, "Pause after the current step (Resume continues)"),
+    ("resume", "Resume", None, "Continue a paused run"),
+    ("step_batch", "Step Batch", None, "One optimizer step on one batch"),
+    ("stop", "Stop", "Shift+F5", "End the run (Start begins again)"),
+    ("reset_weights", "Reset Weights", None, "Fresh weights from the seed; the plots start over"),
+)
+STEPPER_ACTIONS = (
+    ("stepper_mode", "Stepper Mode", "Ctrl+F10", "Step through forward and backward propagation"),
+    ("step_back", "Step Back", "Shift+F10", "Undo one step"),
+    ("step", "Step", "F10", "One node of the forward pass, then of the backward pass"),
+    ("play", "Play", None, "Step automatically at the speed the slider sets"),
+    ("run_to_end", "Run to End", None, "All remaining steps of this pass"),
+    ("stepper_reset", "Reset", None, "Back to the first step"),
+    ("optimizer_step", "Optimizer Step", None, "After the backward pass: update each parameter"),
+)
+
+
+class RunTools(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.actions: dict[str, QAction] = {}
+        menu = window.menuBar()
+        help_action = next(a for a in menu.actions() if a.text() == "&Help")
+        self.menu = menu.addMenu("&Run")
+        menu.insertMenu(help_action, self.menu)
+        for name, text, keys, tip in TRAIN_ACTIONS:
+            self._action(name, text, keys, tip)
+        self.menu.addSeparator()
+        for name, text, keys, tip in STEPPER_ACTIONS:
+            self._action(name, text, keys, tip)
+        self.actions["stepper_mode"].setCheckable(True)
+        self.actions["play"].setCheckable(True)
+
+        self.session = TrainingSession(self)
+        self.plots, self.boundary, self.histograms = TrainingPlots(), BoundaryView(), HistogramView()
+        self.train_dock = TrainDock([self.actions[n] for n, *_ in TRAIN_ACTIONS])
+        self.stepper_panel = StepperPanel()
+        self.stepper = StepperController(self.stepper_panel, self)
+        self.overlay: Overlay | None = None  # the non-finite frame
+        self._docks()
+        self._toolbars()
+        self._wire()
+        self._enable()
+
+    def _action(self, name: str, text: str, keys: str | None, tip: str) -> None:
+        action = QAction(text, self.window)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+        action.setToolTip(f"{text}: {tip}" + (f" ({keys})" if keys else ""))
+        action.setStatusTip(tip)
+        self.menu.addAction(action)
+        self.actions[name] = action
+
+    def _docks(self) -> None:
+        w, areas = self.window, Qt.DockWidgetArea
+        train = w.add_dock("train", "Train", self.train_dock, areas.RightDockWidgetArea)
+        stepper = w.add_dock("stepper", "Stepper", self.stepper_panel, areas.RightDockWidgetArea)
+        w.tabifyDockWidget(w.docks["inspector"], stepper)
+        w.docks["inspector"].raise_()
+        w.splitDockWidget(w.docks["inspector"], train, Qt.Orientation.Vertical)
+        plots = w.add_dock("plots", "Training Plots", self.plots, areas.BottomDockWidgetArea)
+        w.tabifyDockWidget(w.docks["history"], plots)
+        histograms = w.add_dock("histograms", "Histograms", self.histograms, areas.BottomDockWidgetArea)
+        w.tabifyDockWidget(plots, histograms)
+        boundary = w.add_dock("boundary", "Decision Boundary", self.boundary, areas.BottomDockWidgetArea)
+        w.splitDockWidget(plots, boundary, Qt.Orientation.Horizontal)
+        boundary.hide()
+        w.docks["diagnostics"].raise_()
+
+    def _toolbars(self) -> None:
+        train = QToolBar("Train", self.window)
+        train.setObjectName("train_toolbar")
+        train.addActions([self.actions[n] for n, *_ in TRAIN_ACTIONS])
+        self.window.addToolBar(train)
+        stepper = QToolBar("Stepper", self.window)
+        stepper.setObjectName("stepper_toolbar")
+        stepper.addActions([self.actions[n] for n, *_ in STEPPER_ACTIONS])
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setRange(1, 20)  # steps per second
+        self.speed.setValue(2)
+        self.speed.setMaximumWidth(120)
+        self.speed.setToolTip("Auto-play speed (steps per second)")
+        stepper.addWidget(QLabel(" speed "))
+        stepper.addWidget(self.speed)
+        self.window.addToolBar(stepper)
+        self.toolbars = (train, stepper)
+
+    def _wire(self) -> None:
+        a, session, w = self.actions, self.session, self.window
+        a["start"].triggered.connect(self.start)
+        a["pause"].triggered.connect(session.pause)
+        a["resume"].triggered.connect(lambda: session.resume())
+        a["step_batch"].triggered.connect(self.step_batch)
+        a["stop"].triggered.connect(session.stop)
+        a["reset_weights"].triggered.connect(self.reset_weights)
+        session.state_changed.connect(self._on_state)
+        session.message.connect(w.show_message)
+        session.failed.connect(lambda text: self.train_dock.show_state("cannot train", text))
+        session.worker.progress.connect(self._on_progress)
+        session.worker.boundary.connect(self._on_boundary)
+        session.worker.histograms.connect(self.histograms.show_histograms)
+        session.worker.nonfinite.connect(self._on_nonfinite)
+        self.train_dock.show_problem.clicked.connect(self._show_nonfinite_node)
+        stepper = self.stepper
+        a["stepper_mode"].toggled.connect(self._stepper_mode)
+        a["step"].triggered.connect(stepper.step)
+        a["step_back"].triggered.connect(stepper.back)
+        a["run_to_end"].triggered.connect(stepper.run_to_end)
+        a["stepper_reset"].triggered.connect(stepper.reset)
+        a["optimizer_step"].triggered.connect(stepper.optimizer_step)
+        a["play"].toggled.connect(stepper.play)
+        self.speed.valueChanged.connect(stepper.set_speed)
+        stepper.set_speed(self.speed.value())
+        stepper.changed.connect(self._enable)
+        stepper.message.connect(w.show_message)
+
+    # --- the document ---------------------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """The window has a new document (and scene): follow it; training and stepping start over."""
+        w = self.window
+        self.session.stop()
+        self.train_dock.bind(w.document)
+        self.train_dock.show_nonfinite(None)
+        self.plots.clear()
+        self.overlay = None
+        self.actions["stepper_mode"].setChecked(False)
+        self.stepper.bind(w.document, w.scene)
+        w.scene.selectionChanged.connect(self._on_selection)
+
+    def unbind(self) -> None:
+        self.actions["stepper_mode"].setChecked(False)
+        self.stepper.bind(None, None)
+        self.train_dock.bind(None)
+        self.overlay = None
+        self.session.stop()
+
+    def shutdown(self) -> None:
+        self.unbind()
+        self.session.shutdown()
+
+    # --- training -------------------------------------------------------------------------------------
+
+    def _base_dir(self) -> Any:
+        path = self.window.document.path if self.window.document else None
+        return path.parent if path else "."
+
+    def start(self) -> None:
+        self.plots.clear()
+        self.train_dock.show_nonfinite(None)
+        self._clear_nonfinite()
+        self.window.docks["plots"].raise_()
+        self.session.start(self.window.document.graph, self._base_dir())
+
+    def step_batch(self) -> None:
+        self.session.step(self.window.document.graph, self._base_dir())
+
+    def reset_weights(self) -> None:
+        self.plots.clear()
+        self.train_dock.show_nonfinite(None)
+        self._clear_nonfinite()
+        self.session.reset_weights()
+
+    def _on_progress(self, progress: Any) -> None:
+        self.plots.add(progress)
+        self.train_dock.show_progress(progress.step, progress.total_steps)
+
+    def _on_boundary(self, frame: Any) -> None:
+        dock = self.window.docks["boundary"]
+        if not dock.isVisible() and self.boundary.frames == 0:
+            dock.show()
+        self.boundary.show_frame(frame)
+
+    def _on_state(self, state: str) -> None:
+        info = self.session.info
+        detail = f"{info.total_steps} steps on {info.device}" if info and state == "running" else ""
+        if self.session.nonfinite is None:
+            self.train_dock.show_state(state, detail)
+        self._enable()
+
+    def _on_nonfinite(self, nonfinite: Any) -> None:
+        text = f"Training paused: {nonfinite}"
+        self.train_dock.show_nonfinite(text)
+        self.train_dock.show_state("paused", "a value is not finite")
+        self.window.show_message(text)
+        self._show_nonfinite_node()
+
+    def _show_nonfinite_node(self) -> None:
+        nonfinite, w = self.session.nonfinite, self.window
+        if nonfinite is None or nonfinite.node not in w.scene.nodes:
+            return
+        if self.overlay is None:
+            self.overlay = Overlay(w.scene, lambda _: None)
+        self.overlay.highlight(nonfinite.node, "nonfinite")
+        w.show_node(nonfinite.node)
+
+    def _clear_nonfinite(self) -> None:
+        if self.overlay is not None:
+            self.overlay.clear()
+            self.overlay.deleteLater()
+            self.overlay = None
+
+    def _on_selection(self) -> None:
+        nodes = self.window.scene.selected_node_ids()
+        node = nodes[0] if len(nodes) == 1 else None
+        self.histograms.follow(node)
+        self.session.watch(node)
+
+    # --- stepper --------------------------------------------------------------------------------------
+
+    def _stepper_mode(self, on: bool) -> None:
+        if on and not self.stepper.active:
+            if self.stepper.start():
+                self.window.docks["stepper"].raise_()
+            else:
+                self.actions["stepper_mode"].setChecked(False)
+        elif not on and self.stepper.active:
+            self.actions["play"].setChecked(False)
+            self.stepper.stop()
+        self._enable()
+
+    def _enable(self) -> None:
+        state, a = self.session.state, self.actions
+        has_training = bool(self.window.document and self.window.document.graph.training)
+        a["start"].setEnabled(has_training and state in ("idle", "finished", "paused"))
+        a["pause"].setEnabled(state in ("running", "starting"))
+        a["resume"].setEnabled(state == "paused" and self.session.nonfinite is None)
+        a["step_batch"].setEnabled(has_training and state in ("idle", "paused", "finished"))
+        a["stop"].setEnabled(state in ("running", "starting", "paused", "pausing", "finished", "busy"))
+        a["reset_weights"].setEnabled(state in ("paused", "finished"))
+        stepping = self.stepper.session
+        for name in ("step", "step_back", "play", "run_to_end", "stepper_reset"):
+            a[name].setEnabled(stepping is not None)
+        a["optimizer_step"].setEnabled(stepping is not None and stepping.at_end and not stepping.updates)
+        if stepping is None and a["play"].isChecked():
+            a["play"].setChecked(False)

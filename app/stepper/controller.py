@@ -1,0 +1,186 @@
+"""StepperController: Stepper mode on the canvas, driven by the Stepper toolbar.
+
+It owns a StepperSession for the current graph, and after every move redraws the overlay (badges,
+current node, edge dots) and the side panel from the session. An edit of the graph while stepping
+starts the stepper over on the edited graph. Auto-play is a timer whose interval the speed slider sets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.canvas.scene import CanvasScene
+from app.document import Document
+from app.stepper.overlay import Overlay
+from app.stepper.panel import StepperPanel, ValueViewer
+from app.stepper.session import StepperError, StepperSession
+from graphcore.graph import PortRef
+
+
+class StepperController(QObject):
+    changed = Signal()  # the position, the mode or the session changed (actions re-enable)
+    message = Signal(str)
+
+    def __init__(self, panel: StepperPanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.document: Document | None = None
+        self.scene: CanvasScene | None = None
+        self.overlay: Overlay | None = None
+        self.session: StepperSession | None = None
+        self.viewer: ValueViewer | None = None
+        self.interval_ms = 600
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+
+    @property
+    def active(self) -> bool:
+        return self.session is not None
+
+    def bind(self, document: Document | None, scene: CanvasScene | None) -> None:
+        """Follow another document; stepping stops."""
+        self.stop()
+        if self.document is not None:
+            self.document.stack.indexChanged.disconnect(self._on_edited)
+        self.document, self.scene = document, scene
+        if document is not None:
+            document.stack.indexChanged.connect(self._on_edited)
+
+    def start(self) -> bool:
+        if self.document is None or self.scene is None:
+            return False
+        try:
+            self.session = StepperSession(
+                self.document.graph, seed=self.document.graph.training.get("seed", 0)
+            )
+        except (StepperError, ValueError) as error:
+            self.session = None
+            self.message.emit(f"Cannot step this graph: {error}")
+            self.panel.show_intro(f"Cannot step this graph: {error}")
+            self.changed.emit()
+            return False
+        if self.overlay is None:
+            self.overlay = Overlay(self.scene, self.open_viewer)
+        self._show(animate=False)
+        self.message.emit(f"Stepper: {self.session.total} steps, differentiating {self.session.of}")
+        return True
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.session = None
+        if self.overlay is not None:
+            self.overlay.clear()
+            self.overlay.deleteLater()
+            self.overlay = None
+        self.panel.show_intro()
+        self.changed.emit()
+
+    def _on_edited(self) -> None:
+        if self.session is not None:
+            self.stop()
+            self.start()
+
+    # --- moves ---------------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        if self.session is not None:
+            if self.session.step() is None:
+                self.timer.stop()
+            self._show()
+
+    def back(self) -> None:
+        if self.session is not None:
+            self.session.back()
+            self._show()
+
+    def run_to_end(self) -> None:
+        if self.session is not None:
+            self.timer.stop()
+            self.session.run_to_end()
+            self._show(animate=False)
+
+    def reset(self) -> None:
+        if self.session is not None:
+            self.timer.stop()
+            self.session.reset()
+            self._show(animate=False)
+
+    def optimizer_step(self) -> None:
+        if self.session is None:
+            return
+        try:
+            updates = self.session.optimizer_step()
+        except (StepperError, ValueError) as error:
+            self.message.emit(str(error))
+            return
+        self.message.emit(f"Optimizer step: {len(updates)} parameters updated")
+        self._show(animate=False)
+
+    def play(self, on: bool) -> None:
+        if on and self.session is not None:
+            if self.session.at_end:
+                self.session.reset()
+            self.timer.start(self.interval_ms)
+        else:
+            self.timer.stop()
+        self.changed.emit()
+
+    def set_speed(self, steps_per_second: float) -> None:
+        self.interval_ms = max(30, int(1000 / max(steps_per_second, 0.1)))
+        if self.timer.isActive():
+            self.timer.start(self.interval_ms)
+
+    def _tick(self) -> None:
+        if self.session is None or self.session.at_end:
+            self.timer.stop()
+            self.changed.emit()
+            return
+        self.step()
+
+    # --- drawing -------------------------------------------------------------------------------------
+
+    def _show(self, animate: bool = True) -> None:
+        session, overlay = self.session, self.overlay
+        if session is None or overlay is None:
+            return
+        states = session.states()
+        overlay.show_states(states)
+        if session.updates:
+            for update in session.updates:
+                badge = overlay.badge(update.name.partition(".")[0])
+                if badge is not None:
+                    badge.set_values(update.after, update.delta)
+        event = session.current
+        overlay.highlight(event.node if event else None, event.phase if event else "forward")
+        if event is not None and animate:
+            overlay.traverse(self._edges_of(event), min(600, int(self.interval_ms * 0.8)))
+        self.panel.show_session(session)
+        self.changed.emit()
+
+    def _edges_of(self, event: Any) -> list[tuple[PortRef, bool]]:
+        """The edges a step moves along: into the node (forward), back out of its inputs (backward),
+        or from each consumer back to the fanned-out value (accumulate)."""
+        if event.phase == "accumulate":
+            return [(PortRef.parse(read), True) for read in event.step.reads]
+        assert self.session is not None
+        instr = self.session.program.by_node[event.node]
+        ports = [p for p, a in zip(instr.spec.inputs, instr.args) if a]
+        if event.phase == "backward":
+            ports = [p for p in ports if f"{event.node}.{p}" in event.passed]
+        return [(PortRef(event.node, p), event.phase == "backward") for p in ports]
+
+    def open_viewer(self, node_id: str) -> None:
+        """A badge was clicked: show its gradient in the backward pass, else its value."""
+        if self.overlay is None or (badge := self.overlay.badge(node_id)) is None:
+            return
+        value, what = (badge.grad, "gradient") if badge.grad is not None else (badge.value, "value")
+        if value is None:
+            return
+        parent = self.panel.window() if isinstance(self.panel, QWidget) else None
+        if self.viewer is not None:
+            self.viewer.close()
+        self.viewer = ValueViewer(f"{node_id} {what}", value, parent)
+        self.viewer.show()

@@ -1,0 +1,193 @@
+"""What the stepper draws over the canvas: a badge per node (its value, then the gradient that has
+reached it), a frame around the current node, and dots running along the edges being traversed
+(with the data in the forward pass, against it in the backward pass).
+
+These items only decorate the scene; they are removed when the stepper stops, and the canvas'
+own items are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEasingCurve, QObject, QPointF, QRectF, Qt, QVariantAnimation
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsSceneMouseEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from app.canvas.scene import CanvasScene
+from app.stepper.format import describe
+from graphcore.graph import PortRef
+
+PHASE_COLORS = {"forward": "#2563eb", "backward": "#ea580c", "accumulate": "#9333ea", "nonfinite": "#dc2626"}
+GRAD_COLOR = "#c2410c"
+
+
+class Badge(QGraphicsItem):
+    """A node's value and gradient in a small box above its top-right corner; a click opens a viewer."""
+
+    def __init__(self, node_id: str, on_click: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.node_id, self.on_click = node_id, on_click
+        self.value: Any = None
+        self.grad: Any = None
+        self.lines: list[tuple[str, str]] = []  # (text, colour)
+        self.font = QFont()
+        self.font.setPointSizeF(8.5)
+        self.font.setFamily("DejaVu Sans Mono")
+        self._rect = QRectF()
+        self.setZValue(20)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(text for text, _ in self.lines)
+
+    def set_values(self, value: Any, grad: Any) -> None:
+        self.value, self.grad = value, grad
+        lines = []
+        if value is not None:
+            lines.append((f"= {describe(value)}", "#1d2128"))
+        if grad is not None:
+            lines.append((f"∂ {describe(grad)}", GRAD_COLOR))
+        self.prepareGeometryChange()
+        self.lines = lines
+        from PySide6.QtGui import QFontMetricsF
+
+        metrics = QFontMetricsF(self.font)
+        width = max((metrics.horizontalAdvance(t) for t, _ in lines), default=0) + 12
+        height = metrics.height() * len(lines) + 6
+        self._rect = QRectF(0, -height, width, height)
+        self.setVisible(bool(lines))
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        from PySide6.QtGui import QFontMetricsF
+
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("#9aa3b0"), 1))
+        painter.setBrush(QBrush(QColor(255, 251, 235, 240)))
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(self.font)
+        metrics = QFontMetricsF(self.font)
+        y = self._rect.top() + 3 + metrics.ascent()
+        for text, color in self.lines:
+            painter.setPen(QColor(color))
+            painter.drawText(QPointF(6, y), text)
+            y += metrics.height()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.boundingRect().contains(event.pos()):
+            self.on_click(self.node_id)
+
+
+class Overlay(QObject):
+    """Badges, the current-node frame and the edge dots on one scene."""
+
+    def __init__(self, scene: CanvasScene, on_badge_click: Callable[[str], Any]) -> None:
+        super().__init__(scene)
+        self.scene = scene
+        self.on_badge_click = on_badge_click
+        self.badges: dict[str, Badge] = {}
+        self.frame = QGraphicsPathItem()
+        self.frame.setZValue(15)
+        self.frame.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.frame.hide()
+        scene.addItem(self.frame)
+        self.current: str | None = None
+        self.dots: list[QGraphicsEllipseItem] = []
+        self.paths: list[QPainterPath] = []
+        self.animation = QVariantAnimation(self)
+        self.animation.setStartValue(0.0)
+        self.animation.setEndValue(1.0)
+        self.animation.setEasingCurve(QEasingCurve.Type.InOutQuad)
+        self.animation.valueChanged.connect(self._move_dots)
+        self.traversed: list[tuple[PortRef, bool]] = []  # (edge's input port, against the data)
+
+    def badge(self, node_id: str) -> Badge | None:
+        return self.badges.get(node_id)
+
+    def show_states(self, states: dict[str, Any]) -> None:
+        for node_id, item in self.scene.nodes.items():
+            state = states.get(node_id)
+            badge = self.badges.get(node_id)
+            if state is None:
+                if badge is not None:
+                    badge.hide()
+                continue
+            if badge is None:
+                badge = self.badges[node_id] = Badge(node_id, self.on_badge_click)
+                badge.setParentItem(item)
+            value = next(iter(state.values.values()), None)
+            grad = next(iter(state.grads.values()), None)
+            badge.set_values(value, grad)
+            badge.setPos(QPointF(item.width - badge.boundingRect().width() + 8, -4))
+
+    def highlight(self, node_id: str | None, phase: str) -> None:
+        """Frame the current node in its phase's colour (red for a non-finite value)."""
+        self.current = node_id
+        item = self.scene.nodes.get(node_id or "")
+        if item is None:
+            self.frame.hide()
+            return
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(-5, -5, item.width + 10, item.height + 10), 9, 9)
+        self.frame.setPath(path)
+        self.frame.setPen(QPen(QColor(PHASE_COLORS.get(phase, "#2563eb")), 4))
+        self.frame.setPos(item.pos())
+        self.frame.show()
+
+    def traverse(self, edges: list[tuple[PortRef, bool]], duration_ms: int) -> None:
+        """Run a dot along each edge (keyed by its input port), backwards when the flag is set."""
+        self.animation.stop()
+        self.traversed = [(dst, back) for dst, back in edges if dst in self.scene.edges]
+        self.paths = [self.scene.edges[dst].path() for dst, _ in self.traversed]
+        while len(self.dots) < len(self.paths):
+            dot = QGraphicsEllipseItem(-6, -6, 12, 12)
+            dot.setZValue(18)
+            dot.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            self.scene.addItem(dot)
+            self.dots.append(dot)
+        for index, dot in enumerate(self.dots):
+            dot.setVisible(index < len(self.paths))
+            if index < len(self.paths):
+                color = QColor(PHASE_COLORS["backward" if self.traversed[index][1] else "forward"])
+                dot.setBrush(color)
+                dot.setPen(QPen(QColor("#ffffff"), 1.5))
+        if self.paths:
+            self.animation.setDuration(max(60, duration_ms))
+            self.animation.start()
+            self._move_dots(0.0)
+
+    def _move_dots(self, t: Any) -> None:
+        for dot, path, (_, back) in zip(self.dots, self.paths, self.traversed):
+            dot.setPos(path.pointAtPercent(1.0 - float(t) if back else float(t)))
+
+    def clear(self) -> None:
+        self.animation.stop()
+        for badge in self.badges.values():
+            badge.setParentItem(None)
+            if badge.scene() is not None:
+                badge.scene().removeItem(badge)
+        self.badges.clear()
+        for item in [self.frame, *self.dots]:
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        self.dots, self.paths, self.traversed = [], [], []
+        self.current = None

@@ -1,0 +1,231 @@
+"""StepperSession: the backprop stepper's state, without Qt.
+
+It pulls events from graphcore.stepping.Stepper one at a time and keeps them in a history, so
+Step back and Step again replay without recomputing. What each node shows at a position (its value,
+the gradient that has reached it, the contributions still being summed) is derived from the
+history up to that position, so there is nothing to keep in step by hand. After the backward pass
+an optimizer step can be taken on a copy of the parameters; it is applied to the stepper's own
+weights (never to the graph), and the next Step starts a new pass with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.graph import Graph, PortRef
+from graphcore.program import lower
+from graphcore.runtime import Runtime
+from graphcore.stepping import StepEvent, Stepper
+from graphcore.training_config import OPTIMIZERS
+from graphcore.validate import validate
+
+
+class StepperError(ValueError):
+    """The graph cannot be stepped (it has problems, or no single output to differentiate)."""
+
+
+@dataclass
+class NodeState:
+    values: dict[str, Any] = field(default_factory=dict)  # output -> value
+    grads: dict[str, Any] = field(default_factory=dict)  # output -> d(of)/d(output) so far
+
+
+@dataclass
+class ParameterUpdate:
+    name: str
+    before: Any
+    grad: Any
+    after: Any
+
+    @property
+    def delta(self) -> Any:
+        return self.after - self.before
+
+
+class StepperSession:
+    def __init__(self, graph: Graph, seed: int = 0) -> None:
+        report = validate(graph)
+        if not report.ok:
+            first = report.diagnostics[0]
+            raise StepperError(f"the graph has problems; first: {first}")
+        self.program = program = lower(graph)
+        self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
+        loss = graph.training.get("loss")
+        self.of = loss if isinstance(loss, str) and loss in program.consumers else None
+        self.optimizer_config = dict(graph.training.get("optimizer") or {"name": "sgd", "lr": 0.01})
+        self.passes = 0
+        self.updates: list[ParameterUpdate] = []
+        self._new_pass()
+
+    def _new_pass(self) -> None:
+        try:
+            self.stepper = Stepper(self.runtime, of=self.of)
+        except ValueError as error:
+            raise StepperError(str(error)) from None
+        self.of = self.stepper.of
+        self._events = self.stepper.events()
+        self.history: list[StepEvent] = []
+        self.position = -1  # index into history of the step shown; -1 before the first
+        self.exhausted = False
+        self.updates = []
+        self.passes += 1
+
+    # --- moving -------------------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return len(self.stepper.schedule)
+
+    @property
+    def current(self) -> StepEvent | None:
+        return self.history[self.position] if self.position >= 0 else None
+
+    @property
+    def at_end(self) -> bool:
+        return self.position == self.total - 1
+
+    def step(self) -> StepEvent | None:
+        """Advance one step (replaying history after a Step back); None at the end of the pass."""
+        if self.updates:  # an optimizer step was taken: the next Step begins a new pass
+            self._new_pass()
+        if self.position + 1 < len(self.history):
+            self.position += 1
+            return self.current
+        if self.exhausted:
+            return None
+        event = next(self._events, None)
+        if event is None:
+            self.exhausted = True
+            return None
+        self.history.append(event)
+        self.position += 1
+        return event
+
+    def back(self) -> StepEvent | None:
+        if self.updates:
+            self.updates = []
+            return self.current
+        self.position = max(-1, self.position - 1)
+        return self.current
+
+    def run_to_end(self) -> None:
+        while self.step() is not None:
+            pass
+
+    def reset(self) -> None:
+        """Back to before the first step of a fresh pass (with the stepper's current weights)."""
+        self._new_pass()
+        self.passes -= 1
+
+    # --- what the canvas shows ----------------------------------------------------------------------
+
+    def states(self) -> dict[str, NodeState]:
+        """Each node's value and gradient as of the current position."""
+        states: dict[str, NodeState] = {}
+        contributions: dict[str, dict[str, Any]] = {}
+        for event in self.history[: self.position + 1]:
+            if event.phase == "forward":
+                for name, value in event.outputs.items():
+                    states.setdefault(event.node, NodeState()).values[name] = value
+                continue
+            for name, value in event.upstream.items():
+                if name == self.of:
+                    contributions.setdefault(name, {})[name] = value
+            for port, grad in event.passed.items():
+                ref = PortRef.parse(port)
+                if grad is None or ref.port.startswith("<"):
+                    continue
+                instr = self.program.by_node[ref.node]
+                source = instr.args[instr.spec.inputs.index(ref.port)]
+                if source is not None:
+                    contributions.setdefault(source, {})[port] = grad
+        for value, parts in contributions.items():
+            node = PortRef.parse(value).node
+            states.setdefault(node, NodeState()).grads[value] = sum(parts.values())
+        return states
+
+    def forward_event(self, node: str) -> StepEvent | None:
+        return next((e for e in self.history if e.phase == "forward" and e.node == node), None)
+
+    def local_derivatives(self, event: StepEvent, limit: int = 16) -> dict[str, Any]:
+        """∂out/∂input for each input of a backward step's node, as a Jacobian (when small enough to
+        show: at most `limit` entries), built column by column from the node's own JVP."""
+        from graphcore.autodiff import node_jvp
+
+        instr = self.program.by_node[event.node]
+        forward = self.forward_event(event.node)
+        if forward is None:
+            return {}
+        args = tuple(forward.inputs.get(a) if a else None for a in instr.args)
+        module = self.runtime.module_of(instr)
+        result: dict[str, Any] = {}
+        out = forward.outputs[instr.outs[0]]
+        for slot, (port, arg) in enumerate(zip(instr.spec.inputs, args)):
+            if arg is None or not arg.is_floating_point():
+                continue
+            if arg.numel() * out.numel() > limit:
+                result[port] = f"{out.numel()}×{arg.numel()} Jacobian (not shown; its VJP is used)"
+                continue
+            columns = []
+            try:
+                for index in range(arg.numel()):
+                    tangent = torch.zeros_like(arg).reshape(-1)
+                    tangent[index] = 1.0
+                    tangents = tuple(
+                        tangent.reshape(arg.shape) if i == slot else None for i in range(len(args))
+                    )
+                    columns.append(node_jvp(instr, module, args, tangents)[0].reshape(-1))
+            except (NotImplementedError, RuntimeError) as error:
+                result[port] = str(error)
+                continue
+            jacobian = torch.stack(columns, -1)
+            result[port] = jacobian.reshape(()) if jacobian.numel() == 1 else jacobian
+        return result
+
+    # --- the optimizer step -------------------------------------------------------------------------
+
+    def parameters(self) -> dict[str, Any]:
+        """Trainable tensors by name: Parameter nodes (`w`) and layer weights (`fc.weight`)."""
+        found = {}
+        for instr in self.program:
+            if instr.spec.kind == "parameter":
+                found[instr.node] = self.runtime.source_value(instr)
+            elif instr.spec.kind == "layer":
+                for name, weight in self.runtime.module_of(instr).named_parameters():
+                    found[f"{instr.node}.{name}"] = weight
+        return found
+
+    def optimizer_step(self) -> list[ParameterUpdate]:
+        """One step of the training section's optimizer (SGD, lr 0.01 without one) on the gradients
+        of this pass, applied to the stepper's weights; returns each parameter's update."""
+        from graphcore.train import make_optimizer
+
+        if not self.exhausted and not self.at_end:
+            raise StepperError("finish the backward pass first (Run to end)")
+        gradients = self.stepper.gradients()
+        chosen, copies = [], []
+        for name, weight in self.parameters().items():
+            grad = gradients.get(f"{name}.out", gradients.get(name))
+            if grad is None:
+                continue
+            copy = weight.detach().clone().requires_grad_(True)
+            copy.grad = grad.detach().clone().reshape(copy.shape)
+            chosen.append((name, weight, grad))
+            copies.append(copy)
+        name = self.optimizer_config.get("name", "sgd")
+        config = {**OPTIMIZERS.get(name, OPTIMIZERS["sgd"])[1], **self.optimizer_config}
+        optimizer = make_optimizer(config, copies)
+        optimizer.step()
+        for event in self.history:  # forward values share storage with the weights about to change
+            event.inputs = {k: v.clone() for k, v in event.inputs.items()}
+            event.outputs = {k: v.clone() for k, v in event.outputs.items()}
+        self.updates = []
+        with torch.no_grad():
+            for (name, weight, grad), copy in zip(chosen, copies):
+                self.updates.append(
+                    ParameterUpdate(name, weight.detach().clone(), grad, copy.detach().clone())
+                )
+                weight.copy_(copy)
+        return self.updates

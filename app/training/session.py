@@ -1,0 +1,144 @@
+"""TrainingSession: the GUI-side owner of the training thread, and the state the controls show.
+
+States: "idle" (no trainer), "starting" (building one), "running", "pausing", "paused" (a trainer
+waits, Resume runs it on), "busy" (one step or a reset), "stopping", "finished" (its step budget
+is spent). Requests travel to the
+worker as queued signals; Pause and Stop also set the flag the running loop polls, since a busy
+worker only reads its queue between requests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from app.training.worker import Request, TrainerInfo, TrainingWorker
+from graphcore.fileformat import dumps
+from graphcore.graph import Graph
+
+
+class TrainingSession(QObject):
+    state_changed = Signal(str)
+    message = Signal(str)  # a sentence for the status bar
+    failed = Signal(str)
+    _request = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = "idle"
+        self.info: TrainerInfo | None = None
+        self.last_result: Any = None
+        self.nonfinite: Any = None
+        self.thread = QThread()
+        self.thread.setObjectName("training")
+        self.worker = TrainingWorker()
+        self.worker.moveToThread(self.thread)
+        self._request.connect(self.worker.handle)
+        self.worker.built.connect(self._on_built)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.nonfinite.connect(self._on_nonfinite)
+        self.worker.failed.connect(self._on_failed)
+        self.thread.start()
+
+    # --- requests -----------------------------------------------------------------------------------
+
+    def _snapshot(self, graph: Graph) -> dict[str, Any]:
+        return {"graph_text": dumps(graph)}
+
+    def start(self, graph: Graph, base_dir: Path | str = ".", steps: int | None = None) -> None:
+        """Train from fresh weights with the graph as it is now."""
+        if self.state not in ("idle", "finished", "paused"):
+            return
+        self.nonfinite, self.info = None, None
+        self._set_state("starting")
+        self._send(Request("run", base_dir=str(base_dir), steps=steps, **self._snapshot(graph)))
+
+    def pause(self) -> None:
+        if self.state in ("running", "starting"):
+            self.worker.stop_flag.set()
+            self._set_state("pausing")
+
+    def resume(self, steps: int | None = None) -> None:
+        if self.state == "paused":
+            self._set_state("running")
+            self._send(Request("run", steps=steps))
+
+    def step(self, graph: Graph, base_dir: Path | str = ".") -> None:
+        """One optimizer step on one batch; builds a trainer first when there is none."""
+        if self.state not in ("idle", "paused", "finished"):
+            return
+        fresh = self.state == "idle"
+        if fresh:
+            self.info = None
+        self._set_state("busy")
+        extra = self._snapshot(graph) if fresh else {}
+        self._send(Request("step", base_dir=str(base_dir), **extra))
+
+    def stop(self) -> None:
+        """End the run and drop the trainer: the next Start begins again from the graph."""
+        if self.state in ("idle", "stopping"):
+            return
+        self.worker.stop_flag.set()
+        self._set_state("stopping")
+        self._send(Request("drop"))
+
+    def reset_weights(self) -> None:
+        if self.state in ("paused", "finished"):
+            self.nonfinite = None
+            self._set_state("busy")
+            self._send(Request("reset"))
+
+    def watch(self, node_id: str | None) -> None:
+        """Histograms of this node from now on (read by the worker at its next report)."""
+        self.worker.watch_node = node_id
+
+    def _send(self, request: Request) -> None:
+        if request.kind != "drop":
+            self.worker.stop_flag.clear()
+        self._request.emit(request)
+
+    def shutdown(self) -> None:
+        """Stop and join the thread (window close, test teardown); safe to call twice."""
+        if self.thread.isRunning():
+            self.worker.stop_flag.set()
+            self.thread.quit()
+            self.thread.wait()
+        self.state = "idle"
+
+    # --- answers from the worker -------------------------------------------------------------------
+
+    def _on_built(self, info: TrainerInfo) -> None:
+        self.info = info
+        if self.state == "starting":
+            self._set_state("running")
+
+    def _on_finished(self, result: Any) -> None:
+        if self.state == "stopping":
+            if result is None:  # the drop request, after the run (if any) ended
+                self.info = None
+                self._set_state("idle")
+            return
+        if result is not None:
+            self.last_result = result
+        if self.info is None:  # the trainer could not be built (failed said why)
+            self._set_state("idle")
+        elif result is not None and result.stopped in ("finished", "early_stopping"):
+            self._set_state("finished")
+            how = result.stopped.replace("_", " ")
+            self.message.emit(f"Training {how} after {len(result.losses)} steps ({result.wall_time:.1f} s)")
+        elif self.state in ("running", "pausing", "busy", "starting"):
+            self._set_state("paused")
+
+    def _on_nonfinite(self, nonfinite: Any) -> None:
+        self.nonfinite = nonfinite
+
+    def _on_failed(self, text: str) -> None:
+        self.message.emit(text)
+        self.failed.emit(text)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)

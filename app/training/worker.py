@@ -1,0 +1,305 @@
+"""The training worker: a QObject living in its own QThread that owns the Trainer.
+
+The GUI thread never touches the Trainer, and the worker never touches widgets or the Graph: it
+receives a snapshot of the graph file as text, and answers with signals (queued to the GUI
+thread). Pause and Stop set a flag the training loop polls between steps, so the loop stops within
+one step; Resume runs the same Trainer on. Besides Trainer's Progress reports it sends, at a
+bounded rate, a decision-boundary frame (2-D classification sets) and histograms of one node.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+BOUNDARY_RES = 64
+BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
+HISTOGRAM_INTERVAL = 0.5
+HISTOGRAM_BINS = 40
+
+
+@dataclass
+class Request:
+    """What the GUI asks of the worker: build (from graph text), run, step, reset or drop."""
+
+    kind: str  # "run", "step", "reset", "drop"
+    graph_text: str | None = None  # a new graph to build a Trainer from (None: keep the current one)
+    base_dir: str = "."
+    overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None
+
+
+@dataclass
+class TrainerInfo:
+    total_steps: int
+    parameters: list[str]
+    classification: bool
+    device: str
+    boundary: bool  # a 2-D classification set: decision-boundary frames will come
+
+
+@dataclass
+class BoundaryFrame:
+    image: np.ndarray  # [res, res], image[i, j] at (xs[i], ys[j]); -1..1, sign = predicted class
+    rect: tuple[float, float, float, float]  # x, y, width, height
+    points: np.ndarray  # [n, 2] training samples
+    labels: np.ndarray  # [n] class of each sample
+    step: int
+
+
+@dataclass
+class NodeHistograms:
+    node: str
+    step: int
+    histograms: dict[str, tuple[np.ndarray, np.ndarray]]  # "value x.out" -> (counts, edges)
+
+
+def histogram(tensor: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    values = tensor.detach().float().cpu().numpy().ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    return np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high))
+
+
+class TrainingWorker(QObject):
+    built = Signal(object)  # TrainerInfo
+    progress = Signal(object)  # graphcore.train.Progress
+    boundary = Signal(object)  # BoundaryFrame
+    histograms = Signal(object)  # NodeHistograms
+    finished = Signal(object)  # TrainResult of a run, or None after a step/reset/drop
+    nonfinite = Signal(object)  # graphcore.train.NonFinite
+    failed = Signal(str)  # a sentence for the user (bad training section, dataset, device)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trainer: Any = None
+        self.stop_flag = threading.Event()  # set by the GUI thread: pause or stop
+        self.watch_node: str | None = None  # the node whose histograms to send (set by the GUI thread)
+        self._boundary: dict[str, Any] | None = None
+        self._last_boundary = self._last_histogram = 0.0
+
+    # --- requests (run in the worker thread) -----------------------------------------------------
+
+    @Slot(object)
+    def handle(self, request: Request) -> None:
+        try:
+            if request.kind == "drop":
+                self.trainer = None
+            elif request.graph_text is not None or (self.trainer is None and request.kind != "reset"):
+                self._build(request)
+            if request.kind == "run" and self.trainer is not None:
+                self._run(request.steps)
+                return
+            if request.kind == "step" and self.trainer is not None:
+                self._step()
+            elif request.kind == "reset" and self.trainer is not None:
+                self.trainer.reset_weights()
+                self._send_extras(force=True)
+        except Exception as error:  # noqa: BLE001 - the user sees the sentence; the app keeps running
+            self.failed.emit(_sentence(error))
+        self.finished.emit(None)
+
+    def _build(self, request: Request) -> None:
+        from graphcore.fileformat import loads
+        from graphcore.train import Trainer
+
+        self.trainer = None
+        if request.graph_text is None:
+            raise ValueError("there is no graph to train")
+        graph = loads(request.graph_text)
+        trainer = Trainer(graph, Path(request.base_dir), request.overrides, dtype="float32")
+        self.trainer = trainer
+        self._boundary = _boundary_setup(trainer)
+        self.built.emit(
+            TrainerInfo(
+                trainer.total_steps,
+                [name for name, _ in trainer.module.named_parameters()],
+                trainer.config.predict is not None,
+                str(trainer.device),
+                self._boundary is not None,
+            )
+        )
+        self._send_extras(force=True)
+
+    def _run(self, steps: int | None) -> None:
+        result = self.trainer.run(
+            listener=self._on_progress, should_stop=self.stop_flag.is_set, report_interval=0.05, steps=steps
+        )
+        self._send_extras(force=True)
+        if result.nonfinite is not None:
+            self.nonfinite.emit(result.nonfinite)
+        self.finished.emit(result)
+
+    def _step(self) -> None:
+        from graphcore.train import Progress
+
+        trainer = self.trainer
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        loss, prediction, batch, nonfinite = trainer.step()
+        accuracy = trainer.accuracy(prediction, batch.get(trainer._target))
+        self.progress.emit(
+            Progress(
+                trainer.step_count,
+                trainer.epoch,
+                trainer.total_steps,
+                [(trainer.step_count, loss)],
+                lr,
+                trainer.grad_norms(),
+                {},
+                accuracy,
+            )
+        )
+        self._send_extras(force=True)
+        if nonfinite is not None:
+            self.nonfinite.emit(nonfinite)
+
+    def _on_progress(self, progress: Any) -> None:
+        self.progress.emit(progress)
+        self._send_extras()
+
+    # --- extras: decision boundary and histograms --------------------------------------------------
+
+    def _send_extras(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self._boundary is not None and (force or now - self._last_boundary >= BOUNDARY_INTERVAL):
+            self._last_boundary = now
+            self.boundary.emit(_boundary_frame(self.trainer, self._boundary))
+        node = self.watch_node
+        if node and (force or now - self._last_histogram >= HISTOGRAM_INTERVAL):
+            self._last_histogram = now
+            found = _node_histograms(self.trainer, node)
+            if found is not None:
+                self.histograms.emit(found)
+
+
+def _sentence(error: Exception) -> str:
+    """TrainingConfigError, DatasetError, InvalidGraph and device errors are ValueErrors whose
+    message names the key or node; anything else is shown with its type."""
+    if isinstance(error, ValueError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _boundary_setup(trainer: Any) -> dict[str, Any] | None:
+    """The grid to evaluate for a 2-D classification set, or None when the set is not one."""
+    from graphcore._torch import torch
+
+    config, data = trainer.config, trainer.train_data
+    target = trainer._target
+    feature = next(
+        (
+            node
+            for node, t in data.items()
+            if node != target and t.is_floating_point() and t.dim() == 2 and t.shape[1] == 2
+        ),
+        None,
+    )
+    if config.predict is None or feature is None or target not in data:
+        return None
+    x = data[feature]
+    low, high = x.min(0).values, x.max(0).values
+    margin = (high - low) * 0.15 + 1e-3
+    low, high = low - margin, high + margin
+    xs = torch.linspace(float(low[0]), float(high[0]), BOUNDARY_RES)
+    ys = torch.linspace(float(low[1]), float(high[1]), BOUNDARY_RES)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
+    inputs = {feature: grid.to(x.device, x.dtype)}
+    for node, t in data.items():
+        if node != feature:
+            inputs[node] = t[:1].expand(len(grid), *t.shape[1:]).contiguous()
+    y = data[target]
+    if y.is_floating_point() and y.dim() == 2 and y.shape[1] > 1:
+        labels = y.argmax(-1)
+    elif y.is_floating_point():
+        labels = (y.reshape(-1) > 0.5).long()
+    else:
+        labels = y.reshape(-1)
+    rect = (float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1]))
+    return {
+        "inputs": inputs,
+        "rect": rect,
+        "points": x.detach().cpu().numpy(),
+        "labels": labels.detach().cpu().numpy(),
+    }
+
+
+def _boundary_frame(trainer: Any, setup: dict[str, Any]) -> BoundaryFrame:
+    from graphcore._torch import torch
+
+    module = trainer.module
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = trainer.runtime.forward(setup["inputs"])[trainer.config.predict].float()
+    finally:
+        module.train()
+    if out.dim() >= 2 and out.shape[-1] > 1:
+        classes = out.shape[-1]
+        image = out.argmax(-1).float() / max(1, classes - 1) * 2 - 1
+    else:
+        score = out.reshape(-1)
+        threshold = trainer.config.threshold
+        if threshold == 0.5 and bool(((score >= 0) & (score <= 1)).all()):
+            image = (score - 0.5) * 2
+        else:
+            image = torch.tanh(score - threshold)
+    image = torch.nan_to_num(image, 0.0).reshape(BOUNDARY_RES, BOUNDARY_RES)
+    return BoundaryFrame(
+        image.cpu().numpy(), setup["rect"], setup["points"], setup["labels"], trainer.step_count
+    )
+
+
+def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
+    """Histograms of a node's value on the first batch, and of its weights and their gradients."""
+    from graphcore._torch import torch
+    from graphcore.autodiff import as_tuple
+    from graphcore.codegen import node_function
+
+    program, runtime = trainer.program, trainer.runtime
+    if node not in program.by_node:
+        return None
+    found: dict[str, Any] = {}
+    instr = program.by_node[node]
+    if instr.spec.kind == "parameter":
+        weights = [(node, runtime.source_value(instr))]
+    elif instr.spec.kind == "layer":
+        weights = [(f"{node}.{k}", p) for k, p in runtime.module_of(instr).named_parameters()]
+    else:
+        weights = []
+    batch = {k: v[: trainer.config.batch_size] for k, v in trainer.train_data.items()}
+    values: dict[str, Any] = {}
+    module = trainer.module
+    module.eval()
+    try:
+        with torch.no_grad():
+            for step in program:
+                if step.spec.kind == "input":
+                    out = (batch.get(step.node, runtime.inputs.get(step.node)),)
+                elif step.spec.is_source:
+                    out = (runtime.source_value(step),)
+                else:
+                    args = tuple(values[a] if a else None for a in step.args)
+                    out = as_tuple(node_function(step)(runtime.module_of(step), *args))
+                values.update(zip(step.outs, out))
+                if step.node == node:
+                    break
+    finally:
+        module.train()
+    for name in instr.outs:
+        if values.get(name) is not None and values[name].is_floating_point():
+            found[f"value {name}"] = histogram(values[name])
+    for name, weight in weights:
+        found[f"weight {name}"] = histogram(weight)
+        if weight.grad is not None:
+            found[f"gradient {name}"] = histogram(weight.grad)
+    return NodeHistograms(node, trainer.step_count, {k: v for k, v in found.items() if v is not None})

@@ -1,0 +1,165 @@
+"""Screenshots of the real app for the README: each example, both themes, and the editor's key states.
+
+    xvfb-run -a python scripts/screenshots.py            # writes docs/screenshots/*.png
+
+It opens the real MainWindow (with throwaway settings, so yours are untouched), drives it the way a
+user would (selecting, dragging a wire, opening quick-add) and saves a grab of the whole window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.main import DEFAULT_EXAMPLE, EXAMPLES  # noqa: E402
+from app.window import MainWindow  # noqa: E402
+from graphcore.fileformat import save  # noqa: E402
+from graphcore.graph import Graph, Node, PortRef  # noqa: E402
+from graphcore.registry import REGISTRY  # noqa: E402
+
+SIZE = (1600, 940)
+
+
+def settle(app: QApplication) -> None:
+    for _ in range(3):
+        app.processEvents()
+
+
+def press_and_hover(window: MainWindow, start: QPointF, over: QPointF) -> None:
+    """Begin a wire at `start` and hold it over `over` (the mouse button stays down)."""
+    viewport = window.view.viewport()
+    for kind, at, button, buttons in (
+        (QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton),
+        (QEvent.Type.MouseMove, over, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton),
+    ):
+        local = QPointF(window.view.mapFromScene(at))
+        modifiers = Qt.KeyboardModifier.NoModifier
+        event = QMouseEvent(kind, local, viewport.mapToGlobal(local), button, buttons, modifiers)
+        QApplication.sendEvent(viewport, event)
+
+
+def port(window: MainWindow, ref: str, output: bool) -> QPointF:
+    node, name = ref.split(".")
+    return window.scene.nodes[node].port_scene_pos(name, output)
+
+
+def refused_wire(window: MainWindow) -> None:
+    """Mid-drag: L.out held over w·x's input a, which would close a cycle: red, with the reason."""
+    window.open_path(DEFAULT_EXAMPLE)
+    press_and_hover(window, port(window, "L.out", True), port(window, "wx.a", False))
+
+
+def problems(window: MainWindow) -> None:
+    """A shape mismatch and a loose node: red nodes and edges, listed in the Problems panel."""
+    window.open_path(EXAMPLES / "xor.json")
+    graph = window.document.graph
+    layer = next(n.id for n in graph.nodes if n.type == "Linear")
+    window.controller.set_param(layer, "in_features", 3)
+    right = max(item.sceneBoundingRect().right() for item in window.scene.nodes.values())
+    window.controller.add_node("tanh", QPointF(right - 60, -60))
+    window.frame_all()
+    window.show_node(layer)
+    window.frame_all()
+
+
+def quick_add(window: MainWindow) -> None:
+    """Tab on the canvas, then typing: the quick-add list at the cursor."""
+    window.open_path(DEFAULT_EXAMPLE)
+    window.view.setFocus()
+    at = window.scene.nodes["L"].sceneBoundingRect().bottomLeft() + QPointF(0, 60)
+    window._open_quick_add("", at, None)
+    window.quick_add.edit.setText("squash")
+
+
+def groups(window: MainWindow) -> None:
+    """Two groups: the neuron's pre-activation as a frame, the loss collapsed to one box."""
+    window.open_path(EXAMPLES / "sigmoid_neuron.json")
+    controller, scene = window.controller, window.scene
+    scene.select_nodes(["w", "x", "b", "wx", "z"])
+    first = controller.group_selection()
+    controller.set_group(first, "Rename group", title="z = wx + b")
+    scene.select_nodes(["r", "sq", "half", "L"])
+    second = controller.group_selection()
+    controller.set_group(second, "Rename group", title="loss ½(y − t)²")
+    controller.toggle_collapsed(second)
+    scene.select([scene.backdrops[first]])
+    window.frame_all()
+
+
+def hundred_nodes(window: MainWindow) -> None:
+    """A hundred nodes on screen (ten chains of ten), auto-laid-out: titles grow when zoomed out."""
+    unary = [
+        t
+        for t, s in REGISTRY.items()
+        if s.inputs == ("x",) and s.outputs == ("out",) and not s.param_problems({})
+    ][:9]
+    graph = Graph()
+    for chain in range(10):
+        previous = graph.add_node(Node(f"x{chain}", "Input", {"shape": ["N", 8]}, f"x{chain}"))
+        for step in range(9):
+            node = graph.add_node(Node(f"n{chain}_{step}", unary[(chain + step) % len(unary)]))
+            graph.connect(PortRef(previous.id, "out"), PortRef(node.id, "x"))
+            previous = node
+    path = Path(tempfile.mkdtemp()) / "hundred.json"
+    save(graph, path)
+    window.open_path(path)
+    window.auto_layout()
+
+
+def example(path: Path, select: str | None = None) -> Callable[[MainWindow], None]:
+    def show(window: MainWindow) -> None:
+        window.open_path(path)
+        if select and select in window.scene.nodes:
+            window.scene.select_nodes([select])
+
+    return show
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Save PNG screenshots of the app into docs/screenshots/.")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Backprop Studio")
+    settings_dir = Path(tempfile.mkdtemp())
+    shots: list[tuple[str, str, Callable[[MainWindow], None]]] = [
+        ("main-light", "light", example(DEFAULT_EXAMPLE, "t")),
+        ("main-dark", "dark", example(DEFAULT_EXAMPLE, "t")),
+        ("wiring-refused", "light", refused_wire),
+        ("problems", "light", problems),
+        ("quick-add", "dark", quick_add),
+        ("groups", "light", groups),
+        ("hundred-nodes", "light", hundred_nodes),
+    ]
+    shots += [(f"example-{p.stem}", "light", example(p)) for p in sorted(EXAMPLES.glob("*.json"))]
+    for name, theme, arrange in shots:
+        settings = QSettings(str(settings_dir / f"{name}.ini"), QSettings.Format.IniFormat)
+        settings.setValue("theme", theme)
+        window = MainWindow(settings)
+        window.resize(*SIZE)
+        window.show()
+        settle(app)
+        arrange(window)
+        window.minimap.refresh()
+        settle(app)
+        target = args.out / f"{name}.png"
+        window.grab().save(str(target))
+        print(target.relative_to(ROOT))
+        window.ask_save_changes = lambda: "discard"
+        window.close()
+        settle(app)
+
+
+if __name__ == "__main__":
+    main()

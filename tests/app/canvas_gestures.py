@@ -1,0 +1,51 @@
+"""Real mouse gestures on the canvas for the GUI tests: events sent to the view's viewport, so they
+go through the same item, scene, view and controller code as a user's hand."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from app.window import MainWindow
+
+
+def mouse(
+    view,
+    kind: QEvent.Type,
+    at: QPointF | QPoint,
+    button=Qt.MouseButton.LeftButton,
+    buttons=Qt.MouseButton.LeftButton,
+    modifiers=Qt.KeyboardModifier.NoModifier,
+) -> None:
+    """Send one mouse event to the canvas, at a scene position (QPointF) or a viewport pixel (QPoint)."""
+    local = QPointF(view.mapFromScene(at)) if isinstance(at, QPointF) else QPointF(at)
+    viewport = view.viewport()
+    event = QMouseEvent(
+        kind, local, QPointF(viewport.mapToGlobal(local.toPoint())), button, buttons, modifiers
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def drag(
+    view,
+    start: QPointF | QPoint,
+    end: QPointF | QPoint,
+    steps: int = 5,
+    button=Qt.MouseButton.LeftButton,
+    modifiers=Qt.KeyboardModifier.NoModifier,
+) -> None:
+    """Press at `start`, move in steps, release at `end`: scene positions (QPointF) or viewport pixels
+    (QPoint), turned into pixels once, before anything moves, as a hand on the mouse would."""
+    first = view.mapFromScene(start) if isinstance(start, QPointF) else start
+    last = view.mapFromScene(end) if isinstance(end, QPointF) else end
+    mouse(view, QEvent.Type.MouseButtonPress, first, button, button, modifiers)
+    for i in range(1, steps + 1):
+        point = first + (last - first) * (i / steps)
+        mouse(view, QEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, button, modifiers)
+    mouse(view, QEvent.Type.MouseButtonRelease, last, button, Qt.MouseButton.NoButton, modifiers)
+
+
+def port_pos(window: MainWindow, ref: str, output: bool) -> QPointF:
+    node, port = ref.split(".")
+    return window.scene.nodes[node].port_scene_pos(port, output)

@@ -1,0 +1,153 @@
+"""The canvas mirrors the model, and navigating it works as in other node editors."""
+
+from __future__ import annotations
+
+from canvas_gestures import drag, mouse
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from app.main import DEFAULT_EXAMPLE
+from app.window import MainWindow
+from graphcore.fileformat import load
+from graphcore.registry import show
+
+
+def test_the_default_example_opens_laid_out_and_valid(window: MainWindow):
+    assert window.open_path(DEFAULT_EXAMPLE)
+    graph = window.document.graph
+    assert set(window.scene.nodes) == {n.id for n in graph.nodes}
+    assert set(window.scene.edges) == {dst for _, dst in graph.edges}
+    assert window.document.report.ok and "No problems" in window.diagnostics.summary.text()
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert all(visible.contains(item.sceneBoundingRect()) for item in window.scene.nodes.values())
+
+
+def test_items_show_the_model(neuron: MainWindow):
+    scene, graph, report = neuron.scene, neuron.document.graph, neuron.document.report
+    for node in graph.nodes:
+        item = scene.nodes[node.id]
+        assert (item.x(), item.y()) == node.pos
+        assert item.title == node.title
+    for src, dst in graph.edges:
+        assert scene.edges[dst].src == src
+        assert scene.edges[dst].label == show(report.shapes[str(src)])
+    assert set(scene.nodes["wx"].inputs) == {"a", "b"} and set(scene.nodes["wx"].outputs) == {"out"}
+    assert "shape []" in scene.nodes["t"].outputs["out"].describe()
+
+
+def test_dragging_a_node_is_one_undo_step_and_snaps(neuron: MainWindow):
+    view, item, stack = neuron.view, neuron.scene.nodes["t"], neuron.document.stack
+    before = neuron.document.graph.node("t").pos
+    grab = item.mapToScene(QPointF(40, 10))
+    drag(view, grab, grab + QPointF(93, 47), steps=12)
+    moved = neuron.document.graph.node("t").pos
+    assert moved == (item.x(), item.y()) != before
+    assert moved[0] % 20 == 0 and moved[1] % 20 == 0  # snapped to the grid
+    assert stack.count() == 1 and stack.text(0).startswith("Move")
+    edge = neuron.scene.edges[next(dst for src, dst in neuron.document.graph.edges if src.node == "t")]
+    assert edge.path().pointAtPercent(0) == item.port_scene_pos("out", True)  # its edge followed
+    stack.undo()
+    assert neuron.document.graph.node("t").pos == before == (item.x(), item.y())
+
+
+def test_moving_without_snap_keeps_the_exact_position(neuron: MainWindow):
+    neuron.menu["snap"].trigger()
+    assert not neuron.scene.snap
+    neuron.view.zoom_by(1 / neuron.view.zoom)  # 1:1, so a mouse step is exactly one scene unit
+    item = neuron.scene.nodes["t"]
+    grab = item.mapToScene(QPointF(40, 10))
+    start = neuron.document.graph.node("t").pos
+    drag(neuron.view, grab, grab + QPointF(13, 7))
+    assert neuron.document.graph.node("t").pos == (start[0] + 13, start[1] + 7)
+
+
+def test_rubber_band_click_and_select_all(neuron: MainWindow, qtbot):
+    scene, view = neuron.scene, neuron.view
+    rect = scene.nodes["w"].sceneBoundingRect().united(scene.nodes["x"].sceneBoundingRect())
+    drag(view, rect.topLeft() - QPointF(15, 15), rect.bottomRight() + QPointF(5, 5))
+    assert scene.selected_node_ids() == ["w", "x"]
+    mouse(view, QEvent.Type.MouseButtonPress, scene.nodes["t"].mapToScene(QPointF(30, 40)))
+    mouse(
+        view,
+        QEvent.Type.MouseButtonRelease,
+        scene.nodes["t"].mapToScene(QPointF(30, 40)),
+        buttons=Qt.MouseButton.NoButton,
+    )
+    assert scene.selected_node_ids() == ["t"]
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert set(scene.selected_node_ids()) == set(scene.nodes)
+
+
+def test_wheel_zooms_around_the_cursor(neuron: MainWindow):
+    view = neuron.view
+    spot = QPoint(200, 150)
+    under = view.mapToScene(spot)
+    zoom = view.zoom
+    event = QWheelEvent(
+        QPointF(spot),
+        QPointF(view.viewport().mapToGlobal(spot)),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.zoom > zoom * 1.3
+    after = view.mapToScene(spot)
+    assert abs(after.x() - under.x()) < 2 and abs(after.y() - under.y()) < 2
+
+
+def test_middle_drag_and_space_drag_pan(neuron: MainWindow, qtbot):
+    view = neuron.view
+    center = view.center()
+    drag(view, QPoint(300, 300), QPoint(350, 320), button=Qt.MouseButton.MiddleButton)
+    moved = view.center()
+    assert abs((center - moved).x() - 50 / view.zoom) < 2
+    view.setFocus()
+    qtbot.keyPress(view, Qt.Key.Key_Space)
+    drag(view, QPoint(300, 300), QPoint(300, 200))
+    qtbot.keyRelease(view, Qt.Key.Key_Space)
+    assert abs((view.center() - moved).y() - 100 / view.zoom) < 2
+    assert neuron.document.stack.count() == 0 and neuron.scene.selected_node_ids() == []
+
+
+def test_f_frames_the_selection_then_everything(neuron: MainWindow, qtbot):
+    view, scene = neuron.view, neuron.scene
+    view.zoom_by(0.2)
+    scene.select_nodes(["t"])
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_F)
+    assert view.viewport().rect().contains(view.mapFromScene(scene.nodes["t"].sceneBoundingRect().center()))
+    assert view.zoom > 1
+    scene.clearSelection()
+    qtbot.keyClick(view, Qt.Key.Key_F)
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(scene.items_rect())
+
+
+def test_minimap_marks_the_view_and_moves_it(neuron: MainWindow, qtbot):
+    minimap = neuron.minimap
+    minimap.refresh()
+    assert len(minimap.boxes) == len(neuron.scene.nodes)
+    target = neuron.scene.nodes["L"].sceneBoundingRect().center()
+    world, scale = minimap._transform()
+    point = minimap._to_widget(neuron.scene.nodes["L"].sceneBoundingRect(), world, scale).center().toPoint()
+    qtbot.mouseClick(minimap, Qt.MouseButton.LeftButton, pos=point)
+    center = neuron.view.center()
+    assert abs(center.x() - target.x()) < 10 / scale and abs(center.y() - target.y()) < 10 / scale
+
+
+def test_saved_view_state_is_restored(neuron: MainWindow, examples, qtbot):
+    neuron.view.zoom_by(1.7)
+    neuron.view.centerOn(QPointF(300, 100))
+    zoom, center = neuron.view.zoom, neuron.view.center()
+    assert neuron.save()
+    assert load(examples / "sigmoid_neuron.json").meta["view"]["zoom"] == round(zoom, 4)
+    neuron.new_document()
+    assert neuron.open_path(examples / "sigmoid_neuron.json")
+    assert abs(neuron.view.zoom - zoom) < 1e-3
+    assert abs(neuron.view.center().x() - center.x()) < 2 and abs(neuron.view.center().y() - center.y()) < 2

@@ -1,0 +1,101 @@
+"""The window as a whole: start-up, the Open dialog, undo keys, themes, and what shows at each zoom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolTip
+
+import app.main
+from app.canvas.items import OVERVIEW_LOD, PORTS_LOD
+from app.theme import DARK, LIGHT
+from app.window import MainWindow
+
+
+def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypatch, qapp):
+    opened = []
+
+    class Recorder:
+        def open_path(self, path: Path) -> bool:
+            opened.append(Path(path))
+            return True
+
+        def show(self) -> None:
+            pass
+
+    monkeypatch.setattr("app.window.MainWindow", Recorder)
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    assert app.main.main(["examples/xor.json"]) == 0
+    assert app.main.main([]) == 0
+    assert opened == [Path("examples/xor.json"), app.main.DEFAULT_EXAMPLE]
+
+
+def test_open_dialog_asks_for_a_file(window: MainWindow, examples: Path):
+    window.ask_open_path = lambda: examples / "path_sum.json"
+    window.menu["open"].trigger()
+    assert window.document.name == "path_sum.json" and len(window.document.graph) == 6
+    window.ask_open_path = lambda: None  # cancelled
+    assert not window.open_dialog() and window.document.name == "path_sum.json"
+
+
+def test_undo_and_redo_keys(neuron: MainWindow, qtbot):
+    neuron.controller.set_label("t", "σ")
+    neuron.activateWindow()
+    neuron.view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is neuron)
+    qtbot.keyClick(neuron.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert neuron.document.graph.node("t").label == "t = σ(z)"
+    shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(neuron.view, Qt.Key.Key_Z, shift_ctrl)
+    assert neuron.document.graph.node("t").label == "σ"
+
+
+def test_themes_switch_everything_and_are_remembered(neuron: MainWindow, settings):
+    assert neuron.scene.theme is LIGHT
+    before = neuron.scene.nodes["t"].color.name()
+    neuron.menu["theme_dark"].trigger()
+    assert neuron.scene.theme is DARK and neuron.view.canvas().theme is DARK
+    assert neuron.scene.nodes["t"].color.name() != before
+    assert neuron.scene.edges[next(iter(neuron.scene.edges))].pen().color().name() == DARK.edge
+    assert QApplication.palette().window().color().name() == DARK.window
+    assert settings.value("theme") == "dark"
+    again = MainWindow(settings)
+    assert again.theme is DARK and again.menu["theme_dark"].isChecked()
+    again.deleteLater()
+    neuron.menu["theme_light"].trigger()
+    assert QApplication.palette().window().color().name() == LIGHT.window
+
+
+def test_zoomed_out_the_canvas_shows_less_detail(neuron: MainWindow):
+    view, scene = neuron.view, neuron.scene
+    pill = next(iter(scene.edges.values())).pill
+    view.zoom_by(OVERVIEW_LOD * 0.9 / view.zoom)
+    assert not pill.isVisible() and scene.ports_shown
+    view.zoom_by(PORTS_LOD * 0.9 / view.zoom)
+    assert not scene.ports_shown and scene.port_at(neuron.scene.nodes["t"].port_scene_pos("x", False)) is None
+    view.zoom_by(1 / view.zoom)
+    assert pill.isVisible() and scene.ports_shown
+    assert "zoom 100%" in neuron.zoom_label.text()
+
+
+def test_ports_and_nodes_explain_themselves(neuron: MainWindow):
+    port = neuron.scene.nodes["wx"].inputs["a"]
+    assert port.describe() == "wx.a — input, from w.out\nshape []"
+    assert neuron.scene.nodes["wx"].describe().startswith("wx — mul: Product")
+
+
+def test_hovering_shows_a_tooltip_written_on_demand(neuron: MainWindow, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QToolTip, "showText", lambda at, text, widget=None: shown.append(text))
+    view = neuron.view
+    for at in (
+        neuron.scene.nodes["wx"].port_scene_pos("a", False),
+        neuron.scene.nodes["wx"].mapToScene(40, 40),
+    ):
+        spot = view.mapFromScene(at)
+        QApplication.sendEvent(
+            view.viewport(), QHelpEvent(QEvent.Type.ToolTip, spot, view.viewport().mapToGlobal(spot))
+        )
+    assert shown == ["wx.a — input, from w.out\nshape []", neuron.scene.nodes["wx"].describe()]
