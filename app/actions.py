@@ -55,6 +55,25 @@ class Actions:
         self._add(file, "save", "&Save", QKeySequence.StandardKey.Save, w.save)
         self._add(file, "save_as", "Save &As…", QKeySequence.StandardKey.SaveAs, w.save_as)
         file.addSeparator()
+        tools = w.export_tools
+        export = file.addMenu("&Export")
+        self._add(export, "export_python", "&Python…", None, lambda: tools.export_python())
+        training = self._add(export, "export_with_training", "  with &Training Loop", None, None)
+        training.setCheckable(True)
+        training.setToolTip(
+            "Export Python writes the training section as code too (graphcore export --train)"
+        )
+        training.toggled.connect(lambda on: setattr(tools, "with_training", on))
+        self._add(export, "export_onnx", "&ONNX…", None, lambda: tools.export_onnx())
+        export.addSeparator()
+        self._add(export, "export_png", "Image (P&NG)…", None, lambda: tools.export_image("png"))
+        self._add(export, "export_svg", "Image (&SVG)…", None, lambda: tools.export_image("svg"))
+        export.aboutToShow.connect(
+            lambda: training.setEnabled(w.document is not None and bool(w.document.graph.training))
+        )
+        imports = file.addMenu("&Import")
+        self._add(imports, "import_torch", "&PyTorch Module…", None, lambda: tools.import_dialog())
+        file.addSeparator()
         self._add(file, "quit", "&Quit", QKeySequence.StandardKey.Quit, w.close)
 
         edit = bar.addMenu("&Edit")
@@ -120,13 +139,16 @@ class Actions:
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard and Mouse", "F1", w.show_shortcuts)
 
-    def _add(self, menu: QMenu, name: str, text: str, keys: Keys, slot: Callable[..., object]) -> QAction:
+    def _add(
+        self, menu: QMenu, name: str, text: str, keys: Keys, slot: Callable[..., object] | None
+    ) -> QAction:
         action = QAction(text, self.window)
         if isinstance(keys, list):
             action.setShortcuts([QKeySequence(k) for k in keys])
         elif keys is not None:
             action.setShortcut(QKeySequence(keys))
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         menu.addAction(action)
         self.by_name[name] = action
         return action

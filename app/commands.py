@@ -9,7 +9,7 @@ compound edits here are single commands or stack macros (`QUndoStack.beginMacro`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand  # Qt 6: the undo framework lives in QtGui
@@ -32,32 +32,22 @@ class AddNode(QUndoCommand):
 
 
 class RemoveNodes(QUndoCommand):
-    """Remove nodes with their edges; undo puts them back in their original file order.
-
-    graphcore appends re-added nodes at the end, which would reorder the saved file and the
-    schedule's tie-breaks, so undo also re-adds the nodes that followed the first removed one.
-    """
+    """Remove nodes with their edges; undo puts each node back at its place in file order."""
 
     def __init__(self, graph: Graph, node_ids: Iterable[str]) -> None:
         self.graph = graph
         chosen = set(node_ids)
-        self.removed = [n.id for n in graph.nodes if n.id in chosen]
-        super().__init__(f"Delete {_describe(self.removed)}")
-        order = [n.id for n in graph.nodes]
-        self.tail = order[order.index(self.removed[0]) :] if self.removed else []
-        self.nodes = {node_id: graph.node(node_id) for node_id in self.tail}
-        tail = set(self.tail)
-        self.tail_edges = [(s, d) for s, d in graph.edges if s.node in tail or d.node in tail]
-        self.edges = [(s, d) for s, d in self.tail_edges if s.node in chosen or d.node in chosen]
+        self.removed = [(index, n) for index, n in enumerate(graph.nodes) if n.id in chosen]
+        super().__init__(f"Delete {_describe([n.id for _, n in self.removed])}")
+        self.edges = list(dict.fromkeys(e for node_id in chosen for e in graph.edges_of(node_id)))
 
     def redo(self) -> None:
-        _remove(self.graph, self.removed, self.edges)
+        _remove(self.graph, [n.id for _, n in self.removed], self.edges)
 
     def undo(self) -> None:
-        _remove(self.graph, [n for n in self.tail if n in self.graph], self.tail_edges)
-        for node_id in self.tail:
-            self.graph.add_node(self.nodes[node_id])
-        for src, dst in self.tail_edges:
+        for index, node in self.removed:  # ascending: each index is final once the earlier ones are back
+            self.graph.add_node(node, index=index)
+        for src, dst in self.edges:
             self.graph.connect(src, dst)
 
 
@@ -168,41 +158,30 @@ class Paste(QUndoCommand):
 
 
 class SetMeta(QUndoCommand):
-    """Replace one key of Graph.meta (groups live there); None removes the key, so files stay clean.
+    """Replace one key of Graph.meta (groups live there); None removes the key, so files stay clean."""
 
-    Graph.meta has no events, so `changed` is called with the key after each change
-    (GraphSignals.meta_changed.emit in the app).
-    """
-
-    def __init__(self, graph: Graph, key: str, value: Any, changed: Callable[[str], Any], text: str) -> None:
+    def __init__(self, graph: Graph, key: str, value: Any, text: str) -> None:
         super().__init__(text)
-        self.graph, self.key, self.changed = graph, key, changed
+        self.graph, self.key = graph, key
         self.old, self.new = copy.deepcopy(graph.meta.get(key)), copy.deepcopy(value)
         self.order = list(graph.meta)  # undo puts a re-added key back where it was in the file
 
-    def _set(self, value: Any) -> None:
-        meta = self.graph.meta
-        if value is None:
-            meta.pop(self.key, None)
-        else:
-            meta[self.key] = copy.deepcopy(value)
-        self.changed(self.key)
-
     def redo(self) -> None:
-        self._set(self.new)
+        self.graph.set_meta(self.key, self.new)
 
     def undo(self) -> None:
-        self._set(self.old)
         meta = self.graph.meta
         rank = {key: index for index, key in enumerate(self.order)}
-        ordered = sorted(meta.items(), key=lambda item: rank.get(item[0], len(rank)))
-        meta.clear()
-        meta.update(ordered)
+        if self.old is not None:  # restore the key's place before the event, so views see the final order
+            meta[self.key] = self.old
+            ordered = sorted(meta.items(), key=lambda item: rank.get(item[0], len(rank)))
+            meta.clear()
+            meta.update(ordered)
+        self.graph.set_meta(self.key, self.old)
 
 
 def _remove(graph: Graph, node_ids: list[str], edges: list[tuple[PortRef, PortRef]]) -> None:
-    """Remove nodes, their known edges first: Graph.remove_node looks for a node's edges among all
-    edges, so this keeps deleting many nodes from a big graph linear rather than quadratic."""
+    """Remove nodes, their edges first (each edge once, though it may join two removed nodes)."""
     for src, dst in edges:
         if graph.source_of(dst) == src:
             graph.disconnect(src, dst)

@@ -41,7 +41,7 @@ class Document(QObject):
 
     def set_meta(self, key: str, value: Any, text: str) -> None:
         """An undoable change of Graph.meta[key] (None removes the key)."""
-        self.push(SetMeta(self.graph, key, value, self.signals.meta_changed.emit, text))
+        self.push(SetMeta(self.graph, key, value, text))
 
     def revalidate(self) -> None:
         self.report = validate(self.graph)

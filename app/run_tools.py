@@ -67,6 +67,7 @@ class RunTools(QObject):
         self.stepper_panel = StepperPanel()
         self.stepper = StepperController(self.stepper_panel, self)
         self.overlay: Overlay | None = None  # the non-finite frame
+        self._scene: Any = None
         self._docks()
         self._toolbars()
         self._wire()
@@ -93,8 +94,7 @@ class RunTools(QObject):
         histograms = w.add_dock("histograms", "Histograms", self.histograms, areas.BottomDockWidgetArea)
         w.tabifyDockWidget(plots, histograms)
         boundary = w.add_dock("boundary", "Decision Boundary", self.boundary, areas.BottomDockWidgetArea)
-        w.splitDockWidget(plots, boundary, Qt.Orientation.Horizontal)
-        boundary.hide()
+        w.tabifyDockWidget(histograms, boundary)
         w.docks["diagnostics"].raise_()
 
     def _toolbars(self) -> None:
@@ -125,7 +125,6 @@ class RunTools(QObject):
         a["reset_weights"].triggered.connect(self.reset_weights)
         session.state_changed.connect(self._on_state)
         session.message.connect(w.show_message)
-        session.failed.connect(lambda text: self.train_dock.show_state("cannot train", text))
         session.worker.progress.connect(self._on_progress)
         session.worker.boundary.connect(self._on_boundary)
         session.worker.histograms.connect(self.histograms.show_histograms)
@@ -156,9 +155,14 @@ class RunTools(QObject):
         self.overlay = None
         self.actions["stepper_mode"].setChecked(False)
         self.stepper.bind(w.document, w.scene)
+        self._scene = w.scene
         w.scene.selectionChanged.connect(self._on_selection)
+        self._enable()
 
     def unbind(self) -> None:
+        if self._scene is not None:
+            self._scene.selectionChanged.disconnect(self._on_selection)
+            self._scene = None
         self.actions["stepper_mode"].setChecked(False)
         self.stepper.bind(None, None)
         self.train_dock.bind(None)
@@ -196,15 +200,14 @@ class RunTools(QObject):
         self.train_dock.show_progress(progress.step, progress.total_steps)
 
     def _on_boundary(self, frame: Any) -> None:
-        dock = self.window.docks["boundary"]
-        if not dock.isVisible() and self.boundary.frames == 0:
-            dock.show()
         self.boundary.show_frame(frame)
 
     def _on_state(self, state: str) -> None:
         info = self.session.info
         detail = f"{info.total_steps} steps on {info.device}" if info and state == "running" else ""
-        if self.session.nonfinite is None:
+        if self.session.error and state == "idle":
+            self.train_dock.show_state("cannot train", self.session.error)
+        elif self.session.nonfinite is None:
             self.train_dock.show_state(state, detail)
         self._enable()
 
@@ -231,7 +234,7 @@ class RunTools(QObject):
             self.overlay = None
 
     def _on_selection(self) -> None:
-        nodes = self.window.scene.selected_node_ids()
+        nodes = self._scene.selected_node_ids() if self._scene is not None else []
         node = nodes[0] if len(nodes) == 1 else None
         self.histograms.follow(node)
         self.session.watch(node)

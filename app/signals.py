@@ -1,9 +1,7 @@
 """GraphSignals: graphcore's plain-Python events re-emitted as Qt signals.
 
 graphcore stays Qt-free; this adapter is the only place the app subscribes to the model, so views
-connect to Qt signals (and could receive them queued from a worker thread). `meta_changed` has no
-counterpart in graphcore: `Graph.meta` is a free dict without events, so the app's meta commands
-announce their own changes here.
+connect to Qt signals (and could receive them queued from a worker thread).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ class GraphSignals(QObject):
     edge_added = Signal(object, object)  # PortRef src, PortRef dst
     edge_removed = Signal(object, object)
     meta_changed = Signal(str)  # key of Graph.meta
+    training_changed = Signal()
 
     def __init__(self, graph: Graph, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +29,8 @@ class GraphSignals(QObject):
             (graph.node_changed, self.node_changed.emit),
             (graph.edge_added, self.edge_added.emit),
             (graph.edge_removed, self.edge_removed.emit),
+            (graph.meta_changed, self.meta_changed.emit),
+            (graph.training_changed, self.training_changed.emit),
         ]
         for event, emit in self._links:
             event.connect(emit)

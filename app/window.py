@@ -29,6 +29,7 @@ from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
 from app.controller import Controller
 from app.document import Document
+from app.export_ui import ExportTools
 from app.lab.lab import DerivativeLab
 from app.main import EXAMPLES
 from app.panels.diagnostics import DiagnosticsPanel
@@ -36,6 +37,7 @@ from app.panels.inspector import Inspector
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
+from app.run_tools import RunTools
 from graphcore.fileformat import FileFormatError, load, save
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
@@ -70,8 +72,10 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self._links: list[tuple[Any, Any]] = []
         self.error_box: QMessageBox | None = None
+        self.export_tools = ExportTools(self)  # File ▸ Export / Import and the Code dock
         self.menu = Actions(self)
         self._docks()
+        self.run_tools = RunTools(self)  # Run menu, Train/Stepper toolbars and docks (app/run_tools.py)
         self.lab = DerivativeLab(self)  # derivative lab (app/lab): its docks and Derivatives menu
         # the view and panels outlive documents: they reach the current one through self.controller
         self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self.view.center()))
@@ -107,6 +111,8 @@ class MainWindow(QMainWindow):
         problems = self.add_dock("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
         history = self.add_dock("history", "History", self.history, areas.BottomDockWidgetArea)
         self.tabifyDockWidget(problems, history)
+        code = self.add_dock("code", "Code", self.export_tools.preview, areas.BottomDockWidgetArea)
+        self.tabifyDockWidget(history, code)
         problems.raise_()
         self.resizeDocks([palette, inspector], [210, 290], Qt.Orientation.Horizontal)
         self.resizeDocks([problems], [110], Qt.Orientation.Vertical)
@@ -124,7 +130,9 @@ class MainWindow(QMainWindow):
         self.view.setScene(self.scene)
         self.minimap.follow_scene()
         self.inspector.bind(document, self.scene, self.controller)
+        self.run_tools.bind()
         self.lab.bind(document, self.scene)
+        self.export_tools.preview.bind(document)
         self.undo_group.addStack(document.stack)
         self.undo_group.setActiveStack(document.stack)
         self._links = [
@@ -146,6 +154,8 @@ class MainWindow(QMainWindow):
             signal.disconnect(slot)
         self._links = []
         self.inspector.unbind()
+        self.export_tools.preview.unbind()
+        self.run_tools.unbind()
         self.undo_group.removeStack(document.stack)
         document.close()
         document.deleteLater()
@@ -303,6 +313,7 @@ class MainWindow(QMainWindow):
         if self.document is not None:
             self._retire(self.document)
             self.document = None
+        self.run_tools.shutdown()  # stop and join the training thread
         event.accept()
 
     # --- canvas commands that need the window ----------------------------------------------------------

@@ -257,7 +257,7 @@ def forward_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: For
             columns.append(
                 torch.cat([tangents.get(o, torch.zeros_like(trace.values[o])).reshape(-1) for o in of])
             )
-    return torch.stack(columns, dim=1), len(columns)
+    return torch.stack(columns, dim=1).detach(), len(columns)  # layer weights carry requires_grad
 
 
 def reverse_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
@@ -274,7 +274,7 @@ def reverse_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: For
             rows.append(
                 torch.cat([total_gradient(program, grads, w, trace.values[w]).reshape(-1) for w in wrt])
             )
-    return torch.stack(rows), len(rows)
+    return torch.stack(rows).detach(), len(rows)
 
 
 def _derivative(

@@ -7,6 +7,7 @@ Nothing a user types can become code. Node templates come only from the registry
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 import linecache
@@ -102,6 +103,56 @@ def _short_formula(instr: Instr) -> str:
     return instr.spec.formula.split(",  ")[0]
 
 
+WIDTH = 88  # ruff's default line length: the exported file is ruff-formatted with ruff's defaults
+
+
+def format_expression(text: str, prefix: str, suffix: str = "", width: int = 88) -> list[str]:
+    """Lines for `prefix + text + suffix`: whole when it fits, else each call or list opened up,
+    its arguments on one line or, failing that, one per line with a trailing comma (ruff's style)."""
+    node = ast.parse(text, mode="eval").body
+    indent = prefix[: len(prefix) - len(prefix.lstrip())]
+    flat = prefix + ast.unparse(node) + suffix
+    if len(flat) <= width or not isinstance(node, ast.Call | ast.List | ast.Dict):
+        return [flat]
+    if isinstance(node, ast.Call):
+        items = [*map(ast.unparse, node.args), *(f"{k.arg}={ast.unparse(k.value)}" for k in node.keywords)]
+        opening, closing = f"{prefix}{ast.unparse(node.func)}(", f"{indent})" + suffix
+    elif isinstance(node, ast.Dict):
+        items = [f"{ast.unparse(k)}: {ast.unparse(v)}" for k, v in zip(node.keys, node.values)]
+        opening, closing = f"{prefix}{{", f"{indent}}}" + suffix
+        return [opening, *(f"{indent}    {item}," for item in items), closing]
+    else:
+        items = list(map(ast.unparse, node.elts))
+        opening, closing = f"{prefix}[", f"{indent}]" + suffix
+    inner = indent + "    "
+    if len(inner + ", ".join(items)) <= width:
+        return [opening, inner + ", ".join(items), closing]
+    lines = [opening]
+    for item in items:
+        name, equals, value = item.partition("=")
+        keyword = equals and name.isidentifier()
+        lines += format_expression(value if keyword else item, inner + (f"{name}=" if keyword else ""), ",")
+    return [*lines, closing]
+
+
+def code_lines(line: str, indent: int, comment: str = "") -> list[str]:
+    """`line` at `indent`, its comment (a formula) above it when both do not fit, and an assignment
+    of a long call split as ruff format would split it. Only layout changes, never the AST."""
+    pad = " " * indent
+    if "\n" in line:
+        return [pad + part for part in line.split("\n")]
+    if comment and len(pad + line + "  # " + comment) <= WIDTH:
+        return [f"{pad}{line}  # {comment}"]
+    above = [f"{pad}# {comment}"] if comment else []
+    target, equals, value = line.partition(" = ")
+    if len(pad + line) > WIDTH and equals and re.fullmatch(r"(self\.)?[A-Za-z_]\w*", target):
+        try:
+            return [*above, *format_expression(value, f"{pad}{target} = ")]
+        except SyntaxError:
+            pass
+    return [*above, pad + line]
+
+
 @dataclass(frozen=True)
 class GeneratedModule:
     """Source of an nn.Module for a program, and how its names map back to the graph."""
@@ -111,6 +162,8 @@ class GeneratedModule:
     inputs: tuple[str, ...]  # node ids of the Input nodes, in forward-argument order
     outputs: tuple[str, ...]  # values ("node.port") returned by forward, in order
     attributes: Mapping[str, str]  # node id -> attribute of the module (parameters, buffers, layers)
+    arguments: tuple[str, ...] = ()  # forward's parameter names, one per entry of `inputs`
+    returned: tuple[str, ...] = ()  # the names forward returns, one per entry of `outputs`
 
 
 def python_source(
@@ -122,7 +175,11 @@ def python_source(
 ) -> GeneratedModule:
     """The graph as a standalone nn.Module: __init__ builds the weights, forward is straight-line code."""
     outputs = tuple(outputs or program.sinks)
-    local, attrs = Namespace(), Namespace(_RESERVED | _MODULE_ATTRIBUTES)
+    # a helper's name (positional_encoding) must not become a local that hides the helper
+    helper_names = {
+        name for i in program for name in re.findall(r"^(?:def|class) (\w+)", i.spec.helpers, re.M)
+    }
+    local, attrs = Namespace(_RESERVED | helper_names), Namespace(_RESERVED | _MODULE_ATTRIBUTES)
     expr: dict[str, str] = {}  # value -> how forward refers to it
     init_lines, body, inputs, attributes, helpers = [], [], [], {}, []
     for instr in program:
@@ -153,9 +210,9 @@ def python_source(
             names["module"] = f"self.{attributes[instr.node]}"
         line = render(instr, names)
         formula = _short_formula(instr)
-        body.append(f"{line}  # {formula}" if formula and "\n" not in line else line)
-    arguments = "".join(f", {expr[f'{node}.out']}" for node in inputs)
-    returned = ", ".join(expr[v] for v in outputs)
+        body.extend(code_lines(line, 8, formula))
+    arguments = tuple(expr[f"{node}.out"] for node in inputs)
+    returned = tuple(expr[v] for v in outputs)
     uses_f = any("F." in line for line in body)
     lines = [
         f'"""{docstring or class_name}: generated by Backprop Studio."""',
@@ -170,14 +227,16 @@ def python_source(
         "    def __init__(self, dtype=torch.float32, seed=" + repr(seed) + "):",
         "        super().__init__()",
         "        torch.manual_seed(seed)",
-        *[f"        {line}" for line in init_lines],
+        *[wrapped for line in init_lines for wrapped in code_lines(line, 8)],
         "",
-        f"    def forward(self{arguments}):",
-        *[f"        {line}" for chunk in body for line in chunk.split("\n")],
-        f"        return {returned}",
+        f"    def forward(self{''.join(f', {a}' for a in arguments)}):",
+        *body,
+        f"        return {', '.join(returned)}",
         "",
     ]
-    return GeneratedModule("\n".join(lines), class_name, tuple(inputs), outputs, attributes)
+    return GeneratedModule(
+        "\n".join(lines), class_name, tuple(inputs), outputs, attributes, arguments, returned
+    )
 
 
 _counter = iter(range(1, 1 << 62))

@@ -31,14 +31,24 @@ def _labels(y: np.ndarray, labels: str, classes: int) -> np.ndarray:
     raise DatasetError(f"labels must be index, float or onehot, not {labels!r}")
 
 
-def xor(rng: np.random.Generator, n: int = 4, noise: float = 0.0, labels: str = "float") -> Fields:
+def xor(
+    rng: np.random.Generator,
+    n: int = 4,
+    noise: float = 0.0,
+    labels: str = "float",
+) -> Fields:
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     x = corners[np.arange(n) % 4] + rng.normal(0, noise, (n, 2)).astype(np.float32)
     y = np.array([0, 1, 1, 0])[np.arange(n) % 4]
     return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
 
 
-def two_moons(rng: np.random.Generator, n: int = 512, noise: float = 0.1, labels: str = "index") -> Fields:
+def two_moons(
+    rng: np.random.Generator,
+    n: int = 512,
+    noise: float = 0.1,
+    labels: str = "index",
+) -> Fields:
     half = n // 2
     angles = rng.uniform(0, np.pi, n)
     upper = np.stack([np.cos(angles[:half]), np.sin(angles[:half])], 1)
@@ -49,27 +59,41 @@ def two_moons(rng: np.random.Generator, n: int = 512, noise: float = 0.1, labels
 
 
 def circles(
-    rng: np.random.Generator, n: int = 512, noise: float = 0.05, factor: float = 0.5, labels: str = "index"
+    rng: np.random.Generator,
+    n: int = 512,
+    noise: float = 0.05,
+    factor: float = 0.5,
+    labels: str = "index",
 ) -> Fields:
     y = np.arange(n) % 2
     angles = rng.uniform(0, 2 * np.pi, n)
     radius = np.where(y == 0, 1.0, factor)
-    x = np.stack([radius * np.cos(angles), radius * np.sin(angles)], 1) + rng.normal(0, noise, (n, 2))
+    ring = np.stack([radius * np.cos(angles), radius * np.sin(angles)], 1)
+    x = ring + rng.normal(0, noise, (n, 2))
     return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
 
 
 def spirals(
-    rng: np.random.Generator, n: int = 512, noise: float = 0.05, turns: float = 1.5, labels: str = "index"
+    rng: np.random.Generator,
+    n: int = 512,
+    noise: float = 0.05,
+    turns: float = 1.5,
+    labels: str = "index",
 ) -> Fields:
     y = np.arange(n) % 2
     t = rng.uniform(0.05, 1, n)
     angle = 2 * np.pi * turns * t + np.pi * y
-    x = np.stack([t * np.cos(angle), t * np.sin(angle)], 1) + rng.normal(0, noise, (n, 2))
+    arms = np.stack([t * np.cos(angle), t * np.sin(angle)], 1)
+    x = arms + rng.normal(0, noise, (n, 2))
     return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
 
 
 def blobs(
-    rng: np.random.Generator, n: int = 512, centers: int = 3, std: float = 0.5, labels: str = "index"
+    rng: np.random.Generator,
+    n: int = 512,
+    centers: int = 3,
+    std: float = 0.5,
+    labels: str = "index",
 ) -> Fields:
     means = rng.uniform(-4, 4, (centers, 2))
     y = np.arange(n) % centers
@@ -78,7 +102,11 @@ def blobs(
 
 
 def sine(
-    rng: np.random.Generator, n: int = 256, noise: float = 0.05, low: float = -3.14159, high: float = 3.14159
+    rng: np.random.Generator,
+    n: int = 256,
+    noise: float = 0.05,
+    low: float = -3.14159,
+    high: float = 3.14159,
 ) -> Fields:
     x = rng.uniform(low, high, (n, 1))
     y = np.sin(x) + rng.normal(0, noise, (n, 1))
@@ -86,25 +114,36 @@ def sine(
 
 
 def bars_and_stripes(
-    rng: np.random.Generator, n: int = 512, size: int = 8, noise: float = 0.1, labels: str = "index"
+    rng: np.random.Generator,
+    n: int = 512,
+    size: int = 8,
+    noise: float = 0.1,
+    labels: str = "index",
 ) -> Fields:
     """Images [n, 1, size, size]: class 0 has vertical bars, class 1 horizontal stripes."""
     y = np.arange(n) % 2
     images = np.zeros((n, 1, size, size), dtype=np.float32)
     for i in range(n):
         lines = rng.random(size) < 0.5
-        lines[rng.integers(size)] = True  # never blank: a blank image has no orientation
+        # never blank: a blank image has no orientation
+        lines[rng.integers(size)] = True
         pattern = np.tile(lines, (size, 1)).astype(np.float32)
         images[i, 0] = pattern if y[i] == 0 else pattern.T
     images += rng.normal(0, noise, images.shape).astype(np.float32)
     return {"x": images, "y": _labels(y, labels, 2)}
 
 
-def sequence_sign(rng: np.random.Generator, n: int = 512, length: int = 10, labels: str = "index") -> Fields:
+def sequence_sign(
+    rng: np.random.Generator,
+    n: int = 512,
+    length: int = 10,
+    labels: str = "index",
+) -> Fields:
     """Sequences [n, length, 1] of ±1 steps; the label says whether their sum is positive (balanced)."""
     steps = rng.choice([-1.0, 1.0], (n, length, 1)).astype(np.float32)
     tied = steps.sum((1, 2)) == 0
-    steps[tied, -1, 0] *= -1  # an even-length tie: flip one step so every sum has a sign
+    # an even-length tie: flip one step so every sum has a sign
+    steps[tied, -1, 0] *= -1
     y = np.arange(n) % 2
     flip = (steps.sum((1, 2)) > 0).astype(int) != y
     steps[flip] = -steps[flip]
@@ -128,21 +167,32 @@ def _read_file(path: Path, kind: str) -> Any:
         raise DatasetError(f"{path}: no such file")
     try:
         if kind == "csv":
-            return np.atleast_1d(np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8"))
+            kwargs = {"names": True, "dtype": None, "encoding": "utf-8"}
+            return np.atleast_1d(np.genfromtxt(path, delimiter=",", **kwargs))
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}: cannot read as {kind} ({error})") from None
 
 
-def _field_from(data: Any, path: Path, kind: str, name: str, spec: Mapping[str, Any]) -> np.ndarray:
+def _field_from(
+    data: Any,
+    path: Path,
+    kind: str,
+    name: str,
+    spec: Mapping[str, Any],
+) -> np.ndarray:
     dtype = {"float": np.float32, "long": np.int64}.get(spec.get("dtype", "float"))
     if dtype is None:
-        raise DatasetError(f"field {name!r}: dtype must be float or long, not {spec.get('dtype')!r}")
+        raise DatasetError(
+            f"field {name!r}: dtype must be float or long, not {spec.get('dtype')!r}",
+        )
     if kind == "csv":
         columns = spec.get("columns")
         wanted = [columns] if isinstance(columns, str) else columns
         if not wanted:
-            raise DatasetError(f'field {name!r}: give the CSV columns to read, e.g. "columns": ["a", "b"]')
+            raise DatasetError(
+                f'field {name!r}: give the CSV columns to read, e.g. "columns": ["a", "b"]',
+            )
         missing = [c for c in wanted if c not in (data.dtype.names or ())]
         if missing:
             raise DatasetError(
@@ -152,7 +202,9 @@ def _field_from(data: Any, path: Path, kind: str, name: str, spec: Mapping[str, 
         try:
             array = np.stack([np.asarray(data[c], dtype=np.float64) for c in wanted], 1)
         except ValueError:
-            raise DatasetError(f"{path}: field {name!r}: columns {wanted} must hold numbers") from None
+            raise DatasetError(
+                f"{path}: field {name!r}: columns {wanted} must hold numbers",
+            ) from None
         if isinstance(columns, str):
             array = array[:, 0]
     else:
@@ -160,7 +212,10 @@ def _field_from(data: Any, path: Path, kind: str, name: str, spec: Mapping[str, 
         if kind == "npy":
             array = np.asarray(data)
         elif key not in data.files:
-            raise DatasetError(f"{path}: field {name!r}: no array {key!r} (arrays: {', '.join(data.files)})")
+            arrays = ", ".join(data.files)
+            raise DatasetError(
+                f"{path}: field {name!r}: no array {key!r} (arrays: {arrays})",
+            )
         else:
             array = data[key]
         if "columns" in spec:
@@ -173,11 +228,15 @@ def _field_from(data: Any, path: Path, kind: str, name: str, spec: Mapping[str, 
 def from_file(path: Path, fields: Mapping[str, Mapping[str, Any]]) -> Fields:
     kind = path.suffix.lower().lstrip(".")
     if kind not in ("csv", "npy", "npz"):
-        raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .npy or .npz)")
+        raise DatasetError(
+            f"{path}: unsupported file type {path.suffix!r} (use .csv, .npy or .npz)",
+        )
     if not fields:
-        raise DatasetError(f'{path}: say which fields to read, e.g. "fields": {{"x": {{"columns": [...]}}}}')
+        raise DatasetError(
+            f'{path}: say which fields to read, e.g. "fields": {{"x": {{"columns": [...]}}}}',
+        )
     data = _read_file(path, kind)
-    return {name: _field_from(data, path, kind, name, spec) for name, spec in fields.items()}
+    return {k: _field_from(data, path, kind, k, spec) for k, spec in fields.items()}
 
 
 def build(config: Mapping[str, Any], base_dir: Path, seed: int = 0) -> Fields:
@@ -205,11 +264,18 @@ def build(config: Mapping[str, Any], base_dir: Path, seed: int = 0) -> Fields:
 def split(fields: Fields, validation: float, seed: int) -> tuple[Fields, Fields]:
     """Shuffle once (seeded) and hold out a fraction for validation."""
     if not 0 <= validation < 1:
-        raise DatasetError(f"validation must be a fraction in [0, 1), not {validation!r}")
+        raise DatasetError(
+            f"validation must be a fraction in [0, 1), not {validation!r}",
+        )
     n = len(next(iter(fields.values())))
     order = np.random.default_rng(seed).permutation(n)
-    held = int(round(n * validation))
+    held = round(n * validation)
     if validation and not 0 < held < n:
-        raise DatasetError(f"validation={validation} leaves no samples on one side of the split of {n}")
+        raise DatasetError(
+            f"validation={validation} leaves no samples on one side of the split of {n}",
+        )
     val_idx, train_idx = order[:held], order[held:]
-    return ({k: v[train_idx] for k, v in fields.items()}, {k: v[val_idx] for k, v in fields.items()})
+    return (
+        {k: v[train_idx] for k, v in fields.items()},
+        {k: v[val_idx] for k, v in fields.items()},
+    )

@@ -65,16 +65,34 @@ class Graph:
         self.node_added, self.node_removed = Event(), Event()  # (Node)
         self.edge_added, self.edge_removed = Event(), Event()  # (PortRef src, PortRef dst)
         self.node_changed = Event()  # (Node, attribute name)
+        self.meta_changed = Event()  # (key of meta)
+        self.training_changed = Event()  # ()
+        self._rank: dict[str, float] = {}  # file order: nodes sorted by rank
 
     # --- queries ---------------------------------------------------------------------------------
 
     @property
     def nodes(self) -> list[Node]:
-        return [data["node"] for _, data in self._g.nodes(data=True)]
+        """In file order (the order nodes were added, or the index they were put back at)."""
+        return [self._g.nodes[i]["node"] for i in sorted(self._g, key=self._rank.__getitem__)]
 
     @property
     def edges(self) -> list[tuple[PortRef, PortRef]]:
-        return [(PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in self._g.edges(data=True)]
+        """Sorted by destination (node in file order, then input port), so files never depend on
+        the order edges happened to be connected in."""
+        return sorted(
+            ((PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in self._g.edges(data=True)),
+            key=lambda edge: (self._rank[edge[1].node], self._port_index(edge[1])),
+        )
+
+    def _port_index(self, ref: PortRef) -> tuple[int, str]:
+        spec = REGISTRY.get(self.node(ref.node).type)
+        inputs = spec.inputs if spec is not None else ()
+        return (inputs.index(ref.port) if ref.port in inputs else len(inputs), ref.port)
+
+    def index_of(self, node_id: str) -> int:
+        """The node's position in file order (what add_node(index=...) restores)."""
+        return [n.id for n in self.nodes].index(node_id)
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._g
@@ -104,7 +122,9 @@ class Graph:
         )
 
     def edges_of(self, node_id: str) -> list[tuple[PortRef, PortRef]]:
-        return [(s, d) for s, d in self.edges if node_id in (s.node, d.node)]
+        """The node's own edges, found through its adjacency (not by scanning every edge)."""
+        around = [*self._g.in_edges(node_id, data=True), *self._g.out_edges(node_id, data=True)]
+        return [(PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in around]
 
     def has_cycle(self) -> bool:
         return not nx.is_directed_acyclic_graph(self._g)
@@ -118,8 +138,7 @@ class Graph:
     def topological_order(self) -> list[str]:
         """Deterministic: among nodes that are ready, the one added first (file order) goes first,
         so schedules and exported code read in the order the author built the graph."""
-        order = {node_id: index for index, node_id in enumerate(self._g.nodes)}
-        return list(nx.lexicographical_topological_sort(self._g, key=order.__getitem__))
+        return list(nx.lexicographical_topological_sort(self._g, key=self._rank.__getitem__))
 
     def ancestors(self, node_id: str) -> set[str]:
         return nx.ancestors(self._g, node_id)
@@ -161,11 +180,19 @@ class Graph:
 
     # --- mutations: one method, one event ----------------------------------------------------------
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: Node, index: int | None = None) -> Node:
+        """Add a node at the end of file order, or at `index` (undoing a delete puts it back there)."""
         if not node.id:
             raise EditError("a node needs an id")
         if node.id in self._g:
             raise EditError(f"there is already a node {node.id!r}")
+        ranks = sorted(self._rank.values())
+        if index is None or index >= len(ranks):
+            rank = (ranks[-1] + 1.0) if ranks else 0.0
+        else:
+            before = ranks[index - 1] if index > 0 else ranks[0] - 2.0
+            rank = (before + ranks[index]) / 2
+        self._rank[node.id] = rank
         self._g.add_node(node.id, node=node)
         self.node_added.emit(node)
         return node
@@ -176,6 +203,7 @@ class Graph:
         for src, dst in self.edges_of(node_id):
             self.disconnect(src, dst)
         self._g.remove_node(node_id)
+        del self._rank[node_id]
         self.node_removed.emit(node)
         return node
 
@@ -206,3 +234,16 @@ class Graph:
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         self.set_attr(node_id, "params", {**self.node(node_id).params, name: value})
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Set one key of `meta` (layout, groups, title); None removes it. The key keeps its place."""
+        if value is None:
+            self.meta.pop(key, None)
+        else:
+            self.meta[key] = copy.deepcopy(value)
+        self.meta_changed.emit(key)
+
+    def set_training(self, section: dict[str, Any]) -> None:
+        """Replace the `training` section (the app's Train dock edits it through undo commands)."""
+        self.training = copy.deepcopy(section)
+        self.training_changed.emit()

@@ -27,6 +27,7 @@ CATEGORIES = {
     "normalization": "Normalisation",
     "regularization": "Regularisation",
     "losses": "Losses",
+    "imported": "Imported from PyTorch",
 }
 
 

@@ -62,7 +62,8 @@ class Param:
     """One parameter of a node type: what the inspector shows and what loading checks.
 
     kind is one of: int, float, bool, str (with choices), shape (list of ints or symbolic names),
-    value (a number or nested list), ints (an int or a list of ints), dims (null, an int or a list).
+    value (a number or nested list), ints (an int or a list of ints), dims (null, an int or a list),
+    list and object (JSON literals: what an imported call records as its arguments).
     """
 
     name: str
@@ -90,6 +91,19 @@ class Param:
             if self.max is not None and number > self.max:
                 return f"must be <= {self.max:g}; got {number!r}"
         return None
+
+
+def json_literal(value: Any) -> bool:
+    """A JSON value that repr() writes as a Python literal: no NaN or infinity, object keys identifiers."""
+    if value is None or isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(json_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isidentifier() and json_literal(v) for k, v in value.items())
+    return False
 
 
 def _int_list(value: Any) -> bool:
@@ -120,6 +134,14 @@ _KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dims": (
         lambda v: (isinstance(v, int) and not isinstance(v, bool)) or _int_list(v),
         "null, an integer or a list of integers",
+    ),
+    "list": (
+        lambda v: isinstance(v, list) and json_literal(v),
+        "a list of literals (numbers, strings, lists)",
+    ),
+    "object": (
+        lambda v: isinstance(v, dict) and json_literal(v),
+        "an object of literals whose keys are Python names",
     ),
 }
 
@@ -156,6 +178,8 @@ class NodeSpec:
     as weight initialisation; `{module}` names the module there. `vjp`/`jvp` are optional
     hand-written local rules (declared where the formula is the lesson); without them torch.func
     differentiates `code`. `examples` draws valid configurations for the registry-driven tests.
+    `editable` is False for types whose params record something rather than ask for it (an op
+    imported from PyTorch): the app shows them read-only.
     """
 
     type: str
@@ -176,6 +200,7 @@ class NodeSpec:
     aliases: tuple[str, ...] = ()
     helpers: str = ""  # module-level source the code needs (a function or class), emitted once
     post_init: str | Callable[[Mapping[str, Any]], str] = ""
+    editable: bool = True
     examples: Callable[[random.Random], Sequence[Example]] | None = field(default=None, compare=False)
 
     @property

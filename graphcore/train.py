@@ -21,7 +21,8 @@ from graphcore._torch import torch
 from graphcore.graph import Graph
 from graphcore.program import lower
 from graphcore.runtime import Runtime
-from graphcore.training_config import OPTIMIZERS, TrainingConfig, TrainingConfigError, parse
+from graphcore.training_code import optimizer_code, schedule_code
+from graphcore.training_config import TrainingConfig, TrainingConfigError, parse
 from graphcore.validate import check
 
 
@@ -85,36 +86,35 @@ class TrainResult:
 
 
 def make_optimizer(config: Mapping[str, Any], parameters: Any) -> Any:
-    cls_name, _ = OPTIMIZERS[config["name"]]
-    hyper = {k: (tuple(v) if k == "betas" else v) for k, v in config.items() if k != "name"}
+    """The optimizer `optimizer_code` writes: the export writes the same expression."""
     try:
-        return getattr(torch.optim, cls_name)(parameters, **hyper)
+        return eval(optimizer_code(config), {"torch": torch}, {"parameters": parameters})
     except (TypeError, ValueError) as error:
         raise TrainingConfigError(f"training.optimizer: {error}") from None
 
 
 def make_schedule(config: Mapping[str, Any], optimizer: Any, total_steps: int) -> Any:
-    """A per-step scheduler: constant, step or cosine, after an optional linear warm-up."""
-    schedulers = torch.optim.lr_scheduler
-    warmup = config.get("warmup_steps", 0)
-    name = config["name"]
-    if name == "step":
-        main = schedulers.StepLR(
-            optimizer, step_size=config.get("step_size", 100), gamma=config.get("gamma", 0.1)
-        )
-    elif name == "cosine":
-        main = schedulers.CosineAnnealingLR(
-            optimizer, T_max=max(1, total_steps - warmup), eta_min=config.get("min_lr", 0.0)
-        )
+    """The scheduler `schedule_code` writes (None for a constant rate), stepped once per step."""
+    code = schedule_code(config)
+    if code is None:
+        return None
+    try:
+        return eval(code, {"torch": torch}, {"optimizer": optimizer, "total_steps": total_steps})
+    except (TypeError, ValueError) as error:
+        raise TrainingConfigError(f"training.schedule: {error}") from None
+
+
+def accuracy(prediction: Any, target: Any, threshold: float) -> float | None:
+    """Share of right answers: argmax over classes, or `prediction > threshold` for one output."""
+    if prediction is None or target is None:
+        return None
+    if prediction.dim() >= 2 and prediction.shape[-1] > 1:
+        predicted = prediction.argmax(-1)
+        if target.is_floating_point() and target.dim() == prediction.dim():
+            target = target.argmax(-1)
     else:
-        main = schedulers.LambdaLR(optimizer, lambda _: 1.0)
-    if not warmup:
-        return main
-    # step i of k uses (i + 1)/k of the rate: lr/k first, the full rate on the k-th step
-    ramp = schedulers.LinearLR(
-        optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=max(1, warmup - 1)
-    )
-    return schedulers.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+        predicted = (prediction > threshold).long().reshape(target.shape)
+    return (predicted == target.long()).double().mean().item()
 
 
 class Trainer:
@@ -201,7 +201,8 @@ class Trainer:
         if not (math.isfinite(value) and torch.isfinite(total_norm)):
             return value, prediction, batch, self.locate_nonfinite(batch)
         self.optimizer.step()
-        self.scheduler.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         self.step_count += 1
         return value, prediction, batch, None
 
@@ -224,21 +225,10 @@ class Trainer:
         return None
 
     def accuracy(self, prediction: Any, target: Any) -> float | None:
-        if prediction is None or target is None:
-            return None
-        if prediction.dim() >= 2 and prediction.shape[-1] > 1:
-            predicted = prediction.argmax(-1)
-            target = (
-                target.argmax(-1)
-                if target.is_floating_point() and target.dim() == prediction.dim()
-                else target
-            )
-        else:
-            predicted = (prediction > self.config.threshold).long().reshape(target.shape)
-        return (predicted == target.long()).double().mean().item()
+        return accuracy(prediction, target, self.config.threshold)
 
     @property
-    def _target(self) -> str | None:
+    def target(self) -> str | None:
         """The Input bound to the dataset's label field (`y`, else the last binding)."""
         by_field = {field_name: node for node, field_name in self.config.inputs.items()}
         return by_field.get("y", list(self.config.inputs)[-1])
@@ -256,7 +246,7 @@ class Trainer:
                 loss, prediction = self._forward(batch)
                 count = len(next(iter(batch.values())))
                 total += loss.item() * count
-                accuracy = self.accuracy(prediction, batch.get(self._target))
+                accuracy = self.accuracy(prediction, batch.get(self.target))
                 correct += (accuracy or 0.0) * count
         self.module.train()
         metrics = {"loss": total / n}
@@ -320,7 +310,7 @@ class Trainer:
                             stopped = "early_stopping"
             now = time.perf_counter()
             if listener is not None and (now - last_report >= report_interval or stopped != "finished"):
-                accuracy = self.accuracy(prediction, batch.get(self._target))
+                accuracy = self.accuracy(prediction, batch.get(self.target))
                 listener(
                     Progress(
                         self.step_count,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,6 +117,85 @@ def hundred_nodes(window: MainWindow) -> None:
     window.auto_layout()
 
 
+def wait_for(app: QApplication, done: Callable[[], bool], seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def training(window: MainWindow) -> None:
+    """Two moons mid-training: the loss and gradient-norm plots and the decision boundary filling in."""
+    app = QApplication.instance()
+    window.open_path(EXAMPLES / "two_moons.json")
+    tools = window.run_tools
+    window.scene.select_nodes(["fc2"])
+    tools.actions["start"].trigger()
+    wait_for(app, lambda: tools.plots.buffers["train loss"].last_x >= 250, seconds=240)
+    tools.actions["pause"].trigger()
+    wait_for(app, lambda: tools.session.state == "paused")
+    plots, boundary = window.docks["plots"], window.docks["boundary"]
+    window.removeDockWidget(boundary)  # out of the tabs, beside the plots
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, boundary, Qt.Orientation.Horizontal)
+    boundary.show()
+    plots.raise_()
+    window.docks["train"].raise_()
+    window.resizeDocks([plots], [360], Qt.Orientation.Vertical)
+    window.resizeDocks([plots, boundary], [1180, 400], Qt.Orientation.Horizontal)
+    tools.plots.redraw()
+    settle(app)
+    window.frame_all()
+
+
+def stepper_backward(window: MainWindow) -> None:
+    """The sigmoid neuron stepped into the backward pass: badges, the current node, the side panel."""
+    window.open_path(EXAMPLES / "sigmoid_neuron.json")
+    tools = window.run_tools
+    tools.actions["stepper_mode"].setChecked(True)
+    for _ in range(15):  # forward through L, backward through L, sq and r, to t = σ(z)
+        tools.actions["step"].trigger()
+    tools.stepper.overlay.animation.setCurrentTime(tools.stepper.overlay.animation.duration() // 2)
+    tools.stepper.overlay.animation.pause()
+    window.resizeDocks([window.docks["stepper"]], [380], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.docks["diagnostics"]], [110], Qt.Orientation.Vertical)
+    settle(QApplication.instance())
+    window.frame_all()
+
+
+def lab_path_view(window: MainWindow) -> None:
+    """The derivative lab's path view on e = (a + b)(b + 1), reverse mode stepped to the fan-out at b."""
+    app = QApplication.instance()
+    window.open_path(EXAMPLES / "path_sum.json")
+    view = window.lab.path_view
+    view.choose(x="b.out", z="e.out")
+    window.lab.show_paths(True)
+    wait_for(app, lambda: view.data is not None)
+    view.set_direction("backward")
+    view.reset()
+    while view.step() not in ("b", None):
+        pass
+    window.resizeDocks([window.lab.docks["paths"]], [420], Qt.Orientation.Horizontal)
+    window.frame_all()
+
+
+def lab_jacobian(window: MainWindow) -> None:
+    """The Jacobian lab on XOR: ∂(p, loss)/∂(x, fc1) by forward mode, reverse mode and differences."""
+    app = QApplication.instance()
+    window.open_path(EXAMPLES / "xor.json")
+    dock = window.lab.jacobian
+    window.lab.open("jacobian")
+    window.resizeDocks([window.lab.docks["jacobian"]], [430], Qt.Orientation.Vertical)
+    dock.choose(["p.out", "loss.out"], ["x.out", "fc1.out"])
+    dock.compute()
+    wait_for(app, lambda: dock.results is not None)
+    window.frame_all()
+
+
+def lab_shots() -> list[tuple[str, str, Callable[[MainWindow], None]]]:
+    """The derivative lab's shots (app/lab)."""
+    return [("lab-path-view", "light", lab_path_view), ("lab-jacobian", "light", lab_jacobian)]
+
+
 def example(path: Path, select: str | None = None) -> Callable[[MainWindow], None]:
     def show(window: MainWindow) -> None:
         window.open_path(path)
@@ -128,6 +208,7 @@ def example(path: Path, select: str | None = None) -> Callable[[MainWindow], Non
 def main() -> None:
     parser = argparse.ArgumentParser(description="Save PNG screenshots of the app into docs/screenshots/.")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", nargs="*", help="names of the shots to take (default: all)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -141,9 +222,14 @@ def main() -> None:
         ("quick-add", "dark", quick_add),
         ("groups", "light", groups),
         ("hundred-nodes", "light", hundred_nodes),
+        ("training", "light", training),
+        ("stepper-backward", "light", stepper_backward),
     ]
     shots += [(f"example-{p.stem}", "light", example(p)) for p in sorted(EXAMPLES.glob("*.json"))]
+    shots += lab_shots()
     for name, theme, arrange in shots:
+        if args.only and name not in args.only:
+            continue
         settings = QSettings(str(settings_dir / f"{name}.ini"), QSettings.Format.IniFormat)
         settings.setValue("theme", theme)
         window = MainWindow(settings)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.derivatives import CostPoint, LabError, cost_point, cost_sweep, make_runtime
 from app.lab.runner import Runner
-from app.lab.style import LabPlots
+from app.lab.style import LabPlots, scrolling
 from graphcore.program import lower
 
 COLORS = {"forward": "#2f6fdb", "reverse": "#d9622b"}
@@ -123,7 +123,7 @@ class CostPlot(QWidget):
         side.addWidget(self.table, 1)
         box = QHBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
-        box.addLayout(side, 2)
+        box.addWidget(scrolling(side), 2)
         box.addWidget(self.plots, 5)
 
     def bind(self, document: Document) -> None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.derivatives import SWEEPABLE_KINDS, DerivativeChoice, DerivativePoint, LabError, sweep
 from app.lab.runner import Runner
-from app.lab.style import LabPlots
+from app.lab.style import LabPlots, scrolling
 from graphcore.program import Program, lower
 
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
@@ -119,7 +119,7 @@ class DerivativePlot(QWidget):
         top.addItem(self.marker)
         bottom = self.bottom = self.plots.addPlot(row=1, col=0)
         bottom.setXLink(top)
-        bottom.setLabel("left", "forward − reverse")
+        bottom.setLabel("left", "fwd − rev")
         bottom.showGrid(x=True, y=True, alpha=0.25)
         self.difference_curve = bottom.plot(pen=pg.mkPen("#8b5cf6", width=1.5))
         self.plots.ci.layout.setRowStretchFactor(0, 3)
@@ -149,7 +149,7 @@ class DerivativePlot(QWidget):
         side.addStretch(1)
         box = QHBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
-        box.addLayout(side, 2)
+        box.addWidget(scrolling(side), 2)
         box.addWidget(self.plots, 5)
 
     # --- choices ----------------------------------------------------------------------------------
@@ -157,6 +157,8 @@ class DerivativePlot(QWidget):
     def bind(self, document: Document) -> None:
         self.document = document
         document.validated.connect(self._fill)
+        for combo in (self.of_choice, self.wrt_choice, self.sweep_choice, self.loss_choice):
+            combo.clear()  # a new graph: its own defaults, not the last graph's choices
         self._fill()
         self.forget()
 

@@ -8,6 +8,8 @@ largest difference between methods. graphcore computes everything, in the lab's 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -28,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.derivatives import JacobianResults, compute_jacobians
 from app.lab.runner import Runner
-from app.lab.style import LabPlots
+from app.lab.style import LabPlots, scrolling
 from graphcore.program import Program, lower
 from graphcore.registry import show
 
@@ -37,7 +39,7 @@ METHOD_TITLES = {
     "reverse": "reverse mode (VJPs)",
     "fd": "central differences",
 }
-MAX_TICKS = 24  # label rows and columns up to this many; beyond, the axes count
+MAX_ROW_TICKS, MAX_COLUMN_TICKS = 12, 4  # labels per axis of a heat map (each panel is narrow)
 
 
 def checked_values(values: QListWidget) -> list[str]:
@@ -46,6 +48,16 @@ def checked_values(values: QListWidget) -> list[str]:
         for i in range(values.count())
         if values.item(i).checkState() == Qt.CheckState.Checked
     ]
+
+
+def blocks(labels: list[str]) -> str:
+    """ "x.out[0]" … "x.out[7]", "fc1.out[0]" … as "0–7 x.out · 8–23 fc1.out": which value each index is."""
+    spans: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        spans.setdefault(label.partition("[")[0], []).append(i)
+    return " · ".join(
+        f"{s[0]}–{s[-1]} {value}" if len(s) > 1 else f"{s[0]} {value}" for value, s in spans.items()
+    )
 
 
 class JacobianDock(QWidget):
@@ -92,15 +104,14 @@ class JacobianDock(QWidget):
             column.addWidget(QLabel(title))
             column.addWidget(values)
             lists.addLayout(column)
-        left = QWidget()
-        side = QVBoxLayout(left)
+        side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
         side.addLayout(lists, 1)
         side.addWidget(self.compute_button)
         side.addWidget(self.message)
         side.addWidget(self.table)
         splitter = QSplitter()
-        splitter.addWidget(left)
+        splitter.addWidget(scrolling(side))
         splitter.addWidget(self.plots)
         splitter.setStretchFactor(1, 3)
         box = QHBoxLayout(self)
@@ -111,6 +122,8 @@ class JacobianDock(QWidget):
         self.document = document
         self.results = None
         document.validated.connect(self._fill)
+        self.outputs.clear()
+        self.inputs.clear()
         self._fill()
         self._clear_plots()
         self.message.setText("Pick outputs and inputs, then compute.")
@@ -195,11 +208,15 @@ class JacobianDock(QWidget):
 
     @staticmethod
     def _ticks(panel: pg.PlotItem, rows: list[str], columns: list[str]) -> None:
-        for axis, labels in (("left", rows), ("bottom", columns)):
-            ticks = (
-                [[(i + 0.5, label) for i, label in enumerate(labels)]] if len(labels) <= MAX_TICKS else None
-            )
-            panel.getAxis(axis).setTicks(ticks)
+        """Name every row and column while they fit; beyond that, number them and name the blocks."""
+        for axis, labels, fits in (("left", rows, MAX_ROW_TICKS), ("bottom", columns, MAX_COLUMN_TICKS)):
+            if len(labels) <= fits:
+                panel.getAxis(axis).setTicks([[(i + 0.5, label) for i, label in enumerate(labels)]])
+                panel.setLabel(axis, "")
+                continue
+            every = math.ceil(len(labels) / fits)
+            panel.getAxis(axis).setTicks([[(i + 0.5, str(i)) for i in range(0, len(labels), every)]])
+            panel.setLabel(axis, blocks(labels))
         panel.setRange(xRange=(0, max(1, len(columns))), yRange=(0, max(1, len(rows))), padding=0.02)
 
     def _fill_table(self, results: JacobianResults) -> None:

@@ -177,6 +177,8 @@ class PathView(QWidget):
         self.overlay = PathOverlay(scene)
         self.data = None
         document.validated.connect(self.refresh)
+        self.x_choice.clear()
+        self.z_choice.clear()
         self._fill_choices()
         self.refresh()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFrame, QLayout, QScrollArea, QWidget
 
 
 class LabPlots(pg.GraphicsLayoutWidget):
@@ -32,3 +33,14 @@ class LabPlots(pg.GraphicsLayoutWidget):
                 axis.setTextPen(text)
             if item.titleLabel.text:
                 item.setTitle(item.titleLabel.text, color=text.name())
+
+
+def scrolling(layout: QLayout) -> QScrollArea:
+    """Controls in a frameless scroll area, so a short dock can still be made shorter than its form."""
+    inner = QWidget()
+    inner.setLayout(layout)
+    area = QScrollArea()
+    area.setWidget(inner)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area

@@ -136,6 +136,12 @@ class Inspector(QScrollArea):
             form.addRow(caption, editor)
             self.editors[name] = editor
         layout.addLayout(form)
+        if spec and not spec.editable:  # e.g. an imported Opaque call: its params record, not ask
+            for editor in self.editors.values():
+                editor.setEnabled(False)
+            layout.addWidget(
+                _wrapped(f"<i>Read-only: a {escape(node.type)} node's params record what was imported.</i>")
+            )
         self.shapes = _wrapped("")
         self.problems = _wrapped("")
         layout.addWidget(self.shapes)

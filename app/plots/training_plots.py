@@ -39,7 +39,9 @@ class TrainingPlots(QWidget):
         self._curve("train accuracy", self.accuracy_plot, COLORS[0])
         self._curve("validation accuracy", self.accuracy_plot, COLORS[1], symbol="o")
         self._curve("lr", self.lr_plot, COLORS[2])
-        self.grad_legend = self.grad_plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
+        self.grad_legend = self.grad_plot.addLegend(
+            offset=(-5, 5), labelTextSize="7pt", colCount=3, brush=(255, 255, 255, 170)
+        )
         self.log_loss = QCheckBox("Log scale loss")
         self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
         self.status = QLabel("No training yet: press Start in the Train panel.")
@@ -63,10 +65,12 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", "step")
         return plot
 
-    def _curve(self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None) -> pg.PlotDataItem:
+    def _curve(
+        self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None, legend: str | None = None
+    ) -> pg.PlotDataItem:
         curve = plot.plot(
             pen=pg.mkPen(color, width=1.5),
-            name=name,
+            name=legend,
             symbol=symbol,
             symbolSize=5,
             symbolBrush=color,
@@ -105,9 +109,7 @@ class TrainingPlots(QWidget):
             key = f"grad {name}"
             if key not in self.curves:
                 color = COLORS[(len(self.curves) - 5) % len(COLORS)]
-                self._curve(key, self.grad_plot, color)
-                self.curves[key].opts["name"] = name
-                self.grad_legend.addItem(self.curves[key], name)
+                self._curve(key, self.grad_plot, color, legend=name)
             buffers[key].append(step, max(norm, TINY))
         loss = progress.losses[-1][1] if progress.losses else float("nan")
         accuracy = f"  accuracy {progress.accuracy:.1%}" if progress.accuracy is not None else ""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEasingCurve, QObject, QPointF, QRectF, Qt, QVariantAnimation
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -31,7 +31,7 @@ GRAD_COLOR = "#c2410c"
 
 
 class Badge(QGraphicsItem):
-    """A node's value and gradient in a small box above its top-right corner; a click opens a viewer."""
+    """A node's value and gradient in a small box at its top-right corner; a click opens a viewer."""
 
     def __init__(self, node_id: str, on_click: Callable[[str], Any]) -> None:
         super().__init__()
@@ -44,6 +44,8 @@ class Badge(QGraphicsItem):
         self.font.setFamily("DejaVu Sans Mono")
         self._rect = QRectF()
         self.setZValue(20)
+        # screen-sized at any zoom, so the numbers stay readable when a whole graph is framed
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
 
@@ -60,12 +62,10 @@ class Badge(QGraphicsItem):
             lines.append((f"∂ {describe(grad)}", GRAD_COLOR))
         self.prepareGeometryChange()
         self.lines = lines
-        from PySide6.QtGui import QFontMetricsF
-
         metrics = QFontMetricsF(self.font)
         width = max((metrics.horizontalAdvance(t) for t, _ in lines), default=0) + 12
         height = metrics.height() * len(lines) + 6
-        self._rect = QRectF(0, -height, width, height)
+        self._rect = QRectF(-width, -height, width, height)  # anchored at its bottom-right corner
         self.setVisible(bool(lines))
         self.update()
 
@@ -75,8 +75,6 @@ class Badge(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        from PySide6.QtGui import QFontMetricsF
-
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("#9aa3b0"), 1))
         painter.setBrush(QBrush(QColor(255, 251, 235, 240)))
@@ -86,7 +84,7 @@ class Badge(QGraphicsItem):
         y = self._rect.top() + 3 + metrics.ascent()
         for text, color in self.lines:
             painter.setPen(QColor(color))
-            painter.drawText(QPointF(6, y), text)
+            painter.drawText(QPointF(self._rect.left() + 6, y), text)
             y += metrics.height()
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -137,7 +135,7 @@ class Overlay(QObject):
             value = next(iter(state.values.values()), None)
             grad = next(iter(state.grads.values()), None)
             badge.set_values(value, grad)
-            badge.setPos(QPointF(item.width - badge.boundingRect().width() + 8, -4))
+            badge.setPos(QPointF(item.width + 4, -3))
 
     def highlight(self, node_id: str | None, phase: str) -> None:
         """Frame the current node in its phase's colour (red for a non-finite value)."""

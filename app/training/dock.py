@@ -56,9 +56,7 @@ class TrainDock(QWidget):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setSizePolicy(
-                button.sizePolicy().horizontalPolicy().Expanding, button.sizePolicy().verticalPolicy()
-            )
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             buttons.addWidget(button, index // 3, index % 3)
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))

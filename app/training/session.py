@@ -31,6 +31,7 @@ class TrainingSession(QObject):
         self.info: TrainerInfo | None = None
         self.last_result: Any = None
         self.nonfinite: Any = None
+        self.error = ""  # why the last start or step could not train, if it could not
         self.thread = QThread()
         self.thread.setObjectName("training")
         self.worker = TrainingWorker()
@@ -40,7 +41,6 @@ class TrainingSession(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.nonfinite.connect(self._on_nonfinite)
         self.worker.failed.connect(self._on_failed)
-        self.thread.start()
 
     # --- requests -----------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ class TrainingSession(QObject):
         """Train from fresh weights with the graph as it is now."""
         if self.state not in ("idle", "finished", "paused"):
             return
-        self.nonfinite, self.info = None, None
+        self.nonfinite, self.info, self.error = None, None, ""
         self._set_state("starting")
         self._send(Request("run", base_dir=str(base_dir), steps=steps, **self._snapshot(graph)))
 
@@ -71,7 +71,7 @@ class TrainingSession(QObject):
             return
         fresh = self.state == "idle"
         if fresh:
-            self.info = None
+            self.info, self.error = None, ""
         self._set_state("busy")
         extra = self._snapshot(graph) if fresh else {}
         self._send(Request("step", base_dir=str(base_dir), **extra))
@@ -97,6 +97,8 @@ class TrainingSession(QObject):
     def _send(self, request: Request) -> None:
         if request.kind != "drop":
             self.worker.stop_flag.clear()
+        if not self.thread.isRunning():  # started on first use: a window that never trains has no thread
+            self.thread.start()
         self._request.emit(request)
 
     def shutdown(self) -> None:
@@ -135,6 +137,7 @@ class TrainingSession(QObject):
         self.nonfinite = nonfinite
 
     def _on_failed(self, text: str) -> None:
+        self.error = text
         self.message.emit(text)
         self.failed.emit(text)
 

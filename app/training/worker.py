@@ -146,7 +146,7 @@ class TrainingWorker(QObject):
         trainer = self.trainer
         lr = trainer.optimizer.param_groups[0]["lr"]
         loss, prediction, batch, nonfinite = trainer.step()
-        accuracy = trainer.accuracy(prediction, batch.get(trainer._target))
+        accuracy = trainer.accuracy(prediction, batch.get(trainer.target))
         self.progress.emit(
             Progress(
                 trainer.step_count,
@@ -195,7 +195,7 @@ def _boundary_setup(trainer: Any) -> dict[str, Any] | None:
     from graphcore._torch import torch
 
     config, data = trainer.config, trainer.train_data
-    target = trainer._target
+    target = trainer.target
     feature = next(
         (
             node

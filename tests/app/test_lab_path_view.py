@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.lab.path_view import BACKWARD, FORWARD, PathView
+from app.commands import Disconnect
+from app.lab.path_view import BACKWARD, PathView
 from app.window import MainWindow
+from graphcore.graph import PortRef
 
 
 @pytest.fixture
@@ -62,7 +64,10 @@ def test_stepping_reveals_nodes_in_each_modes_order(paths: PathView):
     paths.reset()
     first = paths.step()
     assert first == "e" and badges(paths) == {"e": "∂e/∂e = 1"} and "seed" in paths.caption.text()
-    assert paths.overlay.badges["e"].brush().color().name() != paths.overlay.badges["e"].label.brush().color().name()
+    assert (
+        paths.overlay.badges["e"].brush().color().name()
+        != paths.overlay.badges["e"].label.brush().color().name()
+    )
     assert [paths.step() for _ in range(5)] == ["d", "c", "one", "b", "a"]
     assert paths.revealed == len(paths.order) and not paths.step_button.isEnabled()
 
@@ -77,7 +82,8 @@ def test_backward_step_at_a_fan_out_sums_both_consumers(paths: PathView):
 
 def test_the_sum_over_paths_equals_both_modes(paths: PathView):
     rows = [
-        [paths.paths.topLevelItem(i).text(c) for c in range(3)] for i in range(paths.paths.topLevelItemCount())
+        [paths.paths.topLevelItem(i).text(c) for c in range(3)]
+        for i in range(paths.paths.topLevelItemCount())
     ]
     assert rows == [["b → c → e", "1 × 2", "2"], ["b → d → e", "1 × 3", "3"]]
     summary = paths.summary.text()
@@ -90,7 +96,7 @@ def test_edits_recompute_and_problems_are_explained(paths: PathView, window: Mai
         window.controller.set_param("a", "value", 4.0)  # c = 5: ∂e/∂d = 5, ∂e/∂b = 2 + 5 = 7
     assert badges(paths)["e"] == "∂e/∂b = 7"
     with qtbot.waitSignal(paths.computed, timeout=20_000):
-        window.controller.add_node("add", window.view.center())  # an unconnected add: the graph has problems
+        window.document.push(Disconnect(window.document.graph, PortRef("d", "out"), PortRef("e", "b")))
     assert "problems" in paths.message.text() and badges(paths) == {}
     assert paths.overlay.edge_labels == {}
 

@@ -94,3 +94,42 @@ def test_unique_id():
     graph = small_graph()
     assert graph.unique_id("m") == "m2"
     assert graph.unique_id("fresh") == "fresh"
+
+
+def test_a_node_put_back_at_its_index_keeps_file_and_schedule_order():
+    graph = small_graph()
+    index = graph.index_of("w")
+    edges = graph.edges_of("w")
+    node = graph.remove_node("w")
+    graph.add_node(node, index=index)
+    for src, dst in edges:
+        graph.connect(src, dst)
+    assert [n.id for n in graph.nodes] == ["x", "w", "m", "s"]
+    assert graph.topological_order() == ["x", "w", "m", "s"]
+    graph.add_node(Node("first", "Input", {"shape": []}), index=0)
+    assert [n.id for n in graph.nodes][:2] == ["first", "x"]
+
+
+def test_edges_are_listed_by_destination_not_by_when_they_were_connected():
+    graph = small_graph()
+    before = graph.edges
+    graph.disconnect(PortRef("w", "out"), PortRef("m", "a"))
+    graph.connect(PortRef("w", "out"), PortRef("m", "a"))
+    assert graph.edges == before
+    assert [str(dst) for _, dst in before] == ["m.a", "m.b", "s.x"]
+    assert sorted(graph.edges_of("m")) == sorted(e for e in before if "m" in (e[0].node, e[1].node))
+    assert len(graph.edges_of("m")) == 3
+
+
+def test_meta_and_training_changes_emit_events():
+    graph = small_graph()
+    seen = []
+    graph.meta_changed.connect(seen.append)
+    graph.training_changed.connect(lambda: seen.append("training"))
+    graph.set_meta("title", "A neuron")
+    graph.set_meta("title", None)
+    section = {"loss": "s.out"}
+    graph.set_training(section)
+    section["loss"] = "changed"
+    assert seen == ["title", "title", "training"]
+    assert graph.meta == {} and graph.training == {"loss": "s.out"}

@@ -1,0 +1,356 @@
+"""The training half of `graphcore export --train`: data, optimizer, schedule and loop as plain Python.
+
+Every piece comes from the code the app trains with, so the numbers agree: the dataset generator
+and `split` are the text of graphcore.datasets, the optimizer and schedule are the expressions
+the Trainer evaluates (graphcore.training_code), and the loop does what `Trainer.step` and
+`Trainer.run` do, in the same order (tests/export compares the losses step by step). Under
+torchrun the loop runs DistributedDataParallel instead, each process taking its share of every batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from graphcore import datasets
+from graphcore import train as trainer
+from graphcore.codegen import GeneratedModule, format_expression
+from graphcore.program import Program
+from graphcore.training_code import literal, optimizer_code, schedule_code
+from graphcore.training_config import TrainingConfig
+
+
+class ExportError(ValueError):
+    """A graph that cannot be exported as asked; the message says why."""
+
+
+STDLIB_IMPORTS = ["import argparse", "import math", "import os", "from typing import Any"]
+FILE_IMPORTS = ["from collections.abc import Mapping", "from pathlib import Path"]  # to read a dataset file
+THIRD_PARTY_IMPORTS = [
+    "import numpy as np",
+    "import torch",
+    "import torch.distributed as dist",
+    "from torch.nn.parallel import DistributedDataParallel",
+    "from torch.utils.data.distributed import DistributedSampler",
+]
+
+
+def _source(function: Any) -> str:
+    return inspect.getsource(function).strip("\n")
+
+
+def data_code(dataset: Mapping[str, Any], base_dir: Path) -> tuple[str, bool]:
+    """`load_data(seed)` and the graphcore.datasets functions it calls; True when it reads a file."""
+    config = dict(dataset)
+    name = config.pop("name")
+    header = [
+        "Fields = dict[str, np.ndarray]",
+        "",
+        "",
+        "class DatasetError(ValueError):",
+        '    """A dataset that cannot be built or read."""',
+    ]
+    if name == "file":
+        path = Path(config.get("path", ""))
+        path = path if path.is_absolute() else (base_dir / path).resolve()
+        functions = [datasets._read_file, datasets._field_from, datasets.from_file, datasets.split]
+        load = [
+            f"DATA_PATH = {literal(str(path))}",
+            "",
+            "",
+            "def load_data(seed, path=DATA_PATH):",
+            '    """The training section\'s dataset: fields read from a file (seed is unused)."""',
+            *format_expression(f"from_file(Path(path), {literal(config.get('fields', {}))})", "    return "),
+        ]
+        return "\n\n\n".join(["\n".join(header), *map(_source, functions), "\n".join(load)]), True
+    if name not in datasets.GENERATED:
+        raise ExportError(f"training.dataset: unknown dataset {name!r}")
+    generate = datasets.GENERATED[name]
+    seed = literal(config.pop("seed")) if "seed" in config else "seed"
+    config.pop("validation", None)
+    known = list(inspect.signature(generate).parameters)[1:]
+    for key in config:
+        if key not in known:
+            raise ExportError(
+                f"training.dataset: {name} has no parameter {key!r} (it has {', '.join(known)})"
+            )
+    arguments = "".join(f", {key}={literal(value)}" for key, value in config.items())
+    functions = [datasets._labels] if "_labels(" in _source(generate) else []
+    load = [
+        "def load_data(seed):",
+        f'    """The training section\'s dataset: the {name} set of graphcore.datasets."""',
+        *format_expression(f"{name}(np.random.default_rng({seed}){arguments})", "    return "),
+    ]
+    parts = ["\n".join(header), *map(_source, [*functions, generate, datasets.split]), "\n".join(load)]
+    return "\n\n\n".join(parts), False
+
+
+def function_code(signature: str, doc: str, expression: str | None) -> str:
+    """A one-expression function (or one that returns None), split over lines as ruff format would."""
+    body = format_expression(expression, "    return ") if expression else []
+    return "\n".join([f"def {signature}:", f'    """{doc}"""', *body])
+
+
+LOOP = Template('''
+def start_distributed(device):
+    """Under torchrun with several processes, join their group; a plain run is process 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return device, 0, 1
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, dist.get_rank(), world
+
+
+def to_tensors(fields, device, dtype):
+    """The dataset fields the forward arguments read: floats in dtype, integer labels as is."""
+    tensors = {}
+    for name, field in FIELDS.items():
+        kind = None if fields[field].dtype.kind == "i" else dtype
+        tensors[name] = torch.as_tensor(fields[field]).to(device, dtype=kind)
+    return tensors
+
+
+$accuracy
+
+
+@torch.no_grad()
+def evaluate(model, data, fixed):
+    """Mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
+    if not data:
+        return {}
+    model.eval()
+    n = len(next(iter(data.values())))
+    total, correct = 0.0, 0.0
+    for start in range(0, n, BATCH_SIZE):
+        batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
+        $evaluate_forward
+        count = len(next(iter(batch.values())))
+        total += loss.item() * count
+        correct += (accuracy(prediction, batch[TARGET], THRESHOLD) or 0.0) * count
+    model.train()
+    $metrics
+
+
+def batches(n, batch_size, generator, sampler, epoch, device):
+    """One epoch's batches of sample indices: a seeded permutation, or this process's share."""
+    if sampler is None:
+        order = torch.randperm(n, generator=generator)
+    else:
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler))
+    return order.to(device).split(batch_size)
+
+
+def global_mean(loss, world):
+    """The batch loss; under DDP the mean over the processes, whose batches make one batch."""
+    value = loss.detach().clone()
+    if world > 1:
+        dist.all_reduce(value)
+        value /= world
+    return value.item()
+
+
+def show(metrics, prefix=""):
+    return "".join(f" {prefix}{name} {value:.4g}" for name, value in metrics.items())
+
+
+def train(args):
+    """Train as `graphcore train` does: the same data, weights, batches and updates."""
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device, rank, world = start_distributed(torch.device(device))
+    dtype = getattr(torch, args.dtype)
+    fields = $load_data
+    train_fields, validation_fields = split(fields, VALIDATION, args.seed)
+    train_data = to_tensors(train_fields, device, dtype)
+    validation_data = to_tensors(validation_fields, device, dtype) if VALIDATION else {}
+    inputs = example_inputs(dtype, seed=args.seed)  # for inputs no dataset field feeds
+    fixed = {k: v.to(device) for k, v in inputs.items() if k not in FIELDS}
+    n = len(next(iter(train_data.values())))
+    sampler = None
+    if world > 1:
+        sampler = DistributedSampler(range(n), world, rank, seed=args.seed)
+    # BATCH_SIZE is the batch of all the processes together
+    batch_size = math.ceil(BATCH_SIZE / world)
+    steps_per_epoch = math.ceil((len(sampler) if sampler else n) / batch_size)
+    epochs, steps = EPOCHS, STEPS
+    if args.epochs is not None:  # as in `graphcore train --epochs`, the epochs decide
+        epochs, steps = args.epochs, None
+    if args.steps is not None:
+        steps = args.steps
+    total_steps = steps or steps_per_epoch * (epochs or 1)
+
+    model = $class_name(dtype=dtype, seed=args.seed).to(device)
+    network = model
+    if world > 1:
+        device_ids = [device.index] if device.type == "cuda" else None
+        network = DistributedDataParallel(model, device_ids=device_ids)
+    optimizer = make_optimizer(model.parameters())
+    scheduler = make_scheduler(optimizer, total_steps)
+    generator = torch.Generator().manual_seed(args.seed)
+    torch.manual_seed(args.seed + rank)
+
+    max_norm = CLIP_GRAD_NORM or math.inf
+    step, epoch, stopped = 0, 0, "finished"
+    best, patience = math.inf, (EARLY_STOPPING or {}).get("patience", 10)
+    while stopped == "finished" and step < total_steps:
+        order = batches(n, batch_size, generator, sampler, epoch, device)
+        for number, index in enumerate(order, 1):
+            network.train()
+            batch = {name: value[index] for name, value in train_data.items()}
+            optimizer.zero_grad(set_to_none=True)
+            $train_forward
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            value = global_mean(loss, world)
+            finite = math.isfinite(value) and bool(torch.isfinite(norm))
+            if rank == 0 and (not finite or (step + 1) % args.log_every == 0):
+                print(f"step {step + 1} loss {value:.9g}", flush=True)
+            if not finite:
+                stopped = "nonfinite"
+                break
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            if number == len(order):  # the end of an epoch
+                validation = evaluate(model, validation_data, fixed)
+                if rank == 0:
+                    metrics = show(validation, "val_")
+                    print(f"epoch {epoch} step {step} loss {value:.9g}{metrics}")
+                if EARLY_STOPPING:
+                    monitored = validation.get("loss", value)
+                    if monitored < best - EARLY_STOPPING.get("min_delta", 0.0):
+                        best, patience = monitored, EARLY_STOPPING.get("patience", 10)
+                    else:
+                        patience -= 1
+                        if patience <= 0:
+                            stopped = "early_stopping"
+                if world > 1:  # every process follows process 0's decision
+                    decision = [stopped]
+                    dist.broadcast_object_list(decision, src=0)
+                    stopped = decision[0]
+            if stopped != "finished" or step >= total_steps:
+                break
+        epoch += 1
+
+    if rank == 0:
+        print(f"{stopped} after {step} optimizer steps")
+        print(f"train:{show(evaluate(model, train_data, fixed))}")
+        if validation_data:
+            print(f"validation:{show(evaluate(model, validation_data, fixed))}")
+        if args.save:
+            torch.save(model.state_dict(), args.save)
+    if world > 1:
+        dist.destroy_process_group()
+    return 1 if stopped == "nonfinite" else 0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Train $class_name as its graph's training section says."
+    )
+    parser.add_argument("--steps", type=int, help="train for this many optimizer steps")
+    parser.add_argument("--epochs", type=int, help="train for this many epochs")
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help="seed of the weights, data and batches"
+    )
+    parser.add_argument(
+        "--device", default=DEVICE, help="cpu, cuda or cuda:N; auto picks cuda if any"
+    )
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument(
+        "--log-every", type=int, default=1, help="print the loss of every Nth step"
+    )
+    parser.add_argument(
+        "--save", help="write the trained weights (a state_dict) to this file"
+    )$data_option
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(train(parse_args()))
+''')
+
+
+def training_code(
+    config: TrainingConfig, program: Program, generated: GeneratedModule, base_dir: Path
+) -> tuple[list[str], list[str], str]:
+    """(standard-library imports, other imports, source) of everything `--train` adds after the model."""
+    data, reads_file = data_code(config.dataset, base_dir)
+    argument = dict(zip(generated.inputs, generated.arguments))
+    for node in config.inputs:
+        if node not in argument:
+            raise ExportError(f"training.inputs.{node}: there is no Input node {node!r}")
+    fields = {argument[node]: field for node, field in config.inputs.items()}
+    target = {field: argument[node] for node, field in config.inputs.items()}
+    settings = [
+        ("SEED", config.seed, ""),
+        ("STEPS", config.steps, ""),
+        ("EPOCHS", config.epochs, ""),
+        ("BATCH_SIZE", config.batch_size, ""),
+        ("VALIDATION", config.validation, "the fraction of the data held out"),
+        ("CLIP_GRAD_NORM", config.clip_grad_norm, ""),
+        ("EARLY_STOPPING", config.early_stopping, ""),
+        ("THRESHOLD", config.threshold, "one output above it predicts class 1"),
+        ("DEVICE", config.device, ""),
+        ("FIELDS", fields, "forward argument -> dataset field"),
+        ("TARGET", target.get("y", list(fields)[-1]), "the argument predictions are scored against"),
+    ]
+    constants = []
+    for name, value, comment in settings:
+        lines = format_expression(literal(value), f"{name} = ", f"  # {comment}" if comment else "")
+        constants += lines
+    optimizer = function_code(
+        "make_optimizer(parameters)", "The training section's optimizer.", optimizer_code(config.optimizer)
+    )
+    schedule = schedule_code(config.schedule)
+    scheduler = function_code(
+        "make_scheduler(optimizer, total_steps)",
+        "The learning-rate schedule, stepped once per step." if schedule else "A constant learning rate.",
+        schedule,
+    )
+    predicts = config.predict is not None
+    forward = (
+        "loss, _prediction = network(**fixed, **batch)" if predicts else "loss = network(**fixed, **batch)"
+    )
+    loop = LOOP.substitute(
+        accuracy=_source(trainer.accuracy),
+        evaluate_forward="loss, prediction = model(**fixed, **batch)"
+        if predicts
+        else "loss, prediction = model(**fixed, **batch), None",
+        metrics='return {"loss": total / n, "accuracy": correct / n}'
+        if predicts
+        else 'return {"loss": total / n}',
+        train_forward=forward,
+        load_data="load_data(args.seed, args.data)" if reads_file else "load_data(args.seed)",
+        class_name=generated.class_name,
+        data_option='\n    parser.add_argument("--data", default=DATA_PATH, help="the dataset file")'
+        if reads_file
+        else "",
+    )
+    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else [])]
+    text = "\n\n\n".join(
+        [
+            "# Data: the dataset functions of graphcore.datasets.\n\n" + data,
+            "# Training: the graph's training section.\n\n" + "\n".join(constants),
+            optimizer,
+            scheduler,
+        ]
+    )
+    return stdlib, THIRD_PARTY_IMPORTS, text + "\n\n" + loop
+
+
+def check_outputs(config: TrainingConfig, program: Program) -> Sequence[str]:
+    """The values the trained model returns: the loss, then the prediction when there is one."""
+    for value in (config.loss, config.predict):
+        if value is not None and value not in program.consumers:
+            raise ExportError(f"training: there is no output {value!r} in the graph")
+    return [config.loss] + ([config.predict] if config.predict else [])

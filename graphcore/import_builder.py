@@ -1,0 +1,468 @@
+"""The graph an fx trace describes: one pass over the traced nodes, with the values of example runs.
+
+A value the trace computes is a `Ref` (a tensor the graph computes, at an output port), a `Static`
+(anything else: sizes, dtypes, constants, one value per example run), a tuple of those (a layer's
+(out, h)), or `Pending` (the tuple result of an Opaque call, split by the getitems that use it).
+Comparing the runs, which differ only in their symbolic sizes, tells which integers follow the
+batch (`Varying`) and which sizes of a shape are symbolic.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.graph import Graph, Node, PortRef
+from graphcore.registry import REGISTRY
+from graphcore.torch_ops import IDENTITY_METHODS, OPERATORS, RESULT_PORTS, Rule, functions, methods, modules
+
+COLUMN, ROW = 220.0, 140.0
+
+
+class ImportTorchError(ValueError):
+    """A module that cannot be imported; the message is one line saying what and where."""
+
+
+@dataclass
+class ImportResult:
+    graph: Graph
+    opaque: list[tuple[str, str]] = field(default_factory=list)  # (node id, torch call) with no node type
+    notes: list[str] = field(default_factory=list)
+    layers: dict[str, str] = field(default_factory=dict)  # layer node id -> the module's submodule name
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tensor the graph computes: the output port that holds it."""
+
+    port: str
+
+
+@dataclass(frozen=True)
+class Static:
+    """A value that is no tensor of the graph, once per example run (runs differ in their sizes)."""
+
+    runs: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Varying:
+    """An integer that follows a symbolic size: -1 in a reshape, else its first run's value."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A tuple result of an Opaque call: each element used becomes an Opaque node with `item`."""
+
+    call: Any  # the fx node
+
+
+class _NotLiteral(Exception):
+    """An argument a graph file cannot record as a literal."""
+
+
+def module_params(module: Any) -> tuple[str, dict[str, Any]] | None:
+    found = modules().get(type(module))
+    if found is None:
+        return None
+    params = found[1](module)
+    if params is None or REGISTRY[found[0]].param_problems(params):
+        return None
+    return found[0], params
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, torch.Size | tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, torch.dtype):
+        raise _NotLiteral()
+    return value
+
+
+def merge_runs(runs: tuple[Any, ...]) -> Any:
+    """One value for all runs: the shared one, with Varying where an integer follows a size."""
+    first, rest = _jsonable(runs[0]), [_jsonable(r) for r in runs[1:]]
+    if all(r == first for r in rest):
+        return first
+    if isinstance(first, list) and all(isinstance(r, list) and len(r) == len(first) for r in rest):
+        return [merge_runs((f, *(r[i] for r in rest))) for i, f in enumerate(first)]
+    if isinstance(first, int) and not isinstance(first, bool):
+        return Varying(first)
+    raise _NotLiteral()
+
+
+def symbolic_shape(shapes: list[tuple[int, ...]], symbols: list[str], batch: int) -> list[Any]:
+    """A shape from its sizes over the runs: a size that follows symbol s is "s" (or "s*k")."""
+    result: list[Any] = []
+    for i, base in enumerate(shapes[0]):
+        dim: Any = base
+        for symbol, shape in zip(symbols, shapes[1:]):
+            if shape[i] != base:
+                factor, rest = divmod(base, batch)
+                if rest or shape[i] != factor * (batch + 1):
+                    raise ImportTorchError(f"a size {base} changes with {symbol} in a way a shape cannot say")
+                dim = symbol if factor == 1 else f"{symbol}*{factor}"
+        result.append(dim)
+    return result
+
+
+class Builder:
+    """Walks the traced graph once, adding a graph node for each fx node that computes a tensor."""
+
+    def __init__(
+        self,
+        gm: Any,
+        runs: list[dict[Any, Any]],
+        inputs: Mapping[str, Any],
+        symbols: list[str],
+        batch: int,
+        source: Path,
+        helpers: Mapping[Any, Rule],
+    ) -> None:
+        self.gm, self.runs, self.inputs, self.helpers = gm, runs, inputs, helpers
+        self.symbols, self.batch, self.source = symbols, batch, source.resolve()
+        self.graph = Graph()
+        self.result = ImportResult(self.graph)
+        self.env: dict[Any, Any] = {}
+        self.values: dict[Ref, tuple[Any, ...]] = {}  # a graph tensor's value in each run
+
+    def build(self) -> ImportResult:
+        for n in self.gm.graph.nodes:
+            self.env[n] = value = getattr(self, f"on_{n.op}")(n)
+            self.remember(value, tuple(run.get(n) for run in self.runs))
+        for column, ids in enumerate(self.graph.generations()):
+            for row, node_id in enumerate(ids):
+                self.graph.set_attr(node_id, "pos", (column * COLUMN, row * ROW))
+        return self.result
+
+    def remember(self, value: Any, runs: tuple[Any, ...]) -> None:
+        if isinstance(value, Ref):
+            self.values.setdefault(value, runs)
+        elif isinstance(value, tuple):
+            for i, element in enumerate(value):
+                self.remember(element, tuple(r[i] for r in runs))
+
+    def where(self, n: Any) -> str:
+        frames = re.findall(r'File "([^"]+)", line (\d+)', n.stack_trace or "")
+        mine = [f"{Path(f).name}:{line}" for f, line in frames if Path(f).resolve() == self.source]
+        return f" ({mine[-1]})" if mine else ""
+
+    def add(self, hint: str, type_: str, params: dict[str, Any]) -> str:
+        node_id = self.graph.unique_id(re.sub(r"\W", "_", hint) or "node")
+        self.graph.add_node(Node(node_id, type_, params))
+        return node_id
+
+    def connect(self, value: Any, node_id: str, port: str) -> None:
+        ref = value if isinstance(value, Ref) else self.constant(value, f"{node_id}_{port}")
+        self.graph.connect(PortRef.parse(ref.port), PortRef(node_id, port))
+
+    def constant(self, value: Any, hint: str) -> Ref:
+        """A number or tensor that the graph does not compute, as a Constant node."""
+        if isinstance(value, Static):
+            shapes = {tuple(torch.as_tensor(v).shape) for v in value.runs}
+            if len(shapes) > 1:
+                self.result.notes.append(
+                    f"{hint}: a tensor whose shape follows the batch is fixed to {value.runs[0].shape}"
+                )
+            value = value.runs[0]
+        tensor = torch.as_tensor(value)
+        data = shortest(tensor)
+        if tensor.dtype == torch.bool or not isinstance(data, int | float | list):
+            raise ImportTorchError(f"{hint}: cannot use {value!r} as a tensor")
+        if isinstance(value, torch.Tensor) and not tensor.is_floating_point():
+            self.result.notes.append(f"{hint}: an integer tensor, imported as a float Constant")
+        ref = Ref(f"{self.add(hint, 'Constant', {'value': data})}.out")
+        self.values[ref] = (tensor,) * len(self.runs)
+        return ref
+
+    def encode(self, arg: Any, refs: list[Ref] | None) -> Any:
+        """An argument as JSON: a graph tensor is {"input": k}, the k-th of `refs` (None: not allowed)."""
+        if isinstance(arg, torch.fx.Node):
+            value = self.env[arg]
+            tensor = isinstance(value, Ref) or (
+                isinstance(value, Static) and isinstance(value.runs[0], torch.Tensor)
+            )
+            if tensor and refs is None:  # a param takes literals only
+                raise _NotLiteral()
+            if isinstance(value, Static) and isinstance(value.runs[0], torch.Tensor):
+                value = self.constant(value, f"{arg.name}_value")
+            if isinstance(value, Ref):
+                if value not in refs:  # type: ignore[operator]
+                    refs.append(value)
+                return {"input": refs.index(value)}
+            if isinstance(value, Static):
+                return merge_runs(value.runs)
+            raise _NotLiteral()
+        if isinstance(arg, list | tuple):
+            return [self.encode(a, refs) for a in arg]
+        if isinstance(arg, dict):
+            return {k: self.encode(v, refs) for k, v in arg.items()}
+        if arg is None or isinstance(arg, bool | int | float | str):
+            return arg
+        raise _NotLiteral()
+
+    def fixed(self, value: Any, n: Any) -> Any:
+        """Varying sizes as their first run's value, with a note."""
+        if isinstance(value, Varying):
+            self.result.notes.append(
+                f"{n.name}{self.where(n)}: a size that follows the batch is fixed to {value.value}"
+            )
+            return value.value
+        if isinstance(value, list):
+            return [self.fixed(v, n) for v in value]
+        if isinstance(value, dict):
+            return {k: self.fixed(v, n) for k, v in value.items()}
+        return value
+
+    # --- fx nodes -------------------------------------------------------------------------------
+
+    def on_placeholder(self, n: Any) -> Any:
+        if n.target not in self.inputs:
+            if not n.users:
+                return None
+            raise ImportTorchError(
+                f"forward argument {n.target!r} needs a shape: --args {n.target}=[N,3], say"
+            )
+        return Ref(f"{self.add(n.target, 'Input', dict(self.inputs[n.target]))}.out")
+
+    def on_get_attr(self, n: Any) -> Ref | None:
+        if not n.users:  # read while tracing (a layer's bias, to see whether it has one) but never used
+            return None
+        tensor = self.gm
+        for part in n.target.split("."):
+            tensor = getattr(tensor, part)
+        if isinstance(tensor, torch.nn.Parameter) and tensor.requires_grad:
+            params = {"shape": list(tensor.shape), "init": "value", "value": shortest(tensor)}
+            return Ref(f"{self.add(n.name, 'Parameter', params)}.out")
+        return self.constant(tensor, n.name)
+
+    def on_output(self, n: Any) -> None:
+        returned = n.args[0] if isinstance(n.args[0], tuple | list) else (n.args[0],)
+        for value in returned:
+            ref = self.env.get(value) if isinstance(value, torch.fx.Node) else None
+            if isinstance(ref, Ref) and self.graph.consumers_of(PortRef.parse(ref.port)):
+                self.result.notes.append(
+                    f"forward returns {ref.port}, which other nodes read too: a graph's outputs are the "
+                    "values nothing reads"
+                )
+
+    def on_call_module(self, n: Any) -> Any:
+        module = self.gm.get_submodule(n.target)
+        type_, params = module_params(module)  # type: ignore[misc]
+        spec = REGISTRY[type_]
+        ports = dict(zip(spec.inputs, n.args))
+        for key, value in n.kwargs.items():
+            key = {"hx": spec.inputs[1] if len(spec.inputs) > 1 else key, "input": "x"}.get(key, key)
+            if key in spec.inputs:
+                ports[key] = value
+            elif value not in (None, True) or key not in ("need_weights", "key_padding_mask", "attn_mask"):
+                raise ImportTorchError(
+                    f"{n.name}{self.where(n)}: {type(module).__name__} with {key}={value!r}"
+                )
+        if type_ == "LSTM" and isinstance(ports.get("h0"), tuple | list):
+            ports["h0"], ports["c0"] = ports["h0"]
+        if len(n.args) > len(spec.inputs):
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: {type(module).__name__} with more arguments than ports"
+            )
+        node_id = self.add(n.name, type_, params)
+        if spec.kind == "layer":
+            self.result.layers[node_id] = n.target
+        for port, arg in ports.items():
+            if arg is not None:
+                self.connect(self.env[arg] if isinstance(arg, torch.fx.Node) else arg, node_id, port)
+        return self.outputs(node_id, type_)
+
+    def outputs(self, node_id: str, type_: str) -> Any:
+        def refs(ports: Any) -> Any:
+            return tuple(refs(p) for p in ports) if isinstance(ports, tuple) else Ref(f"{node_id}.{ports}")
+
+        return refs(RESULT_PORTS.get(type_, "out"))
+
+    def on_call_method(self, n: Any) -> Any:
+        return self.on_call_function(n)
+
+    def on_call_function(self, n: Any) -> Any:
+        first = self.env.get(n.args[0]) if n.args and isinstance(n.args[0], torch.fx.Node) else None
+        if n.target is operator.getitem and isinstance(first, tuple | Pending):
+            index = n.args[1]
+            return first[index] if isinstance(first, tuple) else self.opaque(first.call, index, n.name)
+        if not _holds_tensor(self.runs[0][n]) or not any(
+            isinstance(self.env.get(a), Ref | Pending | tuple) for a in n.all_input_nodes
+        ):
+            return Static(tuple(run[n] for run in self.runs))
+        if n.op == "call_method" and n.target in IDENTITY_METHODS:
+            return first
+        if n.target is operator.getitem and isinstance(first, Ref):
+            return self.index(n, first)
+        rule = methods().get(n.target) if n.op == "call_method" else functions().get(n.target)
+        rule = self.helpers.get(n.target, rule)
+        mapped = self.apply(rule, n) if rule is not None else None
+        return mapped if mapped is not None else self.opaque(n)
+
+    def apply(self, rule: Rule, n: Any) -> Any:
+        """The node `rule` names, or None when the call says more than that type can."""
+        bound = rule.bind(list(n.args), dict(n.kwargs))
+        if bound is None:
+            return None
+        if "tensors" in bound:  # cat and stack of exactly two tensors
+            tensors = bound.pop("tensors")
+            if not isinstance(tensors, list | tuple) or len(tensors) != 2:
+                return None
+            bound["a"], bound["b"] = tensors
+        spec = REGISTRY[rule.type]
+        names = {p.name for p in spec.params}
+        ports, params = {}, {}
+        try:
+            for name, value in bound.items():
+                if name in spec.inputs:
+                    value = self.env[value] if isinstance(value, torch.fx.Node) else value
+                    if not isinstance(value, Ref | Static | int | float) or isinstance(value, bool):
+                        return None
+                    ports[name] = value
+                elif name in names:
+                    params[name] = self.encode(value, None)
+                elif isinstance(value, torch.fx.Node) or value != rule.defaults.get(name, object()):
+                    return None
+        except _NotLiteral:
+            return None
+        type_ = rule.type
+        if type_ in ("reshape", "view") and any(isinstance(d, Varying) for d in params["shape"]):
+            # view(x.size(0), -1): the sizes of the result, with -1 where the batch goes
+            shape = symbolic_shape([tuple(run[n].shape) for run in self.runs], self.symbols, self.batch)
+            if sum(isinstance(d, str) for d in shape) != 1:
+                return None
+            params["shape"] = [-1 if isinstance(d, str) else d for d in shape]
+        if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
+            type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
+        params = self.fixed(params, n)
+        if REGISTRY[type_].param_problems(params):
+            return None
+        if type_ in RESULT_PORTS and len(self.runs[0][n]) != 2:
+            return None
+        node_id = self.add(n.name, type_, params)
+        for port, value in ports.items():
+            self.connect(value, node_id, port)
+        return self.outputs(node_id, type_)
+
+    def index(self, n: Any, source: Ref) -> Ref:
+        """x[i], x[:, i], x[a:b]: select and narrow nodes, one per indexed dimension."""
+        index = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
+        shape = list(self.values[source][0].shape)
+        steps = []
+        for dim, key in enumerate(index):
+            if isinstance(key, int):
+                steps.append(("select", {"dim": dim, "index": key}))
+            elif isinstance(key, slice) and key.step in (None, 1) and key != slice(None):
+                start, stop, _ = key.indices(shape[dim])
+                if (key.start is None or isinstance(key.start, int)) and (
+                    key.stop is None or isinstance(key.stop, int)
+                ):
+                    steps.append(("narrow", {"dim": dim, "start": start, "length": max(0, stop - start)}))
+                else:
+                    steps = None
+                    break
+            elif key != slice(None):
+                steps = None
+                break
+        if steps is None or len(index) > len(shape):
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: indexing with {n.args[1]!r} has no node type; use torch.narrow or select"
+            )
+        value = source
+        for type_, params in reversed(steps):  # the last dimension first: earlier ones keep their place
+            node_id = self.add(n.name, type_, params)
+            self.connect(value, node_id, "x")
+            value = Ref(f"{node_id}.out")
+        return value
+
+    def opaque(self, n: Any, item: int | None = None, name: str | None = None) -> Any:
+        target = self.target_name(n)
+        if target is None:
+            called = getattr(n.target, "__name__", n.target)
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: {called} has no node type, and an Opaque node may only call "
+                "torch's own tensor functions"
+            )
+        result = self.runs[0][n]
+        if item is None and isinstance(result, tuple | list):
+            return Pending(n)
+        refs: list[Ref] = []
+        try:
+            args = self.fixed(self.encode(list(n.args), refs), n)
+            kwargs = self.fixed(self.encode(dict(n.kwargs), refs), n)
+        except _NotLiteral:
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: {target} takes an argument a graph file cannot hold"
+            ) from None
+        ports = REGISTRY["Opaque"].inputs
+        if len(refs) > len(ports):
+            raise ImportTorchError(f"{n.name}{self.where(n)}: {target} reads more than {len(ports)} tensors")
+        outputs = [run[n] if item is None else run[n][item] for run in self.runs]
+        params = {
+            "target": target,
+            "args": args,
+            "kwargs": kwargs,
+            "item": item,
+            "shape": symbolic_shape([tuple(o.shape) for o in outputs], self.symbols, self.batch),
+            "input_shapes": [
+                symbolic_shape([tuple(t.shape) for t in self.values[r]], self.symbols, self.batch)
+                for r in refs
+            ],
+        }
+        node_id = self.add(name or n.name, "Opaque", params)
+        for index, ref in enumerate(refs):
+            self.connect(ref, node_id, ports[index])
+        self.result.opaque.append((node_id, target))
+        return Ref(f"{node_id}.out")
+
+    def target_name(self, n: Any) -> str | None:
+        """The allow-listed dotted name of the call, if it has one."""
+        if n.op == "call_method":
+            candidates = [f"torch.Tensor.{n.target}", f"torch.{n.target}"]
+        elif n.target in OPERATORS:
+            candidates = [OPERATORS[n.target]]
+        else:
+            name = getattr(n.target, "__name__", "")
+            owners = {"torch": torch, "torch.nn.functional": torch.nn.functional}
+            candidates = [
+                f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
+            ]
+        return next((c for c in candidates if opaque_may_call(c)), None)
+
+
+def shortest(tensor: Any) -> Any:
+    """A tensor's values as numbers; float32 ones as the shortest decimals that round to them (-0.3,
+    not -0.30000001192092896), so a graph exported in float32 and imported again keeps its values."""
+    if tensor.dtype != torch.float32:
+        return tensor.detach().tolist()
+    import numpy as np
+
+    array = tensor.detach().cpu().numpy()
+    shortest = [float(np.format_float_positional(v, unique=True, trim="-")) for v in array.reshape(-1)]
+    return np.array(shortest, dtype=np.float64).reshape(array.shape).tolist()
+
+
+def _holds_tensor(value: Any) -> bool:
+    if isinstance(value, tuple | list):
+        return any(_holds_tensor(v) for v in value)
+    return isinstance(value, torch.Tensor)
+
+
+def opaque_may_call(name: str) -> bool:
+    """Whether an Opaque node may call `name`: its declaration (nodes/imported.py) decides."""
+    spec = REGISTRY["Opaque"]
+    try:
+        spec.template({**spec.defaults(), "target": name})
+    except ValueError:
+        return False
+    return True

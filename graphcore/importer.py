@@ -1,0 +1,254 @@
+"""`graphcore import-torch`: a PyTorch module, traced with torch.fx, as a graph.
+
+Each fx node becomes a graph node: placeholders become Inputs, parameters and buffers read with
+get_attr become Parameters and Constants, calls that a node type computes become that type (the
+tables of graphcore.torch_ops), and any other call becomes an Opaque node, listed in the report.
+Sizes such as `x.size(0)` are computed by running the traced module on example inputs, once more
+per symbolic size ("N"), so a value that follows the batch is recognised (`view(x.size(0), -1)`
+becomes `view([-1, ...])`). The graph file it writes never runs the module: only node types, and
+Opaque calls to allow-listed torch functions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.import_builder import Builder, ImportResult, ImportTorchError, module_params
+from graphcore.registry import load_library
+from graphcore.torch_ops import Rule
+
+__all__ = [
+    "ImportResult",
+    "ImportTorchError",
+    "declared_inputs",
+    "import_module",
+    "instantiate",
+    "load_class",
+    "parse_argument",
+]
+
+ARGUMENT = re.compile(r"([A-Za-z_]\w*)=\[?([A-Za-z_0-9, ]*)\]?(?::(float|long))?")
+
+
+def parse_argument(text: str) -> tuple[str, dict[str, Any]]:
+    """`x=[N,3]` or `tokens=[N,12]:long` -> ("x", Input params). A name among the sizes is symbolic."""
+    match = ARGUMENT.fullmatch(text.strip())
+    if match is None:
+        raise ImportTorchError(f"--args {text!r}: write NAME=[SIZES], e.g. x=[N,3] or tokens=[N,12]:long")
+    name, dims, dtype = match.groups()
+    shape = [int(d) if d.isdigit() else d for d in (d.strip() for d in dims.split(",")) if d]
+    if not all(isinstance(d, int) or d.isidentifier() for d in shape):
+        raise ImportTorchError(f"--args {text!r}: sizes are integers or names such as N")
+    return name, {"shape": shape, **({"dtype": "long"} if dtype == "long" else {})}
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def load_class(spec: str) -> tuple[Any, Path, dict[str, Any]]:
+    """`path/to/file.py:ClassName` -> (class, path, the file's globals: INPUTS, helper functions).
+
+    This runs the file, as importing it from Python would; the graph written afterwards never does.
+    """
+    path_text, colon, class_name = spec.rpartition(":")
+    if not colon or not path_text or not class_name.isidentifier():
+        raise ImportTorchError(f"{spec!r}: write FILE.py:ClassName")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ImportTorchError(f"{path}: no such file")
+    name = "graphcore_import_" + re.sub(r"\W", "_", path.stem)
+    loader = importlib.util.spec_from_file_location(name, path)
+    if loader is None or loader.loader is None:
+        raise ImportTorchError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(loader)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        loader.loader.exec_module(module)
+    except SyntaxError as error:
+        raise ImportTorchError(f"{path}:{error.lineno}: cannot import: {error.msg}") from None
+    except BaseException as error:  # the file may raise anything, SystemExit included
+        raise ImportTorchError(f"{path}: cannot import: {_one_line(error)}") from None
+    finally:
+        sys.path.remove(folder)
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
+        found = sorted(
+            k for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+        )
+        raise ImportTorchError(
+            f"{path}: no nn.Module class {class_name!r} (found: {', '.join(found) or 'none'})"
+        )
+    return cls, path, vars(module)
+
+
+def instantiate(cls: Any, kwargs: Mapping[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except BaseException as error:
+        raise ImportTorchError(f"{cls.__name__}(**{dict(kwargs)!r}) failed: {_one_line(error)}") from None
+
+
+def declared_inputs(table: Any, where: str) -> dict[str, dict[str, Any]]:
+    """Input params per forward argument, checked as a graph file's Input nodes are."""
+    if not isinstance(table, Mapping):
+        raise ImportTorchError(f'{where}: expected {{"argument": {{"shape": [...]}}, ...}}')
+    spec = load_library()["Input"]
+    for name, params in table.items():
+        problems = spec.param_problems(params) if isinstance(params, dict) else [("", "expected an object")]
+        if problems:
+            raise ImportTorchError(f"{where}: {name}.{problems[0][0]}: {problems[0][1]}")
+    return {str(name): dict(params) for name, params in table.items()}
+
+
+class _Tracer(torch.fx.Tracer):
+    """Modules with a node type stay whole; every other module is traced through to its calls."""
+
+    def __init__(self, leaf_functions: tuple[Any, ...] = ()) -> None:
+        super().__init__(autowrap_functions=leaf_functions)
+        self.record_stack_traces = True
+
+    def is_leaf_module(self, m: Any, qualified_name: str) -> bool:
+        return module_params(m) is not None
+
+
+class _Recorder(torch.fx.Interpreter):
+    """Runs the traced module and keeps every node's value."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__(module, garbage_collect_values=False)
+        self.values: dict[Any, Any] = {}
+
+    def run_node(self, n: Any) -> Any:
+        self.values[n] = result = super().run_node(n)
+        return result
+
+
+def example_value(declared: Mapping[str, Any], sizes: Mapping[str, int], seed: int) -> Any:
+    long = declared.get("dtype") == "long"
+    if declared.get("value") is not None:
+        return torch.tensor(declared["value"], dtype=torch.long if long else torch.float32)
+    shape = [sizes[d] if isinstance(d, str) else d for d in declared["shape"]]
+    if long:
+        return torch.zeros(shape, dtype=torch.long)
+    # in (0.1, 0.9): inside the domain of log, sqrt, BCE and variances; only shapes are read from it
+    return torch.rand(shape, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
+
+
+def helper_rules(namespace: Mapping[str, Any]) -> dict[Any, Rule]:
+    """Functions a graphcore export defines (a node type's `helpers`, as `positional_encoding`), as rules.
+
+    A function counts only when its source is the registry's text, so a user's own function of the
+    same name is traced through like any other code."""
+    found = {}
+    for spec in load_library().values():
+        match = re.search(r"^def (\w+)\(", spec.helpers, re.MULTILINE)
+        function = namespace.get(match[1]) if match else None
+        if function is None or not inspect.isfunction(function):
+            continue
+        try:
+            same = inspect.getsource(function).strip() == spec.helpers.strip()
+        except (OSError, TypeError):
+            same = False
+        if same:
+            parameters = inspect.signature(function).parameters
+            defaults = {
+                k: p.default for k, p in parameters.items() if p.default is not inspect.Parameter.empty
+            }
+            found[function] = Rule(spec.type, tuple(parameters), defaults)
+    return found
+
+
+def import_module(
+    module: Any,
+    inputs: Mapping[str, Mapping[str, Any]],
+    *,
+    batch: int = 4,
+    source: Path | str = "<module>",
+    namespace: Mapping[str, Any] | None = None,
+) -> ImportResult:
+    """Trace `module` and build its graph; `inputs` gives each forward argument's Input params.
+
+    `namespace` is the module file's globals, where a graphcore export's helper functions live."""
+    load_library()
+    parameters = inspect.signature(module.forward).parameters
+    unknown = sorted(set(inputs) - set(parameters))
+    if unknown:
+        raise ImportTorchError(f"{type(module).__name__}.forward has no argument {unknown[0]!r}")
+    concrete = {
+        k: p.default
+        for k, p in parameters.items()
+        if k not in inputs and p.default is not inspect.Parameter.empty
+    }
+    helpers = helper_rules(namespace or {})
+    tracer = _Tracer(tuple(helpers))
+    try:
+        traced = tracer.trace(module, concrete_args=concrete or None)
+    except Exception as error:
+        raise ImportTorchError(
+            f"cannot trace {type(module).__name__}.forward with torch.fx: {_one_line(error)}"
+        ) from None
+    gm = torch.fx.GraphModule(tracer.root, traced)
+    for n in gm.graph.find_nodes(op="placeholder"):
+        if n.target not in inputs and n.target not in concrete:
+            raise ImportTorchError(
+                f"forward argument {n.target!r} needs a shape: --args {n.target}=[N,3], say"
+            )
+    symbols = sorted({d for params in inputs.values() for d in params["shape"] if isinstance(d, str)})
+    runs = []
+    training = gm.training
+    gm.eval()
+    try:
+        for changed in [None, *symbols]:
+            sizes = {s: batch + (s == changed) for s in symbols}
+            args = [
+                example_value(inputs[n.target], sizes, i) if n.target in inputs else concrete.get(n.target)
+                for i, n in enumerate(gm.graph.find_nodes(op="placeholder"))
+            ]
+            recorder = _Recorder(gm)
+            with torch.no_grad():
+                recorder.run(*args)
+            runs.append(recorder.values)
+    except Exception as error:
+        raise ImportTorchError(
+            f"{type(module).__name__} fails on example inputs: {_one_line(error)}"
+        ) from None
+    finally:
+        gm.train(training)
+    builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers)
+    result = builder.build()
+    _compare_weights(result, result.layers, gm)
+    return result
+
+
+def _compare_weights(result: ImportResult, layers: Mapping[str, str], module: Any) -> None:
+    """Say when the graph's layers, built from its seed, start from other weights than the module has."""
+    if not layers:
+        return
+    from graphcore.program import lower
+    from graphcore.runtime import Runtime
+    from graphcore.validate import validate
+
+    if not validate(result.graph).ok:
+        return
+    runtime = Runtime(lower(result.graph), dtype="float32", device="cpu")
+    differ = []
+    for node_id, name in layers.items():
+        ours = runtime.module_of(runtime.program.by_node[node_id]).state_dict()
+        theirs = module.get_submodule(name).state_dict()
+        if ours.keys() != theirs.keys() or any(not torch.equal(ours[k], theirs[k].float()) for k in ours):
+            differ.append(node_id)
+    if differ:
+        result.notes.append(
+            f"{len(differ)} of {len(layers)} layers ({', '.join(differ)}) start from other weights than the "
+            "module's: a graph file records how layer weights start (an init scheme and the seed), not values"
+        )

@@ -1,0 +1,193 @@
+"""File ▸ Export / Import and the Code dock: what they write, show and refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from app.window import MainWindow
+from graphcore.export import export_python
+from graphcore.registry import REGISTRY
+
+NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+"""
+
+ODD = """
+import torch
+from torch import nn
+
+
+class Odd(nn.Module):
+    def forward(self, x):
+        return torch.flip(x, [1])
+"""
+
+
+def answer_save(monkeypatch, path: Path) -> None:
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+
+
+def show_code(window: MainWindow, qtbot):
+    window.docks["code"].show()
+    window.docks["code"].raise_()
+    preview = window.export_tools.preview
+    qtbot.waitUntil(lambda: not preview.stale and preview.isVisible())
+    return preview
+
+
+def expected_source(window: MainWindow) -> str:
+    path = window.document.path
+    return export_python(
+        window.document.graph,
+        name=window.document.graph.meta.get("name", path.stem),
+        source_name=path.name,
+        script_name=f"{path.stem}.py",
+        base_dir=path.parent,
+    ).source
+
+
+def test_code_dock_shows_the_export_and_follows_edits(neuron: MainWindow, qtbot):
+    preview = show_code(neuron, qtbot)
+    assert preview.text.toPlainText() == expected_source(neuron)
+    neuron.controller.set_label("t", "activation")
+    qtbot.waitUntil(lambda: "activation = " in preview.text.toPlainText())
+    assert preview.text.toPlainText() == expected_source(neuron)
+
+
+def test_code_dock_shows_problems_and_copies(neuron: MainWindow, qtbot):
+    preview = show_code(neuron, qtbot)
+    preview.copy_button.click()
+    assert QApplication.clipboard().text() == preview.text.toPlainText() != ""
+    neuron.scene.select_nodes(["x"])
+    neuron.controller.delete_selection()
+    qtbot.waitUntil(lambda: "⚠" in preview.text.toPlainText())
+    assert "problem" in preview.status.text() and not preview.copy_button.isEnabled()
+
+
+def test_code_dock_waits_while_hidden(neuron: MainWindow, qtbot):
+    preview = show_code(neuron, qtbot)
+    neuron.docks["code"].hide()
+    neuron.controller.set_label("t", "hidden_edit")
+    qtbot.wait(300)
+    assert preview.stale and "hidden_edit" not in preview.text.toPlainText()
+    show_code(neuron, qtbot)
+    assert "hidden_edit = " in preview.text.toPlainText()
+
+
+def test_export_python_writes_the_exported_source(neuron: MainWindow, tmp_path: Path, monkeypatch):
+    target = tmp_path / "neuron.py"
+    answer_save(monkeypatch, target)
+    neuron.menu["export_python"].trigger()
+    text = target.read_text(encoding="utf-8")
+    compile(text, str(target), "exec")
+    assert text == expected_source(neuron)
+
+
+def test_export_failures_say_which_file_and_why(neuron: MainWindow, tmp_path: Path, monkeypatch):
+    target = tmp_path / "missing" / "neuron.py"
+    answer_save(monkeypatch, target)
+    assert not neuron.export_tools.export_python()
+    assert str(target) in neuron.error_box.text() and "cannot write" in neuron.error_box.text()
+    neuron.scene.select_nodes(["x"])
+    neuron.controller.delete_selection()
+    answer_save(monkeypatch, tmp_path / "broken.py")
+    assert not neuron.export_tools.export_python()
+    assert "broken.py" in neuron.error_box.text() and not (tmp_path / "broken.py").exists()
+    answer_save(monkeypatch, tmp_path / "broken.onnx")
+    assert not neuron.export_tools.export_onnx()
+    assert "broken.onnx" in neuron.error_box.text()
+
+
+def test_png_export_is_the_whole_graph(neuron: MainWindow, tmp_path: Path, monkeypatch):
+    target = tmp_path / "graph.png"
+    answer_save(monkeypatch, target)
+    neuron.menu["export_png"].trigger()
+    image = QImage(str(target))
+    rect = neuron.export_tools.image_rect()
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (round(rect.width()), round(rect.height()))
+
+
+def test_svg_export_writes_svg(neuron: MainWindow, tmp_path: Path, monkeypatch):
+    target = tmp_path / "graph"
+    answer_save(monkeypatch, target)
+    neuron.menu["export_svg"].trigger()
+    assert "<svg" in (tmp_path / "graph.svg").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def net_file(tmp_path: Path) -> Path:
+    path = tmp_path / "net.py"
+    path.write_text(NET, encoding="utf-8")
+    return path
+
+
+def test_import_opens_the_module_as_a_new_unsaved_graph(window: MainWindow, net_file: Path):
+    tools = window.export_tools
+    tools.ask_import = lambda: (str(net_file), "Net", "x=[N,3]", "")
+    window.menu["import_torch"].trigger()
+    types = sorted(node.type for node in window.document.graph.nodes)
+    assert types == ["Input", "Linear", "relu"]
+    assert window.dirty and window.document.path is None
+    assert "Imported Net" in window.statusBar().currentMessage()
+
+
+def test_import_errors_are_messages(window: MainWindow, net_file: Path):
+    before = window.document
+    assert not window.export_tools.import_module(str(net_file), "Nope", "x=[N,3]")
+    assert "Nope" in window.error_box.text() and window.document is before
+    assert not window.export_tools.import_module(str(net_file), "Net", "x")
+    assert "x=[N,3]" in window.error_box.text() and window.document is before
+
+
+def test_opaque_nodes_are_read_only_in_the_inspector(window: MainWindow, tmp_path: Path):
+    path = tmp_path / "odd.py"
+    path.write_text(ODD, encoding="utf-8")
+    assert window.export_tools.import_module(str(path), "Odd", "x=[N,3]")
+    opaque = [n.id for n in window.document.graph.nodes if not REGISTRY.get(n.type).editable]
+    assert opaque and "Opaque" in window.export_tools.report_box.text()
+    window.scene.select_nodes(opaque[:1])
+    editors = window.inspector.editors
+    assert editors and not any(editor.isEnabled() for editor in editors.values())
+
+
+def test_export_with_training_loop(window: MainWindow, examples: Path, tmp_path: Path, monkeypatch):
+    assert window.open_path(examples / "xor.json")
+    target = tmp_path / "xor_train.py"
+    answer_save(monkeypatch, target)
+    window.menu["export_with_training"].setChecked(True)
+    window.menu["export_python"].trigger()
+    graph = window.document.graph
+    expected = export_python(
+        graph,
+        name=graph.meta.get("name", "xor"),
+        source_name="xor.json",
+        script_name="xor.py",
+        train=True,
+        base_dir=examples,
+    ).source
+    assert target.read_text(encoding="utf-8") == expected and "def train" in expected
+
+
+def test_import_dialog_reads_its_fields(window: MainWindow, tmp_path: Path):
+    from app.export_ui import ImportDialog
+
+    dialog = ImportDialog(tmp_path, window)
+    dialog.file.setText(" net.py ")
+    dialog.class_name.setText("Net")
+    dialog.inputs.setText("x=[N,3]")
+    assert dialog.values() == ("net.py", "Net", "x=[N,3]", "")

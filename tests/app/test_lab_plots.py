@@ -1,0 +1,93 @@
+"""The live derivative plot and the cost-of-modes plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.lab.cost_plot import CostPlot
+from app.lab.derivative_plot import DerivativePlot
+from app.window import MainWindow
+
+
+def swept(plot: DerivativePlot, qtbot) -> str:
+    with qtbot.waitSignal(plot.finished, timeout=30_000) as finished:
+        plot.sweep_button.click()
+    return finished.args[0]
+
+
+def test_forward_and_reverse_curves_agree_over_a_slider_sweep(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "sigmoid_neuron.json")
+    plot = window.lab.derivative_plot
+    window.lab.open("derivative")
+    assert plot.of_choice.currentText() == "L.out" and plot.loss_choice.currentText() == "L.out"
+    plot.choose(of="L.out", wrt="w.out", sweep="x.out", low=-2.0, high=2.0, count=11)
+    assert swept(plot, qtbot) == ""
+    points = [plot.points[k] for k in sorted(plot.points)]
+    assert [p.at for p in points] == plot.grid() and len(points) == 11
+    assert all(abs(p.forward - p.reverse) <= 1e-9 for p in points)
+    assert len({round(p.forward, 6) for p in points}) > 5  # the derivative really changes along the sweep
+    qtbot.waitUntil(lambda: len(plot.forward_curve.getData()[0]) == 11)
+    forward, reverse = plot.forward_curve.getData()[1], plot.reverse_curve.getData()[1]
+    assert max(abs(forward - reverse)) <= 1e-9
+    assert max(abs(plot.difference_curve.getData()[1])) <= 1e-9
+    assert list(plot.loss_curve.getData()[1]) == [p.loss for p in points]
+    plot.slider.setValue(3)  # a point already computed: read out at once
+    assert plot.marker.value() == points[3].at and "forward" in plot.readout.text()
+
+
+def test_dragging_the_slider_computes_the_point_under_it(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "sigmoid_neuron.json")
+    plot = window.lab.derivative_plot
+    plot.choose(of="L.out", wrt="b.out", sweep="w.out", low=-1.0, high=1.0, count=5)
+    with qtbot.waitSignal(plot.point_added, timeout=30_000) as added:
+        plot.slider.setValue(4)
+    point = added.args[0]
+    assert point.at == 1.0 and abs(point.forward - point.reverse) <= 1e-9
+    qtbot.waitUntil(lambda: plot.readout.text().startswith("at 1:"))
+
+
+def test_a_directional_derivative_and_a_bad_direction(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "xor.json")
+    plot = window.lab.derivative_plot
+    plot.choose(of="loss.out", wrt="x.out[0]", sweep="y.out[1]", low=0.0, high=1.0, count=4)
+    plot.use_direction.setChecked(True)
+    plot.direction.setText("1 0 0 0 0 0 0")
+    assert "needs 8 numbers" in swept(plot, qtbot)
+    plot.direction.setText("1, 0, 0, -1, 0, 0, 0.5, 0")
+    assert swept(plot, qtbot) == ""
+    assert len(plot.points) == 4 and all(abs(p.forward - p.reverse) <= 1e-9 for p in plot.points.values())
+
+
+def test_the_cost_sweep_counts_n_and_m_passes(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "path_sum.json")
+    plot: CostPlot = window.lab.cost_plot
+    window.lab.open("cost")
+    plot.sizes.setText("1, 2, 4")
+    plot.fixed.setValue(2)
+    plot.hidden.setValue(4)
+    plot.repeats.setValue(1)
+    with qtbot.waitSignal(plot.finished, timeout=30_000):
+        plot.run_button.click()
+    by_series = {
+        s: [(p.n, p.m, p.forward_passes, p.reverse_passes) for p in plot.points if p.series == s]
+        for s in "nm"
+    }
+    assert by_series["n"] == [(1, 2, 1, 2), (2, 2, 2, 2), (4, 2, 4, 2)]  # forward: n passes, reverse: m
+    assert by_series["m"] == [(2, 1, 2, 1), (2, 2, 2, 2), (2, 4, 2, 4)]
+    assert all(p.forward_seconds > 0 and p.reverse_seconds > 0 for p in plot.points)
+    qtbot.waitUntil(lambda: len(plot.curves[("n", "passes", "forward")].getData()[0]) == 3)
+    assert list(plot.curves[("m", "passes", "reverse")].yData) == [1, 2, 4]  # getData() is log10 here
+    assert plot.table.rowCount() == 6
+    with qtbot.waitSignal(plot.finished, timeout=30_000):
+        plot.mine_button.click()  # the Jacobian lab's defaults: e with respect to a and b
+    mine = [p for p in plot.points if p.series == "graph"]
+    assert [(p.n, p.m, p.forward_passes, p.reverse_passes) for p in mine] == [(2, 1, 2, 1)]
+    qtbot.waitUntil(lambda: len(plot.mine[("n", "passes", "forward")].getData()[0]) == 1)
+
+
+def test_bad_sizes_are_explained(window: MainWindow, qtbot):
+    plot = window.lab.cost_plot
+    plot.sizes.setText("1, two")
+    with qtbot.waitSignal(plot.finished, timeout=5_000) as finished:
+        plot.run_button.click()
+    assert "whole numbers" in finished.args[0]

@@ -1,0 +1,195 @@
+"""The Train panel, its worker thread, the live plots and the non-finite watch, on real widgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.plots.training_plots import CAPACITY, TrainingPlots
+from app.training.commands import SetTraining
+from app.window import MainWindow
+from graphcore.train import Progress
+
+BUILD_TIMEOUT = 60_000  # the first run in a process imports torch.optim (slow on small machines)
+
+
+@pytest.fixture
+def xor(window: MainWindow, examples: Path) -> MainWindow:
+    assert window.open_path(examples / "xor.json")
+    return window
+
+
+def state(window: MainWindow) -> str:
+    return window.run_tools.session.state
+
+
+def test_start_pause_resume_stop(xor: MainWindow, qtbot):
+    tools, dock = xor.run_tools, xor.run_tools.train_dock
+    dock.steps.setValue(1_000_000)  # long enough to pause it
+    assert xor.document.graph.training["steps"] == 1_000_000
+    tools.actions["start"].trigger()
+    qtbot.waitUntil(
+        lambda: state(xor) == "running" and len(tools.plots.buffers["train loss"]) > 5, timeout=BUILD_TIMEOUT
+    )
+    assert not tools.actions["start"].isEnabled() and tools.actions["pause"].isEnabled()
+    tools.actions["pause"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "paused", timeout=10_000)
+    paused_at = tools.plots.buffers["train loss"].last_x
+    assert tools.actions["resume"].isEnabled()
+    tools.actions["resume"].trigger()
+    qtbot.waitUntil(lambda: tools.plots.buffers["train loss"].last_x > paused_at + 20, timeout=10_000)
+    tools.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "idle", timeout=10_000)
+    tools.plots.redraw()
+    x, y = tools.plots.curves["train loss"].getData()
+    assert len(x) > 0 and len(x) == len(y)
+    assert len(tools.plots.curves["lr"].getData()[0]) > 0
+    assert len(tools.plots.curves["train accuracy"].getData()[0]) > 0
+    assert {"grad fc1.weight", "grad fc2.bias"} <= set(tools.plots.curves)
+    assert tools.boundary.frames > 0 and tools.boundary.image.image.shape == (64, 64)
+
+
+def test_step_one_batch_and_reset_weights(xor: MainWindow, qtbot):
+    tools = xor.run_tools
+    tools.actions["step_batch"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "paused", timeout=BUILD_TIMEOUT)
+    assert len(tools.plots.buffers["train loss"]) == 1
+    tools.actions["step_batch"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "paused" and len(tools.plots.buffers["train loss"]) == 2)
+    assert tools.plots.buffers["train loss"].last_x == 2
+    tools.actions["reset_weights"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "paused")
+    assert len(tools.plots.buffers["train loss"]) == 0
+    tools.actions["step_batch"].trigger()
+    qtbot.waitUntil(lambda: len(tools.plots.buffers["train loss"]) == 1)
+    assert tools.plots.buffers["train loss"].last_x == 1  # the step count started over
+
+
+def test_a_run_to_the_end_finishes(xor: MainWindow, qtbot):
+    tools = xor.run_tools
+    tools.train_dock.steps.setValue(40)
+    with qtbot.waitSignal(tools.session.message, timeout=BUILD_TIMEOUT) as said:
+        tools.actions["start"].trigger()
+    assert said.args[0].startswith("Training finished after 40 steps")
+    qtbot.waitUntil(lambda: state(xor) == "finished")
+    assert tools.train_dock.progress.value() == 40
+
+
+def test_hyperparameter_edits_are_undoable_edits_of_the_training_section(xor: MainWindow):
+    dock, graph, stack = xor.run_tools.train_dock, xor.document.graph, xor.document.stack
+    assert dock.optimizer.currentText() == "adam" and dock.lr.value() == pytest.approx(0.05)
+    dock.lr.setValue(0.2)
+    dock.lr.setValue(0.3)  # one undo step for both (the edits merge)
+    assert graph.training["optimizer"] == {"name": "adam", "lr": 0.3}
+    dock.optimizer.setCurrentText("momentum")
+    assert graph.training["optimizer"] == {"name": "momentum", "lr": 0.3}
+    assert xor.windowTitle().startswith("xor.json*")
+    stack.undo()
+    assert graph.training["optimizer"]["name"] == "adam" and dock.optimizer.currentText() == "adam"
+    stack.undo()
+    assert graph.training["optimizer"] == {"name": "adam", "lr": 0.05} and dock.lr.value() == pytest.approx(
+        0.05
+    )
+    stack.redo()
+    assert dock.lr.value() == pytest.approx(0.3)
+    dock.device.setCurrentText("cpu")
+    assert graph.training["device"] == "cpu"
+
+
+def test_a_bad_training_section_is_a_message_naming_the_key(xor: MainWindow, qtbot):
+    graph = xor.document.graph
+    xor.document.push(SetTraining(graph, "optimizer", {"name": "bogus", "lr": 0.1}))
+    with qtbot.waitSignal(xor.run_tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
+        xor.run_tools.actions["start"].trigger()
+    assert failed.args[0].startswith("training.optimizer.name: unknown optimizer 'bogus'")
+    qtbot.waitUntil(lambda: state(xor) == "idle")
+    assert "training.optimizer.name" in xor.statusBar().currentMessage()
+    assert "training.optimizer.name" in xor.run_tools.train_dock.status.text()
+
+
+def test_plots_stay_bounded_over_100k_steps(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    for report in range(1000):
+        steps = range(report * 100 + 1, report * 100 + 101)
+        plots.add(
+            Progress(
+                steps[-1],
+                report // 10,
+                100_000,
+                [(s, 1.0 / s) for s in steps],
+                0.01,
+                {"w": 0.5, "b": 0.0},
+                {"loss": 0.5, "accuracy": 0.9} if report % 10 == 9 else {},
+                0.8,
+            )
+        )
+    plots.redraw()
+    for name in ("train loss", "lr", "grad w", "grad b", "train accuracy"):
+        x, _ = plots.curves[name].getData()
+        assert 0 < len(x) <= CAPACITY + 1, name
+    x, y = plots.curves["train loss"].getData()
+    assert x[0] < 200 and x[-1] > 99_000  # the whole run, decimated
+    assert len(plots.curves["validation loss"].getData()[0]) == 100
+    assert plots.buffers["grad b"].data()[1].min() > 0  # zero norms are kept plottable on the log axis
+    plots.log_loss.setChecked(True)
+    assert plots.loss_plot.ctrl.logYCheck.isChecked()
+
+
+OVERFLOW = {
+    "format": "backprop-studio-graph",
+    "version": 1,
+    "nodes": [
+        {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
+        {"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 30.0}},
+        {"id": "z", "type": "mul", "pos": [200, 0]},
+        {"id": "e1", "type": "exp", "pos": [400, 0]},
+        {"id": "e2", "type": "exp", "pos": [600, 0]},
+        {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}, "pos": [600, 150]},
+        {"id": "loss", "type": "MSELoss", "pos": [800, 0]},
+    ],
+    "edges": [
+        {"from": "w.out", "to": "z.a"},
+        {"from": "x.out", "to": "z.b"},
+        {"from": "z.out", "to": "e1.x"},
+        {"from": "e1.out", "to": "e2.x"},
+        {"from": "e2.out", "to": "loss.input"},
+        {"from": "y.out", "to": "loss.target"},
+    ],
+    "training": {
+        "dataset": {"name": "sine", "n": 16, "low": 1.0, "high": 2.0},
+        "inputs": {"x": "x", "y": "y"},
+        "loss": "loss.out",
+        "steps": 5,
+    },
+}
+
+
+def test_a_non_finite_value_pauses_and_names_the_node(window: MainWindow, tmp_path: Path, qtbot):
+    path = tmp_path / "overflow.json"
+    path.write_text(json.dumps(OVERFLOW))
+    assert window.open_path(path)
+    tools = window.run_tools
+    tools.actions["start"].trigger()  # (wait on GUI-side state: the worker's signals come from its thread)
+    qtbot.waitUntil(lambda: state(window) == "paused", timeout=BUILD_TIMEOUT)
+    assert "node 'e2'" in tools.train_dock.problem.text() and tools.train_dock.problem.isVisible()
+    assert "e2" in window.statusBar().currentMessage()
+    assert window.scene.selected_node_ids() == ["e2"]
+    frame = tools.overlay.frame
+    assert frame.isVisible() and frame.pos() == window.scene.nodes["e2"].pos()
+    assert not tools.actions["resume"].isEnabled() and tools.actions["reset_weights"].isEnabled()
+    tools.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: state(window) == "idle")
+
+
+def test_histograms_follow_the_selected_node(xor: MainWindow, qtbot):
+    tools = xor.run_tools
+    xor.scene.select_nodes(["fc1"])
+    assert tools.histograms.node == "fc1"
+    tools.actions["step_batch"].trigger()
+    qtbot.waitUntil(lambda: "fc1 at step 1" in tools.histograms.label.text(), timeout=BUILD_TIMEOUT)
+    for kind in ("value", "weight", "gradient"):
+        x, y = tools.histograms.curves[kind].getData()
+        assert len(x) == len(y) + 1 and y.sum() > 0, kind

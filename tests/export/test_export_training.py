@@ -1,0 +1,204 @@
+"""`graphcore export --train`: the exported loop's losses are `graphcore train`'s, step for step."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from export_cases import TRAINED, graph_from, load_file, losses_printed, ruff, run_python, write_export
+
+from graphcore.cli import main
+from graphcore.fileformat import dumps, load
+from graphcore.training_config import OPTIMIZERS
+
+TOLERANCE = 1e-6
+
+
+def graphcore_train(path, capsys, *flags):
+    code = main(["train", str(path), "--json", "--device", "cpu", *flags])
+    result = json.loads(capsys.readouterr().out)
+    assert code in (0, 1), result
+    return result
+
+
+def exported_train(path, capsys, *flags):
+    """Run the exported file's `train` in this process (its __main__ path is run_python's test)."""
+    module = load_file(path)
+    code = module.train(module.parse_args(["--device", "cpu", *flags]))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("example", TRAINED, ids=lambda p: p.stem)
+def test_first_100_losses_equal_graphcore_train(example, tmp_path, capsys):
+    path, _ = write_export(load(example), tmp_path, example.stem, train=True, base_dir=example.parent)
+    expected = graphcore_train(example, capsys, "--steps", "100")["losses"]
+    code, printed = exported_train(path, capsys, "--steps", "100")
+    assert code == 0
+    assert losses_printed(printed) == pytest.approx(expected, abs=TOLERANCE, rel=0)
+    assert len(expected) == 100
+
+
+def regression(training: dict, extra_nodes=(), extra_edges=()) -> dict:
+    """tanh(x W + b) + dropout and noise on the sine set, with an Input no dataset field feeds."""
+    return {
+        "nodes": [
+            {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
+            {"id": "fc", "type": "Linear", "params": {"in_features": 1, "out_features": 3}},
+            {"id": "drop", "type": "Dropout", "params": {"p": 0.2}},
+            {"id": "noise", "type": "randn"},
+            {"id": "scale", "type": "Input", "params": {"shape": [], "value": 0.01}},
+            {"id": "small", "type": "mul"},
+            {"id": "noisy", "type": "add"},
+            {"id": "t", "type": "tanh"},
+            {"id": "out", "type": "Linear", "params": {"in_features": 3, "out_features": 1}},
+            {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}},
+            {"id": "loss", "type": "MSELoss"},
+            *extra_nodes,
+        ],
+        "edges": [
+            {"from": "x.out", "to": "fc.x"},
+            {"from": "fc.out", "to": "drop.x"},
+            {"from": "drop.out", "to": "noise.x"},
+            {"from": "noise.out", "to": "small.a"},
+            {"from": "scale.out", "to": "small.b"},
+            {"from": "drop.out", "to": "noisy.a"},
+            {"from": "small.out", "to": "noisy.b"},
+            {"from": "noisy.out", "to": "t.x"},
+            {"from": "t.out", "to": "out.x"},
+            {"from": "out.out", "to": "loss.input"},
+            {"from": "y.out", "to": "loss.target"},
+            *extra_edges,
+        ],
+        "training": {
+            "dataset": {"name": "sine", "n": 50},
+            "inputs": {"x": "x", "y": "y"},
+            "loss": "loss.out",
+            "batch_size": 8,
+            "seed": 4,
+            **training,
+        },
+    }
+
+
+VARIANTS = {
+    **{
+        f"optimizer_{name}": {"optimizer": {"name": name, "lr": 0.05}, "steps": 25}
+        for name in sorted(OPTIMIZERS)
+    },
+    "step_schedule_with_warmup": {
+        "optimizer": {"name": "momentum", "lr": 0.1},
+        "schedule": {"name": "step", "step_size": 4, "gamma": 0.5, "warmup_steps": 3},
+        "steps": 25,
+    },
+    "cosine_and_clipping": {
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "schedule": {"name": "cosine", "warmup_steps": 5, "min_lr": 0.001},
+        "clip_grad_norm": 0.05,
+        "weight_decay": 0.001,
+        "steps": 30,
+    },
+    "validation_and_early_stopping": {
+        "optimizer": {"name": "sgd", "lr": 0.01},
+        "validation": 0.2,
+        "epochs": 40,
+        "early_stopping": {"patience": 1, "min_delta": 0.5},
+    },
+    "constant_with_warmup_epochs": {
+        "optimizer": {"name": "rmsprop", "lr": 0.01},
+        "schedule": {"name": "constant", "warmup_steps": 4},
+        "epochs": 3,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_optimizer_schedule_and_stopping_rule_gives_the_same_losses(name, tmp_path, capsys):
+    graph_file = tmp_path / "graph.json"
+    graph_file.write_text(dumps(graph_from(regression(VARIANTS[name]))))
+    path, _ = write_export(load(graph_file), tmp_path, train=True, base_dir=tmp_path)
+    expected = graphcore_train(graph_file, capsys)
+    code, printed = exported_train(path, capsys)
+    assert code == 0
+    assert losses_printed(printed) == pytest.approx(expected["losses"], abs=TOLERANCE, rel=0)
+    if "early_stopping" in VARIANTS[name]:
+        assert expected["stopped"] == "early_stopping" and "early_stopping after" in printed
+    epochs = [line for line in printed.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == len(expected["epochs"])
+
+
+def test_seed_epochs_and_steps_override_as_in_graphcore_train(tmp_path, capsys):
+    graph_file = tmp_path / "graph.json"
+    graph_file.write_text(dumps(graph_from(regression({"steps": 500}))))
+    path, _ = write_export(load(graph_file), tmp_path, train=True, base_dir=tmp_path)
+    for flags in (["--epochs", "2", "--seed", "9"], ["--steps", "7", "--epochs", "5"]):
+        expected = graphcore_train(graph_file, capsys, *flags)["losses"]
+        assert losses_printed(exported_train(path, capsys, *flags)[1]) == pytest.approx(
+            expected, abs=TOLERANCE
+        )
+    assert len(expected) == 7
+
+
+@pytest.mark.parametrize("kind", ["npz", "csv"])
+def test_a_dataset_file_is_read_from_its_path(kind, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 1)).astype(np.float32), rng.normal(size=(30, 1)).astype(np.float32)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    if kind == "npz":
+        np.savez(folder / "set.npz", inputs=x, targets=y)
+        fields = {"x": {"array": "inputs"}, "y": {"array": "targets"}}
+    else:
+        np.savetxt(folder / "set.csv", np.hstack([x, y]), delimiter=",", header="a,b", comments="")
+        fields = {"x": {"columns": ["a"]}, "y": {"columns": ["b"]}}
+    dataset = {"name": "file", "path": f"data/set.{kind}", "fields": fields}
+    graph_file = tmp_path / "graph.json"
+    graph_file.write_text(dumps(graph_from(regression({"dataset": dataset, "steps": 12}))))
+    path, _ = write_export(load(graph_file), tmp_path / "data", train=True, base_dir=tmp_path)
+    expected = graphcore_train(graph_file, capsys)["losses"]
+    assert losses_printed(exported_train(path, capsys)[1]) == pytest.approx(expected, abs=TOLERANCE)
+    moved = tmp_path / "moved.npz"
+    if kind == "npz":  # --data points the script at another copy of the file
+        (folder / "set.npz").rename(moved)
+        assert losses_printed(exported_train(path, capsys, "--data", str(moved))[1]) == pytest.approx(
+            expected
+        )
+
+
+def test_each_generated_dataset_exports_clean_code(tmp_path, capsys):
+    """Every generator of graphcore.datasets, copied into a file that ruff accepts as it is."""
+    xor = load(TRAINED[[p.stem for p in TRAINED].index("xor")])
+    paths = []
+    for name in [
+        "xor",
+        "two_moons",
+        "circles",
+        "spirals",
+        "blobs",
+        "sine",
+        "bars_and_stripes",
+        "sequence_sign",
+    ]:
+        graph = copy.deepcopy(xor)
+        graph.training["dataset"] = {"name": name, "n": 8}
+        paths.append(write_export(graph, tmp_path, f"data_{name}", train=True)[0])
+        module = load_file(paths[-1])
+        fields = module.load_data(0)
+        assert set(fields) == {"x", "y"} and len(fields["x"]) == 8
+    checked = ruff("check", *map(str, paths))
+    if checked is not None:
+        assert checked.returncode == 0, checked.stdout
+        formatted = ruff("format", "--check", "--diff", *map(str, paths))
+        assert formatted.returncode == 0, formatted.stdout
+
+
+def test_the_script_runs_standalone_and_reports_a_non_finite_loss(tmp_path):
+    data = regression({"steps": 5, "optimizer": {"name": "sgd", "lr": 1e30}})
+    path, _ = write_export(graph_from(data), tmp_path, train=True)
+    done = run_python(path.name, "--steps", "5", "--device", "cpu", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("step 1 loss ") and "nonfinite after 1 optimizer steps" in lines
+    assert losses_printed(done.stdout)[-1] == float("inf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
