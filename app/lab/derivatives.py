@@ -35,6 +35,12 @@ def make_runtime(program: Program) -> Runtime:
     return Runtime(program, dtype="float64", device="cpu", seed=0, batch=4)
 
 
+def differentiable_values(program: Program) -> list[str]:
+    """Every value a derivative can be taken of or with respect to, in schedule order
+    (class-index inputs, which are integers, left out)."""
+    return [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+
+
 def same(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 

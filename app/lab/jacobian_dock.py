@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
-from app.lab.derivatives import JacobianResults, compute_jacobians
+from app.lab.derivatives import JacobianResults, compute_jacobians, differentiable_values
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from graphcore.program import Program, lower
@@ -135,7 +135,7 @@ class JacobianDock(QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
-        values = [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+        values = differentiable_values(program)
         sources = [
             i.outs[0] for i in program if i.spec.kind in ("input", "parameter") and i.outs[0] in values
         ]

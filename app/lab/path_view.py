@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from app.canvas.items import brush, fonts, pen, pill
 from app.canvas.scene import CanvasScene
 from app.document import Document
-from app.lab.derivatives import PathData, compute_paths, describe, same, show_number
+from app.lab.derivatives import PathData, compute_paths, describe, differentiable_values, same, show_number
 from app.lab.runner import Runner
 from graphcore.program import Program, lower
 
@@ -189,7 +189,7 @@ class PathView(QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
-        values = [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+        values = differentiable_values(program)
         for combo, default in (
             (self.x_choice, self._default_x(program)),
             (self.z_choice, self._default_z(program)),

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal
 
-from app.lab.derivatives import LabError
+from app.lab.derivatives import LabError, warm_up
 
 
 class Cancelled(Exception):
@@ -49,6 +49,9 @@ class Runner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # torch compiles its forward-mode decompositions (torch.jit.script) on the first JVP of the
+        # process; done in the worker while this thread paints, that has stalled for minutes.
+        warm_up()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.cancelled: set[int] = set()
