@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from graphcore.runtime import Runtime
 from graphcore.training_code import optimizer_code, schedule_code
 from graphcore.training_config import TrainingConfig, TrainingConfigError, parse
 from graphcore.validate import check
+
+LIVE_KEYS = {"optimizer", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
 
 
 @dataclass
@@ -174,6 +176,41 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._order, self._cursor = 0, 0, None, 0
 
+    def retune(self, section: Mapping[str, Any]) -> list[str]:
+        """Take an edited training section into this run, from its next step, as one would between
+        steps of a torch loop: optimizer hyperparameters (the learning rate rescales the schedule),
+        gradient clipping and the step budget (a cosine schedule keeps the span it started with).
+        Returns the keys that only a fresh start can apply (dataset, inputs, optimizer kind,
+        schedule, batch size, early stopping, seed, device, ...)."""
+        new, old = parse(section), self.config
+        later = [
+            f.name
+            for f in fields(TrainingConfig)
+            if getattr(new, f.name) != getattr(old, f.name) and f.name not in LIVE_KEYS
+        ]
+        if new.optimizer["name"] != old.optimizer["name"]:
+            later.append("optimizer")
+        elif new.optimizer != old.optimizer:
+            self._retune_optimizer(new.optimizer, old.optimizer)
+        kept = {key: getattr(old, key) for key in later}
+        self.config = replace(new, **kept)
+        self.total_steps = self.config.steps or self.steps_per_epoch * (self.config.epochs or 1)
+        return later
+
+    def _retune_optimizer(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
+        fresh = make_optimizer(new, [torch.zeros(1, requires_grad=True)]).defaults  # torch's own defaults
+        ratio = new["lr"] / old["lr"]
+        for group in self.optimizer.param_groups:
+            group.update({key: value for key, value in fresh.items() if key != "lr" and key in group})
+            group["lr"] *= ratio
+            if "initial_lr" in group:
+                group["initial_lr"] *= ratio
+        pending = [self.scheduler] if self.scheduler is not None else []
+        while pending:  # SequentialLR holds the warm-up and the main schedule
+            scheduler = pending.pop()
+            scheduler.base_lrs = [lr * ratio for lr in scheduler.base_lrs]
+            pending.extend(getattr(scheduler, "_schedulers", []))
+
     def _next_batch(self) -> dict[str, Any]:
         if self._order is None or self._cursor >= self.n_train:
             self._order = torch.randperm(self.n_train, generator=self.generator).to(self.device)
@@ -267,7 +304,13 @@ class Trainer:
         steps: int | None = None,
     ) -> TrainResult:
         """Train until the step budget is spent, early stopping fires, `should_stop()` or a NaN/Inf."""
-        budget = steps if steps is not None else self.total_steps - self.step_count
+        first = self.step_count
+
+        def more() -> bool:  # the budget is read each step: `retune` may change it mid-run
+            return (
+                self.step_count - first < steps if steps is not None else self.step_count < self.total_steps
+            )
+
         losses, lrs, epochs, pending = [], [], [], []
         stopped, nonfinite, best, patience_left = "finished", None, math.inf, None
         stopping = self.config.early_stopping
@@ -276,7 +319,7 @@ class Trainer:
         start = last_report = time.perf_counter()
         validation: dict[str, float] = {}
         accuracy = None
-        for _ in range(budget):
+        while more():
             if should_stop is not None and should_stop():
                 stopped = "stopped"
                 break

@@ -1,10 +1,14 @@
-"""The live derivative plot: one derivative by forward and by reverse mode, as a slider sweeps a value.
+"""The live derivative plot: one derivative by forward and by reverse mode, as a slider sweeps a
+value or as training runs.
 
 Choose an output element, a value to differentiate with respect to (one element, or a direction
 vector over the whole value), and an input or parameter element to sweep. Each point is computed
 by graphcore twice, one JVP and one VJP, off the GUI thread; the two curves lie on top of each
 other and their difference, on its own axis below, stays at rounding level. The loss rides along
-on a right-hand axis. Curves are made once and refreshed by a throttled timer.
+on a right-hand axis. With "Follow training" the x axis is the training step instead: the training
+worker hands over copies of its weights at a bounded rate and each copy becomes one point, computed
+on the first few training samples (the newest copy wins while the lab is busy). Curves are made once
+and refreshed by a throttled timer.
 """
 
 from __future__ import annotations
@@ -29,9 +33,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
-from app.lab.derivatives import SWEEPABLE_KINDS, DerivativeChoice, DerivativePoint, LabError, sweep
+from app.lab.derivatives import (
+    SWEEPABLE_KINDS,
+    DerivativeChoice,
+    DerivativePoint,
+    LabError,
+    derivative_on_weights,
+    sweep,
+)
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
+from app.training.worker import WeightsFrame
 from graphcore.program import Program, lower
 
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
@@ -50,6 +62,7 @@ def components(value: str, shape: tuple) -> list[tuple[str, int]]:
 class DerivativePlot(QWidget):
     point_added = Signal(object)  # DerivativePoint
     finished = Signal(str)  # "" when a sweep completed, else the message shown
+    follow_changed = Signal(int)  # training samples wanted with each weights copy (0: none)
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +71,13 @@ class DerivativePlot(QWidget):
         self.points: dict[float, DerivativePoint] = {}
         self._job: int | None = None
         self._dirty = False
+        self._pending: WeightsFrame | None = None  # arrived while a point was being computed
+        self._last_frame: WeightsFrame | None = None
+        self.follow = QCheckBox("Follow training (x axis: training step)")
+        self.follow.setToolTip(
+            f"While training runs, plot the derivative at the current weights on the first {BATCH} "
+            "training samples"
+        )
         self.of_choice, self.wrt_choice = QComboBox(), QComboBox()
         self.sweep_choice, self.loss_choice = QComboBox(), QComboBox()
         self.use_direction = QCheckBox("along direction")
@@ -89,6 +109,7 @@ class DerivativePlot(QWidget):
             combo.currentIndexChanged.connect(self.forget)
         self.use_direction.toggled.connect(self.forget)
         self.direction.editingFinished.connect(self.forget)
+        self.follow.toggled.connect(self._follow_toggled)
 
     def _plots(self) -> None:
         self.plots = LabPlots()
@@ -121,6 +142,7 @@ class DerivativePlot(QWidget):
         bottom.setXLink(top)
         bottom.setLabel("left", "fwd − rev")
         bottom.showGrid(x=True, y=True, alpha=0.25)
+        bottom.setLabel("bottom", "swept value")
         self.difference_curve = bottom.plot(pen=pg.mkPen("#8b5cf6", width=1.5))
         self.plots.ci.layout.setRowStretchFactor(0, 3)
         self.plots.ci.layout.setRowStretchFactor(1, 1)
@@ -142,6 +164,7 @@ class DerivativePlot(QWidget):
         form.addRow("Loss", self.loss_choice)
         side = QVBoxLayout()
         side.addLayout(form)
+        side.addWidget(self.follow)
         side.addWidget(self.sweep_button)
         side.addWidget(self.slider)
         side.addWidget(self.readout)
@@ -156,6 +179,7 @@ class DerivativePlot(QWidget):
 
     def bind(self, document: Document) -> None:
         self.document = document
+        self._last_frame = self._pending = None
         document.validated.connect(self._fill)
         for combo in (self.of_choice, self.wrt_choice, self.sweep_choice, self.loss_choice):
             combo.clear()  # a new graph: its own defaults, not the last graph's choices
@@ -249,12 +273,15 @@ class DerivativePlot(QWidget):
     # --- computing --------------------------------------------------------------------------------
 
     def forget(self) -> None:
-        """The question changed: old points answer another one."""
+        """The question changed: old points answer another one (when following training, the last
+        weights received are asked again at once)."""
         self.runner.cancel(self._job)
         self._job = None
         self.points.clear()
         self._dirty = True
         self.readout.clear()
+        if self.follow.isChecked() and self._last_frame is not None:
+            self._follow(self._last_frame)
 
     def sweep_range(self) -> None:
         self._run(self.grid(), "Sweeping…")
@@ -290,15 +317,73 @@ class DerivativePlot(QWidget):
     def _arrived(self, point: DerivativePoint) -> None:
         self.points[point.at] = point
         self._dirty = True
-        if math.isclose(point.at, self.marker.value()):
+        if self.follow.isChecked() or math.isclose(point.at, self.marker.value()):
             self._read(point)
         self.point_added.emit(point)
 
     def _read(self, point: DerivativePoint) -> None:
+        where = f"step {point.at:.0f}" if self.follow.isChecked() else f"{point.at:.4g}"
         self.readout.setText(
-            f"at {point.at:.4g}: forward {point.forward:.6g}, reverse {point.reverse:.6g}, "
+            f"at {where}: forward {point.forward:.6g}, reverse {point.reverse:.6g}, "
             f"difference {point.difference:.2e}"
         )
+
+    # --- following training -----------------------------------------------------------------------
+
+    def _follow_toggled(self, on: bool) -> None:
+        for widget in (self.sweep_choice, self.low, self.high, self.count, self.slider, self.sweep_button):
+            widget.setEnabled(not on)
+        self.marker.setVisible(not on)
+        self.bottom.setLabel("bottom", "training step" if on else "swept value")
+        self.message.setText(
+            "Start training (Run → Start) to plot the derivative as it learns." if on else ""
+        )
+        self._last_frame = self._pending = None
+        self.forget()
+        self.follow_changed.emit(BATCH if on else 0)
+
+    def training_frame(self, frame: WeightsFrame) -> None:
+        """New weights from the trainer: one more point (a smaller step means training started over)."""
+        if not self.follow.isChecked() or self.document is None:
+            return
+        self._last_frame = frame
+        if self.points and frame.step < max(self.points):
+            self.forget()
+            return
+        if self._job is not None:
+            self._pending = frame
+            return
+        self._follow(frame)
+
+    def _follow(self, frame: WeightsFrame) -> None:
+        assert self.document is not None
+        report = self.document.report
+        if not report.ok:
+            self._fail(f"The graph has problems ({report.diagnostics[0]}): fix them to plot derivatives.")
+            return
+        try:
+            choice = self.choice()
+        except LabError as error:
+            self._fail(str(error))
+            return
+        program = lower(self.document.graph)
+        self._job = self.runner.submit(
+            lambda: derivative_on_weights(program, choice, frame.state, frame.inputs, frame.step),
+            self._followed,
+            self._fail,
+        )
+
+    def _followed(self, point: DerivativePoint) -> None:
+        self._job = None
+        self._arrived(point)
+        largest = max((abs(p.difference) for p in self.points.values()), default=0.0)
+        self.message.setText(
+            f"Following training: {len(self.points)} points, forward and reverse mode differ by at most "
+            f"{largest:.1e}"
+        )
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            self._follow(frame)
 
     def _done(self, _: object) -> None:
         self._job = None
@@ -311,6 +396,7 @@ class DerivativePlot(QWidget):
 
     def _fail(self, message: str) -> None:
         self._job = None
+        self._pending = None
         self.message.setText(message)
         self.finished.emit(message)
 

@@ -8,7 +8,7 @@ sums); this module only chooses what to ask for, and formats numbers and tensors
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -230,9 +230,34 @@ def set_source(runtime: Runtime, value: str, index: int, number: float) -> None:
 
 
 def derivative_at(runtime: Runtime, choice: DerivativeChoice, at: float) -> DerivativePoint:
-    """The chosen derivative at one point: one JVP (forward mode) and one VJP (reverse mode)."""
-    program = runtime.program
+    """The chosen derivative with the swept value set to `at`."""
     set_source(runtime, choice.sweep, choice.sweep_index, at)
+    return derivative_here(runtime, choice, at)
+
+
+def derivative_on_weights(
+    program: Program, choice: DerivativeChoice, state: Mapping[str, Any], inputs: Mapping[str, Any], step: int
+) -> DerivativePoint:
+    """The chosen derivative at the weights training has reached (`state`, the trainer's module
+    state), on a few of its training samples (`inputs`), plotted at x = `step`."""
+    runtime = make_runtime(program)
+    as_lab = {k: v.to(runtime.dtype) if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        runtime.module.load_state_dict(as_lab)
+    except RuntimeError:
+        raise LabError(
+            "the graph has changed since training started: restart training to follow it"
+        ) from None
+    for node, tensor in inputs.items():
+        if node in runtime.inputs:
+            runtime.inputs[node] = tensor.to(runtime.dtype) if tensor.is_floating_point() else tensor
+    return derivative_here(runtime, choice, float(step))
+
+
+def derivative_here(runtime: Runtime, choice: DerivativeChoice, at: float) -> DerivativePoint:
+    """The chosen derivative at the runtime's current inputs and weights: one JVP (forward mode) and
+    one VJP (reverse mode)."""
+    program = runtime.program
     trace = trace_forward(runtime)
     like = trace.values[choice.wrt]
     if len(choice.direction) != like.numel():

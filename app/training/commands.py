@@ -1,14 +1,12 @@
 """SetTraining: an undoable edit of one key of the graph's `training` section.
 
-`Graph.training` is plain data without events, so, as for SetMeta, the command calls `changed`
-with the key after each change; views that show the section also refresh on the stack's
-indexChanged, which covers undo and redo of every command.
+The command replaces the section through `Graph.set_training`, so the graph's `training_changed`
+event fires on redo and undo alike (a running training takes new hyperparameters from it).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
@@ -21,11 +19,9 @@ class SetTraining(QUndoCommand):
 
     MERGE_ID = 1101
 
-    def __init__(
-        self, graph: Graph, key: str, value: Any, changed: Callable[[str], Any] | None = None
-    ) -> None:
+    def __init__(self, graph: Graph, key: str, value: Any) -> None:
         super().__init__(f"Set training.{key}")
-        self.graph, self.key, self.changed = graph, key, changed
+        self.graph, self.key = graph, key
         self.old, self.new = copy.deepcopy(graph.training.get(key)), copy.deepcopy(value)
         self.order = list(graph.training)
 
@@ -40,17 +36,14 @@ class SetTraining(QUndoCommand):
         return True
 
     def _set(self, value: Any) -> None:
-        section = self.graph.training
+        section = dict(self.graph.training)
         if value is None:
             section.pop(self.key, None)
         else:
-            section[self.key] = copy.deepcopy(value)
+            section[self.key] = value
         rank = {key: index for index, key in enumerate(self.order)}
-        ordered = sorted(section.items(), key=lambda item: rank.get(item[0], len(rank)))
-        section.clear()
-        section.update(ordered)  # a re-added key goes back where it was in the file
-        if self.changed is not None:
-            self.changed(self.key)
+        # a re-added key goes back where it was in the file
+        self.graph.set_training(dict(sorted(section.items(), key=lambda item: rank.get(item[0], len(rank)))))
 
     def redo(self) -> None:
         self._set(self.new)

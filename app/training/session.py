@@ -9,6 +9,7 @@ worker only reads its queue between requests.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,12 @@ class TrainingSession(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.nonfinite.connect(self._on_nonfinite)
         self.worker.failed.connect(self._on_failed)
+        self.worker.retuned.connect(self.message)
 
     # --- requests -----------------------------------------------------------------------------------
 
     def _snapshot(self, graph: Graph) -> dict[str, Any]:
+        self.worker.retune(None)  # the new trainer starts from this graph, edits included
         return {"graph_text": dumps(graph)}
 
     def start(self, graph: Graph, base_dir: Path | str = ".", steps: int | None = None) -> None:
@@ -93,6 +96,22 @@ class TrainingSession(QObject):
     def watch(self, node_id: str | None) -> None:
         """Histograms of this node from now on (read by the worker at its next report)."""
         self.worker.watch_node = node_id
+
+    def share_weights(self, rows: int) -> None:
+        """Copies of the weights, with `rows` training samples, from now on (0: no more); a trainer
+        that waits sends its weights at once."""
+        self.worker.weights_rows = rows
+        if rows and self.state in ("paused", "finished"):
+            self._send(Request("report"))
+
+    def retune(self, graph: Graph) -> None:
+        """The training section was edited: a trainer that exists (or is being built from an older
+        snapshot) takes it from its next step."""
+        if self.state in ("idle", "stopping"):
+            return
+        self.worker.retune(copy.deepcopy(graph.training))
+        if self.state in ("paused", "finished"):
+            self._send(Request("retune"))
 
     def _send(self, request: Request) -> None:
         if request.kind != "drop":

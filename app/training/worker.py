@@ -3,8 +3,10 @@
 The GUI thread never touches the Trainer, and the worker never touches widgets or the Graph: it
 receives a snapshot of the graph file as text, and answers with signals (queued to the GUI
 thread). Pause and Stop set a flag the training loop polls between steps, so the loop stops within
-one step; Resume runs the same Trainer on. Besides Trainer's Progress reports it sends, at a
-bounded rate, a decision-boundary frame (2-D classification sets) and histograms of one node.
+one step; Resume runs the same Trainer on. An edited training section reaches a running Trainer
+the same way, read between steps (`Trainer.retune`). Besides Trainer's Progress reports it sends, at a
+bounded rate, a decision-boundary frame (2-D classification sets), histograms of one node and, when
+the derivative lab follows training, a copy of the weights.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ BOUNDARY_RES = 64
 BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
 HISTOGRAM_INTERVAL = 0.5
 HISTOGRAM_BINS = 40
+WEIGHTS_INTERVAL = 0.1
 
 
 @dataclass
 class Request:
     """What the GUI asks of the worker: build (from graph text), run, step, reset or drop."""
 
-    kind: str  # "run", "step", "reset", "drop"
+    kind: str  # "run", "step", "reset", "drop", "report" (send the extras now), "retune"
     graph_text: str | None = None  # a new graph to build a Trainer from (None: keep the current one)
     base_dir: str = "."
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +63,16 @@ class NodeHistograms:
     histograms: dict[str, tuple[np.ndarray, np.ndarray]]  # "value x.out" -> (counts, edges)
 
 
+@dataclass
+class WeightsFrame:
+    """The trainer's weights after `step` steps and its first few training samples, copied to the CPU
+    so that another thread can evaluate the graph there without touching the training tensors."""
+
+    step: int
+    state: dict[str, Any]  # the module's state_dict (parameters and buffers)
+    inputs: dict[str, Any]  # Input node -> its first rows of the training set
+
+
 def histogram(tensor: Any) -> tuple[np.ndarray, np.ndarray] | None:
     values = tensor.detach().float().cpu().numpy().ravel()
     values = values[np.isfinite(values)]
@@ -78,6 +91,8 @@ class TrainingWorker(QObject):
     histograms = Signal(object)  # NodeHistograms
     finished = Signal(object)  # TrainResult of a run, or None after a step/reset/drop
     nonfinite = Signal(object)  # graphcore.train.NonFinite
+    weights = Signal(object)  # WeightsFrame, while weights_rows > 0
+    retuned = Signal(str)  # what became of an edited training section, in a sentence
     failed = Signal(str)  # a sentence for the user (bad training section, dataset, device)
 
     def __init__(self) -> None:
@@ -85,8 +100,11 @@ class TrainingWorker(QObject):
         self.trainer: Any = None
         self.stop_flag = threading.Event()  # set by the GUI thread: pause or stop
         self.watch_node: str | None = None  # the node whose histograms to send (set by the GUI thread)
+        self.weights_rows = 0  # > 0: send WeightsFrames with this many samples (set by the GUI thread)
+        self._edited: dict[str, Any] | None = None  # a training section for the trainer (see `retune`)
+        self._edited_lock = threading.Lock()
         self._boundary: dict[str, Any] | None = None
-        self._last_boundary = self._last_histogram = 0.0
+        self._last_boundary = self._last_histogram = self._last_weights = 0.0
 
     # --- requests (run in the worker thread) -----------------------------------------------------
 
@@ -97,6 +115,8 @@ class TrainingWorker(QObject):
                 self.trainer = None
             elif request.graph_text is not None or (self.trainer is None and request.kind != "reset"):
                 self._build(request)
+            if request.kind == "retune":
+                self._apply_edits()
             if request.kind == "run" and self.trainer is not None:
                 self._run(request.steps)
                 return
@@ -104,6 +124,8 @@ class TrainingWorker(QObject):
                 self._step()
             elif request.kind == "reset" and self.trainer is not None:
                 self.trainer.reset_weights()
+                self._send_extras(force=True)
+            elif request.kind == "report" and self.trainer is not None:
                 self._send_extras(force=True)
         except Exception as error:  # noqa: BLE001 - the user sees the sentence; the app keeps running
             self.failed.emit(_sentence(error))
@@ -133,7 +155,7 @@ class TrainingWorker(QObject):
 
     def _run(self, steps: int | None) -> None:
         result = self.trainer.run(
-            listener=self._on_progress, should_stop=self.stop_flag.is_set, report_interval=0.05, steps=steps
+            listener=self._on_progress, should_stop=self._between_steps, report_interval=0.05, steps=steps
         )
         self._send_extras(force=True)
         if result.nonfinite is not None:
@@ -163,6 +185,29 @@ class TrainingWorker(QObject):
         if nonfinite is not None:
             self.nonfinite.emit(nonfinite)
 
+    def retune(self, section: dict[str, Any] | None) -> None:
+        """Called from the GUI thread: the trainer takes this section at its next step (or at the
+        next "retune" request when it is not running); None forgets an edit not yet taken."""
+        with self._edited_lock:
+            self._edited = section
+
+    def _between_steps(self) -> bool:
+        self._apply_edits()
+        return self.stop_flag.is_set()
+
+    def _apply_edits(self) -> None:
+        with self._edited_lock:
+            section, self._edited = self._edited, None
+        if section is None or self.trainer is None:
+            return
+        try:
+            later = self.trainer.retune(section)
+        except ValueError as error:  # TrainingConfigError: the message names the key
+            self.retuned.emit(f"Not applied to this run: {error}")
+            return
+        applied = "Training edits apply from the next step"
+        self.retuned.emit(f"{applied}; {', '.join(later)} at the next Start" if later else applied)
+
     def _on_progress(self, progress: Any) -> None:
         self.progress.emit(progress)
         self._send_extras()
@@ -180,6 +225,10 @@ class TrainingWorker(QObject):
             found = _node_histograms(self.trainer, node)
             if found is not None:
                 self.histograms.emit(found)
+        rows = self.weights_rows
+        if rows > 0 and (force or now - self._last_weights >= WEIGHTS_INTERVAL):
+            self._last_weights = now
+            self.weights.emit(_weights_frame(self.trainer, rows))
 
 
 def _sentence(error: Exception) -> str:
@@ -303,3 +352,9 @@ def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
         if weight.grad is not None:
             found[f"gradient {name}"] = histogram(weight.grad)
     return NodeHistograms(node, trainer.step_count, {k: v for k, v in found.items() if v is not None})
+
+
+def _weights_frame(trainer: Any, rows: int) -> WeightsFrame:
+    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.module.state_dict().items()}
+    inputs = {node: t[:rows].detach().to("cpu", copy=True) for node, t in trainer.train_data.items()}
+    return WeightsFrame(trainer.step_count, state, inputs)

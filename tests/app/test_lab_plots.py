@@ -91,3 +91,26 @@ def test_bad_sizes_are_explained(window: MainWindow, qtbot):
     with qtbot.waitSignal(plot.finished, timeout=5_000) as finished:
         plot.run_button.click()
     assert "whole numbers" in finished.args[0]
+
+
+def test_the_derivative_follows_training(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "xor.json")
+    plot, session = window.lab.derivative_plot, window.run_tools.session
+    window.lab.open("derivative")
+    for combo, label in ((plot.of_choice, "loss.out"), (plot.wrt_choice, "h1.out[2]")):
+        combo.setCurrentIndex(combo.findText(label))
+    plot.follow.setChecked(True)
+    assert session.worker.weights_rows == 4 and not plot.sweep_button.isEnabled()
+    window.run_tools.actions["start"].trigger()
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    qtbot.waitUntil(lambda: 500 in plot.points and plot._job is None, timeout=30_000)
+    steps = sorted(plot.points)
+    assert len(steps) >= 2 and all(float(s).is_integer() for s in steps)
+    points = [plot.points[s] for s in steps]
+    assert all(abs(p.forward - p.reverse) <= 1e-9 for p in points)
+    assert abs(points[0].forward) > 10 * abs(points[-1].forward)  # it shrinks as the network learns
+    # the last point was taken at the trained weights: its loss is the trainer's own on these 4 samples
+    assert abs(points[-1].loss - session.last_result.train["loss"]) <= 1e-5
+    assert plot.readout.text().startswith("at step 500:")
+    plot.follow.setChecked(False)
+    assert session.worker.weights_rows == 0 and plot.sweep_button.isEnabled() and plot.points == {}

@@ -98,6 +98,31 @@ def test_hyperparameter_edits_are_undoable_edits_of_the_training_section(xor: Ma
     assert graph.training["device"] == "cpu"
 
 
+def test_edits_reach_a_running_training_from_its_next_step(xor: MainWindow, qtbot):
+    tools, dock = xor.run_tools, xor.run_tools.train_dock
+    dock.steps.setValue(1_000_000)
+    tools.actions["start"].trigger()
+    qtbot.waitUntil(lambda: len(tools.plots.buffers["lr"]) > 2, timeout=BUILD_TIMEOUT)
+    assert tools.plots.buffers["lr"].last_y == pytest.approx(0.05)
+    with qtbot.waitSignal(tools.session.message, timeout=10_000) as said:
+        dock.lr.setValue(0.01)
+    assert said.args[0] == "Training edits apply from the next step"
+    qtbot.waitUntil(lambda: tools.plots.buffers["lr"].last_y == pytest.approx(0.01), timeout=10_000)
+    assert state(xor) == "running"
+    with qtbot.waitSignal(tools.session.message, timeout=10_000) as said:
+        dock.batch_size.setValue(2)
+    assert said.args[0].endswith("; batch_size at the next Start")
+    tools.actions["pause"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "paused", timeout=10_000)
+    with qtbot.waitSignal(tools.session.message, timeout=10_000):  # a paused run takes edits too
+        dock.steps.setValue(500)
+    assert tools.session.worker.trainer.total_steps == 500
+    xor.document.stack.undo()  # undo is an edit like any other
+    qtbot.waitUntil(lambda: tools.session.worker.trainer.total_steps == 1_000_000, timeout=10_000)
+    tools.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: state(xor) == "idle", timeout=10_000)
+
+
 def test_a_bad_training_section_is_a_message_naming_the_key(xor: MainWindow, qtbot):
     graph = xor.document.graph
     xor.document.push(SetTraining(graph, "optimizer", {"name": "bogus", "lr": 0.1}))

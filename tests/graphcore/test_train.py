@@ -185,6 +185,34 @@ def test_should_stop_and_early_stopping():
     assert stopping.stopped == "early_stopping" and len(stopping.epochs) == 2
 
 
+def test_retune_applies_hyperparameters_from_the_next_step():
+    section = json.loads(
+        regression_graph(
+            {
+                "optimizer": {"name": "momentum", "lr": 0.1},
+                "schedule": {"name": "step", "step_size": 4, "gamma": 0.5},
+            }
+        )
+    )["training"]
+    trainer = Trainer(loads(regression_graph(section)), dtype="float64")
+    edited = {**section, "optimizer": {"name": "momentum", "lr": 0.2, "momentum": 0.5}, "steps": 14}
+
+    def between_steps() -> bool:  # where the app's worker hands edits to a running trainer
+        if trainer.step_count == 6:
+            assert trainer.retune(edited) == []
+        return False
+
+    result = trainer.run(should_stop=between_steps)
+    # the doubled rate rescales the step schedule: it halves every 4 steps as before
+    assert result.lrs == pytest.approx([0.1] * 4 + [0.05] * 2 + [0.1] * 2 + [0.05] * 4 + [0.025] * 2)
+    assert len(result.losses) == 14 and trainer.optimizer.param_groups[0]["momentum"] == 0.5
+    later = trainer.retune({**edited, "batch_size": 4, "optimizer": {"name": "adam", "lr": 0.2}, "steps": 16})
+    assert later == ["batch_size", "optimizer"] and trainer.total_steps == 16
+    assert trainer.config.batch_size == 8 and trainer.config.optimizer["name"] == "momentum"
+    with pytest.raises(TrainingConfigError, match="optimizer.lr"):
+        trainer.retune({**edited, "optimizer": {"name": "momentum", "lr": -1}})
+
+
 def test_reset_weights_starts_over():
     trainer = Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 20})
     first = trainer.run().losses
