@@ -8,89 +8,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from graphcore.fileformat import FileFormatError, load
-from graphcore.graph import Graph
-from graphcore.program import Program, lower
-from graphcore.validate import Report, validate
-
-EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Arguments that name something the graph does not have; exit code 2."""
-
-
-def to_plain(value: Any) -> Any:
-    """Tensors as numbers or nested lists; non-finite floats as strings, so the output is strict JSON."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    return value
-
-
-def show_value(value: Any) -> str:
-    plain = to_plain(value)
-    return f"{plain:.10g}" if isinstance(plain, float) else json.dumps(plain)
-
-
-def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    print(json.dumps(to_plain(data)) if args.json else text)
-
-
-def _open(args: argparse.Namespace) -> tuple[Graph, Report]:
-    graph = load(args.file)
-    return graph, validate(graph)
-
-
-def _program(args: argparse.Namespace) -> tuple[Graph, Program] | None:
-    """The file's program, or None after printing its diagnostics."""
-    graph, report = _open(args)
-    if not report.ok:
-        lines = [str(d) for d in report.diagnostics]
-        emit(
-            args,
-            {
-                "ok": False,
-                "diagnostics": [
-                    {"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics
-                ],
-            },
-            "\n".join(lines),
-        )
-        return None
-    return graph, lower(graph)
-
-
-def _runtime(args: argparse.Namespace, program: Program, graph: Graph, **extra: Any) -> Any:
-    from graphcore.runtime import Runtime
-
-    try:
-        return Runtime(
-            program,
-            dtype=args.dtype,
-            device=args.device,
-            seed=args.seed,
-            batch=args.batch,
-            name=graph.meta.get("name", Path(args.file).stem),
-            **extra,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+from graphcore.cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNUSABLE,
+    UsageError,
+    emit,
+    make_runtime,
+    open_graph,
+    open_program,
+    show_value,
+)
+from graphcore.cli_exchange import EXCHANGE_COMMANDS, add_exchange_parsers
+from graphcore.fileformat import FileFormatError
+from graphcore.program import Program
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    graph, report = _open(args)
+    graph, report = open_graph(args)
     if report.ok:
         edges = len(graph.edges)
         emit(
@@ -118,10 +58,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if (opened := _program(args)) is None:
+    if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
-    outputs = _runtime(args, program, graph).forward()
+    outputs = make_runtime(args, program, graph).forward()
     emit(args, {"outputs": outputs}, "\n".join(f"{k} = {show_value(v)}" for k, v in outputs.items()))
     return EXIT_OK
 
@@ -130,7 +70,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from graphcore.autodiff import forward_mode, reverse_mode, trace_forward
     from graphcore.stepping import SteppingError, check_value
 
-    if (opened := _program(args)) is None:
+    if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
     try:
@@ -140,7 +80,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if not wrt:
         raise UsageError("--wrt needs at least one node id")
-    runtime = _runtime(args, program, graph)
+    runtime = make_runtime(args, program, graph)
     trace = trace_forward(runtime)
     modes = ("forward", "reverse") if args.mode == "both" else (args.mode,)
     results = {}
@@ -178,10 +118,10 @@ def cmd_grad(args: argparse.Namespace) -> int:
 def cmd_steps(args: argparse.Namespace) -> int:
     from graphcore.stepping import Stepper, SteppingError
 
-    if (opened := _program(args)) is None:
+    if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
-    runtime = _runtime(args, program, graph)
+    runtime = make_runtime(args, program, graph)
     try:
         stepper = Stepper(runtime, of=args.of)
     except SteppingError as error:
@@ -234,11 +174,11 @@ def cmd_jacobian(args: argparse.Namespace) -> int:
     from graphcore.autodiff import trace_forward
     from graphcore.jacobian import METHODS, jacobian
 
-    if (opened := _program(args)) is None:
+    if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
     of, wrt = _values(program, args.of, "--of"), _values(program, args.wrt, "--wrt")
-    runtime = _runtime(args, program, graph)
+    runtime = make_runtime(args, program, graph)
     trace = trace_forward(runtime)
     methods = METHODS if args.mode == "all" else (args.mode,)
     results = {m: jacobian(runtime, of, wrt, m, trace, eps=args.eps) for m in methods}
@@ -278,7 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from graphcore.train import Trainer
     from graphcore.training_config import TrainingConfigError
 
-    if (opened := _program(args)) is None:
+    if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, _ = opened
     overrides = {
@@ -311,132 +251,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_INVALID if result.nonfinite is not None else EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from graphcore.export import ExportError, export_python
-    from graphcore.export_onnx import export_onnx
-
-    if (opened := _program(args)) is None:
-        return EXIT_INVALID
-    graph, _ = opened
-    source = Path(args.file)
-    name = graph.meta.get("name", source.stem)
-    data: dict[str, Any] = {}
-    lines = []
-    try:
-        if args.output or not args.onnx:
-            script = Path(args.output).name if args.output else f"{source.stem}.py"
-            exported = export_python(
-                graph,
-                name=name,
-                source_name=source.name,
-                script_name=script,
-                seed=args.seed,
-                train=args.train,
-                base_dir=source.parent,
-            )
-            data["class"] = exported.class_name
-            if args.output:
-                Path(args.output).write_text(exported.source, encoding="utf-8")
-                data["python"] = args.output
-                lines.append(
-                    f"wrote {args.output}: class {exported.class_name}"
-                    + (" with its training" if args.train else "")
-                )
-            elif args.json:
-                data["source"] = exported.source
-            else:
-                lines.append(exported.source.rstrip("\n"))
-        if args.onnx:
-            result = export_onnx(graph, args.onnx, name=name, seed=args.seed or 0)
-            dynamic = ", ".join(
-                f"{a}[{d}]={s}" for a, dims in result.dynamic.items() for d, s in dims.items()
-            )
-            data["onnx"] = {
-                "path": args.onnx,
-                "inputs": result.inputs,
-                "outputs": result.outputs,
-                "dynamic": {a: {str(d): s for d, s in dims.items()} for a, dims in result.dynamic.items()},
-                "checked": result.checked,
-                "max_abs_diff": result.max_abs_diff,
-            }
-            lines.append(
-                f"wrote {args.onnx}: inputs {', '.join(result.inputs)}"
-                + (f" (dynamic {dynamic})" if dynamic else "")
-            )
-            lines.append(result.checked)
-    except (ExportError, OSError) as error:
-        raise UsageError(str(error)) from None
-    emit(args, data, "\n".join(lines))
-    return EXIT_OK
-
-
-def cmd_import_torch(args: argparse.Namespace) -> int:
-    from graphcore.fileformat import dumps, graph_to_dict
-    from graphcore.importer import (
-        ImportTorchError,
-        declared_inputs,
-        import_module,
-        instantiate,
-        load_class,
-        parse_argument,
-    )
-
-    try:
-        cls, path, namespace = load_class(args.module)
-        if args.args:
-            inputs = declared_inputs(dict(map(parse_argument, args.args)), "--args")
-        elif "INPUTS" in namespace:
-            inputs = declared_inputs(namespace["INPUTS"], f"{path}: INPUTS")
-        else:
-            inputs = {}
-        try:
-            kwargs = json.loads(args.kwargs)
-        except json.JSONDecodeError as error:
-            raise ImportTorchError(f"--kwargs: not a JSON object ({error.msg})") from None
-        if not isinstance(kwargs, dict):
-            raise ImportTorchError('--kwargs: expected a JSON object such as {"hidden": 16}')
-        result = import_module(
-            instantiate(cls, kwargs), inputs, batch=args.batch, source=path, namespace=namespace
-        )
-    except ImportTorchError as error:
-        raise UsageError(str(error)) from None
-    graph = result.graph
-    graph.meta["name"] = cls.__name__
-    report = validate(graph)
-    if args.output:
-        Path(args.output).write_text(dumps(graph), encoding="utf-8")
-    data = {
-        "ok": report.ok,
-        "nodes": len(graph),
-        "edges": len(graph.edges),
-        "opaque": [{"node": node, "target": target} for node, target in result.opaque],
-        "notes": result.notes,
-        "diagnostics": [{"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics],
-    }
-    if args.output:
-        data["output"] = args.output
-    elif args.json:
-        data["graph"] = graph_to_dict(graph)
-    lines = [
-        f"imported {cls.__name__}: {len(graph)} nodes, {len(graph.edges)} edges"
-        + (f" -> {args.output}" if args.output else "")
-    ]
-    if result.opaque:
-        lines.append(
-            f"{len(result.opaque)} op(s) have no node type; imported as Opaque nodes (they run but cannot be edited):"
-        )
-        lines += [f"  {node}: {target}" for node, target in result.opaque]
-    lines += [f"note: {note}" for note in result.notes]
-    lines += [str(d) for d in report.diagnostics]
-    if args.json:
-        print(json.dumps(to_plain(data)))
-    else:
-        print("\n".join(lines), file=sys.stderr if not args.output else sys.stdout)
-        if not args.output:
-            print(dumps(graph), end="")
-    return EXIT_OK if report.ok else EXIT_INVALID
-
-
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "check": (cmd_check, "validate a graph: exit 0 when clean, 1 with one line per problem"),
     "run": (cmd_run, "evaluate the graph and print every output that nothing consumes"),
@@ -447,11 +261,6 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
         "the full Jacobian of some outputs by forward mode, reverse mode and finite differences",
     ),
     "train": (cmd_train, "train the graph as its training section says (float32 by default)"),
-}
-# Commands whose arguments differ from the ones above: each adds its own (see parser()).
-OTHER_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
-    "export": (cmd_export, "write the graph as a standalone PyTorch file (and its training run), or as ONNX"),
-    "import-torch": (cmd_import_torch, "trace a PyTorch module with torch.fx and write it as a graph file"),
 }
 
 
@@ -493,43 +302,14 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--wrt", required=True, help="comma-separated inputs or intermediate values")
             p.add_argument("--mode", choices=("forward", "reverse", "fd", "all"), default="all")
             p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
-    _other_parsers(sub)
+    add_exchange_parsers(sub)
     return top
-
-
-def _other_parsers(sub: Any) -> None:
-    help_text = OTHER_COMMANDS["export"][1]
-    p = sub.add_parser("export", help=help_text, description=help_text)
-    p.add_argument("file", help="a graph file (.json, format v1)")
-    p.add_argument("-o", "--output", help="the .py file to write (default: print the code)")
-    p.add_argument(
-        "--train", action="store_true", help="add the dataset, optimizer, schedule and training loop"
-    )
-    p.add_argument(
-        "--onnx", metavar="OUT.onnx", help="also write the forward model as ONNX (needs the onnx extra)"
-    )
-    p.add_argument("--seed", type=int, help="seed of the weights (default 0, or the training section's)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    help_text = OTHER_COMMANDS["import-torch"][1]
-    p = sub.add_parser("import-torch", help=help_text, description=help_text)
-    p.add_argument("module", help="FILE.py:ClassName (the file is run to import it, as Python would)")
-    p.add_argument(
-        "--args",
-        nargs="+",
-        metavar="NAME=[SIZES]",
-        help="the shape of each forward argument, e.g. x=[N,3] tokens=[N,12]:long (N: the batch); "
-        "default: the file's INPUTS table, which graphcore exports write",
-    )
-    p.add_argument("--kwargs", default="{}", help="keyword arguments for ClassName(...), as a JSON object")
-    p.add_argument("--batch", type=int, default=4, help="the size given to N when tracing (default 4)")
-    p.add_argument("-o", "--output", help="the graph file to write (default: print it)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return {**COMMANDS, **OTHER_COMMANDS}[args.command][0](args)
+        return {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
     except (FileFormatError, UsageError, NotImplementedError) as error:
         if args.json:
             print(json.dumps({"error": str(error)}))
