@@ -191,9 +191,35 @@ def lab_jacobian(window: MainWindow) -> None:
     window.frame_all()
 
 
+def lab_derivative_training(window: MainWindow) -> None:
+    """The live derivative plot following two-moons training: ∂loss/∂h1 by both modes, step by step."""
+    app = QApplication.instance()
+    window.open_path(EXAMPLES / "two_moons.json")
+    plot = window.lab.derivative_plot
+    window.lab.open("derivative")
+    window.resizeDocks([window.lab.docks["derivative"]], [400], Qt.Orientation.Vertical)
+    for combo, label in ((plot.of_choice, "loss.out"), (plot.wrt_choice, "h1.out[3]")):
+        combo.setCurrentIndex(combo.findText(label))
+    plot.follow.setChecked(True)
+    tools = window.run_tools
+    tools.actions["start"].trigger()
+    wait_for(app, lambda: max(plot.points, default=0) >= 600, seconds=240)
+    tools.actions["pause"].trigger()
+    wait_for(app, lambda: tools.session.state == "paused" and plot._job is None)
+    window.lab.open("derivative")  # Start brought the training plots to the front
+    window.resizeDocks([window.lab.docks["derivative"]], [440], Qt.Orientation.Vertical)
+    plot._redraw()
+    settle(app)
+    window.frame_all()
+
+
 def lab_shots() -> list[tuple[str, str, Callable[[MainWindow], None]]]:
     """The derivative lab's shots (app/lab)."""
-    return [("lab-path-view", "light", lab_path_view), ("lab-jacobian", "light", lab_jacobian)]
+    return [
+        ("lab-path-view", "light", lab_path_view),
+        ("lab-jacobian", "light", lab_jacobian),
+        ("lab-derivative-training", "light", lab_derivative_training),
+    ]
 
 
 def example(path: Path, select: str | None = None) -> Callable[[MainWindow], None]:
