@@ -97,11 +97,13 @@ def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> Node
 def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, ...]:
     """The node's outputs' tangents, given one tangent per input (None where the input is constant).
 
-    A type declared without forward mode (`no_jvp_reason`) raises NotImplementedError with that reason.
+    A type declared without forward mode (`no_jvp_reason`) raises NotImplementedError with that reason,
+    unless its params and the layer's train/eval mode make the reason moot (Dropout in evaluation).
     """
-    if instr.spec.no_jvp_reason:
+    training = module is None or module.training  # a node without a module follows no mode
+    if reason := instr.spec.jvp_refusal(instr.params, training):
         raise NotImplementedError(
-            f"{instr.node}: forward mode is not available for {instr.spec.type}: {instr.spec.no_jvp_reason}"
+            f"{instr.node}: forward mode is not available for {instr.spec.type}: {reason}"
         )
     if instr.spec.jvp is not None and module is None:
         filled = tuple(t if t is not None else torch.zeros_like(a) for t, a in zip(tangents, args))

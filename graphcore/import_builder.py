@@ -314,12 +314,13 @@ class Builder:
         bound = rule.bind(list(n.args), dict(n.kwargs))
         if bound is None:
             return None
-        if "tensors" in bound:  # cat and stack of exactly two tensors
-            tensors = bound.pop("tensors")
-            if not isinstance(tensors, list | tuple) or len(tensors) != 2:
-                return None
-            bound["a"], bound["b"] = tensors
         spec = REGISTRY[rule.type]
+        if "tensors" in bound:  # cat and stack: one port per tensor, in order (more than fit: Opaque)
+            tensors = bound.pop("tensors")
+            required = len(spec.inputs) - len(spec.optional_inputs)
+            if not isinstance(tensors, list | tuple) or not required <= len(tensors) <= len(spec.inputs):
+                return None
+            bound.update(zip(spec.inputs, tensors))
         names = {p.name for p in spec.params}
         ports, params = {}, {}
         try:

@@ -197,6 +197,8 @@ class NodeSpec:
     vjp: Callable[..., tuple[Any, ...]] | None = None  # (cotangent, *tensors, **params)
     jvp: Callable[..., Any] | None = None  # (tangents, *tensors, **params)
     no_jvp_reason: str = ""
+    # (params, training) -> whether no_jvp_reason holds there; None: it always does
+    no_jvp_reason_applies: Callable[[Mapping[str, Any], bool], bool] | None = None
     aliases: tuple[str, ...] = ()
     helpers: str = ""  # module-level source the code needs (a function or class), emitted once
     post_init: str | Callable[[Mapping[str, Any]], str] = ""
@@ -215,6 +217,13 @@ class NodeSpec:
         if self.optional_inputs:
             return self.code(params, frozenset(self.inputs if connected is None else connected))  # type: ignore
         return self.code(params)
+
+    def jvp_refusal(self, params: Mapping[str, Any], training: bool) -> str:
+        """Why forward mode is not available with these params in this mode; "" when it is. A layer
+        that only draws random numbers while training (Dropout) has forward mode in evaluation."""
+        if self.no_jvp_reason_applies is not None and not self.no_jvp_reason_applies(params, training):
+            return ""
+        return self.no_jvp_reason
 
     def post_init_template(self, params: Mapping[str, Any]) -> str:
         return self.post_init(params) if callable(self.post_init) else self.post_init

@@ -6,6 +6,7 @@ from nodes import (  # noqa: F401
     convolution,
     elementwise,
     imported,
+    joins,
     layers,
     losses,
     norms,

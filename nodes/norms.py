@@ -199,9 +199,15 @@ register(
         "evaluation, passes x through unchanged.",
         formula="y = m ⊙ x / (1 − p),  mᵢ ~ Bernoulli(1 − p) in training, y = x in evaluation,  "
         "∂y/∂x = m/(1 − p)",
-        no_jvp_reason="each run draws a new random mask, and forward mode runs the node again, so its tangent "
-        "would use a different dropout mask than the forward pass did; use reverse mode.",
-        examples=lambda r: [Example({"p": r.choice([0.2, 0.5])}, (("N", 3),)), Example({}, ((2, 2, 2),))],
+        no_jvp_reason="in training with p > 0, each run draws a new random mask, and forward mode runs the "
+        "node again, so its tangent would use a different dropout mask than the forward pass did; use reverse "
+        "mode (in evaluation, or with p = 0, Dropout is the identity and forward mode works).",
+        no_jvp_reason_applies=lambda params, training: training and params["p"] > 0,
+        examples=lambda r: [
+            Example({"p": r.choice([0.2, 0.5])}, (("N", 3),)),
+            Example({}, ((2, 2, 2),)),
+            Example({"p": 0.0}, (("N", 2),)),
+        ],
         aliases=("drop out", "regularisation"),
     )
 )

@@ -1,17 +1,16 @@
-"""Shape ops: move, merge and cut tensors without computing new values.
+"""Shape ops: rearrange and slice one tensor without computing new values.
 
 Their gradients only route values back to where they came from, so none declares a rule. Sizes that
-depend on the batch stay symbolic ("N", "N*2"); a rule that needs a concrete size says so.
+depend on the batch stay symbolic ("N", "N*2"); a rule that needs a concrete size says so. Joining
+tensors and cutting one into pieces live in nodes.joins.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from graphcore.registry import (
-    Dim,
     Example,
     NodeSpec,
     Param,
@@ -19,12 +18,11 @@ from graphcore.registry import (
     dim_product,
     expect,
     register,
-    same_dim,
     show,
 )
 
 
-def _axis(dim: int, rank: int, x: Shape, extra: int = 0) -> int:
+def axis_of(dim: int, rank: int, x: Shape, extra: int = 0) -> int:
     """`dim` as a non-negative axis of a tensor of `rank` (+ `extra` for ops that insert one)."""
     size = rank + extra
     expect(-max(size, 1) <= dim < max(size, 1), f"dim {dim} is out of range for x of shape {show(x)}")
@@ -107,7 +105,7 @@ register(
 
 def flatten_shape(x: Shape, *, start_dim: int, end_dim: int) -> Shape:
     rank = max(len(x), 1)
-    start, end = _axis(start_dim, rank, x), _axis(end_dim, rank, x)
+    start, end = axis_of(start_dim, rank, x), axis_of(end_dim, rank, x)
     expect(start <= end, f"flatten start_dim {start_dim} comes after end_dim {end_dim}")
     dims = x or (1,)
     return (*dims[:start], dim_product(dims[start : end + 1]), *dims[end + 1 :])
@@ -142,7 +140,7 @@ register(
 
 def transpose_shape(x: Shape, *, dim0: int, dim1: int) -> Shape:
     rank = max(len(x), 1)
-    a, b = _axis(dim0, rank, x), _axis(dim1, rank, x)
+    a, b = axis_of(dim0, rank, x), axis_of(dim1, rank, x)
     out = list(x)
     if out:
         out[a], out[b] = out[b], out[a]
@@ -172,7 +170,7 @@ register(
 def permute_shape(x: Shape, *, dims: int | list[int]) -> Shape:
     order = _sizes(dims)
     expect(len(order) == len(x), f"permute dims {order} must name each of the {len(x)} dimensions of x once")
-    axes = [_axis(d, len(x), x) for d in order]
+    axes = [axis_of(d, len(x), x) for d in order]
     expect(sorted(axes) == list(range(len(x))), f"permute dims {order} must name each dimension of x once")
     return tuple(x[a] for a in axes)
 
@@ -199,7 +197,7 @@ register(
 def squeeze_shape(x: Shape, *, dim: int | list[int] | None) -> Shape:
     if dim is None:  # a symbolic size is taken to be more than 1 (a batch of 1 would be squeezed away)
         return tuple(d for d in x if d != 1)
-    axes = {_axis(d, max(len(x), 1), x) for d in _sizes(dim)}
+    axes = {axis_of(d, max(len(x), 1), x) for d in _sizes(dim)}
     return tuple(d for i, d in enumerate(x) if not (i in axes and d == 1))
 
 
@@ -233,7 +231,7 @@ register(
 
 
 def unsqueeze_shape(x: Shape, *, dim: int) -> Shape:
-    axis = _axis(dim, len(x), x, extra=1)
+    axis = axis_of(dim, len(x), x, extra=1)
     return (*x[:axis], 1, *x[axis:])
 
 
@@ -254,159 +252,9 @@ register(
 )
 
 
-def _dim_sum(a: Dim, b: Dim) -> Dim:
-    return a + b if isinstance(a, int) and isinstance(b, int) else f"{a}+{b}"
-
-
-def cat_shape(a: Shape, b: Shape, *, dim: int) -> Shape:
-    expect(
-        len(a) == len(b) and len(a) > 0,
-        f"cat needs a and b of the same rank (≥ 1), not {show(a)} and {show(b)}",
-    )
-    axis = _axis(dim, len(a), a)
-    for i, (da, db) in enumerate(zip(a, b, strict=True)):
-        expect(
-            i == axis or same_dim(da, db),
-            f"cat along dim {dim}: a {show(a)} and b {show(b)} differ in dim {i}",
-        )
-    return tuple(_dim_sum(da, db) if i == axis else da for i, (da, db) in enumerate(zip(a, b, strict=True)))
-
-
-def stack_shape(a: Shape, b: Shape, *, dim: int) -> Shape:
-    expect(
-        len(a) == len(b) and all(map(same_dim, a, b)),
-        f"stack needs a and b of the same shape, not {show(a)} and {show(b)}",
-    )
-    axis = _axis(dim, len(a), a, extra=1)
-    return (*a[:axis], 2, *a[axis:])
-
-
-def two_inputs(
-    type_: str, rule: Callable[..., Shape], code: str, doc: str, formula: str, examples: Any
-) -> None:
-    register(
-        NodeSpec(
-            type_,
-            "shape",
-            ("a", "b"),
-            ("out",),
-            rule,
-            code=code,
-            doc=doc,
-            formula=formula,
-            params=(Param("dim", "int", 0, "The dimension to join along."),),
-            examples=examples,
-        )
-    )
-
-
-two_inputs(
-    "cat",
-    cat_shape,
-    "torch.cat([{a}, {b}], dim={dim!r})",
-    "Joins a and b end to end along dim (chain cats for more inputs).",
-    "y = [a; b]",
-    lambda r: [
-        Example({"dim": 1}, (("N", 2), ("N", 3))),
-        Example({}, ((2, 3), (4, 3))),
-        Example({"dim": -1}, ((2, "N", 1), (2, "N", 2))),
-        Example({}, (("N", 2), ("N", 2))),
-    ],
-)
-two_inputs(
-    "stack",
-    stack_shape,
-    "torch.stack([{a}, {b}], dim={dim!r})",
-    "Stacks a and b along a new dimension of size 2.",
-    "y = [a, b]",
-    lambda r: [Example({"dim": r.randint(-3, 2)}, (("N", 3), ("N", 3))), Example({}, ((), ()))],
-)
-
-
-def _concrete(x: Shape, axis: int, what: str) -> int:
-    size = x[axis]
-    expect(
-        isinstance(size, int),
-        f"{what} along dim {axis} of x {show(x)}: its size is known only when the graph runs",
-    )
-    return int(size)
-
-
-def split_shape(x: Shape, *, split_size_or_sections: int | list[int], dim: int) -> tuple[Shape, Shape]:
-    expect(len(x) > 0, "split needs a tensor of at least one dimension")
-    axis = _axis(dim, len(x), x)
-    size = _concrete(x, axis, "split")
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        expect(
-            step < size <= 2 * step,
-            f"split into pieces of {step} along dim {dim} (size {size}) does not give exactly two pieces",
-        )
-        sizes = [step, size - step]
-    else:
-        sizes = split_size_or_sections
-        expect(
-            len(sizes) == 2 and sum(sizes) == size,
-            f"split sections {sizes} must be two sizes that add up to {size}, the size of dim {dim}",
-        )
-    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in sizes)  # type: ignore[return-value]
-
-
-def chunk_shape(x: Shape, *, dim: int) -> tuple[Shape, Shape]:
-    expect(len(x) > 0, "chunk needs a tensor of at least one dimension")
-    axis = _axis(dim, len(x), x)
-    size = _concrete(x, axis, "chunk")
-    expect(size >= 2, f"chunk into two along dim {dim} needs a size of at least 2, not {size}")
-    first = -(-size // 2)
-    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in (first, size - first))  # type: ignore
-
-
-register(
-    NodeSpec(
-        "split",
-        "shape",
-        ("x",),
-        ("out0", "out1"),
-        split_shape,
-        code="{out0}, {out1} = torch.split({x}, {split_size_or_sections!r}, dim={dim!r})",
-        params=(
-            Param(
-                "split_size_or_sections",
-                "ints",
-                [1, 1],
-                "Size of the first piece, or the sizes of both.",
-                min=0,
-            ),
-            Param("dim", "int", 0, "The dimension to cut."),
-        ),
-        doc="Cuts x into two pieces along dim.",
-        formula="[y₀; y₁] = x",
-        examples=lambda r: [
-            Example({"split_size_or_sections": 3, "dim": 1}, (("N", 5),)),
-            Example({"split_size_or_sections": [1, 3], "dim": -1}, (("N", 2, 4),)),
-        ],
-    )
-)
-register(
-    NodeSpec(
-        "chunk",
-        "shape",
-        ("x",),
-        ("out0", "out1"),
-        chunk_shape,
-        code="{out0}, {out1} = torch.chunk({x}, 2, dim={dim!r})",
-        params=(Param("dim", "int", 0, "The dimension to halve."),),
-        doc="Cuts x into two halves along dim (the first is larger when the size is odd), e.g. μ and log σ².",
-        formula="[y₀; y₁] = x",
-        examples=lambda r: [Example({"dim": 1}, (("N", r.choice([4, 5])),)), Example({}, ((3, "N"),))],
-        aliases=("halve",),
-    )
-)
-
-
 def select_shape(x: Shape, *, dim: int, index: int) -> Shape:
     expect(len(x) > 0, "select needs a tensor of at least one dimension")
-    axis = _axis(dim, len(x), x)
+    axis = axis_of(dim, len(x), x)
     size = x[axis]
     expect(
         isinstance(size, str) or -size <= index < size,
@@ -417,7 +265,7 @@ def select_shape(x: Shape, *, dim: int, index: int) -> Shape:
 
 def narrow_shape(x: Shape, *, dim: int, start: int, length: int) -> Shape:
     expect(len(x) > 0, "narrow needs a tensor of at least one dimension")
-    axis = _axis(dim, len(x), x)
+    axis = axis_of(dim, len(x), x)
     size = x[axis]
     if isinstance(size, int):
         first = start + size if start < 0 else start

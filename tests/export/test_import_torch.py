@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from export_cases import EXAMPLES, TRAINED, load_file, same_structure, write_export
+from export_cases import EXAMPLES, TRAINED, graph_from, load_file, same_structure, write_export
 
 from graphcore.cli import main
 from graphcore.fileformat import load
+from graphcore.graph import Graph
 from graphcore.importer import declared_inputs, import_module, load_class
 from graphcore.program import lower
 from graphcore.registry import REGISTRY
@@ -47,7 +48,11 @@ def outputs(path: Path, class_name: str, dtype, inputs: dict) -> tuple:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_export_import_export_keeps_structure_and_outputs(example, tmp_path, capsys):
-    graph = load(example)
+    assert_round_trip(load(example), tmp_path, capsys)
+
+
+def assert_round_trip(graph: Graph, tmp_path: Path, capsys) -> None:
+    """export → import → export: the same structure each time and the same outputs on the same inputs."""
     first, class_name = write_export(graph, tmp_path, "first")
     code, report = import_file(first, class_name, capsys)
     assert code == 0 and report["ok"] and report["opaque"] == [] and report["notes"] == [], report
@@ -62,6 +67,30 @@ def test_export_import_export_keeps_structure_and_outputs(example, tmp_path, cap
         torch.manual_seed(0)
         got = outputs(second, second_class, dtype, inputs)
         assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
+JOINED = {
+    "nodes": [
+        {"id": "x", "type": "Input", "params": {"shape": ["N", 2]}},
+        {"id": "y", "type": "Input", "params": {"shape": ["N", 3]}},
+        {"id": "squashed", "type": "tanh"},
+        {"id": "wide", "type": "cat", "params": {"dim": 1}},
+        {"id": "deep", "type": "stack", "params": {"dim": -1}},
+    ],
+    "edges": [
+        {"from": "y.out", "to": "squashed.x"},
+        {"from": "x.out", "to": "wide.a"},
+        {"from": "squashed.out", "to": "wide.b"},
+        {"from": "x.out", "to": "wide.c"},
+        *({"from": "wide.out", "to": f"deep.{port}"} for port in "abcd"),
+    ],
+}
+
+
+def test_a_three_way_cat_and_a_four_way_stack_round_trip(tmp_path, capsys):
+    graph = graph_from(JOINED)
+    assert validate(graph).ok
+    assert_round_trip(graph, tmp_path, capsys)
 
 
 def load_roundtrip(path: Path, class_name: str, capsys):
@@ -177,6 +206,35 @@ def test_ops_without_a_node_type_become_opaque_nodes_that_run_everywhere(tmp_pat
     stepper = Stepper(runtime)
     stepper.run()
     assert stepper.gradients()["weight.out"].shape == (3, 4)
+
+
+JOINS = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def forward(self, x):
+            wide = torch.cat([torch.tanh(x), x * 2.0, torch.relu(x)], dim=1)
+            deep = torch.stack((x, -x, x, x), -1)
+            seven = torch.cat([x] * 7, dim=-1)
+            return wide.sum(1) + deep.sum((1, 2)) + seven.mean(1)
+"""
+
+
+def test_cat_and_stack_of_up_to_six_tensors_map_to_nodes_and_more_stay_opaque(tmp_path, capsys):
+    path = write_module(tmp_path, JOINS)
+    code = main(["import-torch", f"{path}:Net", "--args", "x=[N,3]", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and [op["target"] for op in report["opaque"]] == ["torch.cat"], report
+    graph = graph_from(report["graph"])
+    ports = {n.type: sorted(d.port for _, d in graph.edges if d.node == n.id) for n in graph.nodes}
+    assert ports["cat"] == ["a", "b", "c"] and ports["stack"] == ["a", "b", "c", "d"]
+    assert ports["Opaque"] == ["x0"]  # the same tensor seven times is one input
+    x = torch.randn(4, 3)
+    runtime = Runtime(lower(graph), dtype="float32", inputs={"x": x})
+    expected = load_class(f"{path}:Net")[0]()(x)
+    torch.testing.assert_close(next(iter(runtime.forward().values())), expected)
 
 
 CNN = """

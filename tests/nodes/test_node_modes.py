@@ -13,7 +13,7 @@ from graphcore.program import lower
 from graphcore.registry import load_library
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper
-from graphcore.validate import check
+from graphcore.validate import check, validate
 
 load_library()
 
@@ -120,6 +120,58 @@ def test_dropout_refuses_forward_mode_because_a_rerun_draws_another_mask():
     mask = call_with_pullback(instr, module, (x,)).outputs[0] != 0
     _, tangent = torch.func.jvp(lambda v: fn(module, v), (x,), (torch.ones_like(x),))
     assert not torch.equal(tangent != 0, mask)
+
+
+@pytest.mark.parametrize(("p", "training"), [(0.5, False), (0.0, True)])
+def test_dropout_has_forward_mode_where_it_is_the_identity(p, training):
+    rt = dropout(p)
+    rt.module.train(training)
+    forward = forward_mode(rt, "total.out", ["x.out"])
+    torch.testing.assert_close(forward.grads["x.out"], torch.ones_like(rt.inputs["x"]))
+
+
+def joins_graph(cat_ports: tuple[str, ...], shapes: tuple[list, list, list]) -> Graph:
+    """Inputs x, y and z of `shapes` into a cat along dim 1 on `cat_ports`, and x into a stack on ports
+    a, b and e."""
+    graph = Graph()
+    for node_id, shape in zip("xyz", shapes, strict=True):
+        graph.add_node(Node(node_id, "Input", {"shape": shape}))
+    graph.add_node(Node("joined", "cat", {"dim": 1}))
+    graph.add_node(Node("stacked", "stack", {"dim": -1}))
+    for source, port in zip("xyz", cat_ports, strict=True):
+        graph.connect(PortRef(source, "out"), PortRef("joined", port))
+    for port in "abe":
+        graph.connect(PortRef("x", "out"), PortRef("stacked", port))
+    return graph
+
+
+def test_cat_and_stack_join_their_connected_inputs_in_port_order():
+    graph = joins_graph(("a", "b", "d"), (["N", 2], ["N", 3], ["N", 1]))
+    check(graph)
+    rt = Runtime(lower(graph), dtype="float64", batch=3, outputs=["joined.out", "stacked.out"])
+    assert "torch.cat([x, y, z], dim=1)" in rt.generated.source
+    assert "torch.stack([x, x, x], dim=-1)" in rt.generated.source
+    values, (x, y, z) = rt.forward(), (rt.inputs[name] for name in "xyz")
+    torch.testing.assert_close(values["joined.out"], torch.cat([x, y, z], dim=1))
+    torch.testing.assert_close(values["stacked.out"], torch.stack([x, x, x], dim=-1))
+    jacobian = forward_mode(rt, "joined.out", ["z.out"]).grads["z.out"]  # [N, 6] by [N, 1]: z is column 5
+    torch.testing.assert_close(jacobian[:, 5, :, 0], torch.eye(3, dtype=torch.float64))
+    assert not jacobian[:, :5].any()
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        ((["N", 2], ["N", 3], ["N", 3, 2]), "cat along dim 1: c [N, 3, 2] differs from a [N, 2] in rank"),
+        (
+            (["N", 2, 4], ["N", 3, 4], ["N", 1, 5]),
+            "cat along dim 1: c [N, 1, 5] differs from a [N, 2, 4] in dim 2",
+        ),
+    ],
+)
+def test_a_join_names_the_input_that_does_not_fit(shapes, message):
+    report = validate(joins_graph(("a", "b", "c"), shapes))
+    assert [(d.node, d.message) for d in report.diagnostics] == [("joined", message)]
 
 
 def vae_sample(seed: int | None) -> Runtime:

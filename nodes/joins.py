@@ -1,0 +1,210 @@
+"""Joins and splits: cat and stack merge two to six tensors, split and chunk cut one into two pieces.
+
+Like the other shape ops they only move values, so torch's gradients route them back and none
+declares a rule. cat and stack take inputs a and b, and optionally c to f: the generated call lists
+the connected ones in port order (`torch.cat([a, b, c], dim=1)`), so a join of two still reads
+`torch.cat([a, b], dim=1)`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from graphcore.registry import Dim, Example, NodeSpec, Param, Shape, expect, register, same_dim, show
+from nodes.shape_ops import axis_of
+
+JOINED = ("a", "b", "c", "d", "e", "f")
+
+
+def _joined(*shapes: Shape) -> tuple[Shape | None, ...]:
+    """An example's shapes for cat or stack: the given inputs, the other ports left unconnected."""
+    return shapes + (None,) * (len(JOINED) - len(shapes))
+
+
+def _connected(shapes: tuple[Shape | None, ...]) -> list[tuple[str, Shape]]:
+    return [(port, shape) for port, shape in zip(JOINED, shapes) if shape is not None]
+
+
+def _dim_sum(a: Dim, b: Dim) -> Dim:
+    return a + b if isinstance(a, int) and isinstance(b, int) else f"{a}+{b}"
+
+
+def _known(dims: Sequence[Dim]) -> Dim:
+    """One size for sizes that agree: a concrete one where any is concrete ("N" may stand for it)."""
+    return next((d for d in dims if isinstance(d, int)), dims[0])
+
+
+def _check_dims(op: str, dim: int, inputs: list[tuple[str, Shape]], skip: int | None = None) -> None:
+    """Every input has the first one's rank, and agrees with each earlier input in every dimension but
+    `skip`; the message names the offending port and the one it differs from."""
+    first_port, first = inputs[0]
+    for index, (port, shape) in enumerate(inputs):
+        expect(
+            len(shape) == len(first),
+            f"{op} along dim {dim}: {port} {show(shape)} differs from {first_port} {show(first)} in rank",
+        )
+        for other_port, other in inputs[:index]:
+            for i, (mine, theirs) in enumerate(zip(shape, other)):
+                expect(
+                    i == skip or same_dim(mine, theirs),
+                    f"{op} along dim {dim}: {port} {show(shape)} differs from {other_port} {show(other)} "
+                    f"in dim {i}",
+                )
+
+
+def cat_shape(*shapes: Shape | None, dim: int) -> Shape:
+    inputs = _connected(shapes)
+    first_port, first = inputs[0]
+    expect(len(first) > 0, f"cat needs tensors of at least one dimension, not {first_port} {show(first)}")
+    axis = axis_of(dim, len(first), first)
+    _check_dims("cat", dim, inputs, skip=axis)
+    sizes = [[shape[i] for _, shape in inputs] for i in range(len(first))]
+    return tuple(functools.reduce(_dim_sum, s) if i == axis else _known(s) for i, s in enumerate(sizes))
+
+
+def stack_shape(*shapes: Shape | None, dim: int) -> Shape:
+    inputs = _connected(shapes)
+    first = inputs[0][1]
+    _check_dims("stack", dim, inputs)
+    axis = axis_of(dim, len(first), first, extra=1)
+    same = tuple(_known([shape[i] for _, shape in inputs]) for i in range(len(first)))
+    return (*same[:axis], len(inputs), *same[axis:])
+
+
+def _join_code(function: str) -> Callable[[Mapping[str, Any], Collection[str]], str]:
+    """`torch.cat([{a}, {b}, ...], dim={dim!r})` over the connected ports, in port order."""
+
+    def template(params: Mapping[str, Any], connected: Collection[str]) -> str:
+        tensors = ", ".join(f"{{{port}}}" for port in JOINED if port in connected)
+        return f"{function}([{tensors}], dim={{dim!r}})"
+
+    return template
+
+
+def join(type_: str, rule: Callable[..., Shape], doc: str, formula: str, examples: Any) -> None:
+    register(
+        NodeSpec(
+            type_,
+            "shape",
+            JOINED,
+            ("out",),
+            rule,
+            code=_join_code(f"torch.{type_}"),
+            optional_inputs=JOINED[2:],
+            doc=doc,
+            formula=formula,
+            params=(Param("dim", "int", 0, "The dimension to join along."),),
+            examples=examples,
+        )
+    )
+
+
+join(
+    "cat",
+    cat_shape,
+    "Joins its inputs (two to six) end to end along dim, in port order.",
+    "y = [a; b; …]",
+    lambda r: [
+        Example({"dim": 1}, _joined(("N", 2), ("N", 3))),
+        Example({}, _joined((2, 3), (4, 3))),
+        Example({"dim": -1}, _joined((2, "N", 1), (2, "N", 2))),
+        Example({}, _joined(("N", 2), ("N", 2))),
+        Example({"dim": 1}, _joined(("N", 2), ("N", 3), ("N", 1))),
+        Example({"dim": r.choice([0, -3])}, _joined((1, "N", 2), (2, "N", 2), (1, "N", 2), (3, "N", 2))),
+    ],
+)
+join(
+    "stack",
+    stack_shape,
+    "Stacks its inputs (two to six, all of one shape) along a new dimension, in port order.",
+    "y = [a, b, …]",
+    lambda r: [
+        Example({"dim": r.randint(-3, 2)}, _joined(("N", 3), ("N", 3))),
+        Example({}, _joined((), ())),
+        Example({"dim": 1}, _joined(("N", 3), ("N", 3), ("N", 3))),
+        Example({"dim": r.randint(-3, 2)}, _joined((2, "N"), (2, "N"), (2, "N"), (2, "N"))),
+    ],
+)
+
+
+def _concrete(x: Shape, axis: int, what: str) -> int:
+    size = x[axis]
+    expect(
+        isinstance(size, int),
+        f"{what} along dim {axis} of x {show(x)}: its size is known only when the graph runs",
+    )
+    return int(size)
+
+
+def split_shape(x: Shape, *, split_size_or_sections: int | list[int], dim: int) -> tuple[Shape, Shape]:
+    expect(len(x) > 0, "split needs a tensor of at least one dimension")
+    axis = axis_of(dim, len(x), x)
+    size = _concrete(x, axis, "split")
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        expect(
+            step < size <= 2 * step,
+            f"split into pieces of {step} along dim {dim} (size {size}) does not give exactly two pieces",
+        )
+        sizes = [step, size - step]
+    else:
+        sizes = split_size_or_sections
+        expect(
+            len(sizes) == 2 and sum(sizes) == size,
+            f"split sections {sizes} must be two sizes that add up to {size}, the size of dim {dim}",
+        )
+    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in sizes)  # type: ignore[return-value]
+
+
+def chunk_shape(x: Shape, *, dim: int) -> tuple[Shape, Shape]:
+    expect(len(x) > 0, "chunk needs a tensor of at least one dimension")
+    axis = axis_of(dim, len(x), x)
+    size = _concrete(x, axis, "chunk")
+    expect(size >= 2, f"chunk into two along dim {dim} needs a size of at least 2, not {size}")
+    first = -(-size // 2)
+    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in (first, size - first))  # type: ignore
+
+
+register(
+    NodeSpec(
+        "split",
+        "shape",
+        ("x",),
+        ("out0", "out1"),
+        split_shape,
+        code="{out0}, {out1} = torch.split({x}, {split_size_or_sections!r}, dim={dim!r})",
+        params=(
+            Param(
+                "split_size_or_sections",
+                "ints",
+                [1, 1],
+                "Size of the first piece, or the sizes of both.",
+                min=0,
+            ),
+            Param("dim", "int", 0, "The dimension to cut."),
+        ),
+        doc="Cuts x into two pieces along dim.",
+        formula="[y₀; y₁] = x",
+        examples=lambda r: [
+            Example({"split_size_or_sections": 3, "dim": 1}, (("N", 5),)),
+            Example({"split_size_or_sections": [1, 3], "dim": -1}, (("N", 2, 4),)),
+        ],
+    )
+)
+register(
+    NodeSpec(
+        "chunk",
+        "shape",
+        ("x",),
+        ("out0", "out1"),
+        chunk_shape,
+        code="{out0}, {out1} = torch.chunk({x}, 2, dim={dim!r})",
+        params=(Param("dim", "int", 0, "The dimension to halve."),),
+        doc="Cuts x into two halves along dim (the first is larger when the size is odd), e.g. μ and log σ².",
+        formula="[y₀; y₁] = x",
+        examples=lambda r: [Example({"dim": 1}, (("N", r.choice([4, 5])),)), Example({}, ((3, "N"),))],
+        aliases=("halve",),
+    )
+)
