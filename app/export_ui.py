@@ -2,7 +2,8 @@
 module, and the Code preview dock.
 
 All the work is graphcore's (export_python, export_onnx, importer); this module asks for files,
-writes what graphcore returns and says what went wrong, naming the file and the reason.
+writes what graphcore returns and says what went wrong, naming the file and the reason. An import
+runs in a worker (app/module_import.py); the window stays live and the graph lands when it is done.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, QRegularExpression, QSize, QTimer
 from PySide6.QtGui import (
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
+from app.module_import import ModuleImporter
 from graphcore.graph import Graph
 
 if TYPE_CHECKING:
@@ -229,38 +231,6 @@ class ImportDialog(QDialog):
         )
 
 
-def import_torch(path: str, class_name: str, inputs_text: str, kwargs_text: str = "") -> object:
-    """Run graphcore's importer as `graphcore import-torch` does; raises ImportTorchError with one line."""
-    import json
-
-    from graphcore.importer import (
-        ImportTorchError,
-        declared_inputs,
-        import_module,
-        instantiate,
-        load_class,
-        parse_argument,
-    )
-
-    if not path or not class_name:
-        raise ImportTorchError("give the module's file and its class name")
-    cls, source, namespace = load_class(f"{path}:{class_name}")
-    args = inputs_text.split()
-    if args:
-        inputs = declared_inputs(dict(map(parse_argument, args)), "inputs")
-    elif "INPUTS" in namespace:
-        inputs = declared_inputs(namespace["INPUTS"], f"{source}: INPUTS")
-    else:
-        raise ImportTorchError("give the forward arguments' shapes, e.g. x=[N,3]")
-    try:
-        kwargs = json.loads(kwargs_text or "{}")
-    except json.JSONDecodeError as error:
-        raise ImportTorchError(f"arguments: not a JSON object ({error.msg})") from None
-    if not isinstance(kwargs, dict):
-        raise ImportTorchError('arguments: expected a JSON object such as {"hidden": 16}')
-    return import_module(instantiate(cls, kwargs), inputs, source=source, namespace=namespace)
-
-
 # --- the window's side ----------------------------------------------------------------------------
 
 
@@ -272,6 +242,10 @@ class ExportTools:
         self.preview = CodePreview()
         self.with_training = False
         self.report_box: QMessageBox | None = None
+        self.importer = ModuleImporter(window)
+        self.importer.finished.connect(self._imported)
+        window.installEventFilter(self.importer)  # closing the window waits for an import under way
+        self.importing = ("", "")  # the file and class of the import under way
 
     # questions to the user: small methods so tests can answer them
     def ask_export_path(self, title: str, suffix: str, file_filter: str) -> Path | None:
@@ -425,15 +399,31 @@ class ExportTools:
         return self.import_module(*answer) if answer else False
 
     def import_module(self, path: str, class_name: str, inputs: str, kwargs: str = "") -> bool:
-        """Import a module as a new, unsaved document (the caller has already offered to save)."""
-        from graphcore.importer import ImportTorchError
-
+        """Start importing a module, to open as a new, unsaved document when the worker is done (the
+        caller has already offered to save); False when another import is still under way."""
         w = self.window
-        try:
-            result = import_torch(path, class_name, inputs, kwargs)
-        except ImportTorchError as error:
-            w.show_error("Cannot import module", f"{path or '(no file)'}: {error}")
+        if not self.importer.start(path, class_name, inputs, kwargs):
+            w.show_message("An import is under way: wait for it to finish")
             return False
+        self.importing = (path, class_name)
+        w.menu["import_torch"].setEnabled(False)
+        where = Path(path).name or "(no file)"
+        w.statusBar().showMessage(f"Importing {class_name or 'a module'} from {where}…")  # until it lands
+        return True
+
+    def _imported(self, result: Any, error: str) -> None:
+        """The worker is done: open the graph, or say why there is none."""
+        w = self.window
+        (path, class_name), self.importing = self.importing, ("", "")
+        w.menu["import_torch"].setEnabled(True)
+        if w.document is None:  # the window closed meanwhile
+            return
+        if result is None:
+            w.show_error("Cannot import module", f"{path or '(no file)'}: {error}")
+            return
+        if not w.maybe_save():  # the graph was edited during the import: offer to save again
+            w.show_message(f"Import of {class_name} dropped: the current graph stays open")
+            return
         graph: Graph = result.graph
         graph.meta.setdefault("name", class_name)
         w._set_document(Document(graph))
@@ -457,4 +447,3 @@ class ExportTools:
                 w,
             )
             self.report_box.open()
-        return True

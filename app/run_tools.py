@@ -1,7 +1,8 @@
 """The Run menu, the Train and Stepper toolbars, and their docks, wired to the window's document.
 
 The window makes one RunTools, binds it to each document it opens, and shuts it down on close:
-training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time.
+training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time
+(Run to End in short slices, and its button stops it while it runs).
 A non-finite value or gradient pauses training, frames the node where it first appeared, selects
 it and names it in the Train panel and the status bar.
 """
@@ -134,7 +135,7 @@ class RunTools(QObject):
         a["stepper_mode"].toggled.connect(self._stepper_mode)
         a["step"].triggered.connect(stepper.step)
         a["step_back"].triggered.connect(stepper.back)
-        a["run_to_end"].triggered.connect(stepper.run_to_end)
+        a["run_to_end"].triggered.connect(self._run_to_end_or_stop)
         a["stepper_reset"].triggered.connect(stepper.reset)
         a["optimizer_step"].triggered.connect(stepper.optimizer_step)
         a["play"].toggled.connect(stepper.play)
@@ -252,6 +253,23 @@ class RunTools(QObject):
             self.stepper.stop()
         self._enable()
 
+    def _run_to_end_or_stop(self) -> None:
+        if self.stepper.running:
+            self.stepper.stop_run()
+        else:
+            self.stepper.run_to_end()
+
+    def _show_run_to_end(self, running: bool) -> None:
+        """The Run to End button is its own Stop while a run is under way."""
+        if running:
+            text, tip = "Stop Run", "Stop running to the end, at the step reached"
+        else:
+            _, text, _, tip = next(a for a in STEPPER_ACTIONS if a[0] == "run_to_end")
+        action = self.actions["run_to_end"]
+        action.setText(text)
+        action.setToolTip(f"{text}: {tip}")
+        action.setStatusTip(tip)
+
     def _enable(self) -> None:
         state, a = self.session.state, self.actions
         has_training = bool(self.window.document and self.window.document.graph.training)
@@ -265,5 +283,6 @@ class RunTools(QObject):
         for name in ("step", "step_back", "play", "run_to_end", "stepper_reset"):
             a[name].setEnabled(stepping is not None)
         a["optimizer_step"].setEnabled(stepping is not None and stepping.at_end and not stepping.updates)
-        if stepping is None and a["play"].isChecked():
+        self._show_run_to_end(self.stepper.running)
+        if (stepping is None or self.stepper.running) and a["play"].isChecked():
             a["play"].setChecked(False)

@@ -3,10 +3,13 @@
 It owns a StepperSession for the current graph, and after every move redraws the overlay (badges,
 current node, edge dots) and the side panel from the session. An edit of the graph while stepping
 starts the stepper over on the edited graph. Auto-play is a timer whose interval the speed slider sets.
+Run to End steps in slices of a few milliseconds from a zero-interval timer and redraws a few times a
+second, so the window keeps painting and answering on a big graph; any other move stops it where it is.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -19,10 +22,15 @@ from app.stepper.panel import StepperPanel, ValueViewer
 from app.stepper.session import StepperError, StepperSession
 from graphcore.graph import PortRef
 
+RUN_SLICE_SECONDS = 0.012  # stepping per slice of Run to End: under one frame at 60 Hz
+RUN_REDRAW_SECONDS = 0.1  # badges and panel during Run to End: redrawing a big graph costs more than a slice
+
 
 class StepperController(QObject):
     changed = Signal()  # the position, the mode or the session changed (actions re-enable)
     message = Signal(str)
+    run_progressed = Signal(int)  # Run to End drew another slice: steps done so far in this pass
+    ran_to_end = Signal()  # Run to End completed the pass (not sent when it was stopped)
 
     def __init__(self, panel: StepperPanel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,10 +43,18 @@ class StepperController(QObject):
         self.interval_ms = 600
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
+        self.run_timer = QTimer(self)  # interval 0: a slice whenever the event loop has caught up
+        self.run_timer.timeout.connect(self._run_slice)
+        self._drawn_at = 0.0  # time.perf_counter() of Run to End's last redraw
 
     @property
     def active(self) -> bool:
         return self.session is not None
+
+    @property
+    def running(self) -> bool:
+        """Run to End is under way."""
+        return self.run_timer.isActive()
 
     def bind(self, document: Document | None, scene: CanvasScene | None) -> None:
         """Follow another document; stepping stops."""
@@ -70,6 +86,7 @@ class StepperController(QObject):
 
     def stop(self) -> None:
         self.timer.stop()
+        self.run_timer.stop()
         self.session = None
         if self.overlay is not None:
             self.overlay.clear()
@@ -87,30 +104,69 @@ class StepperController(QObject):
 
     def step(self) -> None:
         if self.session is not None:
+            self._interrupt_run()
             if self.session.step() is None:
                 self.timer.stop()
             self._show()
 
     def back(self) -> None:
         if self.session is not None:
+            self._interrupt_run()
             self.session.back()
             self._show()
 
     def run_to_end(self) -> None:
-        if self.session is not None:
-            self.timer.stop()
-            self.session.run_to_end()
+        """Start stepping to the end of the pass in slices (auto-play stops); stop_run ends it early."""
+        if self.session is None or self.running:
+            return
+        self.timer.stop()
+        self.run_timer.start(0)
+        self._drawn_at = time.perf_counter()
+        self.message.emit("Running to the end of the pass…")
+        self.changed.emit()
+
+    def stop_run(self) -> None:
+        """Stop Run to End at the step it has reached."""
+        if self.running and self.session is not None:
+            self._interrupt_run()
+            self.message.emit(f"Stopped at step {self.session.position + 1} / {self.session.total}")
             self._show(animate=False)
+
+    def _interrupt_run(self) -> None:
+        if self.running:
+            self.run_timer.stop()
+            self.changed.emit()
+
+    def _run_slice(self) -> None:
+        session = self.session
+        assert session is not None  # stop() stops the run with the session
+        try:
+            complete = session.run_for(RUN_SLICE_SECONDS)
+        except Exception:
+            self.stop_run()  # a failing step must not be retried on every tick; it still surfaces
+            raise
+        if complete:
+            self.run_timer.stop()
+        elif time.perf_counter() - self._drawn_at < RUN_REDRAW_SECONDS:
+            return
+        self._show(animate=False)
+        self._drawn_at = time.perf_counter()
+        self.run_progressed.emit(session.position + 1)
+        if complete:
+            self.message.emit(f"Ran to the end: {session.total} steps")
+            self.ran_to_end.emit()
 
     def reset(self) -> None:
         if self.session is not None:
             self.timer.stop()
+            self._interrupt_run()
             self.session.reset()
             self._show(animate=False)
 
     def optimizer_step(self) -> None:
         if self.session is None:
             return
+        self._interrupt_run()
         try:
             updates = self.session.optimizer_step()
         except (StepperError, ValueError) as error:
@@ -121,6 +177,7 @@ class StepperController(QObject):
 
     def play(self, on: bool) -> None:
         if on and self.session is not None:
+            self._interrupt_run()
             if self.session.at_end:
                 self.session.reset()
             self.timer.start(self.interval_ms)

@@ -10,6 +10,7 @@ weights (never to the graph), and the next Step starts a new pass with them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,9 +111,16 @@ class StepperSession:
         self.position = max(-1, self.position - 1)
         return self.current
 
-    def run_to_end(self) -> None:
+    def run_for(self, seconds: float) -> bool:
+        """Step on until the pass is complete or `seconds` have passed (one step at least), so a
+        caller on the GUI thread can run to the end in slices; True when the pass is complete."""
+        deadline = time.perf_counter() + seconds
         while self.step() is not None:
-            pass
+            if self.at_end:
+                return True
+            if time.perf_counter() >= deadline:
+                return False
+        return True
 
     def reset(self) -> None:
         """Back to before the first step of a fresh pass (with the stepper's current weights)."""

@@ -1,10 +1,13 @@
-"""File ▸ Export / Import and the Code dock: what they write, show and refuse."""
+"""File ▸ Export / Import and the Code dock: what they write, show and refuse; an import runs in a
+worker while the window stays live."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -34,6 +37,48 @@ from torch import nn
 class Odd(nn.Module):
     def forward(self, x):
         return torch.flip(x, [1])
+"""
+
+
+# Waits, in the worker thread, until the test creates the file beside it (the user's code may be slow).
+SLOW = """
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+GO = Path(__file__).with_name("go")
+
+
+class Slow(nn.Module):
+    def __init__(self):
+        super().__init__()
+        deadline = time.monotonic() + 60
+        while not GO.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+"""
+
+RAISES = """
+import sys
+
+import torch
+from torch import nn
+
+
+class Exits(nn.Module):
+    def __init__(self):
+        super().__init__()
+        sys.exit(3)
+
+
+class Fails(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("the forward is broken\\nsecond line")
 """
 
 
@@ -136,28 +181,94 @@ def net_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_import_opens_the_module_as_a_new_unsaved_graph(window: MainWindow, net_file: Path):
+def import_and_wait(window: MainWindow, qtbot, *request: str) -> None:
+    with qtbot.waitSignal(window.export_tools.importer.finished, timeout=60_000):
+        assert window.export_tools.import_module(*request)
+
+
+def test_import_opens_the_module_as_a_new_unsaved_graph(window: MainWindow, net_file: Path, qtbot):
     tools = window.export_tools
     tools.ask_import = lambda: (str(net_file), "Net", "x=[N,3]", "")
-    window.menu["import_torch"].trigger()
+    with qtbot.waitSignal(tools.importer.finished, timeout=60_000):
+        window.menu["import_torch"].trigger()
+        assert not window.menu["import_torch"].isEnabled()  # busy until the graph lands
+        assert window.statusBar().currentMessage() == "Importing Net from net.py…"
+    assert window.menu["import_torch"].isEnabled()
     types = sorted(node.type for node in window.document.graph.nodes)
     assert types == ["Input", "Linear", "relu"]
     assert window.dirty and window.document.path is None
     assert "Imported Net" in window.statusBar().currentMessage()
 
 
-def test_import_errors_are_messages(window: MainWindow, net_file: Path):
+def test_import_errors_are_messages(window: MainWindow, net_file: Path, tmp_path: Path, qtbot):
     before = window.document
-    assert not window.export_tools.import_module(str(net_file), "Nope", "x=[N,3]")
+    import_and_wait(window, qtbot, str(net_file), "Nope", "x=[N,3]")
     assert "Nope" in window.error_box.text() and window.document is before
-    assert not window.export_tools.import_module(str(net_file), "Net", "x")
+    import_and_wait(window, qtbot, str(net_file), "Net", "x")
     assert "x=[N,3]" in window.error_box.text() and window.document is before
+    raises = tmp_path / "raises.py"
+    raises.write_text(RAISES, encoding="utf-8")
+    import_and_wait(window, qtbot, str(raises), "Exits", "x=[N,3]")  # SystemExit in the worker
+    assert "Exits(**{}) failed: SystemExit: 3" in window.error_box.text() and window.document is before
+    import_and_wait(window, qtbot, str(raises), "Fails", "x=[N,3]")
+    message = window.error_box.text()
+    assert message.startswith(f"{raises}: ") and "RuntimeError: the forward is broken" in message
+    assert "second line" not in message and window.document is before
+    assert window.menu["import_torch"].isEnabled() and not window.export_tools.importer.busy
 
 
-def test_opaque_nodes_are_read_only_in_the_inspector(window: MainWindow, tmp_path: Path):
+def test_a_slow_module_imports_while_the_window_stays_live(window: MainWindow, tmp_path: Path, qtbot):
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW, encoding="utf-8")
+    tools, before = window.export_tools, window.document
+    assert tools.import_module(str(path), "Slow", "x=[N,3]")
+    ticks: list[int] = []
+    timer = QTimer(window, interval=10)
+    timer.timeout.connect(lambda: ticks.append(len(ticks)))
+    timer.start()
+    qtbot.waitUntil(lambda: len(ticks) >= 5)  # the event loop turns while the module is being built
+    timer.stop()
+    assert tools.importer.busy and window.document is before
+    assert not tools.import_module(str(path), "Slow", "x=[N,3]")  # one import at a time
+    window.controller.add_node("relu", window.view.center())  # editing goes on meanwhile
+    assert window.dirty
+    with qtbot.waitSignal(tools.importer.finished, timeout=60_000):
+        (tmp_path / "go").touch()
+    assert window.document is not before and window.document.graph.meta["name"] == "Slow"
+    assert "Imported Slow from slow.py" in window.statusBar().currentMessage()
+
+
+def test_an_import_does_not_replace_a_graph_edited_meanwhile_unless_allowed(
+    window: MainWindow, tmp_path: Path, qtbot
+):
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW, encoding="utf-8")
+    before = window.document
+    assert window.export_tools.import_module(str(path), "Slow", "x=[N,3]")
+    window.controller.add_node("relu", window.view.center())
+    window.ask_save_changes = lambda: "cancel"
+    with qtbot.waitSignal(window.export_tools.importer.finished, timeout=60_000):
+        (tmp_path / "go").touch()
+    assert window.document is before and "Import of Slow dropped" in window.statusBar().currentMessage()
+
+
+def test_closing_the_window_during_an_import(window: MainWindow, tmp_path: Path, qtbot):
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW, encoding="utf-8")
+    importer = window.export_tools.importer
+    assert window.export_tools.import_module(str(path), "Slow", "x=[N,3]")
+    go = threading.Timer(0.05, (tmp_path / "go").touch)  # the module finishes while the window closes
+    go.start()
+    assert window.close()
+    go.join()
+    qtbot.waitUntil(lambda: not importer.busy)  # the answer came and was dropped
+    assert window.document is None and window.error_box is None
+
+
+def test_opaque_nodes_are_read_only_in_the_inspector(window: MainWindow, tmp_path: Path, qtbot):
     path = tmp_path / "odd.py"
     path.write_text(ODD, encoding="utf-8")
-    assert window.export_tools.import_module(str(path), "Odd", "x=[N,3]")
+    import_and_wait(window, qtbot, str(path), "Odd", "x=[N,3]")
     opaque = [n.id for n in window.document.graph.nodes if not REGISTRY.get(n.type).editable]
     assert opaque and "Opaque" in window.export_tools.report_box.text()
     window.scene.select_nodes(opaque[:1])

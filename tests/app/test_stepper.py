@@ -1,5 +1,6 @@
-"""The backprop stepper on the canvas: badges against `graphcore steps`, step back, run to end, the
-side panel, the value viewer, and the optimizer step against torch.optim."""
+"""The backprop stepper on the canvas: badges against `graphcore steps`, step back, run to end (in
+slices, stoppable, the window live meanwhile), the side panel, the value viewer, and the optimizer
+step against torch.optim."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import math
 
 import pytest
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
+from app.stepper import controller
 from app.stepper.format import describe
 from app.stepper.panel import ValueViewer
 from app.window import MainWindow
 from graphcore.cli import main as graphcore_main
+from graphcore.fileformat import save
+from graphcore.graph import Graph, Node, PortRef
 
 
 @pytest.fixture
@@ -21,6 +25,49 @@ def stepping(neuron: MainWindow) -> MainWindow:
     neuron.run_tools.actions["stepper_mode"].setChecked(True)
     assert neuron.run_tools.stepper.active
     return neuron
+
+
+def deep_mlp(layers: int) -> Graph:
+    """x → (Linear → tanh) × layers → mean: a graph with many steps and tensor-valued badges."""
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": [4, 8]}))
+    previous = "x"
+    for i in range(layers):
+        graph.add_node(Node(f"fc{i}", "Linear", {"in_features": 8, "out_features": 8}, pos=(260 * i, 0)))
+        graph.add_node(Node(f"act{i}", "tanh", pos=(260 * i + 130, 120)))
+        graph.connect(PortRef(previous, "out"), PortRef(f"fc{i}", "x"))
+        graph.connect(PortRef(f"fc{i}", "out"), PortRef(f"act{i}", "x"))
+        previous = f"act{i}"
+    graph.add_node(Node("L", "mean", pos=(260 * layers, 0)))
+    graph.connect(PortRef(previous, "out"), PortRef("L", "x"))
+    return graph
+
+
+@pytest.fixture
+def stepping_deep(window: MainWindow, tmp_path) -> MainWindow:
+    save(deep_mlp(20), tmp_path / "deep.json")
+    assert window.open_path(tmp_path / "deep.json")
+    window.run_tools.actions["stepper_mode"].setChecked(True)
+    assert window.run_tools.stepper.active
+    return window
+
+
+@pytest.fixture
+def one_step_slices(monkeypatch) -> None:
+    """Run to End takes one step per slice and redraws after each, so a run spans many turns of the
+    event loop on any machine."""
+    monkeypatch.setattr(controller, "RUN_SLICE_SECONDS", 0.0)
+    monkeypatch.setattr(controller, "RUN_REDRAW_SECONDS", 0.0)
+
+
+def run_to_end(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.run_tools.stepper.ran_to_end, timeout=60_000):
+        window.run_tools.actions["run_to_end"].trigger()
+
+
+def badges(window: MainWindow) -> dict[str, tuple]:
+    overlay = window.run_tools.stepper.overlay
+    return {node: (b.value, b.grad) for node, b in overlay.badges.items() if b.isVisible()}
 
 
 def cli_steps(capsys, path) -> dict:
@@ -68,7 +115,7 @@ def test_every_badge_matches_graphcore_steps(stepping: MainWindow, examples, cap
     assert badge_numbers(stepping, "t")[1] == pytest.approx(-0.38936076605077796)
 
 
-def test_step_back_and_run_to_end(stepping: MainWindow):
+def test_step_back_and_run_to_end(stepping: MainWindow, qtbot):
     tools = stepping.run_tools
     session = tools.stepper.session
     for _ in range(12):  # through the forward pass, and the first backward step (L)
@@ -78,7 +125,7 @@ def test_step_back_and_run_to_end(stepping: MainWindow):
     assert session.current.node == "L" and session.current.phase == "forward"
     assert badge_numbers(stepping, "sq")[1] is None  # the gradient has not arrived yet
     assert tools.stepper.overlay.frame.pos() == stepping.scene.nodes["L"].pos()
-    tools.actions["run_to_end"].trigger()
+    run_to_end(stepping, qtbot)
     assert session.at_end and session.position == session.total - 1 == 16
     tools.actions["stepper_reset"].trigger()
     assert session.position == -1 and tools.stepper.overlay.badge("w").isVisible() is False
@@ -100,7 +147,7 @@ def test_the_side_panel_explains_a_backward_step(stepping: MainWindow):
 
 def test_a_badge_click_opens_a_viewer(stepping: MainWindow, qtbot):
     tools = stepping.run_tools
-    tools.actions["run_to_end"].trigger()
+    run_to_end(stepping, qtbot)
     badge = tools.stepper.overlay.badge("w")
     view = stepping.view
     view.centerOn(badge.parentItem())
@@ -116,10 +163,10 @@ def test_a_badge_click_opens_a_viewer(stepping: MainWindow, qtbot):
     viewer.close()
 
 
-def test_the_optimizer_step_matches_torch_optim(stepping: MainWindow):
+def test_the_optimizer_step_matches_torch_optim(stepping: MainWindow, qtbot):
     tools = stepping.run_tools
     session = tools.stepper.session
-    tools.actions["run_to_end"].trigger()
+    run_to_end(stepping, qtbot)
     grads = session.stepper.gradients()
     tools.actions["optimizer_step"].trigger()
     updates = {u.name: u for u in session.updates}
@@ -133,14 +180,14 @@ def test_the_optimizer_step_matches_torch_optim(stepping: MainWindow):
     assert "Optimizer step · sgd" in tools.stepper_panel.text
     assert not tools.actions["optimizer_step"].isEnabled()
     loss_before = float(session.history[10].outputs["L.out"])
-    tools.actions["run_to_end"].trigger()  # a new pass with the updated weights: the loss went down
+    run_to_end(stepping, qtbot)  # a new pass with the updated weights: the loss went down
     assert session.passes == 2 and float(session.history[10].outputs["L.out"]) < loss_before
     assert math.isclose(float(session.history[0].outputs["w.out"]), float(updates["w"].after))
 
 
-def test_editing_the_graph_restarts_the_stepper_and_leaving_clears_the_canvas(stepping: MainWindow):
+def test_editing_the_graph_restarts_the_stepper_and_leaving_clears_the_canvas(stepping: MainWindow, qtbot):
     tools = stepping.run_tools
-    tools.actions["run_to_end"].trigger()
+    run_to_end(stepping, qtbot)
     stepping.controller.set_param("x", "value", 2.0)
     session = tools.stepper.session
     assert session.position == -1
@@ -158,3 +205,103 @@ def test_a_graph_that_cannot_be_stepped_says_why(window: MainWindow, examples):
     window.run_tools.actions["stepper_mode"].setChecked(True)
     assert not window.run_tools.actions["stepper_mode"].isChecked()
     assert "Cannot step this graph" in window.statusBar().currentMessage()
+
+
+def test_run_to_end_gives_the_badges_of_stepping_one_by_one(stepping_deep: MainWindow, qtbot):
+    tools = stepping_deep.run_tools
+    session = tools.stepper.session
+    run_to_end(stepping_deep, qtbot)
+    assert session.at_end and not tools.stepper.running and tools.actions["optimizer_step"].isEnabled()
+    assert session.total == 83 and "step 83 / 83" in tools.stepper_panel.text
+    ran, ran_gradients = badges(stepping_deep), session.stepper.gradients()
+    tools.actions["stepper_reset"].trigger()
+    for _ in range(session.total):
+        tools.actions["step"].trigger()
+    stepped, stepped_gradients = badges(stepping_deep), session.stepper.gradients()
+    assert ran.keys() == stepped.keys() and len(ran) == 42
+    for node, (value, grad) in ran.items():
+        assert torch.equal(value, stepped[node][0]) and torch.equal(grad, stepped[node][1]), node
+    assert ran_gradients.keys() == stepped_gradients.keys()
+    assert all(torch.equal(ran_gradients[k], stepped_gradients[k]) for k in ran_gradients)
+
+
+def test_the_window_stays_live_during_run_to_end(stepping_deep: MainWindow, qtbot, one_step_slices):
+    tools = stepping_deep.run_tools
+    stepper, action = tools.stepper, tools.actions["run_to_end"]
+    progress: list[int] = []
+    stepper.run_progressed.connect(progress.append)
+    seen_running: list[bool] = []  # another timer's ticks: the event loop turns between slices
+    other = QTimer(stepping_deep, interval=0)
+    other.timeout.connect(lambda: seen_running.append(stepper.running))
+    other.start()
+    texts: list[str] = []
+    stepper.run_progressed.connect(lambda _: texts.append(action.text()))
+    run_to_end(stepping_deep, qtbot)
+    other.stop()
+    assert progress == list(range(1, stepper.session.total + 1))  # badges redrawn after every slice
+    assert seen_running.count(True) >= 10
+    assert set(texts[:-1]) == {"Stop Run"} and action.text() == "Run to End"
+
+
+def test_run_to_end_stops_halfway(stepping_deep: MainWindow, qtbot, one_step_slices):
+    tools = stepping_deep.run_tools
+    stepper, action = tools.stepper, tools.actions["run_to_end"]
+    session = stepper.session
+    tools.actions["play"].setChecked(True)
+    action.trigger()
+    assert stepper.running and action.text() == "Stop Run"
+    assert not tools.actions["play"].isChecked()  # Run to End takes over from auto-play
+    qtbot.waitUntil(lambda: session.position >= 20)
+    action.trigger()  # the same button stops it
+    reached = session.position
+    assert not stepper.running and action.text() == "Run to End" and reached < session.total - 1
+    assert "Stopped at step" in stepping_deep.statusBar().currentMessage()
+    with qtbot.assertNotEmitted(stepper.run_progressed, wait=50):
+        pass
+    assert session.position == reached and not tools.actions["optimizer_step"].isEnabled()
+    tools.actions["step"].trigger()  # Step carries on from where the run stopped
+    assert session.position == reached + 1
+    run_to_end(stepping_deep, qtbot)
+    assert session.at_end
+
+
+def test_other_moves_stop_a_run(stepping_deep: MainWindow, qtbot, one_step_slices):
+    tools = stepping_deep.run_tools
+    stepper = tools.stepper
+    session = stepper.session
+    action = tools.actions["run_to_end"]
+
+    def run_a_little() -> int:
+        action.trigger()
+        start = session.position
+        qtbot.waitUntil(lambda: session.position >= start + 5)
+        return session.position
+
+    reached = run_a_little()
+    tools.actions["step_back"].trigger()
+    assert not stepper.running and session.position == reached - 1
+    run_a_little()
+    tools.actions["stepper_reset"].trigger()
+    assert not stepper.running and session.position == -1
+    run_a_little()
+    tools.actions["play"].setChecked(True)  # auto-play goes on from where the run was
+    assert not stepper.running and stepper.timer.isActive()
+    tools.actions["play"].setChecked(False)
+    run_a_little()
+    stepping_deep.controller.set_param("x", "shape", [2, 8])  # an edit starts the stepper over
+    assert not stepper.running and stepper.session is not session and stepper.session.position == -1
+    assert action.text() == "Run to End"
+    session = stepper.session
+    run_a_little()
+    tools.actions["stepper_mode"].setChecked(False)
+    assert not stepper.running and stepper.overlay is None
+
+
+def test_closing_the_window_during_a_run(stepping_deep: MainWindow, qtbot, one_step_slices):
+    stepper = stepping_deep.run_tools.stepper
+    stepping_deep.run_tools.actions["run_to_end"].trigger()
+    qtbot.waitUntil(lambda: stepper.session.position >= 5)
+    assert stepping_deep.close()
+    assert not stepper.running and stepper.session is None
+    with qtbot.assertNotEmitted(stepper.run_progressed, wait=50):
+        pass
