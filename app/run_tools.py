@@ -69,6 +69,7 @@ class RunTools(QObject):
         self.stepper = StepperController(self.stepper_panel, self)
         self.overlay: Overlay | None = None  # the non-finite frame
         self._scene: Any = None
+        self._document: Any = None  # the document whose training edits reach the session
         self._docks()
         self._toolbars()
         self._wire()
@@ -158,9 +159,14 @@ class RunTools(QObject):
         self.stepper.bind(w.document, w.scene)
         self._scene = w.scene
         w.scene.selectionChanged.connect(self._on_selection)
+        self._document = w.document
+        self._document.signals.training_changed.connect(self._on_training_edited)
         self._enable()
 
     def unbind(self) -> None:
+        if self._document is not None:
+            self._document.signals.training_changed.disconnect(self._on_training_edited)
+            self._document = None
         if self._scene is not None:
             self._scene.selectionChanged.disconnect(self._on_selection)
             self._scene = None
@@ -195,6 +201,9 @@ class RunTools(QObject):
         self.train_dock.show_nonfinite(None)
         self._clear_nonfinite()
         self.session.reset_weights()
+
+    def _on_training_edited(self) -> None:
+        self.session.retune(self.window.document.graph)
 
     def _on_progress(self, progress: Any) -> None:
         self.plots.add(progress)
