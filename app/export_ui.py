@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QFontDatabase,
     QImage,
     QPainter,
-    QShowEvent,
     QSyntaxHighlighter,
     QTextCharFormat,
     QTextDocument,
@@ -43,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.document import Document
 from app.module_import import ModuleImporter
+from app.panels.lazy import RefreshWhenSeen, on_screen
 from graphcore.graph import Graph
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class PythonHighlighter(QSyntaxHighlighter):
                 self.setFormat(match.capturedStart(), match.capturedLength(), style)
 
 
-class CodePreview(QWidget):
+class CodePreview(RefreshWhenSeen, QWidget):
     """The graph as the Python file File ▸ Export ▸ Python would write, or the problems that stop it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -128,34 +128,29 @@ class CodePreview(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.text)
         self.timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
-        self.timer.timeout.connect(self.refresh)
-        self.stale = True
+        self.timer.timeout.connect(self.ensure_fresh)
 
     def bind(self, document: Document) -> None:
         self.unbind()
         self.document = document
-        document.validated.connect(self.schedule)
+        document.validated.connect(self.changed)
         self.stale = True
-        self.schedule()
+        self.changed()
 
     def unbind(self) -> None:
         if self.document is not None:
-            self.document.validated.disconnect(self.schedule)
+            self.document.validated.disconnect(self.changed)
         self.document = None
         self.timer.stop()
 
-    def schedule(self, *_: object) -> None:
+    def changed(self, *_: object) -> None:
         """After an edit: regenerate once edits pause, and only while someone can see it."""
         self.stale = True
-        if self.isVisible():
+        if on_screen(self):
             self.timer.start()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self.stale:
-            self.timer.start()
-
-    def refresh(self) -> None:
+    def refresh_now(self) -> None:
+        """Show the export of the graph as it is now, or the problems that stop it."""
         from graphcore.export import ExportError
         from graphcore.validate import InvalidGraph
 

@@ -34,6 +34,7 @@ from app.lab.lab import DerivativeLab
 from app.main import EXAMPLES
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
+from app.panels.lazy import RefreshWhenSeen
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        if isinstance(widget, RefreshWhenSeen):
+            dock.visibilityChanged.connect(widget.seen)
         self.addDockWidget(area, dock)
         self.menu.panels.addAction(dock.toggleViewAction())
         self.docks[name] = dock

@@ -43,6 +43,7 @@ from app.lab.derivatives import (
 )
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
+from app.panels.lazy import RefreshWhenSeen
 from app.training.worker import WeightsFrame
 from graphcore.program import Program, lower
 
@@ -59,7 +60,7 @@ def components(value: str, shape: tuple) -> list[tuple[str, int]]:
     return [(f"{value}[{i}]", i) for i in range(min(size, MAX_COMPONENTS))]
 
 
-class DerivativePlot(QWidget):
+class DerivativePlot(RefreshWhenSeen, QWidget):
     point_added = Signal(object)  # DerivativePoint
     finished = Signal(str)  # "" when a sweep completed, else the message shown
     follow_changed = Signal(int)  # training samples wanted with each weights copy (0: none)
@@ -180,13 +181,13 @@ class DerivativePlot(QWidget):
     def bind(self, document: Document) -> None:
         self.document = document
         self._last_frame = self._pending = None
-        document.validated.connect(self._fill)
+        document.validated.connect(self.changed)
         for combo in (self.of_choice, self.wrt_choice, self.sweep_choice, self.loss_choice):
             combo.clear()  # a new graph: its own defaults, not the last graph's choices
-        self._fill()
+        self.changed()
         self.forget()
 
-    def _fill(self) -> None:
+    def refresh_now(self) -> None:
         assert self.document is not None
         report = self.document.report
         if not report.ok:
@@ -224,6 +225,7 @@ class DerivativePlot(QWidget):
 
     def choose(self, of: str, wrt: str, sweep: str, low: float, high: float, count: int) -> None:
         """Pick by the labels the combo boxes show ("L.out", "x.out[1]")."""
+        self.ensure_fresh()
         for combo, label in ((self.of_choice, of), (self.wrt_choice, wrt), (self.sweep_choice, sweep)):
             combo.setCurrentIndex(combo.findText(label))
         self.low.setValue(low)

@@ -31,6 +31,7 @@ from app.document import Document
 from app.lab.derivatives import JacobianResults, compute_jacobians, differentiable_values
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
+from app.panels.lazy import RefreshWhenSeen
 from graphcore.program import Program, lower
 from graphcore.registry import show
 
@@ -60,7 +61,7 @@ def blocks(labels: list[str]) -> str:
     )
 
 
-class JacobianDock(QWidget):
+class JacobianDock(RefreshWhenSeen, QWidget):
     computed = Signal()  # results or a message are on screen
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
@@ -121,14 +122,14 @@ class JacobianDock(QWidget):
     def bind(self, document: Document) -> None:
         self.document = document
         self.results = None
-        document.validated.connect(self._fill)
+        document.validated.connect(self.changed)
         self.outputs.clear()
         self.inputs.clear()
-        self._fill()
+        self.changed()
         self._clear_plots()
         self.message.setText("Pick outputs and inputs, then compute.")
 
-    def _fill(self) -> None:
+    def refresh_now(self) -> None:
         """List every value with its shape; keep what was ticked, else tick sinks and sources."""
         assert self.document is not None
         report = self.document.report
@@ -150,11 +151,17 @@ class JacobianDock(QWidget):
                 widget.addItem(item)
 
     def choose(self, of: list[str], wrt: list[str]) -> None:
+        self.ensure_fresh()
         for widget, chosen in ((self.outputs, of), (self.inputs, wrt)):
             for i in range(widget.count()):
                 item = widget.item(i)
                 on = item.data(Qt.ItemDataRole.UserRole) in chosen
                 item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def chosen(self) -> tuple[list[str], list[str]]:
+        """The ticked outputs and inputs."""
+        self.ensure_fresh()
+        return checked_values(self.outputs), checked_values(self.inputs)
 
     def compute(self) -> None:
         if self.document is None:
@@ -163,7 +170,7 @@ class JacobianDock(QWidget):
         if not report.ok:
             self._say(f"The graph has problems ({report.diagnostics[0]}): fix them to compute Jacobians.")
             return
-        of, wrt = checked_values(self.outputs), checked_values(self.inputs)
+        of, wrt = self.chosen()
         if not of or not wrt:
             self._say("Choose at least one output and one input.")
             return

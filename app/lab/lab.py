@@ -15,7 +15,7 @@ from app.canvas.scene import CanvasScene
 from app.document import Document
 from app.lab.cost_plot import CostPlot
 from app.lab.derivative_plot import DerivativePlot
-from app.lab.jacobian_dock import JacobianDock, checked_values
+from app.lab.jacobian_dock import JacobianDock
 from app.lab.path_view import PathView
 from app.lab.runner import Runner
 
@@ -34,9 +34,7 @@ class DerivativeLab(QObject):
         self.path_view = PathView(self.runner)
         self.jacobian = JacobianDock(self.runner)
         self.derivative_plot = DerivativePlot(self.runner)
-        self.cost_plot = CostPlot(
-            self.runner, lambda: (checked_values(self.jacobian.outputs), checked_values(self.jacobian.inputs))
-        )
+        self.cost_plot = CostPlot(self.runner, self.jacobian.chosen)
         areas = Qt.DockWidgetArea
         self.docks: dict[str, QDockWidget] = {}
         path = self.docks["paths"] = window.add_dock(

@@ -125,12 +125,14 @@ def test_code_dock_shows_problems_and_copies(neuron: MainWindow, qtbot):
 
 def test_code_dock_waits_while_hidden(neuron: MainWindow, qtbot):
     preview = show_code(neuron, qtbot)
-    neuron.docks["code"].hide()
+    neuron.docks["history"].raise_()  # the code's tab goes behind another: still "visible" to Qt
     neuron.controller.set_label("t", "hidden_edit")
-    qtbot.wait(300)
-    assert preview.stale and "hidden_edit" not in preview.text.toPlainText()
+    assert preview.stale and not preview.timer.isActive()
+    neuron.docks["code"].hide()
+    neuron.controller.set_label("t", "hidden_again")
+    assert preview.stale and not preview.timer.isActive() and "hidden" not in preview.text.toPlainText()
     show_code(neuron, qtbot)
-    assert "hidden_edit = " in preview.text.toPlainText()
+    assert "hidden_again = " in preview.text.toPlainText()
 
 
 def test_export_python_writes_the_exported_source(neuron: MainWindow, tmp_path: Path, monkeypatch):

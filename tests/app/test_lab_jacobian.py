@@ -71,7 +71,7 @@ def test_the_dock_matches_graphcore_jacobian_json(
 def test_defaults_tick_the_outputs_and_the_sources(window: MainWindow, examples: Path):
     assert window.open_path(examples / "path_sum.json")
     dock = window.lab.jacobian
-    assert checked_values(dock.outputs) == ["e.out"] and checked_values(dock.inputs) == ["a.out", "b.out"]
+    assert dock.chosen() == (["e.out"], ["a.out", "b.out"])
 
 
 def test_bad_selections_are_explained(window: MainWindow, examples: Path, qtbot):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QPointF
+
 from app.lab.cost_plot import CostPlot
 from app.lab.derivative_plot import DerivativePlot
+from app.panels.lazy import on_screen
 from app.window import MainWindow
+from graphcore.graph import PortRef
 
 
 def swept(plot: DerivativePlot, qtbot) -> str:
@@ -114,3 +118,17 @@ def test_the_derivative_follows_training(window: MainWindow, examples: Path, qtb
     assert plot.readout.text().startswith("at step 500:")
     plot.follow.setChecked(False)
     assert session.worker.weights_rows == 0 and plot.sweep_button.isEnabled() and plot.points == {}
+
+
+def test_hidden_lab_views_refill_their_choices_only_when_shown(window: MainWindow, examples: Path):
+    assert window.open_path(examples / "sigmoid_neuron.json")
+    plot, jacobian = window.lab.derivative_plot, window.lab.jacobian
+    assert not on_screen(plot) and not on_screen(jacobian)  # behind other tabs
+    node = window.controller.add_node("exp", QPointF(0, 300), (PortRef("L", "out"), True))
+    assert window.document.report.ok and plot.stale and jacobian.stale
+    assert plot.of_choice.findText(f"{node}.out") < 0
+    window.lab.open("derivative")
+    assert not plot.stale and plot.of_choice.findText(f"{node}.out") >= 0
+    assert jacobian.stale  # still hidden, until someone needs its lists
+    outputs, _ = jacobian.chosen()
+    assert not jacobian.stale and outputs == [f"{node}.out"]  # the new sink is ticked
