@@ -317,6 +317,7 @@ class MainWindow(QMainWindow):
             self._retire(self.document)
             self.document = None
         self.run_tools.shutdown()  # stop and join the training thread
+        self.lab.shutdown()  # after the document is retired: nothing can submit work any more
         event.accept()
 
     # --- canvas commands that need the window ----------------------------------------------------------

@@ -30,7 +30,6 @@ class DerivativeLab(QObject):
         super().__init__(window)
         self.window = window
         self.runner = Runner(self)
-        window.installEventFilter(self.runner)  # closing the window waits for the worker
         self.path_view = PathView(self.runner)
         self.jacobian = JacobianDock(self.runner)
         self.derivative_plot = DerivativePlot(self.runner)
@@ -83,6 +82,10 @@ class DerivativeLab(QObject):
         self.jacobian.bind(document)
         self.derivative_plot.bind(document)
         self.cost_plot.bind(document)
+
+    def shutdown(self) -> None:
+        """The window closes: wait for the worker, and drop results that would land on a dead scene."""
+        self.runner.shutdown()
 
     def show_paths(self, on: bool) -> None:
         self.path_view.enabled.setChecked(on)

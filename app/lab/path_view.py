@@ -34,6 +34,7 @@ from app.canvas.scene import CanvasScene
 from app.document import Document
 from app.lab.derivatives import PathData, compute_paths, describe, differentiable_values, same, show_number
 from app.lab.runner import Runner
+from app.panels.lazy import RefreshWhenSeen
 from graphcore.program import Program, lower
 
 FORWARD, BACKWARD = "forward", "backward"
@@ -107,7 +108,7 @@ class PathOverlay:
             tag.setPos(QPointF(item.width - rect.width() / 2, -rect.height() / 2 - 4))
 
 
-class PathView(QWidget):
+class PathView(RefreshWhenSeen, QWidget):
     """The path view's panel (X, Z, direction, stepping, the path list) and its canvas overlay."""
 
     computed = Signal()  # new derivatives arrived (or an error message)
@@ -177,13 +178,18 @@ class PathView(QWidget):
         self.overlay = PathOverlay(scene)
         self.data = None
         document.validated.connect(self.refresh)
+        document.validated.connect(self.changed)
         self.x_choice.clear()
         self.z_choice.clear()
-        self._fill_choices()
+        self.changed()
         self.refresh()
 
+    def refresh_now(self) -> None:
+        self._fill_choices()
+
     def _fill_choices(self) -> None:
-        """Values to choose from: every floating-point value of the graph, in schedule order."""
+        """Values to choose from: every floating-point value of the graph, in schedule order (while
+        the view is in sight or on: on a big graph this takes a while)."""
         assert self.document is not None
         report = self.document.report
         if not report.ok:
@@ -213,6 +219,7 @@ class PathView(QWidget):
 
     def choose(self, x: str | None = None, z: str | None = None) -> None:
         """Pick X and Z by value name ("b.out"), as the combo boxes do."""
+        self.ensure_fresh()
         for combo, value in ((self.x_choice, x), (self.z_choice, z)):
             if value is not None:
                 combo.setCurrentIndex(combo.findData(value))
@@ -236,13 +243,9 @@ class PathView(QWidget):
             )
             self.computed.emit()
             return
-        if self.x_choice.count() == 0 or self.z_choice.currentData() is None:
-            self._fill_choices()
+        self._fill_choices()  # the edit may have added or removed values
         program = lower(self.document.graph)
         x, z = self.x_choice.currentData(), self.z_choice.currentData()
-        if x is None or z is None or x not in {o for i in program for o in i.outs}:
-            self._fill_choices()
-            x, z = self.x_choice.currentData(), self.z_choice.currentData()
         self.message.setText("Computing…")
         self._job = self.runner.submit(
             lambda: (program, compute_paths(program, x, z)), self._arrived, self._failed

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.lab.derivatives import LabError, warm_up
 
@@ -57,6 +57,7 @@ class Runner(QObject):
         self.cancelled: set[int] = set()
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[Callable[[Any], None], Callable[[str], None], Any]] = {}
+        self.closed = False
         self.finished.connect(self._finish)
         self.progressed.connect(self._progress)
 
@@ -67,8 +68,11 @@ class Runner(QObject):
         failed: Callable[[str], None],
         progress: Callable[[Any], None] | None = None,
     ) -> int:
-        """Run `work()` (or `work(report)` when `progress` is given) in the worker; answer here."""
+        """Run `work()` (or `work(report)` when `progress` is given) in the worker; answer here.
+        After `shutdown` nothing runs and nobody is answered."""
         job_id = next(self._ids)
+        if self.closed:
+            return job_id
         self._callbacks[job_id] = (done, failed, progress)
         self.pool.start(_Job(self, job_id, work, progress is not None))
         return job_id
@@ -83,14 +87,10 @@ class Runner(QObject):
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the worker (the window is closing)."""
+        self.closed = True
         self.cancelled.update(self._callbacks)
         self.pool.waitForDone()
         self._callbacks.clear()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
 
     def _progress(self, job_id: int, item: Any) -> None:
         callbacks = self._callbacks.get(job_id)

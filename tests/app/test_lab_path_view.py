@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPointF
 
 from app.commands import Disconnect
 from app.lab.path_view import BACKWARD, PathView
@@ -109,3 +110,23 @@ def test_tensor_graphs_show_shapes_and_norms_and_no_path_list(window: MainWindow
         view.enabled.setChecked(True)
     assert badges(view)["fc1"].startswith("∂fc1/∂x = [4×4] ‖·‖=")
     assert view.paths.topLevelItemCount() == 0 and "scalar graphs" in view.summary.text()
+
+
+def test_values_added_by_an_edit_can_be_chosen(paths: PathView, window: MainWindow, qtbot):
+    with qtbot.waitSignal(paths.computed, timeout=20_000):
+        node = window.controller.add_node("exp", QPointF(600, 0), (PortRef("e", "out"), True))
+    assert paths.z_choice.findData(f"{node}.out") >= 0 and paths.x_choice.findData(f"{node}.out") >= 0
+    with qtbot.waitSignal(paths.computed, timeout=20_000):
+        paths.choose(z=f"{node}.out")
+    assert badges(paths)[node].startswith(f"∂{node}/∂b = ")
+
+
+def test_closing_the_window_drops_work_in_flight(paths: PathView, window: MainWindow, qtbot):
+    """Retiring the document on close recomputes; that result must not land on the deleted scene."""
+    runner = window.lab.runner
+    window.controller.set_param("a", "value", 3.0)  # a recomputation is in flight
+    assert runner.busy
+    window.close()
+    assert runner.closed and not runner.busy
+    runner.submit(lambda: 1, lambda _: pytest.fail("answered after close"), pytest.fail)
+    assert not runner.busy and runner.pool.activeThreadCount() == 0  # nothing was started
