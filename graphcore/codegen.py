@@ -205,7 +205,10 @@ def python_source(
         names = {port: expr[arg] if arg else "None" for port, arg in zip(spec.inputs, instr.args)}
         for port, value in zip(spec.outputs, instr.outs):
             hint = instr.code_name if len(spec.outputs) == 1 else f"{instr.code_name}_{port}"
-            names[port] = expr[value] = local.name(value, hint)
+            name = local.name(value, hint)
+            # an output nothing reads (a GRU's `out` when only `h` is used): "_" marks it unused for linters
+            unused = len(spec.outputs) > 1 and not program.consumers[value] and value not in outputs
+            names[port] = expr[value] = f"_{name}" if unused else name
         if spec.kind == "layer":
             names["module"] = f"self.{attributes[instr.node]}"
         line = render(instr, names)

@@ -253,7 +253,9 @@ def positional_encoding(x, batch_first=False):
     length = x.shape[0] if x.dim() == 3 and not batch_first else x.shape[-2]
     d_model = x.shape[-1]
     position = torch.arange(length, dtype=x.dtype, device=x.device).unsqueeze(1)
-    frequency = torch.pow(10000.0, -torch.arange(0, d_model, 2, dtype=x.dtype, device=x.device) / d_model)
+    frequency = torch.pow(
+        10000.0, -torch.arange(0, d_model, 2, dtype=x.dtype, device=x.device) / d_model
+    )
     pe = torch.zeros(length, d_model, dtype=x.dtype, device=x.device)
     pe[:, 0::2] = torch.sin(position * frequency)
     pe[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
