@@ -181,7 +181,7 @@ def test_a_label_never_hides_a_helper_function(tmp_path):
 
 # Templates in nodes/ that ruff format would lay out otherwise (`x ** 2` as `x**2`; a long sum of two
 # calls; a long line in a helper). The files still pass `ruff check`.
-NOT_RUFF_FORMATTED = {"GANDiscriminatorLoss", "GaussianKLLoss", "L2Penalty", "PositionalEncoding"}
+NOT_RUFF_FORMATTED = {"GANDiscriminatorLoss", "GaussianKLLoss", "L2Penalty"}
 
 
 def test_every_node_type_exports_code_ruff_accepts(tmp_path):
