@@ -6,10 +6,12 @@ go through the same item, scene, view and controller code as a user's hand.
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
 import pytest
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings
 
 from app.main import EXAMPLES
@@ -28,6 +30,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOTICE))
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread(qapp):
+    """As app.main does: a collection in the training or lab thread that frees a closed window's Qt
+    objects deadlocks with the GUI thread (seen in CI). Between tests, collect here and re-enable."""
+    collector = GarbageCollector(interval=1.0)
+    yield
+    collector.timer.stop()
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture
