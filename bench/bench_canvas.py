@@ -183,7 +183,7 @@ def main() -> None:
     undo_redo("a drag of one node")
     window.scene.select_nodes(["in5"])
     window.controller.delete_selection()
-    undo_redo("delete of an early node (undo re-adds the 995 after it, keeping file order)")
+    undo_redo("delete of an early node (undo puts it back at its index in the file order)")
     window.controller.auto_layout()
     undo_redo("auto layout (1,000 positions)")
     window.ask_save_changes = lambda: "discard"
