@@ -39,6 +39,7 @@ from app.lab.derivatives import (
     DerivativePoint,
     LabError,
     derivative_on_weights,
+    differentiable_values,
     sweep,
 )
 from app.lab.runner import Runner
@@ -193,7 +194,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
-        floating = [o for i in program if i.params.get("dtype") != "long" for o in i.outs]
+        floating = differentiable_values(program)
         every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
         sweepable = [
             c
@@ -297,19 +298,25 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
             return
         self._run([at], "")
 
-    def _run(self, points: list[float], note: str) -> None:
+    def _question(self) -> tuple[Program, DerivativeChoice] | None:
+        """The graph and the chosen derivative, or None after saying why there is none to ask."""
         if self.document is None:
-            return
+            return None
         report = self.document.report
         if not report.ok:
             self._fail(f"The graph has problems ({report.diagnostics[0]}): fix them to plot derivatives.")
-            return
+            return None
         try:
             choice = self.choice()
         except LabError as error:
             self._fail(str(error))
+            return None
+        return lower(self.document.graph), choice
+
+    def _run(self, points: list[float], note: str) -> None:
+        if (question := self._question()) is None:
             return
-        program: Program = lower(self.document.graph)
+        program, choice = question
         self.runner.cancel(self._job)
         self.message.setText(note)
         self._job = self.runner.submit(
@@ -358,17 +365,9 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self._follow(frame)
 
     def _follow(self, frame: WeightsFrame) -> None:
-        assert self.document is not None
-        report = self.document.report
-        if not report.ok:
-            self._fail(f"The graph has problems ({report.diagnostics[0]}): fix them to plot derivatives.")
+        if (question := self._question()) is None:
             return
-        try:
-            choice = self.choice()
-        except LabError as error:
-            self._fail(str(error))
-            return
-        program = lower(self.document.graph)
+        program, choice = question
         self._job = self.runner.submit(
             lambda: derivative_on_weights(program, choice, frame.state, frame.inputs, frame.step),
             self._followed,
