@@ -15,7 +15,8 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.codegen import node_function
 from graphcore.graph import PortRef
-from graphcore.program import Instr, Program
+from graphcore.memory import check_jacobian
+from graphcore.program import Instr, Program, node_errors
 from graphcore.runtime import Runtime
 from graphcore.schedule import Step, backward_schedule, forward_schedule
 
@@ -147,7 +148,8 @@ def forward_steps(runtime: Runtime, trace: ForwardTrace) -> Iterator[tuple[Step,
             trace.values[instr.outs[0]] = runtime.source_value(instr).detach()
         else:
             args = tuple(trace.values[a] if a else None for a in instr.args)
-            call = call_with_pullback(instr, runtime.module_of(instr), args)
+            with node_errors(instr):
+                call = call_with_pullback(instr, runtime.module_of(instr), args)
             trace.calls[instr.node] = call
             trace.values.update(zip(instr.outs, call.outputs))
         yield step, instr
@@ -187,18 +189,21 @@ def backward_steps(
         if step.phase == "accumulate":
             first, *rest = upstream.values()
             total = first
-            for contribution in rest:
-                total = total + contribution
+            with node_errors(program.by_node[step.node]):
+                for contribution in rest:
+                    total = total + contribution
             grads[step.writes[0]] = total
             yield BackwardEvent(step, upstream, {step.writes[0]: total})
             continue
         instr = program.by_node[step.node]
         by_value = {gradient_value(program, name): g for name, g in upstream.items()}
         cotangents = tuple(by_value.get(v, None) for v in instr.outs)
-        cotangents = tuple(
-            c if c is not None else torch.zeros_like(trace.values[v]) for c, v in zip(cotangents, instr.outs)
-        )
-        arg_grads, weight_grads = trace.calls[instr.node].pullback(cotangents)
+        with node_errors(instr):
+            cotangents = tuple(
+                c if c is not None else torch.zeros_like(trace.values[v])
+                for c, v in zip(cotangents, instr.outs)
+            )
+            arg_grads, weight_grads = trace.calls[instr.node].pullback(cotangents)
         produced = {}
         for name in step.writes:
             port = PortRef.parse(name).port
@@ -246,12 +251,14 @@ def forward_tangents(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping
             continue
         args = tuple(values[a] if a else None for a in instr.args)
         ins = tuple(tangents.get(a) if a else None for a in instr.args)
-        tangents.update(zip(instr.outs, node_jvp(instr, runtime.module_of(instr), args, ins)))
+        with node_errors(instr):
+            tangents.update(zip(instr.outs, node_jvp(instr, runtime.module_of(instr), args, ins)))
     return tangents
 
 
 def forward_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
     """d(of)/d(wrt) as a [outputs, inputs] matrix, one tangent sweep per input component (column)."""
+    check_jacobian(runtime.program, trace.values, of, wrt, seeds="wrt")
     columns = []
     for w in wrt:
         for direction in basis(trace.values[w]):
@@ -265,6 +272,7 @@ def forward_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: For
 def reverse_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
     """d(of)/d(wrt) as a [outputs, inputs] matrix, one backward sweep per output component (row)."""
     program = runtime.program
+    check_jacobian(program, trace.values, of, wrt, seeds="of")
     nodes = [PortRef.parse(w).node for w in wrt]
     rows = []
     for o in of:

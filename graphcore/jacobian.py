@@ -24,7 +24,8 @@ from graphcore.autodiff import (
     trace_forward,
 )
 from graphcore.codegen import node_function
-from graphcore.program import Program
+from graphcore.memory import check_jacobian
+from graphcore.program import Program, node_errors
 from graphcore.runtime import Runtime
 
 METHODS = ("forward", "reverse", "fd")
@@ -61,7 +62,7 @@ def evaluate(runtime: Runtime, overrides: Mapping[str, Any]) -> dict[str, Any]:
             values[instr.outs[0]] = runtime.source_value(instr).detach()
             continue
         args = tuple(values[a] if a else None for a in instr.args)
-        with torch.no_grad():
+        with torch.no_grad(), node_errors(instr):
             values.update(zip(instr.outs, as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
     return values
 
@@ -91,6 +92,7 @@ def jacobian(
 def _finite_differences(
     runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace, eps: float
 ) -> tuple[Any, int]:
+    check_jacobian(runtime.program, trace.values, of, wrt, seeds="wrt")
     columns, passes = [], 0
     for w in wrt:
         base = trace.values[w]
@@ -129,7 +131,8 @@ def edge_derivatives(runtime: Runtime, trace: ForwardTrace | None = None) -> dic
             if arg is None or trace.values[arg].numel() != 1 or not trace.values[arg].is_floating_point():
                 continue
             tangents = tuple(torch.ones_like(a) if i == index else None for i, a in enumerate(args))
-            (out_tangent,) = node_jvp(instr, runtime.module_of(instr), args, tangents)
+            with node_errors(instr):
+                (out_tangent,) = node_jvp(instr, runtime.module_of(instr), args, tangents)
             port = instr.spec.inputs[index]
             local[(arg, f"{instr.node}.{port}")] = float(out_tangent.reshape(()))
     return local

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -45,6 +46,44 @@ class Instr:
         shown = {k: v for k, v in self.params.items() if v != self.spec.defaults().get(k, ...)}
         params = " " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) if shown else ""
         return f"{', '.join(self.outs)} = {self.spec.type}({args}){params}"
+
+
+MESSAGE_LIMIT = 160  # characters of an error's first line shown after the node's name
+
+
+class NodeError(ValueError):
+    """An exception raised inside one node's computation (torch's out-of-memory or shape errors
+    included), as one line naming the node: `fc1 (Linear): RuntimeError: ...`."""
+
+    def __init__(self, instr: Instr, error: BaseException) -> None:
+        super().__init__(f"{instr.title} ({instr.spec.type}): {self.describe(error)}")
+        self.node = instr.node
+        self.error = error
+
+    @staticmethod
+    def describe(error: BaseException) -> str:
+        """`Type: first line of the message`, shortened: CUDA's out-of-memory text runs to lines."""
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else ""
+        if len(text) > MESSAGE_LIMIT:
+            text = text[: MESSAGE_LIMIT - 1] + "…"
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextmanager
+def node_errors(instr: Instr) -> Iterator[None]:
+    """Run one node's computation; what it raises comes out as a NodeError naming it. A refusal that
+    names the node already (forward mode not available: NotImplementedError) passes unchanged."""
+    try:
+        yield
+    except NodeError:
+        raise
+    except NotImplementedError as error:
+        if str(error).startswith(f"{instr.node}:"):
+            raise
+        raise NodeError(instr, error) from error
+    except Exception as error:  # torch raises RuntimeError, ValueError, TypeError, IndexError...
+        raise NodeError(instr, error) from error
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,12 +7,16 @@ what an export contains. The stepping engine and the derivative interpreters bor
 
 from __future__ import annotations
 
+import ast
+import traceback
 import zlib
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from graphcore._torch import torch
 from graphcore.codegen import GeneratedModule, class_name_from, exec_source, python_source
+from graphcore.memory import Estimate, Workload, check_program
 from graphcore.program import Instr, Program
 
 DTYPES = ("float32", "float64")
@@ -63,7 +67,11 @@ def default_inputs(
 
 
 class Runtime:
-    """A program made runnable: its generated module, weights built from a seed, and input data."""
+    """A program made runnable: its generated module, weights built from a seed, and input data.
+
+    Before any weight or input is allocated, the run (`workload`: one batch of `batch` by default,
+    with gradients) is checked against the memory budget: MemoryBudgetError names the node.
+    """
 
     def __init__(
         self,
@@ -76,11 +84,15 @@ class Runtime:
         outputs: Sequence[str] | None = None,
         inputs: Mapping[str, Any] | None = None,
         batch: int = 4,
+        workload: Workload | None = None,
     ) -> None:
         self.program = program
         self.dtype, self.device = resolve_dtype(dtype), resolve_device(device)
         self.generated: GeneratedModule = python_source(program, class_name_from(name), outputs, seed)
         cls = exec_source(self.generated.source, self.generated.class_name)[self.generated.class_name]
+        self.memory: Estimate = check_program(
+            program, cls, self.generated.attributes, self.dtype, self.device, workload or Workload(batch)
+        )
         self.module = cls(dtype=self.dtype).to(self.device)
         self.inputs = (
             dict(inputs)
@@ -94,6 +106,30 @@ class Runtime:
         result = self.module(*(data[node] for node in self.generated.inputs))
         results = result if len(self.generated.outputs) > 1 else (result,)
         return dict(zip(self.generated.outputs, results))
+
+    @cached_property
+    def _forward_lines(self) -> dict[int, str]:
+        """Line of the generated forward -> the node whose code it is (one statement per node)."""
+        tree = ast.parse(self.generated.source)
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+        forward = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward")
+        statements = forward.body[:-1]  # the last one returns the outputs
+        computed = [i.node for i in self.program if not i.spec.is_source]
+        if len(statements) != len(computed):
+            return {}
+        return {
+            line: node
+            for statement, node in zip(statements, computed)
+            for line in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
+        }
+
+    def failing_node(self, error: BaseException) -> Instr | None:
+        """The node whose line of the generated module raised `error` (None when it came from
+        elsewhere, such as autograd's backward pass)."""
+        code = type(self.module).forward.__code__
+        lines = [line for frame, line in traceback.walk_tb(error.__traceback__) if frame.f_code is code]
+        node = self._forward_lines.get(lines[-1]) if lines else None
+        return self.program.by_node[node] if node else None
 
     def module_of(self, instr: Instr) -> Any:
         """The nn.Module of a layer node (None for other nodes)."""

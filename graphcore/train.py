@@ -19,13 +19,18 @@ from typing import Any
 from graphcore import datasets
 from graphcore._torch import torch
 from graphcore.graph import Graph
-from graphcore.program import lower
+from graphcore.memory import Workload, optimizer_slots
+from graphcore.program import Instr, NodeError, lower
 from graphcore.runtime import Runtime
 from graphcore.training_code import optimizer_code, schedule_code
 from graphcore.training_config import TrainingConfig, TrainingConfigError, parse
 from graphcore.validate import check
 
 LIVE_KEYS = {"optimizer", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
+
+
+class StepError(ValueError):
+    """A training step failed outside any one node (the message says at which step, and how)."""
 
 
 @dataclass
@@ -145,8 +150,13 @@ class Trainer:
                     f"training.inputs.{node}: the dataset has no field {field_name!r} "
                     f"(fields: {', '.join(fields)})"
                 )
+        bound = {node: program.by_node[node].params for node in config.inputs}
+        datasets.check_inputs(fields, config.inputs, bound, config.batch_size)
         outputs = [config.loss] + ([config.predict] if config.predict else [])
-        self.runtime = Runtime(program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs)
+        workload = Workload(config.batch_size, optimizer_slots(config.optimizer))
+        self.runtime = Runtime(
+            program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs, workload=workload
+        )
         self.device = self.runtime.device
         train, validation = datasets.split(fields, config.validation, config.seed)
         self.train_data = self._tensors(train)
@@ -230,8 +240,11 @@ class Trainer:
         self.module.train()
         batch = self._next_batch()
         self.optimizer.zero_grad(set_to_none=True)
-        loss, prediction = self._forward(batch)
-        loss.backward()
+        try:
+            loss, prediction = self._forward(batch)
+            loss.backward()
+        except Exception as error:  # torch's errors (out of memory included), named by node
+            raise self.node_error(error, batch) from error
         max_norm = self.config.clip_grad_norm or math.inf
         total_norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), max_norm)
         value = loss.item()
@@ -242,6 +255,35 @@ class Trainer:
             self.scheduler.step()
         self.step_count += 1
         return value, prediction, batch, None
+
+    def node_error(self, error: Exception, batch: Mapping[str, Any]) -> ValueError:
+        """What a step raised, as one line naming the node: the node whose line of the generated
+        module raised it, else (an error in autograd's backward pass) the node where a replay of the
+        batch through the stepping engine raises."""
+        if isinstance(error, NodeError):
+            return error
+        self.optimizer.zero_grad(set_to_none=True)  # free the gradients before looking further
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        instr = self.runtime.failing_node(error)
+        if instr is None:
+            instr = self._replay_failure(batch)
+        if instr is None:
+            return StepError(f"training step {self.step_count + 1}: {NodeError.describe(error)}")
+        return NodeError(instr, error)
+
+    def _replay_failure(self, batch: Mapping[str, Any]) -> Instr | None:
+        from graphcore.stepping import Stepper
+
+        self.runtime.inputs.update(batch)
+        try:
+            for _ in Stepper(self.runtime, of=self.config.loss).events():
+                pass
+        except NodeError as found:
+            return self.program.by_node[found.node]
+        except Exception:  # noqa: BLE001 - the replay itself failed outside any node: nothing to name
+            return None
+        return None
 
     def locate_nonfinite(self, batch: Mapping[str, Any]) -> NonFinite | None:
         """Replay the batch node by node and name the first value, then gradient, that is not finite."""
@@ -280,7 +322,10 @@ class Trainer:
         with torch.no_grad():
             for start in range(0, n, size):
                 batch = {k: v[start : start + size] for k, v in data.items()}
-                loss, prediction = self._forward(batch)
+                try:
+                    loss, prediction = self._forward(batch)
+                except Exception as error:  # as in step(): the message names the node
+                    raise self.node_error(error, batch) from error
                 count = len(next(iter(batch.values())))
                 total += loss.item() * count
                 accuracy = self.accuracy(prediction, batch.get(self.target))

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import backward_steps, basis, forward_tangents, total_gradient, trace_forward
+from graphcore.autodiff import backward_steps, forward_tangents, total_gradient, trace_forward
 from graphcore.fileformat import graph_from_dict
 from graphcore.graph import PortRef
 from graphcore.jacobian import METHODS, Jacobian, Path, jacobian, mlp_family_graph, path_sum
@@ -268,7 +268,10 @@ def derivative_here(runtime: Runtime, choice: DerivativeChoice, at: float) -> De
     tangents = forward_tangents(runtime, trace.values, {choice.wrt: direction})
     forward = element(tangents.get(choice.of, torch.zeros_like(trace.values[choice.of])), choice.of_index)
     grads: dict[str, Any] = {}
-    seed = basis(trace.values[choice.of])[choice.of_index]
+    out = trace.values[choice.of]
+    seed = torch.zeros(out.numel(), dtype=out.dtype, device=out.device)  # basis() would be n×n
+    seed[choice.of_index] = 1.0
+    seed = seed.reshape(out.shape)
     steps = backward_schedule(program, choice.of, [PortRef.parse(choice.wrt).node])
     for _ in backward_steps(program, trace, choice.of, seed, steps, grads):
         pass

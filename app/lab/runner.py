@@ -13,7 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.lab.derivatives import LabError, warm_up
+from app.lab.derivatives import warm_up
+from graphcore.program import NodeError
 
 
 class Cancelled(Exception):
@@ -35,10 +36,10 @@ class _Job(QRunnable):
             result = self.work(self.report) if self.streams else self.work()
         except Cancelled:
             self.runner.finished.emit(self.job_id, False, None)
-        except (LabError, NotImplementedError) as error:
+        except (ValueError, NotImplementedError) as error:  # LabError, NodeError, MemoryBudgetError
             self.runner.finished.emit(self.job_id, False, str(error))
         except Exception as error:  # a graph the lab cannot handle must not take the app down
-            self.runner.finished.emit(self.job_id, False, f"{type(error).__name__}: {error}")
+            self.runner.finished.emit(self.job_id, False, NodeError.describe(error))
         else:
             self.runner.finished.emit(self.job_id, True, result)
 

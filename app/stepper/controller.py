@@ -21,6 +21,7 @@ from app.stepper.overlay import Overlay
 from app.stepper.panel import StepperPanel, ValueViewer
 from app.stepper.session import StepperError, StepperSession
 from graphcore.graph import PortRef
+from graphcore.program import NodeError
 
 RUN_SLICE_SECONDS = 0.012  # stepping per slice of Run to End: under one frame at 60 Hz
 RUN_REDRAW_SECONDS = 0.1  # badges and panel during Run to End: redrawing a big graph costs more than a slice
@@ -72,10 +73,12 @@ class StepperController(QObject):
             self.session = StepperSession(
                 self.document.graph, seed=self.document.graph.training.get("seed", 0)
             )
-        except (StepperError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - a graph that cannot be stepped must not take the app down
+            # ValueErrors (MemoryBudgetError, StepperError) are sentences for the user already
+            text = str(error) if isinstance(error, ValueError) else NodeError.describe(error)
             self.session = None
-            self.message.emit(f"Cannot step this graph: {error}")
-            self.panel.show_intro(f"Cannot step this graph: {error}")
+            self.message.emit(f"Cannot step this graph: {text}")
+            self.panel.show_intro(f"Cannot step this graph: {text}")
             self.changed.emit()
             return False
         if self.overlay is None:
@@ -105,9 +108,20 @@ class StepperController(QObject):
     def step(self) -> None:
         if self.session is not None:
             self._interrupt_run()
-            if self.session.step() is None:
-                self.timer.stop()
+            try:
+                if self.session.step() is None:
+                    self.timer.stop()
+            except StepperError as error:
+                self._failed(error)
+                return
             self._show()
+
+    def _failed(self, error: StepperError) -> None:
+        """A node raised: stop auto-play and Run to End, and say which node and why (Reset starts over)."""
+        self.timer.stop()
+        self.run_timer.stop()
+        self._show(animate=False)  # the panel shows what stopped the pass
+        self.message.emit(f"Stepping stopped: {error}")
 
     def back(self) -> None:
         if self.session is not None:
@@ -142,9 +156,9 @@ class StepperController(QObject):
         assert session is not None  # stop() stops the run with the session
         try:
             complete = session.run_for(RUN_SLICE_SECONDS)
-        except Exception:
-            self.stop_run()  # a failing step must not be retried on every tick; it still surfaces
-            raise
+        except StepperError as error:
+            self._failed(error)
+            return
         if complete:
             self.run_timer.stop()
         elif time.perf_counter() - self._drawn_at < RUN_REDRAW_SECONDS:

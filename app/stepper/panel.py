@@ -56,14 +56,17 @@ class StepperPanel(QScrollArea):
         self.label.setText(INTRO + (f"<p>{escape(extra)}</p>" if extra else ""))
 
     def show_session(self, session: StepperSession) -> None:
+        """The current step; above it, in red, what stopped the pass when a node raised."""
+        stopped = f"<p style='color:#dc2626'><b>Stepping stopped: {escape(session.error)}</b></p>"
+        self.label.setText((stopped if session.error else "") + self._step_html(session))
+
+    def _step_html(self, session: StepperSession) -> str:
         if session.updates:
-            self.label.setText(self._updates(session))
-            return
+            return self._updates(session)
         event = session.current
         header = f"<p>Pass {session.passes} · step {session.position + 1} / {session.total}</p>"
         if event is None:
-            self.label.setText(header + INTRO)
-            return
+            return header + INTRO
         instr = session.program.by_node[event.node]
         title = instr.label or event.node
         parts = [
@@ -99,7 +102,7 @@ class StepperPanel(QScrollArea):
             )
             parts.append(_table("Contributions", event.upstream))
             parts.append(_table("Total", event.accumulated))
-        self.label.setText("".join(parts))
+        return "".join(parts)
 
     def _updates(self, session: StepperSession) -> str:
         config = session.optimizer_config

@@ -16,7 +16,7 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.graph import Graph, PortRef
-from graphcore.program import lower
+from graphcore.program import NodeError, lower, node_errors
 from graphcore.runtime import Runtime
 from graphcore.stepping import StepEvent, Stepper
 from graphcore.training_config import OPTIMIZERS
@@ -70,6 +70,7 @@ class StepperSession:
         self.history: list[StepEvent] = []
         self.position = -1  # index into history of the step shown; -1 before the first
         self.exhausted = False
+        self.error = ""  # why the pass stopped, when a node raised
         self.updates = []
         self.passes += 1
 
@@ -96,7 +97,12 @@ class StepperSession:
             return self.current
         if self.exhausted:
             return None
-        event = next(self._events, None)
+        try:
+            event = next(self._events, None)
+        except Exception as error:  # NodeError names the node; the pass cannot go on, Reset starts over
+            self.exhausted = True
+            self.error = str(error) if isinstance(error, ValueError) else NodeError.describe(error)
+            raise StepperError(self.error) from error
         if event is None:
             self.exhausted = True
             return None
@@ -184,8 +190,9 @@ class StepperSession:
                     tangents = tuple(
                         tangent.reshape(arg.shape) if i == slot else None for i in range(len(args))
                     )
-                    columns.append(node_jvp(instr, module, args, tangents)[0].reshape(-1))
-            except (NotImplementedError, RuntimeError) as error:
+                    with node_errors(instr):
+                        columns.append(node_jvp(instr, module, args, tangents)[0].reshape(-1))
+            except (NotImplementedError, ValueError) as error:  # NodeError names the node
                 result[port] = str(error)
                 continue
             jacobian = torch.stack(columns, -1)

@@ -156,7 +156,8 @@ class TrainingSession(QObject):
         self.nonfinite = nonfinite
 
     def _on_failed(self, text: str) -> None:
-        self.error = text
+        """The worker dropped its trainer: the run ends (idle), and Start begins again."""
+        self.error, self.info = text, None
         self.message.emit(text)
         self.failed.emit(text)
 

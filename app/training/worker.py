@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from graphcore.program import NodeError, node_errors
+
 BOUNDARY_RES = 64
 BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
 HISTOGRAM_INTERVAL = 0.5
@@ -128,6 +130,7 @@ class TrainingWorker(QObject):
             elif request.kind == "report" and self.trainer is not None:
                 self._send_extras(force=True)
         except Exception as error:  # noqa: BLE001 - the user sees the sentence; the app keeps running
+            self.trainer = None  # half a step may have run: the next Start builds afresh
             self.failed.emit(_sentence(error))
         self.finished.emit(None)
 
@@ -232,11 +235,12 @@ class TrainingWorker(QObject):
 
 
 def _sentence(error: Exception) -> str:
-    """TrainingConfigError, DatasetError, InvalidGraph and device errors are ValueErrors whose
-    message names the key or node; anything else is shown with its type."""
+    """TrainingConfigError, DatasetError, InvalidGraph, MemoryBudgetError, a NodeError (what a node
+    raised while training) and device errors are ValueErrors whose message names the key or node;
+    anything else is shown with its type."""
     if isinstance(error, ValueError):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    return NodeError.describe(error)
 
 
 def _boundary_setup(trainer: Any) -> dict[str, Any] | None:
@@ -338,7 +342,8 @@ def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
                     out = (runtime.source_value(step),)
                 else:
                     args = tuple(values[a] if a else None for a in step.args)
-                    out = as_tuple(node_function(step)(runtime.module_of(step), *args))
+                    with node_errors(step):
+                        out = as_tuple(node_function(step)(runtime.module_of(step), *args))
                 values.update(zip(step.outs, out))
                 if step.node == node:
                     break
