@@ -22,6 +22,7 @@ from graphcore.program import Instr, Program, infer_shapes
 from graphcore.registry import Shape, show
 
 ENV = "BACKPROP_MEMORY_BUDGET"
+MEMINFO = "/proc/meminfo"  # Linux: MemAvailable is what can be allocated without swapping
 FREE_SHARE = 0.8  # of the memory free now: the rest is left to the app, torch and the system
 FALLBACK_BYTES = 4 * 2**30  # when the free memory cannot be read
 GB = 2**30
@@ -84,10 +85,10 @@ def optimizer_slots(optimizer: Mapping[str, Any]) -> int:
 
 
 def show_size(size: int | float) -> str:
-    """Bytes as users read them: "7.45 GB", "1,234,567 GB"; below 0.01 GB in MB or KB."""
+    """Bytes as users read them: "7.45 GB", "1,234,567 GB"; below 0.1 GB in MB or KB."""
     if size >= GB * 1000:
         return f"{size / GB:,.0f} GB"
-    if size >= GB / 100:
+    if size >= GB / 10:
         return f"{size / GB:.3g} GB"
     if size >= 2**20 / 100:
         return f"{size / 2**20:.3g} MB"
@@ -122,7 +123,7 @@ def free_bytes(device: Any = None) -> int:
         except (RuntimeError, AssertionError, ValueError):
             return FALLBACK_BYTES
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
+        with open(MEMINFO, encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
