@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
 
 from app.document import Document
 from app.lab.derivatives import CostPoint, LabError, cost_point, cost_sweep, make_runtime
+from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from graphcore.program import lower
 
 COLORS = {"forward": "#2f6fdb", "reverse": "#d9622b"}
 SERIES_TITLES = {"n": "inputs n grow (m fixed)", "m": "outputs m grow (n fixed)"}
+SERIES_ROWS = {"n": "n grows", "m": "m grows", "graph": "your graph"}  # the table's first column
 DEFAULT_SIZES = "1, 2, 4, 8, 16, 32, 64"
 REFRESH_MS = 100
 
@@ -50,6 +52,7 @@ class CostPlot(QWidget):
         self.runner, self.selection = runner, selection
         self.document: Document | None = None
         self.points: list[CostPoint] = []
+        self.mine_label = ""  # what "your graph" measured, in the user's names
         self._job: int | None = None
         self._dirty = False
         self.sizes = QLineEdit(DEFAULT_SIZES)
@@ -80,19 +83,18 @@ class CostPlot(QWidget):
 
     def _plots(self) -> None:
         self.plots = LabPlots()
+        self.legend = self.plots.add_legend(row=0, col=0, colspan=len(SERIES_TITLES))
         self.curves: dict[tuple[str, str, str], pg.PlotDataItem] = {}  # (series, measure, mode)
         self.mine: dict[tuple[str, str, str], pg.PlotDataItem] = {}
         for column, series in enumerate(SERIES_TITLES):
             for row, measure in enumerate(("passes", "ms")):
-                plot = self.plots.addPlot(
-                    row=row, col=column, title=SERIES_TITLES[series] if row == 0 else None
+                plot = self.plots.add_plot(
+                    row=row + 1, col=column, title=SERIES_TITLES[series] if row == 0 else None
                 )
                 plot.setLogMode(x=True, y=True)
                 plot.showGrid(x=True, y=True, alpha=0.25)
                 plot.setLabel("left", "passes" if measure == "passes" else "wall time (ms)")
                 plot.setLabel("bottom", series)
-                if (row, column) == (0, 0):
-                    plot.addLegend(offset=(10, 10))
                 for mode, color in COLORS.items():
                     self.curves[(series, measure, mode)] = plot.plot(
                         pen=pg.mkPen(color, width=2),
@@ -100,11 +102,12 @@ class CostPlot(QWidget):
                         symbolSize=6,
                         symbolBrush=color,
                         symbolPen=None,
-                        name=f"{mode} mode",
                     )
                     star = pg.PlotDataItem(pen=None, symbol="star", symbolSize=16, symbolBrush=color)
                     plot.addItem(star)
                     self.mine[(series, measure, mode)] = star
+        for mode in COLORS:
+            self.legend.addItem(self.curves[("n", "passes", mode)], f"{mode} mode")
         self.plots.restyle()
 
     def _layout(self) -> None:
@@ -130,7 +133,9 @@ class CostPlot(QWidget):
         self.document = document
         for star in self.mine.values():
             star.setData([], [])
+        self.legend.removeItem(self.mine[("n", "passes", "forward")])
         self.points = [p for p in self.points if p.series != "graph"]
+        self.mine_label = ""
         self._dirty = True
 
     def chosen_sizes(self) -> list[int]:
@@ -173,6 +178,10 @@ class CostPlot(QWidget):
             self._fail("Tick outputs and inputs in the Jacobian lab to measure your graph.")
             return
         program, repeats = lower(self.document.graph), self.repeats.value()
+        names = Names(program)
+        self.mine_label = (
+            f"{', '.join(map(names.value, of))} with respect to {', '.join(map(names.value, wrt))}"
+        )
         self.runner.submit(
             lambda report: report(cost_point("graph", make_runtime(program), of, wrt, repeats)),
             self._done,
@@ -186,7 +195,7 @@ class CostPlot(QWidget):
         row = self.table.rowCount()
         self.table.insertRow(row)
         cells = [
-            point.series,
+            SERIES_ROWS[point.series],
             point.n,
             point.m,
             point.forward_passes,
@@ -229,4 +238,7 @@ class CostPlot(QWidget):
                     self.mine[(series, "passes", mode)].setData([x], [passes])
                     self.mine[(series, "ms", mode)].setData([x], [ms])
         if any(p.series == "graph" for p in self.points):
-            self.message.setText(self.message.text().split("  ★")[0] + "  ★ your graph")
+            self.message.setText(self.message.text().split("  ★")[0] + f"  ★ your graph: {self.mine_label}")
+            star = self.mine[("n", "passes", "forward")]
+            if all(sample.item is not star for sample, _ in self.legend.items):
+                self.legend.addItem(star, "your graph")

@@ -42,6 +42,7 @@ from app.lab.derivatives import (
     differentiable_values,
     sweep,
 )
+from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
@@ -51,6 +52,9 @@ from graphcore.program import Program, lower
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
 MAX_COMPONENTS = 64
 REFRESH_MS = 50
+LOSS_COLOR = "#16a34a"
+NO_LOSS = "(none)"
+ROUNDING = 1e-15  # the fwd − rev axis spans at least this much per unit of derivative
 
 
 def components(value: str, shape: tuple) -> list[tuple[str, int]]:
@@ -59,6 +63,29 @@ def components(value: str, shape: tuple) -> list[tuple[str, int]]:
         return [(value, 0)]
     size = math.prod(d if isinstance(d, int) else BATCH for d in shape)
     return [(f"{value}[{i}]", i) for i in range(min(size, MAX_COMPONENTS))]
+
+
+def difference_span(points: list[DerivativePoint]) -> float:
+    """Half the height of the fwd − rev axis: the largest difference with room above it, and never
+    less than rounding level, so a difference of 0 reads as 0 on a scale of 1e-15, not as noise."""
+    largest = max((abs(p.difference) for p in points), default=0.0)
+    size = max((abs(p.forward) for p in points), default=0.0)
+    return max(1.25 * largest, ROUNDING * max(1.0, size))
+
+
+def parse_element(name: str) -> tuple[str, int]:
+    """ "x.out[1]" as ("x.out", 1); "L.out" as ("L.out", 0)."""
+    value, bracket, index = name.partition("[")
+    return value, int(index.rstrip("]")) if bracket else 0
+
+
+def select(combo: QComboBox, data: tuple[str, int]) -> bool:
+    """Choose the entry holding `data`; False when there is none."""
+    for i in range(combo.count()):
+        if combo.itemData(i) == data:
+            combo.setCurrentIndex(i)
+            return True
+    return False
 
 
 class DerivativePlot(RefreshWhenSeen, QWidget):
@@ -70,6 +97,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         super().__init__(parent)
         self.runner = runner
         self.document: Document | None = None
+        self.names: Names | None = None
         self.points: dict[float, DerivativePoint] = {}
         self._job: int | None = None
         self._dirty = False
@@ -84,7 +112,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.sweep_choice, self.loss_choice = QComboBox(), QComboBox()
         self.use_direction = QCheckBox("along direction")
         self.direction = QLineEdit()
-        self.direction.setPlaceholderText("e.g. 1, 0, -1 (one number per element of the value)")
+        self.direction.setPlaceholderText("e.g. 1, 0, -1: one number per element")
         self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
         for box in (self.low, self.high):
             box.setRange(-1e6, 1e6)
@@ -115,40 +143,39 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
 
     def _plots(self) -> None:
         self.plots = LabPlots()
-        top = self.top = self.plots.addPlot(row=0, col=0)
-        top.addLegend(offset=(10, 10))
+        self.legend = self.plots.add_legend(row=0, col=0)
+        top = self.top = self.plots.add_plot(row=1, col=0, sides=("left", "bottom", "right"))
         top.setLabel("left", "derivative")
         top.showGrid(x=True, y=True, alpha=0.25)
-        self.forward_curve = top.plot(pen=pg.mkPen("#2f6fdb", width=3), name="forward mode (JVP)")
+        self.forward_curve = top.plot(pen=pg.mkPen("#2f6fdb", width=3))
         self.reverse_curve = top.plot(
             pen=pg.mkPen("#d9622b", width=1.5, style=Qt.PenStyle.DashLine),
             symbol="o",
             symbolSize=4,
             symbolBrush="#d9622b",
             symbolPen=None,
-            name="reverse mode (VJP)",
         )
+        self.legend.addItem(self.forward_curve, "forward mode (JVP)")
+        self.legend.addItem(self.reverse_curve, "reverse mode (VJP)")
         self.loss_box = pg.ViewBox()
         top.showAxis("right")
         top.scene().addItem(self.loss_box)
         top.getAxis("right").linkToView(self.loss_box)
-        top.getAxis("right").setLabel("loss", color="#16a34a")
         self.loss_box.setXLink(top)
-        self.loss_curve = pg.PlotCurveItem(pen=pg.mkPen("#16a34a", width=1.5))
+        self.loss_curve = pg.PlotCurveItem(pen=pg.mkPen(LOSS_COLOR, width=1.5))
         self.loss_box.addItem(self.loss_curve)
-        top.legend.addItem(self.loss_curve, "loss (right axis)")
         top.vb.sigResized.connect(lambda: self.loss_box.setGeometry(top.vb.sceneBoundingRect()))
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DotLine))
         top.addItem(self.marker)
-        bottom = self.bottom = self.plots.addPlot(row=1, col=0)
+        bottom = self.bottom = self.plots.add_plot(row=2, col=0)
         bottom.setXLink(top)
         bottom.setLabel("left", "fwd − rev")
+        bottom.getAxis("left").enableAutoSIPrefix(False)  # no "(x1e-18)" beside a difference of 0
         bottom.showGrid(x=True, y=True, alpha=0.25)
-        bottom.setLabel("bottom", "swept value")
         self.difference_curve = bottom.plot(pen=pg.mkPen("#8b5cf6", width=1.5))
-        self.plots.ci.layout.setRowStretchFactor(0, 3)
-        self.plots.ci.layout.setRowStretchFactor(1, 1)
-        self.plots.restyle()
+        self.plots.ci.layout.setRowStretchFactor(1, 3)
+        self.plots.ci.layout.setRowStretchFactor(2, 1)
+        self._retitle()
 
     def _layout(self) -> None:
         form = QFormLayout()
@@ -160,9 +187,11 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         form.addRow("direction", self.direction)
         form.addRow("Sweep", self.sweep_choice)
         span = QHBoxLayout()
-        for widget in (QLabel("from"), self.low, QLabel("to"), self.high, QLabel("points"), self.count):
+        for widget in (QLabel("from"), self.low, QLabel("to"), self.high):
             span.addWidget(widget)
+        span.addStretch(1)
         form.addRow("", span)
+        form.addRow("points", self.count)
         form.addRow("Loss", self.loss_choice)
         side = QVBoxLayout()
         side.addLayout(form)
@@ -176,6 +205,34 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         box.setContentsMargins(4, 4, 4, 4)
         box.addWidget(scrolling(side), 2)
         box.addWidget(self.plots, 5)
+
+    def _operand(self, combo: QComboBox) -> str:
+        """The chosen element as it reads after ∂: "w", "x[1]", "(y − t)"."""
+        data = combo.currentData()
+        if data is None or self.names is None:
+            return "?"
+        value = data[0]
+        index = combo.currentText()[len(self.names.value(value)) :]
+        return self.names.value(value, bracket=True) + index
+
+    def _retitle(self) -> None:
+        """Title, x axis and legend name what is plotted, as the user named it."""
+        wrt = self._operand(self.wrt_choice)
+        if self.use_direction.isChecked():
+            wrt = f"{wrt.partition('[')[0]} along the direction"
+        question = f"∂{self._operand(self.of_choice)}/∂{wrt}"
+        following = self.follow.isChecked()
+        swept = self.sweep_choice.currentText() or "the swept value"
+        self.plots.set_title(
+            self.top, f"{question} during training" if following else f"{question} as {swept} varies"
+        )
+        self.bottom.setLabel("bottom", "training step" if following else f"{swept} (swept)")
+        loss = self.loss_choice.currentData()
+        name = self.loss_choice.currentText() if loss and loss[1] >= 0 else ""
+        self.top.getAxis("right").setLabel(name or "loss", color=LOSS_COLOR)
+        self.legend.removeItem(self.loss_curve)
+        if name:
+            self.legend.addItem(self.loss_curve, f"{name} (right axis)")
 
     # --- choices ----------------------------------------------------------------------------------
 
@@ -194,6 +251,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
+        self.names = Names(program)
         floating = differentiable_values(program)
         every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
         sweepable = [
@@ -208,27 +266,34 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self._refill(self.wrt_choice, every, sweepable[0][0] if sweepable else None)
         self._refill(self.sweep_choice, sweepable, sweepable[-1][0] if sweepable else None)
         self._refill(
-            self.loss_choice, [("(none)", -1)] + [(v, 0) for v in scalars], sinks[-1] if sinks else None
+            self.loss_choice, [(NO_LOSS, -1)] + [(v, 0) for v in scalars], sinks[-1] if sinks else None
         )
         self._default_range()
+        self._retitle()
 
-    @staticmethod
-    def _refill(combo: QComboBox, entries: list[tuple[str, int]], default: str | None) -> None:
-        current = combo.currentText() or default
+    def _refill(self, combo: QComboBox, entries: list[tuple[str, int]], default: str | None) -> None:
+        """Entries as graphcore names them ("x.out[1]"), shown by the user's names ("x[1]"); the
+        choice is kept where it still exists, else `default` is chosen."""
+        assert self.names is not None
+        current = combo.currentData()
         combo.blockSignals(True)
         combo.clear()
         for label, index in entries:
-            value = label.partition("[")[0]
-            combo.addItem(label, (value, index))
-        found = combo.findText(current) if current else -1
-        combo.setCurrentIndex(found if found >= 0 else max(0, combo.findText(default or "")))
+            combo.addItem(
+                self.names.element(label) if index >= 0 else label, (label.partition("[")[0], index)
+            )
+        for wanted in (current, parse_element(default) if default else None):
+            if wanted is not None and select(combo, wanted):
+                break
+        else:
+            combo.setCurrentIndex(0)
         combo.blockSignals(False)
 
     def choose(self, of: str, wrt: str, sweep: str, low: float, high: float, count: int) -> None:
-        """Pick by the labels the combo boxes show ("L.out", "x.out[1]")."""
+        """Pick by graphcore's names for the values ("L.out", "x.out[1]")."""
         self.ensure_fresh()
-        for combo, label in ((self.of_choice, of), (self.wrt_choice, wrt), (self.sweep_choice, sweep)):
-            combo.setCurrentIndex(combo.findText(label))
+        for combo, name in ((self.of_choice, of), (self.wrt_choice, wrt), (self.sweep_choice, sweep)):
+            select(combo, parse_element(name))
         self.low.setValue(low)
         self.high.setValue(high)
         self.count.setValue(count)
@@ -283,6 +348,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.points.clear()
         self._dirty = True
         self.readout.clear()
+        self._retitle()
         if self.follow.isChecked() and self._last_frame is not None:
             self._follow(self._last_frame)
 
@@ -343,7 +409,6 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         for widget in (self.sweep_choice, self.low, self.high, self.count, self.slider, self.sweep_button):
             widget.setEnabled(not on)
         self.marker.setVisible(not on)
-        self.bottom.setLabel("bottom", "training step" if on else "swept value")
         self.message.setText(
             "Start training (Run → Start) to plot the derivative as it learns." if on else ""
         )
@@ -410,6 +475,8 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.forward_curve.setData(xs, [p.forward for p in ordered])
         self.reverse_curve.setData(xs, [p.reverse for p in ordered])
         self.difference_curve.setData(xs, [p.difference for p in ordered])
+        span = difference_span(ordered)
+        self.bottom.setYRange(-span, span, padding=0)
         losses = [p.loss for p in ordered]
         shown = not any(map(math.isnan, losses))
         self.loss_curve.setData(xs if shown else [], losses if shown else [])

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
-from app.lab.derivatives import JacobianResults, compute_jacobians, differentiable_values
+from app.lab.derivatives import JacobianResults, compute_jacobians, differentiable_values, show_number
+from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
@@ -41,6 +43,9 @@ METHOD_TITLES = {
     "fd": "central differences",
 }
 MAX_ROW_TICKS, MAX_COLUMN_TICKS = 12, 4  # labels per axis of a heat map (each panel is narrow)
+COLOR_MAP = pg.colormap.get("CET-D1")
+NUMBER_POINTS = 11
+DARK_CELL = 0.45  # cells darker than this (luminance, 0–1) get white numbers, the others black
 
 
 def checked_values(values: QListWidget) -> list[str]:
@@ -52,7 +57,7 @@ def checked_values(values: QListWidget) -> list[str]:
 
 
 def blocks(labels: list[str]) -> str:
-    """ "x.out[0]" … "x.out[7]", "fc1.out[0]" … as "0–7 x.out · 8–23 fc1.out": which value each index is."""
+    """ "x[0]" … "x[7]", "fc1[0]" … as "0–7 x · 8–23 fc1": which value each index is."""
     spans: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         spans.setdefault(label.partition("[")[0], []).append(i)
@@ -69,6 +74,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.runner = runner
         self.document: Document | None = None
         self.results: JacobianResults | None = None
+        self.names: Names | None = None
         self._job: int | None = None
         self.outputs, self.inputs = QListWidget(), QListWidget()
         for values in (self.outputs, self.inputs):
@@ -83,6 +89,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.plots = LabPlots()
         self.images: dict[str, pg.ImageItem] = {}
         self.panels: dict[str, pg.PlotItem] = {}
+        self.numbers: dict[str, list[pg.TextItem]] = {method: [] for method in METHOD_TITLES}
         for column, method in enumerate(METHOD_TITLES):
             panel = self.plots.addPlot(row=0, col=column, title=METHOD_TITLES[method])
             panel.invertY(True)
@@ -92,7 +99,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             image = pg.ImageItem(axisOrder="row-major")
             panel.addItem(image)
             self.images[method], self.panels[method] = image, panel
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False)
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=COLOR_MAP, interactive=False)
         self.colorbar.setImageItem(list(self.images.values()), insert_in=self.panels["fd"])
         self.plots.restyle()
         self._layout()
@@ -136,6 +143,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
+        names = Names(program)
         values = differentiable_values(program)
         sources = [
             i.outs[0] for i in program if i.spec.kind in ("input", "parameter") and i.outs[0] in values
@@ -144,7 +152,8 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             ticked = checked_values(widget) if widget.count() else default
             widget.clear()
             for value in values:
-                item = QListWidgetItem(f"{value}  {show(report.shapes.get(value, ()))}")
+                shape = report.shapes.get(value, ())
+                item = QListWidgetItem(f"{names.value(value)}  {show(shape) if shape else 'scalar'}")
                 item.setData(Qt.ItemDataRole.UserRole, value)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if value in ticked else Qt.CheckState.Unchecked)
@@ -175,6 +184,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             self._say("Choose at least one output and one input.")
             return
         program: Program = lower(self.document.graph)
+        self.names = Names(program)
         self.runner.cancel(self._job)
         self.message.setText("Computing…")
         self.compute_button.setEnabled(False)
@@ -187,8 +197,11 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.computed.emit()
 
     def _clear_plots(self) -> None:
-        for image in self.images.values():
+        for method, image in self.images.items():
             image.clear()
+            for number in self.numbers[method]:
+                self.panels[method].removeItem(number)
+            self.numbers[method] = []
         self.table.setRowCount(0)
 
     def _show(self, results: JacobianResults) -> None:
@@ -196,30 +209,57 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.compute_button.setEnabled(True)
         self.results = results
         self._clear_plots()
+        names = self.names
+        rows = [names.element(r) if names else r for r in results.rows]
+        columns = [names.element(c) if names else c for c in results.columns]
         matrices = {m: r.matrix.detach().cpu().numpy() for m, r in results.results.items()}
         largest = max((float(np.abs(a).max()) for a in matrices.values() if a.size), default=0.0) or 1.0
         self.colorbar.setLevels((-largest, largest))
         for method, panel in self.panels.items():
             if method in matrices:
                 self.images[method].setImage(matrices[method], levels=(-largest, largest))
-                self._ticks(panel, results.rows, results.columns)
+                self._ticks(panel, rows, columns)
+                if len(rows) <= MAX_ROW_TICKS and len(columns) <= MAX_COLUMN_TICKS:
+                    self._write_numbers(method, matrices[method], largest)
                 panel.setTitle(METHOD_TITLES[method])
             else:
                 panel.setTitle(f"{METHOD_TITLES[method]}: not available")
         self._fill_table(results)
         self.plots.restyle()
         notes = [f"{m}: {e}" for m, e in results.errors.items()]
-        shape = f"{len(results.rows)} × {len(results.columns)}"
+        shape = f"{len(rows)} × {len(columns)}"
         self.message.setText("\n".join([f"Jacobian {shape} (outputs × inputs)", *notes]))
         self.computed.emit()
+
+    def _write_numbers(self, method: str, matrix: np.ndarray, largest: float) -> None:
+        """Each cell's number at its centre, white on the dark colours and black on the light ones."""
+        panel = self.panels[method]
+        font = QFont()
+        font.setPointSize(NUMBER_POINTS)
+        font.setBold(True)
+        for (row, column), number in np.ndenumerate(matrix):
+            color = COLOR_MAP.map((number / largest + 1) / 2, mode="qcolor")
+            luminance = (0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()) / 255
+            text = pg.TextItem(
+                show_number(float(number)),
+                color="#ffffff" if luminance < DARK_CELL else "#000000",
+                anchor=(0.5, 0.5),
+            )
+            text.setFont(font)
+            text.setPos(column + 0.5, row + 0.5)
+            panel.addItem(text)
+            self.numbers[method].append(text)
 
     @staticmethod
     def _ticks(panel: pg.PlotItem, rows: list[str], columns: list[str]) -> None:
         """Name every row and column while they fit; beyond that, number them and name the blocks."""
-        for axis, labels, fits in (("left", rows, MAX_ROW_TICKS), ("bottom", columns, MAX_COLUMN_TICKS)):
+        for axis, labels, fits, title in (
+            ("left", rows, MAX_ROW_TICKS, "output"),
+            ("bottom", columns, MAX_COLUMN_TICKS, "input"),
+        ):
             if len(labels) <= fits:
                 panel.getAxis(axis).setTicks([[(i + 0.5, label) for i, label in enumerate(labels)]])
-                panel.setLabel(axis, "")
+                panel.setLabel(axis, title)
                 continue
             every = math.ceil(len(labels) / fits)
             panel.getAxis(axis).setTicks([[(i + 0.5, str(i)) for i in range(0, len(labels), every)]])

@@ -9,6 +9,9 @@ is what both modes compute, factored. All numbers come from graphcore (app.lab.d
 
 from __future__ import annotations
 
+from html import escape
+from typing import Any
+
 import shiboken6
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (
@@ -33,6 +36,7 @@ from app.canvas.items import brush, fonts, pen, pill
 from app.canvas.scene import CanvasScene
 from app.document import Document
 from app.lab.derivatives import PathData, compute_paths, describe, differentiable_values, same, show_number
+from app.lab.names import Names
 from app.lab.runner import Runner
 from app.panels.lazy import RefreshWhenSeen
 from graphcore.program import Program, lower
@@ -40,12 +44,6 @@ from graphcore.program import Program, lower
 FORWARD, BACKWARD = "forward", "backward"
 COLORS = {FORWARD: "#2f6fdb", BACKWARD: "#d9622b", "edge": "#8b5cf6"}
 MAX_CAPTION_TERMS = 6
-
-
-def short(program: Program, value: str) -> str:
-    """A value as a user names it: the node id when the node has one output."""
-    node = value.rpartition(".")[0]
-    return node if len(program.by_node[node].outs) == 1 else value
 
 
 class Tag(QGraphicsPathItem):
@@ -120,6 +118,7 @@ class PathView(RefreshWhenSeen, QWidget):
         self.scene: CanvasScene | None = None
         self.overlay: PathOverlay | None = None
         self.program: Program | None = None
+        self.names: Names | None = None
         self.data: PathData | None = None
         self.direction, self.revealed, self._job = FORWARD, 0, None
         self.enabled = QCheckBox("Show derivatives on the canvas")
@@ -154,7 +153,7 @@ class PathView(RefreshWhenSeen, QWidget):
         form = QFormLayout()
         form.addRow("Input X", self.x_choice)
         form.addRow("Output Z", self.z_choice)
-        directions = QHBoxLayout()
+        directions = QVBoxLayout()  # side by side, the second is cut off in a narrow dock
         directions.addWidget(self.forward_button)
         directions.addWidget(self.backward_button)
         form.addRow("Badges", directions)
@@ -195,6 +194,7 @@ class PathView(RefreshWhenSeen, QWidget):
         if not report.ok:
             return
         program = lower(self.document.graph)
+        names = Names(program)
         values = differentiable_values(program)
         for combo, default in (
             (self.x_choice, self._default_x(program)),
@@ -204,7 +204,7 @@ class PathView(RefreshWhenSeen, QWidget):
             combo.blockSignals(True)
             combo.clear()
             for value in values:
-                combo.addItem(short(program, value), value)
+                combo.addItem(names.value(value), value)
             combo.setCurrentIndex(max(0, combo.findData(current if current in values else default)))
             combo.blockSignals(False)
 
@@ -259,6 +259,7 @@ class PathView(RefreshWhenSeen, QWidget):
     def _arrived(self, result: tuple[Program, PathData]) -> None:
         self._job = None
         self.program, self.data = result
+        self.names = Names(self.program)
         self.message.setText(
             self.data.forward_error if self.direction == FORWARD else self.data.backward_error
         )
@@ -324,62 +325,67 @@ class PathView(RefreshWhenSeen, QWidget):
         return "Step: reverse mode starts at Z with ∂Z/∂Z = 1 and moves towards the inputs."
 
     def badge_text(self, node: str) -> str:
-        assert self.data is not None and self.program is not None
-        data, program = self.data, self.program
-        value = program.by_node[node].outs[0]
+        return f"{self.derivative_at(node)} = {describe(self._result(node))}"
+
+    def derivative_at(self, node: str) -> str:
+        """∂node/∂X (forward) or ∂Z/∂node (reverse), named as the user named them."""
+        assert self.data is not None and self.program is not None and self.names is not None
+        data, names = self.data, self.names
+        value = self.program.by_node[node].outs[0]
         if self.direction == FORWARD:
-            return (
-                f"∂{short(program, value)}/∂{short(program, data.x or '')} = {describe(data.forward[value])}"
-            )
-        z = short(program, data.z or "")
-        z = z if data.values[data.z].numel() == 1 else f"Σ{z}"
-        return f"∂{z}/∂{short(program, value)} = {describe(data.backward[value])}"
+            return names.derivative(value, data.x or "")
+        if data.values[data.z].numel() == 1:
+            return names.derivative(data.z or "", value)
+        return f"∂Σ{names.value(data.z or '', bracket=True)}/∂{names.value(value, bracket=True)}"
+
+    def _result(self, node: str) -> Any:
+        assert self.data is not None and self.program is not None
+        value = self.program.by_node[node].outs[0]
+        return (self.data.forward if self.direction == FORWARD else self.data.backward)[value]
 
     def explain(self, node: str) -> str:
         """The chain rule at one node: the sum over its edges towards X (or Z), with graphcore's result."""
-        assert self.data is not None and self.program is not None
-        data, program = self.data, self.program
+        assert self.data is not None and self.program is not None and self.names is not None
+        data, program, name = self.data, self.program, self.names.node(node)
         instr = program.by_node[node]
         value = instr.outs[0]
         if self.direction == FORWARD:
             if value == data.x:
-                return f"∂{short(program, value)}/∂{short(program, value)} = 1: the seed of forward mode."
+                return f"{self.derivative_at(node)} = 1: the seed of forward mode."
             terms = [
                 (data.edges.get((arg, f"{node}.{port}")), data.forward[arg])
                 for port, arg in zip(instr.spec.inputs, instr.args)
                 if arg in data.forward
             ]
-            how = f"{node}'s JVP of its inputs' tangents"
-            result = data.forward[value]
+            how = f"{name}'s JVP of its inputs' tangents"
         else:
             if value == data.z:
-                return f"∂{short(program, value)}/∂{short(program, value)} = 1: the seed of reverse mode."
+                return f"{self.derivative_at(node)} = 1: the seed of reverse mode."
             terms = [
                 (data.edges.get((value, str(r))), data.backward[program.by_node[r.node].outs[0]])
                 for r in program.consumers[value]
                 if program.by_node[r.node].outs[0] in data.backward
             ]
-            how = f"the VJPs of {node}'s consumers, accumulated"
-            result = data.backward[value]
+            how = f"the VJPs of {name}'s consumers, accumulated"
         scalar = all(f is not None and t.numel() == 1 for f, t in terms)
         if scalar and terms and len(terms) <= MAX_CAPTION_TERMS:
             how = " + ".join(f"{show_number(f)} × {describe(t)}" for f, t in terms)
-        return f"{self.badge_text(node).split(' = ')[0]} = {how} = {describe(result)}"
+        return f"{self.derivative_at(node)} = {how} = {describe(self._result(node))}"
 
     # --- the sum over paths -------------------------------------------------------------------------
 
     def _show_paths(self) -> None:
-        assert self.data is not None and self.program is not None
-        data, program = self.data, self.program
+        assert self.data is not None and self.names is not None
+        data, names = self.data, self.names
         self.paths.clear()
         if data.paths is None:
-            self.summary.setText(data.paths_note)
+            self.summary.setText(escape(data.paths_note))
             return
         for path in data.paths:
             self.paths.addTopLevelItem(
                 QTreeWidgetItem(
                     [
-                        " → ".join(short(program, v) for v in path.values),
+                        " → ".join(names.value(v) for v in path.values),
                         " × ".join(show_number(f) for f in path.factors) or "(X is Z)",
                         show_number(path.product),
                     ]
@@ -387,15 +393,15 @@ class PathView(RefreshWhenSeen, QWidget):
             )
         for column in range(3):
             self.paths.resizeColumnToContents(column)
-        x, z = short(program, data.x or ""), short(program, data.z or "")
+        derivative = escape(names.derivative(data.z or "", data.x or ""))
         total = data.path_total
-        lines = [f"Σ over {len(data.paths)} paths: ∂{z}/∂{x} = <b>{show_number(total)}</b>"]
+        lines = [f"Σ over {len(data.paths)} paths: {derivative} = <b>{show_number(total)}</b>"]
         for mode, results in (("forward mode", data.forward), ("reverse mode", data.backward)):
             got = results.get(data.z if mode == "forward mode" else data.x)
             if got is None:
-                lines.append(f"{mode}: ∂{z}/∂{x} = 0 (no path)")
+                lines.append(f"{mode}: {derivative} = 0 (no path)")
                 continue
             number = float(got.detach().reshape(()))
             mark = "✓" if same(number, total) else "✗ differs"
-            lines.append(f"{mode}: ∂{z}/∂{x} = {show_number(number)} {mark}")
+            lines.append(f"{mode}: {derivative} = {show_number(number)} {mark}")
         self.summary.setText("<br>".join(lines))

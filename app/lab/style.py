@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QLayout, QScrollArea, QWidget
+
+from app.plots.readable import add_legend, tidy_axes
 
 
 class LabPlots(pg.GraphicsLayoutWidget):
@@ -20,11 +22,28 @@ class LabPlots(pg.GraphicsLayoutWidget):
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "ci"):
             self.restyle()
 
+    def add_plot(
+        self, row: int, col: int, title: str | None = None, sides: tuple[str, ...] = ("left", "bottom")
+    ) -> pg.PlotItem:
+        """A plot whose tick labels never print over each other (app.plots.readable)."""
+        return self.addPlot(row=row, col=col, title=title, axisItems=tidy_axes(*sides))
+
+    def add_legend(self, row: int, col: int, colspan: int = 1, columns: int = 3) -> pg.LegendItem:
+        """A legend in its own cell of the layout, beside the plots, where it covers no curve."""
+        legend = add_legend(self.ci, row, col, colspan, columns)
+        self.restyle()
+        return legend
+
+    def set_title(self, plot: pg.PlotItem, title: str) -> None:
+        plot.setTitle(title, color=self.palette().color(QPalette.ColorRole.Text).name())
+
     def restyle(self) -> None:
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.Text)
         self.setBackground(palette.color(QPalette.ColorRole.Base))
         for item in self.ci.items:
+            if isinstance(item, pg.LegendItem):
+                item.setLabelTextColor(text)
             if not isinstance(item, pg.PlotItem):
                 continue
             for name in ("left", "bottom", "right", "top"):
@@ -36,11 +55,16 @@ class LabPlots(pg.GraphicsLayoutWidget):
 
 
 def scrolling(layout: QLayout) -> QScrollArea:
-    """Controls in a frameless scroll area, so a short dock can still be made shorter than its form."""
+    """Controls in a frameless scroll area, so a short dock can still be made shorter than its form.
+    It scrolls up and down only and is never narrower than the form: a horizontal scroll bar would
+    hide the form's last row and cut its fields off at the right."""
     inner = QWidget()
     inner.setLayout(layout)
     area = QScrollArea()
     area.setWidget(inner)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = area.verticalScrollBar().sizeHint().width()
+    area.setMinimumWidth(inner.minimumSizeHint().width() + bar)
     return area

@@ -14,11 +14,14 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.plots.buffers import DecimatingBuffer
+from app.plots.readable import add_legend, tidy_axes
 
 REDRAW_MS = 100
 CAPACITY = 2000
 COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 TINY = 1e-12  # gradient norms are plotted on a log axis: an exact zero would be -inf
+FIXED_CURVES = 5  # train/validation loss and accuracy, and lr; the gradient norms come after
+NO_TRAINING = "No training yet: press Start in the Train panel."
 
 
 class TrainingPlots(QWidget):
@@ -26,25 +29,26 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground(None)
-        self.loss_plot = self._plot("Loss", 0, 0)
-        self.accuracy_plot = self._plot("Accuracy", 0, 1)
-        self.lr_plot = self._plot("Learning rate", 1, 0)
-        self.grad_plot = self._plot("Gradient norm per parameter", 1, 1)
+        self.legend = add_legend(self.layout_widget.ci, 0, 0, colspan=2)
+        self.loss_plot = self._plot("Loss", 1, 0)
+        self.accuracy_plot = self._plot("Accuracy", 1, 1)
+        self.lr_plot = self._plot("Learning rate", 2, 0)
+        self.grad_plot = self._plot("Gradient norm per parameter", 2, 1)
+        self.grad_legend = add_legend(self.layout_widget.ci, 3, 1)
         self.grad_plot.setLogMode(y=True)
         self.accuracy_plot.setYRange(0, 1)
         self.buffers: dict[str, DecimatingBuffer] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self._curve("train loss", self.loss_plot, COLORS[0])
-        self._curve("validation loss", self.loss_plot, COLORS[1], symbol="o")
+        self.legend.addItem(self._curve("train loss", self.loss_plot, COLORS[0]), "train")
+        self.legend.addItem(
+            self._curve("validation loss", self.loss_plot, COLORS[1], symbol="o"), "validation"
+        )
         self._curve("train accuracy", self.accuracy_plot, COLORS[0])
         self._curve("validation accuracy", self.accuracy_plot, COLORS[1], symbol="o")
         self._curve("lr", self.lr_plot, COLORS[2])
-        self.grad_legend = self.grad_plot.addLegend(
-            offset=(-5, 5), labelTextSize="7pt", colCount=3, brush=(255, 255, 255, 170)
-        )
         self.log_loss = QCheckBox("Log scale loss")
         self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
-        self.status = QLabel("No training yet: press Start in the Train panel.")
+        self.status = QLabel(NO_TRAINING)
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.log_loss)
@@ -60,17 +64,14 @@ class TrainingPlots(QWidget):
         self.timer.start()
 
     def _plot(self, title: str, row: int, col: int) -> pg.PlotItem:
-        plot = self.layout_widget.addPlot(row=row, col=col, title=title)
+        plot = self.layout_widget.addPlot(row=row, col=col, title=title, axisItems=tidy_axes())
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "step")
         return plot
 
-    def _curve(
-        self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None, legend: str | None = None
-    ) -> pg.PlotDataItem:
+    def _curve(self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None) -> pg.PlotDataItem:
         curve = plot.plot(
             pen=pg.mkPen(color, width=1.5),
-            name=legend,
             symbol=symbol,
             symbolSize=5,
             symbolBrush=color,
@@ -83,11 +84,23 @@ class TrainingPlots(QWidget):
         return curve
 
     def clear(self) -> None:
+        """Training starts over: empty every curve, and forget the parameters' gradient curves (the
+        next run, maybe of another graph, brings its own)."""
         for buffer in self.buffers.values():
             buffer.clear()
+        for key in [k for k in self.curves if k.startswith("grad ")]:
+            curve = self.curves.pop(key)
+            del self.buffers[key]
+            self.grad_legend.removeItem(curve)
+            self.grad_plot.removeItem(curve)
         self._last_validation = None
         self._dirty = True
         self.status.setText("Weights reset.")
+
+    def reset(self) -> None:
+        """Another document: no training of it yet."""
+        self.clear()
+        self.status.setText(NO_TRAINING)
 
     def add(self, progress: Any) -> None:
         """Record one graphcore.train.Progress report (drawn at the next timer tick)."""
@@ -108,8 +121,8 @@ class TrainingPlots(QWidget):
         for name, norm in progress.grad_norms.items():
             key = f"grad {name}"
             if key not in self.curves:
-                color = COLORS[(len(self.curves) - 5) % len(COLORS)]
-                self._curve(key, self.grad_plot, color, legend=name)
+                color = COLORS[(len(self.curves) - FIXED_CURVES) % len(COLORS)]
+                self.grad_legend.addItem(self._curve(key, self.grad_plot, color), name)
             buffers[key].append(step, max(norm, TINY))
         loss = progress.losses[-1][1] if progress.losses else float("nan")
         accuracy = f"  accuracy {progress.accuracy:.1%}" if progress.accuracy is not None else ""
