@@ -1,13 +1,17 @@
 """The main window: the canvas in the middle, docks around it, files, and the unsaved-changes guard.
 
 A window shows one Document at a time; New and Open build a fresh Document with its own scene and
-controller and retire the old one. The `*` in the title comes from the undo stack's clean state,
-never from a separate flag. Questions to the user (save changes? which file?) are small methods so
+controller and retire the old one only once the new one is in place (a file that fails to open
+leaves the window as it was). Each document's unsaved work is autosaved for crash recovery
+(app/recovery.py). The `*` in the title comes from the undo stack's clean state, never from a
+separate flag. Questions to the user (save changes? restore? which file?) are small methods so
 tests can answer them.
 """
 
 from __future__ import annotations
 
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +42,17 @@ from app.panels.lazy import RefreshWhenSeen
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
+from app.recovery import Autosaver, Recovered, recovery_folder
 from app.run_tools import RunTools
-from graphcore.fileformat import FileFormatError, load, save
+from graphcore.atomic_write import SaveError
+from graphcore.fileformat import FileFormatError, load, loads, save
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
 from graphcore.validate import Report
 
 FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
 MAX_RECENT = 10
+MESSAGE_CHARS, DETAILS_CHARS = 300, 20_000  # a 10 MB value echoed into a message box hangs Qt's layout
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +80,9 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self._links: list[tuple[Any, Any]] = []
         self.error_box: QMessageBox | None = None
+        self.recovery = recovery_folder()
+        self.autosaver: Autosaver | None = None
+        self._ending = False  # closing for a signal: keep the unsaved work for the next start
         self.export_tools = ExportTools(self)  # File ▸ Export / Import and the Code dock
         self.menu = Actions(self)
         self._docks()
@@ -122,44 +132,70 @@ class MainWindow(QMainWindow):
 
     # --- the document ---------------------------------------------------------------------------------
 
-    def _set_document(self, document: Document) -> None:
-        if self.document is not None:
-            self._retire(self.document)
-        self.document = document
+    def _set_document(self, document: Document, recovery_file: Path | None = None) -> None:
+        """Show `document`. If its scene or a panel cannot take it, the previous document is shown again
+        as it was and the error raised: a bad file never leaves the window half-switched."""
+        old = (self.document, self.scene, self.controller) if self.document is not None else None
+        view = self.view.state()
+        try:
+            scene = CanvasScene(document, self.theme)
+            controller = Controller(document, scene, self.view)
+            if old is not None:
+                self._unbind()
+            self._bind(document, scene, controller)
+        except Exception:
+            self._unbind()
+            document.close()
+            document.deleteLater()
+            if old is not None:
+                self._bind(*old)
+                self.view.restore(view)
+            raise
+        if old is not None:
+            assert self.autosaver is not None
+            self.autosaver.close(keep=False)  # replaced on purpose, after the unsaved-changes question
+            self._retire(old[0])
+        self.autosaver = Autosaver(document, self.recovery, recovery_file)
+        self.autosaver.failed.connect(self.show_message)
+
+    def _bind(self, document: Document, scene: CanvasScene, controller: Controller) -> None:
+        self.document, self.scene, self.controller = document, scene, controller
         document.setParent(self)
-        self.scene = CanvasScene(document, self.theme)
-        self.scene.snap = self.snap
-        self.controller = Controller(document, self.scene, self.view)
-        self.view.setScene(self.scene)
+        scene.snap = self.snap
+        self.view.setScene(scene)
         self.minimap.follow_scene()
-        self.inspector.bind(document, self.scene, self.controller)
+        self.inspector.bind(document, scene, controller)
         self.run_tools.bind()
-        self.lab.bind(document, self.scene)
+        self.lab.bind(document, scene)
         self.export_tools.preview.bind(document)
         self.undo_group.addStack(document.stack)
         self.undo_group.setActiveStack(document.stack)
-        self._links = [
+        for signal, slot in (
             (document.stack.cleanChanged, self._show_title),
             (document.validated, self._on_validated),
-            (self.controller.message, self.show_message),
-            (self.controller.wire_dropped, self._on_wire_dropped),
-        ]
-        for signal, slot in self._links:
+            (controller.message, self.show_message),
+            (controller.wire_dropped, self._on_wire_dropped),
+        ):
             signal.connect(slot)
+            self._links.append((signal, slot))
         self._on_validated(document.report)
         self._show_title()
         if not self.view.restore(document.graph.meta.get("view")):
             self.frame_all()
 
-    def _retire(self, document: Document) -> None:
-        """Let go of a document: nothing it emits while being torn down may reach the window."""
+    def _unbind(self) -> None:
+        """Nothing the current document emits may reach the window any more (it may be half bound)."""
         for signal, slot in self._links:
             signal.disconnect(slot)
         self._links = []
         self.inspector.unbind()
         self.export_tools.preview.unbind()
         self.run_tools.unbind()
-        self.undo_group.removeStack(document.stack)
+        if self.document is not None:
+            self.undo_group.removeStack(self.document.stack)
+
+    def _retire(self, document: Document) -> None:
+        """Let go of a document that is no longer shown."""
         document.close()
         document.deleteLater()
 
@@ -210,13 +246,40 @@ class MainWindow(QMainWindow):
     def _open(self, path: Path) -> bool:
         try:
             graph = load(path)
-        except FileFormatError as error:
-            self.show_error("Cannot open file", str(error))
+            self._set_document(Document(graph, path))
+        except Exception as error:  # whatever a hostile file gets past the loader, the window says so
+            self._refuse(path, error)
             self._forget_recent(path)
             return False
-        self._set_document(Document(graph, path))
         self._remember_recent(path)
         self.show_message(f"Opened {path.name}: {len(graph)} nodes, {len(graph.edges)} edges")
+        return True
+
+    def _refuse(self, path: Path, error: Exception) -> None:
+        if isinstance(error, FileFormatError):
+            self.show_error("Cannot open file", str(error))
+            return
+        self.show_error(
+            "Cannot open file",
+            f"{path}: cannot open this file ({type(error).__name__}: {error})",
+            "".join(traceback.format_exception(error)),
+        )
+
+    def restore(self, recovered: Recovered) -> bool:
+        """Show a recovered document as unsaved work, under the name of the file it came from."""
+        file = recovered.claim()
+        if file is None:
+            self.show_message(f"{recovered.name} is being restored by another Backprop Studio")
+            return False
+        try:
+            document = Document(loads(recovered.text, str(file)), recovered.source)
+            document.stack.resetClean()  # nothing to undo, but not saved either: the title shows *
+            self._set_document(document, file)
+        except Exception as error:  # a damaged recovery file: set it aside, never offer it again
+            file.replace(file.with_suffix(".unreadable"))
+            self._refuse(file, error)
+            return False
+        self.show_message(f"Restored the unsaved changes to {recovered.name}")
         return True
 
     def save(self) -> bool:
@@ -240,11 +303,16 @@ class MainWindow(QMainWindow):
         graph.meta["view"] = self.view.state()
         try:
             save(graph, path)
-        except OSError as error:
-            self.show_error("Cannot save file", f"{path}: {error.strerror or error}")
+        except (OSError, ValueError) as error:  # SaveError names the path; an encoding error may not
+            reason = getattr(error, "strerror", None) or error
+            self.show_error(
+                "Cannot save file", str(error) if isinstance(error, SaveError) else f"{path}: {reason}"
+            )
             return False
         self.document.path = path
         self.document.stack.setClean()
+        assert self.autosaver is not None
+        self.autosaver.discard()
         self._remember_recent(path)
         self._show_title()
         self.show_message(f"Saved {path}")
@@ -282,13 +350,46 @@ class MainWindow(QMainWindow):
     def _folder(self) -> Path:
         return self.document.path.parent if self.document and self.document.path else Path.cwd()
 
-    def show_error(self, title: str, text: str) -> None:
-        """Say what went wrong without blocking: the status bar and a window-modal message box."""
-        self.show_message(text)
-        self.error_box = QMessageBox(
-            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+    def ask_restore(self, recovered: Recovered) -> str:
+        """'restore', 'open' (the saved file instead), 'discard' or 'later' (tests replace this method)."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovered.saved_at))
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Recover unsaved work",
+            f"Backprop Studio ended without saving {recovered.name} (autosaved {when}).",
+            QMessageBox.StandardButton.NoButton,
+            self,
         )
-        self.error_box.open()
+        role = QMessageBox.ButtonRole
+        answers = {box.addButton("Restore", role.AcceptRole): "restore"}
+        if recovered.source is not None and recovered.source.exists():
+            answers[box.addButton("Open Saved File", role.AcceptRole)] = "open"
+        answers[box.addButton("Discard", role.DestructiveRole)] = "discard"
+        box.setEscapeButton(box.addButton("Later", role.RejectRole))
+        box.exec()
+        answer = answers.get(box.clickedButton(), "later")
+        box.deleteLater()
+        return answer
+
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        """Say what went wrong without blocking: one line in the status bar and in a window-modal box,
+        the whole text under Show Details. A box is deleted once closed; a newer one replaces it."""
+        line = _one_line(text)
+        self.show_message(line)
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, title, line, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        details = details or (text if line != text else "")
+        if details:
+            box.setDetailedText(_capped(details))
+        box.finished.connect(lambda _=0, box=box: self._forget_box(box))
+        self.error_box = box
+        box.open()
+
+    def _forget_box(self, box: QMessageBox) -> None:
+        if self.error_box is box:
+            self.error_box = None
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
@@ -307,13 +408,21 @@ class MainWindow(QMainWindow):
     def example_files(self) -> list[Path]:
         return sorted(EXAMPLES.glob("*.json"))
 
+    def end_session(self) -> None:
+        """SIGTERM or SIGINT: close without asking; unsaved work stays in the recovery file."""
+        self._ending = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self._ending and not self.maybe_save():
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         if self.document is not None:
+            assert self.autosaver is not None
+            self.autosaver.close(keep=self._ending)
+            self._unbind()
             self._retire(self.document)
             self.document = None
         self.run_tools.shutdown()  # stop and join the training thread
@@ -379,3 +488,14 @@ class MainWindow(QMainWindow):
         )
         box.open()
         self.help_box = box
+
+
+def _one_line(text: str) -> str:
+    """The first line, at most MESSAGE_CHARS long: what a message box and the status bar can show."""
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
+
+
+def _capped(text: str) -> str:
+    extra = len(text) - DETAILS_CHARS
+    return text if extra <= 0 else f"{text[:DETAILS_CHARS]}… ({extra:,} more characters)"

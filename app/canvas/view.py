@@ -7,6 +7,7 @@ and a node type dropped from the palette asks for a node; the window wires both 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
@@ -24,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
-from app.canvas.scene import CanvasScene
+from app.canvas.scene import SCENE_HALF, CanvasScene
 
 NODE_MIME = "application/x-backprop-studio-node-type"
 MIN_ZOOM, MAX_ZOOM, FRAME_MAX_ZOOM = 0.05, 4.0, 1.25
@@ -76,6 +77,10 @@ class CanvasView(QGraphicsView):
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
         """Zoom by `factor`, keeping the scene point under `anchor` (a viewport point) where it is."""
+        if not math.isfinite(factor) or factor <= 0:
+            return
+        if not math.isfinite(self.zoom) or self.zoom <= 0:
+            self.resetTransform()  # never stay stuck at "zoom nan%"
         factor = max(MIN_ZOOM / self.zoom, min(MAX_ZOOM / self.zoom, factor))
         spot = anchor if anchor is not None else self.viewport().rect().center()
         fixed = self.mapToScene(spot)
@@ -89,8 +94,10 @@ class CanvasView(QGraphicsView):
 
     def frame(self, rect: QRectF) -> None:
         """Fit `rect` in the view, without zooming in past FRAME_MAX_ZOOM on a small selection."""
-        if rect.isEmpty():
+        if rect.isEmpty() or not _finite(rect.x(), rect.y(), rect.width(), rect.height()):
             return
+        if not math.isfinite(self.zoom):
+            self.resetTransform()
         if not self.isVisible():
             self._pending_frame = rect  # the viewport has no final size yet
             return
@@ -116,11 +123,15 @@ class CanvasView(QGraphicsView):
         return {"center": [round(center.x(), 1), round(center.y(), 1)], "zoom": round(self.zoom, 4)}
 
     def restore(self, state: Any) -> bool:
+        """Look where meta.view says; False (and nothing changed) when it is not a usable view."""
         try:
             (x, y), zoom = state["center"], float(state["zoom"])
-            center = QPointF(float(x), float(y))
-        except (TypeError, KeyError, ValueError):
+            x, y = float(x), float(y)
+        except (TypeError, KeyError, ValueError, OverflowError):
             return False
+        if not _finite(x, y, zoom) or zoom <= 0 or max(abs(x), abs(y)) > SCENE_HALF:
+            return False
+        center = QPointF(x, y)
         self.resetTransform()
         self.zoom_by(zoom)
         self.centerOn(center)
@@ -252,6 +263,10 @@ class CanvasView(QGraphicsView):
             title,
         )
         painter.restore()
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
 
 
 def _range(start: float, stop: float, step: float) -> list[float]:

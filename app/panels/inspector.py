@@ -3,7 +3,8 @@ its ports' inferred shapes, its problems, description and formula; or the select
 
 Forms are built when the selection changes and only refreshed in place when the model changes, so
 an undo updates the fields without tearing down the widget the user is working in. Every change
-goes through the controller, which refuses bad values with a message naming node and param.
+goes through the controller, which refuses bad values with a message naming node and param; text
+that could not be saved (a lone surrogate cannot be written as UTF-8) is refused here, as typed.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Inspector(QScrollArea):
             editor = editor_for(
                 param,
                 node.params.get(name, param.default),
-                lambda value, name=name: self.controller.set_param(self.node_id, name, value),
+                lambda value, name=name: self._set_param(name, value),
                 lambda message, name=name: self.controller.message.emit(f"{self.node_id}.{name}: {message}"),
             )
             editor.setToolTip(param.doc)
@@ -152,9 +153,22 @@ class Inspector(QScrollArea):
                 layout.addWidget(_wrapped(f"<i>{escape(spec.formula)}</i>"))
         self._on_validated(self.document.report)
 
+    def _set_param(self, name: str, value: Any) -> None:
+        problem = unwritable(value) if isinstance(value, str) else None
+        if problem:
+            self.controller.message.emit(f"{self.node_id}.{name}: {problem}")
+            self._on_node_changed(self.scene.graph.node(self.node_id), "params")
+            return
+        self.controller.set_param(self.node_id, name, value)
+
     def _on_label_edited(self) -> None:
         if self.label_edit is not None and self.label_edit.isModified() and self.node_id:
             self.label_edit.setModified(False)
+            problem = unwritable(self.label_edit.text())
+            if problem:
+                self.controller.message.emit(f"{self.node_id}: label refused: {problem}")
+                self.label_edit.setText(self.scene.graph.node(self.node_id).label)
+                return
             self.controller.set_label(self.node_id, self.label_edit.text())
 
     def _on_node_changed(self, node: Node, name: str) -> None:
@@ -238,6 +252,11 @@ class Inspector(QScrollArea):
     def _on_title_edited(self) -> None:
         if self.title_edit.isModified() and self.group_id:
             self.title_edit.setModified(False)
+            problem = unwritable(self.title_edit.text())
+            if problem:
+                self.controller.message.emit(f"group {self.group_id}: title refused: {problem}")
+                self._on_meta(groups.KEY)
+                return
             self.controller.set_group(self.group_id, "Rename group", title=self.title_edit.text())
 
     def _on_meta(self, key: str) -> None:
@@ -251,6 +270,15 @@ class Inspector(QScrollArea):
         was = self.collapsed_box.blockSignals(True)
         self.collapsed_box.setChecked(bool(found[0].get("collapsed")))
         self.collapsed_box.blockSignals(was)
+
+
+def unwritable(text: str) -> str | None:
+    """Why `text` cannot be saved in a file, or None: a lone surrogate has no UTF-8 encoding."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"character {error.start + 1} ({ascii(text[error.start])}) cannot be saved as UTF-8"
+    return None
 
 
 def _wrapped(html: str) -> QLabel:

@@ -43,6 +43,14 @@ def collect_garbage_on_the_gui_thread(qapp):
     gc.enable()
 
 
+@pytest.fixture(autouse=True)
+def recovery_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Autosave writes here, never into the real home's app-data folder."""
+    folder = tmp_path / "recovery"
+    monkeypatch.setenv("BACKPROP_RECOVERY_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def examples(tmp_path: Path) -> Path:
     """A writable copy of examples/, so saving never touches the repository's files."""

@@ -85,13 +85,11 @@ def test_opening_over_unsaved_changes_asks_and_cancel_keeps_the_work(neuron: Mai
 
 def test_a_broken_file_is_reported_and_the_open_graph_kept(neuron: MainWindow, tmp_path: Path):
     broken = tmp_path / "broken.json"
-    broken.write_text(
-        '{"format": "backprop-studio-graph", "version": 1, "nodes": [{"id": "a", "type": "Nope"}]}'
-    )
+    broken.write_text('{"format": "backprop-studio-graph", "version": 1, "nodes": [{"id": "a", "type": 5}]}')
     before = dumps(neuron.document.graph)
     assert not neuron.open_path(broken)
     message = neuron.statusBar().currentMessage()
-    assert str(broken) in message and "nodes[0]" in message and "unknown node type 'Nope'" in message
+    assert str(broken) in message and "nodes[0]" in message and "type" in message
     assert neuron.error_box is not None and neuron.error_box.text() == message
     assert dumps(neuron.document.graph) == before and neuron.document.name == "sigmoid_neuron.json"
     neuron.error_box.close()

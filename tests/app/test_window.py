@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt
@@ -14,10 +15,12 @@ from app.theme import DARK, LIGHT
 from app.window import MainWindow
 
 
-def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypatch, qapp):
+def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypatch, qapp, tmp_path):
     opened = []
 
     class Recorder:
+        recovery = tmp_path  # no recovery files: nothing is offered
+
         def open_path(self, path: Path) -> bool:
             opened.append(Path(path))
             return True
@@ -30,6 +33,28 @@ def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypat
     assert app.main.main(["examples/xor.json"]) == 0
     assert app.main.main([]) == 0
     assert opened == [Path("examples/xor.json"), app.main.DEFAULT_EXAMPLE]
+
+
+def test_backprop_studio_badfile_opens_the_window_and_says_why(monkeypatch, qtbot, settings, tmp_path):
+    data = json.loads((app.main.EXAMPLES / "xor.json").read_text(encoding="utf-8"))
+    data["training"]["device"] = 5  # once a traceback before any window showed
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    made: list[MainWindow] = []
+
+    def make(_settings=None) -> MainWindow:
+        made.append(MainWindow(settings))
+        qtbot.addWidget(made[-1])
+        return made[-1]
+
+    monkeypatch.setattr("app.window.MainWindow", make)
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    assert app.main.main([str(bad)]) == 0
+    (window,) = made
+    assert window.isVisible() and window.document.name == "Untitled"
+    message = window.statusBar().currentMessage()
+    assert message.startswith(str(bad)) and "training" in message
+    assert window.error_box is not None and window.error_box.isVisible()
 
 
 def test_open_dialog_asks_for_a_file(window: MainWindow, examples: Path):
