@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,15 +20,25 @@ from graphcore.cli_common import (
     EXIT_OK,
     EXIT_UNUSABLE,
     UsageError,
+    device,
     emit,
+    exit_code,
+    forward,
+    integer,
     make_runtime,
+    one_line,
     open_graph,
     open_program,
+    positive_float,
     show_value,
 )
 from graphcore.cli_exchange import EXCHANGE_COMMANDS, add_exchange_parsers
-from graphcore.fileformat import FileFormatError
 from graphcore.program import Program
+from graphcore.training_config import MAX_COUNT, MAX_SEED
+
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE
+MAX_BATCH = 1_000_000
+SEED, COUNT, BATCH = integer(0, MAX_SEED), integer(1, MAX_COUNT), integer(1, MAX_BATCH)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -61,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
-    outputs = make_runtime(args, program, graph).forward()
+    outputs = forward(make_runtime(args, program, graph))
     emit(args, {"outputs": outputs}, "\n".join(f"{k} = {show_value(v)}" for k, v in outputs.items()))
     return EXIT_OK
 
@@ -82,6 +94,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
         raise UsageError("--wrt needs at least one node id")
     runtime = make_runtime(args, program, graph)
     trace = trace_forward(runtime)
+    differentiable(trace, {"--of": [of], "--wrt": list(wrt.values())})
     modes = ("forward", "reverse") if args.mode == "both" else (args.mode,)
     results = {}
     for mode in modes:
@@ -115,7 +128,20 @@ def cmd_grad(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def differentiable(trace: Any, values: dict[str, list[str]]) -> None:
+    """Refuse derivatives of or with respect to integer values (class labels, indices): they have none."""
+    for flag, names in values.items():
+        for name in names:
+            value = trace.values.get(name)
+            if value is not None and not (value.is_floating_point() or value.is_complex()):
+                raise UsageError(
+                    f"{flag} {name}: the value holds integers ({str(value.dtype).removeprefix('torch.')}), "
+                    "which have no derivative; pick a floating-point value"
+                )
+
+
 def cmd_steps(args: argparse.Namespace) -> int:
+    from graphcore.autodiff import trace_forward
     from graphcore.stepping import Stepper, SteppingError
 
     if (opened := open_program(args)) is None:
@@ -126,6 +152,7 @@ def cmd_steps(args: argparse.Namespace) -> int:
         stepper = Stepper(runtime, of=args.of)
     except SteppingError as error:
         raise UsageError(str(error)) from None
+    differentiable(trace_forward(runtime), {"--of": [stepper.of]})
     steps, lines = [], []
     for event in stepper.events():
         record = {
@@ -180,6 +207,7 @@ def cmd_jacobian(args: argparse.Namespace) -> int:
     of, wrt = _values(program, args.of, "--of"), _values(program, args.wrt, "--wrt")
     runtime = make_runtime(args, program, graph)
     trace = trace_forward(runtime)
+    differentiable(trace, {"--of": of, "--wrt": wrt})
     methods = METHODS if args.mode == "all" else (args.mode,)
     results = {m: jacobian(runtime, of, wrt, m, trace, eps=args.eps) for m in methods}
     first = next(iter(results.values()))
@@ -214,9 +242,7 @@ def _progress_bar(progress: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from graphcore.datasets import DatasetError
     from graphcore.train import Trainer
-    from graphcore.training_config import TrainingConfigError
 
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
@@ -235,7 +261,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["steps"] = None
     try:
         trainer = Trainer(graph, Path(args.file).parent, overrides, dtype=args.dtype)
-    except (TrainingConfigError, DatasetError, ValueError) as error:
+    except ValueError as error:  # an unknown or absent device, from torch via the runtime
+        if exit_code(error) is not None:
+            raise
         raise UsageError(str(error)) from None
     show_bar = not args.json and sys.stderr.isatty()
     result = trainer.run(listener=_progress_bar if show_bar else None)
@@ -264,8 +292,16 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
 }
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (a UsageError), not a usage text and SystemExit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.removeprefix("graphcore").strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="graphcore", description="Backprop Studio's graph engine.")
+    top = ArgumentParser(prog="graphcore", description="Backprop Studio's graph engine.")
     sub = top.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -282,15 +318,19 @@ def parser() -> argparse.ArgumentParser:
             continue
         if name == "train":
             p.add_argument(
-                "--device", help="cpu, cuda or cuda:N (default: the training section's, else auto)"
+                "--device",
+                type=device,
+                help="cpu, cuda or cuda:N (default: the training section's, else auto)",
             )
-            p.add_argument("--seed", type=int, help="seed for weights, data order and generated data")
-            p.add_argument("--epochs", type=int, help="train for this many epochs")
-            p.add_argument("--steps", type=int, help="train for this many optimizer steps")
+            p.add_argument("--seed", type=SEED, help="seed for weights, data order and generated data")
+            p.add_argument("--epochs", type=COUNT, help="train for this many epochs")
+            p.add_argument("--steps", type=COUNT, help="train for this many optimizer steps")
             continue
-        p.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when present)")
-        p.add_argument("--seed", type=int, default=0, help="seed for weights and generated inputs")
-        p.add_argument("--batch", type=int, default=4, help="size of symbolic dims such as N (default 4)")
+        p.add_argument(
+            "--device", type=device, default="auto", help="cpu, cuda or cuda:N (default: cuda when present)"
+        )
+        p.add_argument("--seed", type=SEED, default=0, help="seed for weights and generated inputs")
+        p.add_argument("--batch", type=BATCH, default=4, help="size of symbolic dims such as N (default 4)")
         if name == "grad":
             p.add_argument("--of", required=True, help="the output, as NODE.PORT (or NODE)")
             p.add_argument("--wrt", required=True, help="comma-separated node ids (or NODE.PORT)")
@@ -301,20 +341,66 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--of", required=True, help="comma-separated outputs, as NODE.PORT (or NODE)")
             p.add_argument("--wrt", required=True, help="comma-separated inputs or intermediate values")
             p.add_argument("--mode", choices=("forward", "reverse", "fd", "all"), default="all")
-            p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
+            p.add_argument(
+                "--eps", type=positive_float(1.0), default=1e-6, help="finite-difference step (default 1e-6)"
+            )
     add_exchange_parsers(sub)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    with warnings.catch_warnings():  # restores showwarning, for callers in the same process
+        warnings.showwarning = show_warning
+        return run_command(argv, as_json)
+
+
+def show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning (torch's broadcasting warnings, say) as one line, like the errors."""
+    print(f"graphcore: warning: {one_line(Exception(message))}", file=sys.stderr)
+
+
+def run_command(argv: list[str], as_json: bool) -> int:
     try:
-        return {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
-    except (FileFormatError, UsageError, NotImplementedError) as error:
-        if args.json:
-            print(json.dumps({"error": str(error)}))
-        print(f"graphcore: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        args = parser().parse_args(argv)
+        code = {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
+        sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
+        return code
+    except BrokenPipeError:
+        quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        report("interrupted", as_json)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - every failure ends as one line, never a traceback
+        code = exit_code(error)
+        report(
+            one_line(error)
+            if code is not None
+            else f"internal error: {type(error).__name__}: {one_line(error)}",
+            as_json,
+        )
+        return EXIT_UNUSABLE if code is None else code
+
+
+def report(message: str, as_json: bool) -> None:
+    """The error as one line on stderr, and with --json as the one JSON object on stdout."""
+    try:
+        if as_json:
+            print(json.dumps({"error": message}), flush=True)
+        print(f"graphcore: {message}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        quiet_stdout()
+
+
+def quiet_stdout() -> None:
+    """After a closed pipe: point stdout at the null device, so the flush at exit stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (stdout captured in-process): nothing to flush
+        pass
 
 
 if __name__ == "__main__":

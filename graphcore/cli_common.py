@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,84 @@ from graphcore.program import Program, lower
 from graphcore.validate import Report, validate
 
 EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
+MESSAGE_LIMIT = 500  # characters of an error line; the values quoted in it are shortened already
 
 
 class UsageError(Exception):
-    """Arguments that name something the graph does not have; exit code 2."""
+    """Arguments that cannot be used (a bad number, a name the graph does not have); exit code 2."""
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused with the range otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text[:40]}")
+        return value
+
+    return parse
+
+
+def positive_float(high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in (0, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not 0 < value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be a number in (0, {high:g}], got {text[:40]}")
+        return value
+
+    return parse
+
+
+def device(text: str) -> str:
+    """An argparse type: the device names training sections and runtimes take."""
+    from graphcore.training_config import DEVICE
+
+    if not DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text[:40]!r}")
+    return text
+
+
+def printable(text: str) -> str:
+    """Text any terminal can take: lone surrogates (valid in JSON strings) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+    return printable(text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…")
+
+
+def exit_code(error: Exception) -> int | None:
+    """EXIT_INVALID for a graph that fails when it runs, EXIT_UNUSABLE for input that cannot be used,
+    None for an exception no user input should cause (a bug: the caller reports it as one)."""
+    from graphcore.datasets import DatasetError
+    from graphcore.export_training import ExportError
+    from graphcore.fileformat import FileFormatError
+    from graphcore.import_builder import ImportTorchError
+    from graphcore.memory import MemoryBudgetError
+    from graphcore.program import NodeError
+    from graphcore.stepping import SteppingError
+    from graphcore.train import StepError
+    from graphcore.training_config import TrainingConfigError
+    from graphcore.validate import InvalidGraph
+
+    if isinstance(error, NodeError | InvalidGraph | StepError):
+        return EXIT_INVALID
+    unusable = (UsageError, NotImplementedError, FileFormatError, TrainingConfigError, DatasetError)
+    if isinstance(
+        error, unusable + (MemoryBudgetError, SteppingError, ExportError, ImportTorchError, OSError)
+    ):
+        return EXIT_UNUSABLE
+    return None
 
 
 def to_plain(value: Any) -> Any:
@@ -39,7 +114,7 @@ def show_value(value: Any) -> str:
 
 
 def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    print(json.dumps(to_plain(data)) if args.json else text)
+    print(json.dumps(to_plain(data)) if args.json else printable(text))
 
 
 def open_graph(args: argparse.Namespace) -> tuple[Graph, Report]:
@@ -81,3 +156,16 @@ def make_runtime(args: argparse.Namespace, program: Program, graph: Graph, **ext
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def forward(runtime: Any) -> dict[str, Any]:
+    """The runtime's outputs; an exception inside a node becomes a NodeError naming it (exit code 1)."""
+    from graphcore.program import NodeError
+
+    try:
+        return runtime.forward()
+    except Exception as error:
+        instr = runtime.failing_node(error) if exit_code(error) is None else None
+        if instr is None:
+            raise
+        raise NodeError(instr, error) from error

@@ -10,8 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graphcore.cli_common import EXIT_INVALID, EXIT_OK, UsageError, emit, open_program, to_plain
+from graphcore.cli_common import EXIT_INVALID, EXIT_OK, UsageError, emit, integer, open_program, to_plain
 from graphcore.validate import validate
+
+
+def write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except (OSError, UnicodeEncodeError) as error:
+        raise UsageError(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -39,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
             data["class"] = exported.class_name
             if args.output:
-                Path(args.output).write_text(exported.source, encoding="utf-8")
+                write(args.output, exported.source)
                 data["python"] = args.output
                 lines.append(
                     f"wrote {args.output}: class {exported.class_name}"
@@ -107,7 +114,7 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
     graph.meta["name"] = cls.__name__
     report = validate(graph)
     if args.output:
-        Path(args.output).write_text(dumps(graph), encoding="utf-8")
+        write(args.output, dumps(graph))
     data = {
         "ok": report.ok,
         "nodes": len(graph),
@@ -158,7 +165,11 @@ def add_exchange_parsers(sub: Any) -> None:
     p.add_argument(
         "--onnx", metavar="OUT.onnx", help="also write the forward model as ONNX (needs the onnx extra)"
     )
-    p.add_argument("--seed", type=int, help="seed of the weights (default 0, or the training section's)")
+    p.add_argument(
+        "--seed",
+        type=integer(0, 2**32 - 1),
+        help="seed of the weights (default 0, or the training section's)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     help_text = EXCHANGE_COMMANDS["import-torch"][1]
     p = sub.add_parser("import-torch", help=help_text, description=help_text)
@@ -171,6 +182,8 @@ def add_exchange_parsers(sub: Any) -> None:
         "default: the file's INPUTS table, which graphcore exports write",
     )
     p.add_argument("--kwargs", default="{}", help="keyword arguments for ClassName(...), as a JSON object")
-    p.add_argument("--batch", type=int, default=4, help="the size given to N when tracing (default 4)")
+    p.add_argument(
+        "--batch", type=integer(1, 1_000_000), default=4, help="the size given to N when tracing (default 4)"
+    )
     p.add_argument("-o", "--output", help="the graph file to write (default: print it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

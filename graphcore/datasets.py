@@ -162,16 +162,64 @@ GENERATED: dict[str, Callable[..., Fields]] = {
 }
 
 
-def _read_file(path: Path, kind: str) -> Any:
+def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:
+    """A CSV file as (header, rows of text cells); an .npy file as its array; an .npz file as a dict of
+    arrays. Nothing in a file can run code: pickled objects are refused."""
+    import csv  # imported here: an exported training script copies this function's text
+    import zipfile
+
     if not path.exists():
         raise DatasetError(f"{path}: no such file")
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder, not a data file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DatasetError(f"{path}: the file holds {size / 1e9:.3g} GB; data files of up to 1 GB are read")
     try:
-        if kind == "csv":
-            kwargs = {"names": True, "dtype": None, "encoding": "utf-8"}
-            return np.atleast_1d(np.genfromtxt(path, delimiter=",", **kwargs))
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path}: cannot read as {kind} ({error})") from None
+        if kind in ("npy", "npz"):
+            with path.open("rb") as handle:  # np.load leaks its own handle when an archive is damaged
+                magic = handle.read(6)
+                handle.seek(0)
+                if magic == b"\x93NUMPY" and kind == "npy":
+                    return np.load(handle, allow_pickle=False)
+                if magic.startswith(b"PK") and kind == "npz":
+                    with np.load(handle, allow_pickle=False) as archive:
+                        return {name: archive[name] for name in archive.files}
+            rows = []
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                rows = list(csv.reader(handle))
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {error.start} cannot be read)") from None
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DatasetError(
+                f"{path}: holds Python objects, which are never loaded (they could run code): "
+                "save an array of numbers"
+            ) from None
+        raise DatasetError(f"{path}: cannot read as {kind} ({str(error)[:200]})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, csv.Error) as error:
+        raise DatasetError(
+            f"{path}: cannot read as {kind} ({str(error)[:200] or type(error).__name__})"
+        ) from None
+    if kind != "csv":
+        raise DatasetError(f"{path}: not an .{kind} file (numpy.save writes .npy, numpy.savez .npz)")
+    while rows and not rows[-1]:
+        rows.pop()  # blank lines at the end
+    if not rows:
+        raise DatasetError(f"{path}: the file is empty; expected a header row, then one row per sample")
+    header = [name.strip() for name in rows[0]]
+    if len(rows) == 1:
+        raise DatasetError(f"{path}: the file has a header but no data rows")
+    for number, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise DatasetError(f"{path}: row {number} has {len(row)} cells but the header has {len(header)}")
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise DatasetError(f"{path}: the header names column {column[:80]!r} twice")
+        seen.add(column)
+    return header, rows[1:]
 
 
 def _field_from(
@@ -181,60 +229,105 @@ def _field_from(
     name: str,
     spec: Mapping[str, Any],
 ) -> np.ndarray:
+    """One field as an array of numbers. Empty CSV cells and NaNs are missing values: refused, with the
+    row and column, unless the field gives a `fill`; infinities and non-numbers are always refused."""
     dtype = {"float": np.float32, "long": np.int64}.get(spec.get("dtype", "float"))
     if dtype is None:
-        raise DatasetError(
-            f"field {name!r}: dtype must be float or long, not {spec.get('dtype')!r}",
-        )
+        raise DatasetError(f"field {name!r}: dtype must be float or long, not {spec.get('dtype')!r}")
+    fill = spec.get("fill")
     if kind == "csv":
+        header, rows = data
         columns = spec.get("columns")
         wanted = [columns] if isinstance(columns, str) else columns
         if not wanted:
-            raise DatasetError(
-                f'field {name!r}: give the CSV columns to read, e.g. "columns": ["a", "b"]',
-            )
-        missing = [c for c in wanted if c not in (data.dtype.names or ())]
+            raise DatasetError(f'field {name!r}: give the CSV columns to read, e.g. "columns": ["a", "b"]')
+        missing = [c for c in wanted if c not in header]
         if missing:
+            shown = ", ".join(header)
+            shown = shown if len(shown) <= 200 else shown[:199] + "…"
             raise DatasetError(
-                f"{path}: field {name!r}: no column {missing[0]!r} "
-                f"(columns: {', '.join(data.dtype.names or ())})"
+                f"{path}: field {name!r}: no column {str(missing[0])[:80]!r} (columns: {shown})"
             )
+        index = [header.index(c) for c in wanted]
+        cells = np.array([[row[i].strip() for i in index] for row in rows], dtype=object)
+        missing_cells = cells == ""
+        if fill is not None:
+            cells[missing_cells] = str(float(fill))
         try:
-            array = np.stack([np.asarray(data[c], dtype=np.float64) for c in wanted], 1)
-        except ValueError:
-            raise DatasetError(
-                f"{path}: field {name!r}: columns {wanted} must hold numbers",
-            ) from None
+            array = cells.astype(np.float64)
+        except ValueError:  # find the first bad cell, to name it
+            for (r, c), cell in np.ndenumerate(cells):
+                where = f"{path}: field {name!r}: row {r + 2}, column {wanted[c][:80]!r}"
+                if cell == "":
+                    raise DatasetError(
+                        f'{where}: the cell is empty (give the field a "fill" value to use instead)'
+                    ) from None
+                try:
+                    float(cell)
+                except ValueError:
+                    raise DatasetError(f"{where}: {cell[:80]!r} is not a number") from None
+            raise
         if isinstance(columns, str):
             array = array[:, 0]
+
+        def position(at: tuple[int, ...]) -> str:
+            return f"row {at[0] + 2}, column {wanted[at[1] if len(at) > 1 else 0][:80]!r}"
+
     else:
-        key = spec.get("array")
         if kind == "npy":
-            array = np.asarray(data)
-        elif key not in data.files:
-            arrays = ", ".join(data.files)
+            array = data
+        elif spec.get("array") not in data:
             raise DatasetError(
-                f"{path}: field {name!r}: no array {key!r} (arrays: {arrays})",
+                f"{path}: field {name!r}: no array {str(spec.get('array'))[:80]!r} (arrays: {', '.join(data)})"
             )
         else:
-            array = data[key]
+            array = data[spec["array"]]
+        if array.dtype.kind not in "biuf":
+            raise DatasetError(f"{path}: field {name!r}: the array holds {array.dtype} values, not numbers")
+        if array.ndim == 0 or len(array) == 0:
+            raise DatasetError(
+                f"{path}: field {name!r}: the array of shape {list(array.shape)} holds no samples"
+            )
         if "columns" in spec:
-            array = array[:, spec["columns"]]
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise DatasetError(f"{path}: field {name!r} holds NaN or infinite values")
+            try:
+                array = array[:, spec["columns"]]
+            except IndexError:
+                raise DatasetError(
+                    f"{path}: field {name!r}: columns {spec['columns']} do not fit an array of shape "
+                    f"{list(array.shape)}"
+                ) from None
+        array = array.astype(np.float64) if array.dtype.kind == "f" else array
+
+        def position(at: tuple[int, ...]) -> str:
+            return f"index {list(at)}"
+
+    if array.dtype.kind == "f":
+        if fill is not None:
+            array = np.where(np.isnan(array), float(fill), array)
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = array[first]
+            what = "a missing value (NaN)" if np.isnan(value) else f"{value}"
+            hint = ' (give the field a "fill" value to use instead)' if np.isnan(value) else ""
+            raise DatasetError(f"{path}: field {name!r}: {position(first)} holds {what}{hint}")
+        if dtype == np.int64:
+            bad = (array != np.round(array)) | (np.abs(array) > 2**62)
+            if bad.any():
+                first = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise DatasetError(
+                    f"{path}: field {name!r}: {position(first)} holds {array[first]:.10g}, "
+                    "not a whole number (the field's dtype is long)"
+                )
     return array.astype(dtype)
 
 
 def from_file(path: Path, fields: Mapping[str, Mapping[str, Any]]) -> Fields:
     kind = path.suffix.lower().lstrip(".")
     if kind not in ("csv", "npy", "npz"):
-        raise DatasetError(
-            f"{path}: unsupported file type {path.suffix!r} (use .csv, .npy or .npz)",
-        )
+        raise DatasetError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .npy or .npz)")
     if not fields:
-        raise DatasetError(
-            f'{path}: say which fields to read, e.g. "fields": {{"x": {{"columns": [...]}}}}',
-        )
+        raise DatasetError(f'{path}: say which fields to read, e.g. "fields": {{"x": {{"columns": [...]}}}}')
     data = _read_file(path, kind)
     return {k: _field_from(data, path, kind, k, spec) for k, spec in fields.items()}
 
@@ -279,3 +372,36 @@ def split(fields: Fields, validation: float, seed: int) -> tuple[Fields, Fields]
         {k: v[train_idx] for k, v in fields.items()},
         {k: v[val_idx] for k, v in fields.items()},
     )
+
+
+def check_inputs(
+    fields: Fields, bindings: Mapping[str, str], inputs: Mapping[str, Mapping[str, Any]], batch_size: int
+) -> None:
+    """The dataset fits the graph's Input nodes (`inputs`: node id -> its params): every Input without
+    a value is bound to a field, and each bound field has the Input's number of dimensions, its fixed
+    sizes after the first, and integers exactly where the Input takes `long`."""
+    for node, params in inputs.items():
+        if node not in bindings and params.get("value") is None:
+            raise DatasetError(
+                f"training.inputs: Input {node!r} is fed by nothing: bind it to a dataset field "
+                f"(fields: {', '.join(fields)})"
+            )
+    for node, name in bindings.items():
+        array, params = fields[name], inputs[node]
+        shape, long = list(params["shape"]), params.get("dtype") == "long"
+        where = f"training.inputs.{node}: the dataset field {name!r}"
+        sample = "[" + ", ".join(["n", *map(str, array.shape[1:])]) + "]"
+        taken = "[" + ", ".join(map(str, shape)) + "]"
+        fits = len(shape) == array.ndim and all(
+            isinstance(d, str) or d == size for d, size in zip(shape[1:], array.shape[1:])
+        )
+        if not fits:
+            raise DatasetError(f"{where} has shape {sample} but Input {node!r} takes {taken}")
+        if shape and not isinstance(shape[0], str) and shape[0] != batch_size:
+            raise DatasetError(
+                f"training.inputs.{node}: Input {node!r} has a fixed batch size {shape[0]} but batch_size is "
+                f'{batch_size}: give the Input a symbolic first dimension such as "N"'
+            )
+        if long != (array.dtype.kind in "iu"):
+            held, wanted = ("integers", "floats") if not long else ("floats", "integers (dtype long)")
+            raise DatasetError(f"{where} holds {held} but Input {node!r} takes {wanted}")

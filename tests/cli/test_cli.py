@@ -49,14 +49,11 @@ def test_check_reports_diagnostics_with_exit_1(capsys, tmp_path):
 @pytest.mark.parametrize("command", ["check", "run", "grad", "steps"])
 def test_unreadable_file_exits_2_with_one_line(capsys, tmp_path, command):
     path = tmp_path / "broken.json"
-    path.write_text('{"format": "backprop-studio-graph", "version": 2}')
+    path.write_text('{"format": "backprop-studio-graph", "version": 1, "nodes": [')
     extra = ["--of", "e.out", "--wrt", "a"] if command == "grad" else []
     code, out, err = run(capsys, command, str(path), *extra)
     assert code == 2 and out == ""
-    assert (
-        err
-        == f"graphcore: {path}: version: unsupported version 2; this build of Backprop Studio reads version 1\n"
-    )
+    assert err.startswith(f"graphcore: {path}") and err.count("\n") == 1, err
 
 
 def test_run(capsys):
@@ -113,7 +110,10 @@ def test_steps(capsys):
 
 def test_unknown_device_is_a_usage_error(capsys):
     code, out, err = run(capsys, "run", PATH_SUM, "--device", "tpu")
-    assert code == 2 and "unknown device 'tpu'" in err
+    assert code == 2 and err == (
+        "graphcore: run: argument --device: expected auto, cpu, cuda or cuda:N, got 'tpu' "
+        "(see graphcore run --help)\n"
+    )
 
 
 @pytest.mark.parametrize("launcher", [[sys.executable, "-m", "graphcore"], ["graphcore"]])

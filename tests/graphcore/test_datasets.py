@@ -99,21 +99,54 @@ def test_npy_and_npz(tmp_path):
         (
             "a,b\n1,x\n",
             {"path": "d.csv", "fields": {"x": {"columns": ["b"]}}},
-            "d.csv: field 'x': columns ['b'] must hold numbers",
+            "d.csv: field 'x': row 2, column 'b': 'x' is not a number",
+        ),
+        (
+            "a,b\n1,2\n3,4\n5,six\n",
+            {"path": "d.csv", "fields": {"y": {"columns": "b", "dtype": "long"}}},
+            "d.csv: field 'y': row 4, column 'b': 'six' is not a number",
+        ),
+        (
+            "a,b\n1,2\n3,\n",
+            {"path": "d.csv", "fields": {"y": {"columns": "b", "dtype": "long"}}},
+            "d.csv: field 'y': row 3, column 'b': the cell is empty (give the field a \"fill\" value",
         ),
         (
             "a,b\n1,nan\n",
             {"path": "d.csv", "fields": {"x": {"columns": ["b"]}}},
-            "d.csv: field 'x' holds NaN",
+            "d.csv: field 'x': row 2, column 'b' holds a missing value (NaN)",
         ),
+        (
+            "a,b\n1,inf\n",
+            {"path": "d.csv", "fields": {"x": {"columns": ["a", "b"]}}},
+            "d.csv: field 'x': row 2, column 'b' holds inf",
+        ),
+        (
+            "a,b\n1,2.5\n",
+            {"path": "d.csv", "fields": {"y": {"columns": "b", "dtype": "long"}}},
+            "row 2, column 'b' holds 2.5, not a whole number (the field's dtype is long)",
+        ),
+        ("", {"path": "d.csv", "fields": {"x": {"columns": "a"}}}, "d.csv: the file is empty"),
+        (
+            "a,b\n",
+            {"path": "d.csv", "fields": {"x": {"columns": "a"}}},
+            "d.csv: the file has a header but no",
+        ),
+        ("a,b\n1,2\n3\n", {"path": "d.csv", "fields": {"x": {"columns": "a"}}}, "row 3 has 1 cells but the"),
+        ("a,a\n1,2\n", {"path": "d.csv", "fields": {"x": {"columns": "a"}}}, "header names column 'a' twice"),
+        (b"a,b\n1,\xff\n", {"path": "d.csv", "fields": {"x": {"columns": "a"}}}, "d.csv: not UTF-8 text"),
+        ("", {"path": "d.npy", "fields": {"x": {}}}, "d.npy: not an .npy file"),
+        ("PK\x03\x04 truncated", {"path": "d.npz", "fields": {"x": {"array": "a"}}}, "d.npz: cannot read"),
         ("a\n1\n", {"path": "d.csv", "fields": {}}, "say which fields to read"),
         ("a\n1\n", {"path": "d.txt", "fields": {"x": {}}}, "unsupported file type '.txt'"),
-        ("not numpy", {"path": "d.npy", "fields": {"x": {}}}, "d.npy: cannot read as npy"),
+        ("not numpy", {"path": "d.npy", "fields": {"x": {}}}, "d.npy: not an .npy file"),
     ],
 )
 def test_bad_user_files_name_what_and_where(tmp_path, setup, config, message):
-    if setup is not None:
-        (tmp_path / config["path"]).write_text(setup)
+    if isinstance(setup, bytes):
+        (tmp_path / config["path"]).write_bytes(setup)
+    elif setup is not None:
+        (tmp_path / config["path"]).write_text(setup, encoding="utf-8")
     with pytest.raises(DatasetError) as caught:
         build({"name": "file", **config}, tmp_path)
     assert message in str(caught.value)
@@ -127,3 +160,58 @@ def test_split_is_seeded_and_disjoint():
     np.testing.assert_array_equal(split(data, 0.25, seed=1)[1]["y"], validation["y"])
     with pytest.raises(DatasetError, match="validation must be a fraction"):
         split(data, 1.5, seed=0)
+
+
+def read(tmp_path, name, fields):
+    return build({"name": "file", "path": name, "fields": fields}, tmp_path)
+
+
+def test_fill_replaces_missing_cells_only_where_asked(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,label\n1,,0\n3,NaN,1\n5,6,\n")
+    data = read(
+        tmp_path,
+        "d.csv",
+        {"x": {"columns": ["a", "b"], "fill": -7}, "y": {"columns": "label", "fill": 2, "dtype": "long"}},
+    )
+    np.testing.assert_array_equal(data["x"], [[1, -7], [3, -7], [5, 6]])
+    assert data["y"].tolist() == [0, 1, 2]
+    with pytest.raises(DatasetError, match="row 4, column 'label': the cell is empty"):
+        read(tmp_path, "d.csv", {"y": {"columns": "label", "dtype": "long"}})
+
+
+def test_unicode_headers_and_quoted_cells(tmp_path):
+    (tmp_path / "d.csv").write_text('"λ, Größe",😀\n"1.5",2\n', encoding="utf-8")
+    assert read(tmp_path, "d.csv", {"x": {"columns": ["λ, Größe", "😀"]}})["x"].tolist() == [[1.5, 2.0]]
+
+
+def test_npy_files_that_are_not_plain_number_arrays(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(DatasetError, match="objects.npy: holds Python objects, which are never loaded"):
+        read(tmp_path, "objects.npy", {"x": {}})
+    np.save(tmp_path / "words.npy", np.array(["a", "b"]))
+    with pytest.raises(DatasetError, match="field 'x': the array holds <U1 values, not numbers"):
+        read(tmp_path, "words.npy", {"x": {}})
+    np.save(tmp_path / "scalar.npy", np.float64(3.0))
+    with pytest.raises(DatasetError, match=r"the array of shape \[\] holds no samples"):
+        read(tmp_path, "scalar.npy", {"x": {}})
+    np.save(tmp_path / "m.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(DatasetError, match=r"index \[0, 1\] holds a missing value \(NaN\)"):
+        read(tmp_path, "m.npy", {"x": {}})
+    assert read(tmp_path, "m.npy", {"x": {"fill": 0}})["x"].tolist() == [[1, 0], [2, 3]]
+    with pytest.raises(DatasetError, match=r"columns \[5\] do not fit an array of shape \[2, 2\]"):
+        read(tmp_path, "m.npy", {"x": {"columns": [5]}})
+    np.savez(tmp_path / "a.npz", a=np.zeros(2))
+    (tmp_path / "a.npz").rename(tmp_path / "z.npy")
+    with pytest.raises(DatasetError, match="z.npy: not an .npy file"):
+        read(tmp_path, "z.npy", {"x": {}})
+
+
+def test_folders_and_huge_files_are_refused(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(DatasetError, match="folder.csv: is a folder, not a data file"):
+        read(tmp_path, "folder.csv", {"x": {"columns": "a"}})
+    from graphcore.datasets import _read_file
+
+    (tmp_path / "big.csv").write_text("a\n" + "1\n" * 600)
+    with pytest.raises(DatasetError, match="big.csv: the file holds 1.2e-06 GB; data files of up to 1 GB"):
+        _read_file(tmp_path / "big.csv", "csv", max_bytes=1000)
