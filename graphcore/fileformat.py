@@ -1,125 +1,382 @@
 """File format v1: JSON in, Graph out, and back. Loading never evaluates code.
 
 Every problem is reported as one FileFormatError whose message names the file and the JSON path
-(`nodes[2] (id 'z').params.shape: expected ...`), so the CLI and the app show the same line.
+(`nodes[2] (id 'z').params.shape: expected ...`), so the CLI and the app show the same line. The
+structure is the JSON Schema in graphcore/schema; limits (size, nesting, numbers, strings) and what
+the schema cannot say (params per node type, edges, the training section) are checked here.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import math
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from graphcore import migrations
+from graphcore.atomic_write import SaveError, write_text_atomic
 from graphcore.graph import EditError, Graph, Node, PortRef
-from graphcore.registry import REGISTRY, load_library
+from graphcore.registry import REGISTRY, load_library, shorten
 
 FORMAT = "backprop-studio-graph"
 VERSION = 1
+SCHEMA_FILE = "schema/graph-v1.schema.json"
 TOP_KEYS = {"format", "version", "nodes", "edges", "training", "meta"}
-NODE_KEYS = {"id", "type", "params", "label", "pos"}
-EDGE_KEYS = {"from", "to"}
+
+MAX_FILE_BYTES = 64 * 2**20
+MAX_DEPTH = 64  # lists and objects inside each other, counting the top level
+MAX_STRING = 100_000  # characters in any one string
+MAX_INT = 2**63  # absolute value of any integer in the file
+MAX_NODES = 100_000
+MAX_EDGES = 400_000
+INT_DIGITS = 4300  # Python's own limit on reading an integer (sys.get_int_max_str_digits)
 
 
 class FileFormatError(ValueError):
     """A file that cannot be read as a graph; the message is one line naming what and where."""
 
 
-def _expect(condition: bool, where: str, message: str) -> None:
-    if not condition:
-        raise FileFormatError(f"{where}: {message}")
+def _fail(where: str, message: str) -> FileFormatError:
+    return FileFormatError(f"{where}: {message}")
 
 
-def _no_unknown_keys(entry: dict[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(entry) - known)
-    if unknown:
-        raise FileFormatError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(sorted(known))})")
+# --- JSON text -> data, within limits ----------------------------------------------------------------
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def parse_json(text: str) -> Any:
+    """The JSON value of `text`; a file too big, too deep or with too long a number gets its own message."""
+    if len(text) > MAX_FILE_BYTES:
+        raise _fail("file", f"is {len(text) / 2**20:.0f} MB; at most {MAX_FILE_BYTES // 2**20} MB are read")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FileFormatError(
+            f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    except ValueError:  # only an integer past Python's digit limit gets here
+        match = re.search(rf"\d{{{INT_DIGITS + 1},}}", text)
+        where = _line_column(text, match.start()) if match else "somewhere"
+        raise FileFormatError(
+            f"{where}: an integer of more than {INT_DIGITS} digits; at most {INT_DIGITS} are read"
+        ) from None
+    except RecursionError:  # json's decoder guards its C recursion: deep input ends here, never crashes
+        raise _fail("file", f"lists and objects nest too deep (at most {MAX_DEPTH} levels)") from None
+
+
+def _line_column(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+# --- paths and limits on every value -------------------------------------------------------------------
+
+
+def json_path(data: Any, path: list[Any]) -> str:
+    """`nodes[2] (id 'z').params.shape[0]`: the node's id is named where there is one to name."""
+    text = ""
+    for index, key in enumerate(_parts(path)):
+        if isinstance(key, int):
+            text += f"[{key}]"
+            if index == 1 and path[0] == "nodes" and len(path) > 2 and path[2] != "id":
+                entry = data["nodes"][key] if isinstance(data.get("nodes"), list) else None
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                    text += f" (id {shorten(entry['id'], 40)})"
+        elif key == "…" or isinstance(key, str) and key.isidentifier():
+            text += f".{key}" if text else key
+        else:
+            text += f"[{shorten(key, 40)}]"
+    return text or "top level"
+
+
+def _parts(path: list[Any]) -> list[Any]:
+    """A path 500 levels deep is named by its first and last few steps, to keep the message one short line."""
+    return path if len(path) <= 12 else [*path[:8], "…", *path[-2:]]
+
+
+def _value_problem(value: Any) -> str | None:
+    """What is wrong with one scalar (None when nothing is); lists and objects are walked by the caller."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return f"a string of {len(value):,} characters; at most {MAX_STRING:,} are allowed"
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                return (
+                    f"character {error.start} is a lone surrogate ({ascii(value[error.start])}), "
+                    "which cannot be saved as UTF-8"
+                )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value}"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return f"{shorten(value)} is too large (at most {MAX_INT:,} in size)"
+    return None
+
+
+def _walk(data: Any) -> Iterator[tuple[list[Any], Any]]:
+    """(path, value) for every value and object key, depth first in file order, without recursion."""
+    stack: list[tuple[list[Any], Any]] = [([], data)]
+    while stack:
+        path, value = stack.pop()
+        yield path, value
+        if isinstance(value, dict):
+            for key in value:
+                yield [*path, key], key
+            stack.extend(([*path, k], v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(value))))
+
+
+def _within_limits(data: Any) -> bool:
+    """The quick pass of _check_limits, without paths: almost every file passes it."""
+    level, depth = [data], 0
+    while level:  # one level of nesting at a time
+        depth += 1
+        if depth > MAX_DEPTH:
+            return False
+        below: list[Any] = []
+        for value in level:
+            kind = type(value)
+            if kind is dict:
+                below.extend(value)
+                below.extend(value.values())
+            elif kind is list:
+                below.extend(value)
+            elif kind is str:
+                if not value.isascii() or len(value) > MAX_STRING:
+                    if _value_problem(value) is not None:
+                        return False
+            elif kind is float:
+                if value - value != 0:  # NaN or an infinity
+                    return False
+            elif kind is int:
+                if not -MAX_INT <= value <= MAX_INT:
+                    return False
+            elif kind is not bool and value is not None:
+                return False
+        level = [v for v in below if type(v) is not str or not v.isascii() or len(v) > MAX_STRING]
+    return True
+
+
+def _check_limits(data: Any) -> None:
+    """Refuse the first value past a limit: deep nesting, huge integers, NaN, long or unsavable strings."""
+    if _within_limits(data):
+        return
+    for path, value in _walk(data):
+        if len(path) >= MAX_DEPTH:
+            raise _fail(json_path(data, path), f"nested more than {MAX_DEPTH} levels deep")
+        if (problem := _value_problem(value)) is not None:
+            raise _fail(json_path(data, path), problem)
+
+
+# --- the schema ----------------------------------------------------------------------------------------
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of format v1, shipped inside the package (and published in docs/file-format.md)."""
+    return json.loads(resources.files("graphcore").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(definition: str | None = None) -> Any:
+    """A validator for the whole file, or for one of its $defs (nodes and edges are checked one by one)."""
+    from jsonschema import Draft202012Validator  # lazily: the CLI starts faster without it
+
+    whole = schema()
+    target = whole if definition is None else {"$defs": whole["$defs"], "$ref": f"#/$defs/{definition}"}
+    return Draft202012Validator(target)
+
+
+_KINDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+def _schema_message(error: Any) -> tuple[list[Any], str]:
+    """A jsonschema error as (path, one sentence); the bad value is shortened, never echoed whole."""
+    path, kind, instance, rule = (
+        list(error.absolute_path),
+        error.validator,
+        error.instance,
+        error.validator_value,
+    )
+    expected = error.schema.get("description")
+    if kind == "required":
+        missing = next(k for k in rule if k not in instance)
+        return path, f"missing key {missing!r}"
+    if kind == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(k for k in instance if k not in known)[0]
+        return [*path], f"unknown key {shorten(unknown, 40)} (expected {', '.join(known)})"
+    if expected:
+        return path, f"expected {expected}, got {shorten(instance)}"
+    if kind == "type":
+        kinds = [rule] if isinstance(rule, str) else list(rule)
+        return path, f"expected {' or '.join(_KINDS.get(k, k) for k in kinds)}, got {shorten(instance)}"
+    if kind == "const":
+        return path, f"expected {rule!r}, got {shorten(instance)}"
+    if kind == "maxLength":
+        return path, f"a string of {len(instance):,} characters; at most {rule:,} are allowed"
+    if kind in ("minItems", "maxItems"):
+        return path, f"expected {rule} items, got {len(instance)}"
+    if kind in ("minimum", "exclusiveMinimum"):
+        return path, f"must be {'>=' if kind == 'minimum' else '>'} {rule}; got {shorten(instance)}"
+    return path, f"{kind} {shorten(rule)}: got {shorten(instance)}"
+
+
+def _check_schema(data: dict[str, Any], newer: bool) -> None:
+    """The top level as a whole, then each node and edge on its own (fast enough for 100,000 nodes)."""
+    top = {k: v for k, v in data.items() if k not in ("nodes", "edges") and (not newer or k in TOP_KEYS)}
+    top.update({k: [] for k in ("nodes", "edges") if isinstance(data.get(k), list)})
+    top.update({k: data[k] for k in ("nodes", "edges") if k in data and not isinstance(data[k], list)})
+    _first_error(_validator(), top, [], data)
+    for key, definition, fast in (("nodes", "node", _plain_node), ("edges", "edge", _plain_edge)):
+        for index, entry in enumerate(data.get(key, [])):
+            if not fast(entry):
+                _first_error(_validator(definition), entry, [key, index], data)
+
+
+def _first_error(validator: Any, instance: Any, base: list[Any], data: Any) -> None:
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator.iter_errors(instance))
+    if error is not None:
+        path, message = _schema_message(error)
+        raise _fail(json_path(data, [*base, *path]), message)
+
+
+_PLAIN_ID = re.compile(r"[^.\x00-\x1f\x7f]{1,200}")
+_PLAIN_PORT = re.compile(r"[^.\x00-\x1f\x7f]{1,200}\.[^.\x00-\x1f\x7f]{1,200}")
+
+
+def _plain_node(entry: Any) -> bool:
+    """The common case the node schema accepts, decided without jsonschema (which is 100x slower);
+    anything else goes to the schema, so the schema alone decides what is refused."""
+    return (
+        type(entry) is dict
+        and entry.keys() <= {"id", "type", "params", "label", "pos"}
+        and type(entry.get("id")) is str
+        and _PLAIN_ID.fullmatch(entry["id"]) is not None
+        and type(entry.get("type")) is str
+        and 0 < len(entry["type"]) <= 200
+        and type(entry.get("params", {})) is dict
+        and type(entry.get("label", "")) is str
+        and len(entry.get("label", "")) <= 1000
+        and type(pos := entry.get("pos", [0, 0])) is list
+        and len(pos) == 2
+        and all(type(p) in (int, float) for p in pos)
+    )
+
+
+def _plain_edge(entry: Any) -> bool:
+    return (
+        type(entry) is dict
+        and entry.keys() == {"from", "to"}
+        and all(type(entry[k]) is str and _PLAIN_PORT.fullmatch(entry[k]) for k in ("from", "to"))
+    )
+
+
+# --- data -> Graph -----------------------------------------------------------------------------------
 
 
 def graph_from_dict(data: Any) -> Graph:
-    _expect(isinstance(data, dict), "top level", "expected a JSON object")
-    _expect(data.get("format") == FORMAT, "format", f"expected {FORMAT!r}, got {data.get('format')!r}")
+    """Check `data` (a parsed file) and build its Graph; the first problem is raised as FileFormatError."""
+    if not isinstance(data, dict):
+        raise _fail("top level", f"expected a JSON object, got {shorten(data)}")
+    if data.get("format") != FORMAT:
+        raise _fail("format", f"expected {FORMAT!r}, got {shorten(data.get('format'))}")
     version = data.get("version")
-    _expect(
-        version == VERSION,
-        "version",
-        f"unsupported version {version!r}; this build of Backprop Studio reads version {VERSION}",
-    )
-    _no_unknown_keys(data, TOP_KEYS, "top level")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _fail("version", f"expected a format version (1, 2, ...), got {shorten(version)}")
+    for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
+        if isinstance(data.get(key), list) and len(data[key]) > limit:
+            raise _fail(key, f"{len(data[key]):,} entries; at most {limit:,} are read")
+    _check_limits(data)
+    if version < VERSION:
+        try:
+            data = migrations.upgrade(data, version, VERSION)
+        except migrations.MigrationError as error:
+            raise FileFormatError(str(error)) from None
+    newer = version > VERSION
+    _check_schema(data, newer)
     load_library()
     graph = Graph()
-    nodes = data.get("nodes", [])
-    _expect(isinstance(nodes, list), "nodes", "expected a list")
-    for index, entry in enumerate(nodes):
-        graph.add_node(_node(entry, f"nodes[{index}]", graph))
-    edges = data.get("edges", [])
-    _expect(isinstance(edges, list), "edges", "expected a list")
-    for index, entry in enumerate(edges):
-        _edge(entry, f"edges[{index}]", graph)
-    for key in ("training", "meta"):
-        value = data.get(key, {})
-        _expect(isinstance(value, dict), key, "expected an object")
-        setattr(graph, key, value)
+    graph.format_version = version
+    graph.unread = {k: v for k, v in data.items() if k not in TOP_KEYS}
+    for index, entry in enumerate(data.get("nodes", [])):
+        graph.add_node(_node(entry, index, graph, data))
+    _edges(data, graph)
+    graph.meta = data.get("meta", {})
+    graph.training = data.get("training", {})
+    _check_training(graph.training)
     return graph
 
 
-def _node(entry: Any, where: str, graph: Graph) -> Node:
-    _expect(isinstance(entry, dict), where, "expected an object")
-    _no_unknown_keys(entry, NODE_KEYS, where)
-    node_id = entry.get("id")
-    _expect(
-        isinstance(node_id, str) and node_id != "" and "." not in node_id,
-        f"{where}.id",
-        f"expected a non-empty string without '.', got {node_id!r}",
-    )
-    where = f"{where} (id {node_id!r})"
-    _expect(node_id not in graph, f"{where}.id", "duplicate node id")
-    type_ = entry.get("type")
-    _expect(isinstance(type_, str), f"{where}.type", f"expected a string, got {type_!r}")
-    spec = REGISTRY.get(type_)
-    if spec is None:
-        raise FileFormatError(f"{where}.type: unknown node type {type_!r}")
+def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any) -> Node:
+    node_id, type_ = entry["id"], entry["type"]
+    if node_id in graph:
+        raise _fail(json_path(data, ["nodes", index, "type"]).replace(".type", ".id"), "duplicate node id")
     params = entry.get("params", {})
-    _expect(isinstance(params, dict), f"{where}.params", "expected an object")
-    for name, message in spec.param_problems(params):
-        raise FileFormatError(f"{where}.params.{name}: {message}")
-    label = entry.get("label", "")
-    _expect(isinstance(label, str), f"{where}.label", f"expected a string, got {label!r}")
-    pos = entry.get("pos", [0, 0])
-    _expect(
-        isinstance(pos, list) and len(pos) == 2 and all(_number(p) for p in pos),
-        f"{where}.pos",
-        f"expected [x, y], got {pos!r}",
-    )
-    return Node(node_id, type_, dict(params), label, (float(pos[0]), float(pos[1])))
+    spec = REGISTRY.get(type_)
+    if spec is not None:  # an unknown type is kept as a placeholder: validate() reports it
+        for name, message in spec.param_problems(params):
+            raise _fail(json_path(data, ["nodes", index, "params", name]), message)
+    x, y = entry.get("pos", [0, 0])
+    return Node(node_id, type_, dict(params), entry.get("label", ""), (float(x), float(y)))
 
 
-def _edge(entry: Any, where: str, graph: Graph) -> None:
-    _expect(isinstance(entry, dict), where, "expected an object")
-    _no_unknown_keys(entry, EDGE_KEYS, where)
-    refs = []
-    for key in ("from", "to"):
-        text = entry.get(key)
-        _expect(isinstance(text, str), f"{where}.{key}", f"expected 'node.port', got {text!r}")
+def _edges(data: dict[str, Any], graph: Graph) -> None:
+    """Connect every edge, then look for a cycle once (a path search per edge is quadratic)."""
+    added: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(data.get("edges", [])):
+        where = f"edges[{index}]"
+        src, dst = PortRef.parse(entry["from"]), PortRef.parse(entry["to"])
+        for key, ref in (("from", src), ("to", dst)):
+            if ref.node not in graph:
+                raise _fail(f"{where}.{key}", f"dangling edge: there is no node {shorten(ref.node, 40)}")
+        if graph.source_of(dst) is not None:
+            raise _fail(f"{where}.to", f"{dst} already has an incoming edge")
         try:
-            ref = PortRef.parse(text)
-        except ValueError as error:
-            raise FileFormatError(f"{where}.{key}: {error}") from None
-        _expect(ref.node in graph, f"{where}.{key}", f"dangling edge: there is no node {ref.node!r}")
-        refs.append(ref)
-    src, dst = refs
-    _expect(graph.source_of(dst) is None, f"{where}.to", f"{dst} already has an incoming edge")
+            graph.connect(src, dst, check_cycle=False)
+        except EditError as error:
+            raise _fail(where, str(error)) from None
+        added.setdefault((src.node, dst.node), index)
+    if graph.has_cycle():
+        cycle = graph.find_cycle()
+        index = min(added[pair] for pair in zip(cycle, [*cycle[1:], cycle[0]]))
+        entry = data["edges"][index]
+        where = f"edges[{index}]"
+        raise _fail(where, f"{entry['from']} → {entry['to']} would make a cycle")
+
+
+def _check_training(section: dict[str, Any]) -> None:
+    """The training section is refused at load, with the line `graphcore train` would give."""
+    if not section:
+        return
+    from graphcore.training_config import TrainingConfigError, parse
+
     try:
-        graph.connect(src, dst)
-    except EditError as error:
-        raise FileFormatError(f"{where}: {error}") from None
+        parse(section)
+    except TrainingConfigError as error:
+        message = str(error)
+        raise FileFormatError(message if len(message) <= 300 else message[:299] + "…") from None
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
-    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "nodes": [], "edges": []}
+    version = max(VERSION, graph.format_version)
+    data: dict[str, Any] = {"format": FORMAT, "version": version, "nodes": [], "edges": []}
     for node in graph.nodes:
         entry: dict[str, Any] = {"id": node.id, "type": node.type}
         if node.params:
@@ -133,40 +390,53 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
         data["training"] = graph.training
     if graph.meta:
         data["meta"] = graph.meta
+    data.update(graph.unread)
     return data
 
 
+# --- files -----------------------------------------------------------------------------------------
+
+
 def loads(text: str, name: str = "<string>") -> Graph:
+    collecting = gc.isenabled()
+    gc.disable()  # loading allocates only what it keeps: the collector's passes made it superlinear
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise FileFormatError(
-            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
-    try:
-        return graph_from_dict(data)
+        return graph_from_dict(parse_json(text))
     except FileFormatError as error:
         raise FileFormatError(f"{name}: {error}") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def load(path: str | Path) -> Graph:
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FileFormatError(
+                f"{path}: is {size / 2**20:.0f} MB; at most {MAX_FILE_BYTES // 2**20} MB are read"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FileFormatError(f"{path}: cannot read ({error})") from None
+    except IsADirectoryError:
+        raise FileFormatError(f"{path}: is a folder, not a graph file") from None
+    except UnicodeDecodeError as error:
+        raise FileFormatError(f"{path}: cannot read (not UTF-8 text at byte {error.start})") from None
+    except OSError as error:
+        raise FileFormatError(f"{path}: cannot read ({error.strerror or error})") from None
     return loads(text, str(path))
 
 
 def dumps(graph: Graph) -> str:
-    return json.dumps(graph_to_dict(graph), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(graph_to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def save(graph: Graph, path: str | Path) -> None:
-    """Write atomically (to a temporary file, then rename), so a failed save never loses the old file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(graph), encoding="utf-8")
-    tmp.replace(path)
+    """Write atomically (graphcore.atomic_write): a failed save raises SaveError and never loses the old file."""
+    try:
+        text = dumps(graph)
+    except ValueError as error:  # NaN or infinity: JSON has no way to write them
+        raise SaveError(f"cannot save {path}: {error}") from None
+    write_text_atomic(Path(path), text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,16 +37,63 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _nested_numbers(value: Any) -> bool:
+MAX_INT = 2**31 - 1  # sizes, dims and counts beyond this are typing mistakes, not networks
+MAX_LITERAL_INT = 2**53  # integers in literal values: exact as float64, never overflow torch
+MAX_NESTING = 32  # deepest list a literal value or call argument may be
+MAX_STRING = 10_000  # longest string param
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    """A number that torch and JSON both take: a float that is finite, an int of sensible size."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return abs(value) <= MAX_LITERAL_INT
+
+
+def _nested_numbers(value: Any, depth: int = 0) -> bool:
     """A number, or a rectangular nested list of numbers (what `torch.tensor` accepts)."""
     if _is_number(value):
-        return math.isfinite(value)
-    if not isinstance(value, list) or not value:
+        return _finite(value)
+    if not isinstance(value, list) or not value or depth >= MAX_NESTING:
         return False
-    if not all(_nested_numbers(v) for v in value):
+    if not all(_nested_numbers(v, depth + 1) for v in value):
         return False
     shapes = {literal_shape(v) for v in value}
     return len(shapes) == 1
+
+
+def _encodable(text: str) -> bool:
+    """No lone surrogate ("\\ud800"), which loads from JSON but can never be saved as UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _nesting(value: Any) -> int:
+    """How deep lists and objects nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list | dict):
+            if depth >= MAX_NESTING:
+                return depth + 1
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _ints_in(value: Any) -> list[int]:
+    """The integers a shape, ints or dims param holds (names and nulls are not sizes)."""
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if _is_int(v)]
 
 
 def literal_shape(value: Any) -> Shape:
@@ -79,30 +127,60 @@ class Param:
         """None when `value` is acceptable, else a sentence saying what is wrong with it."""
         if value is None:
             return None if self.optional else "must be given"
+        if self.kind in ("value", "list", "object") and _nesting(value) > MAX_NESTING:
+            return f"nested more than {MAX_NESTING} levels deep"
         check = _KIND_CHECKS[self.kind]
         if not check[0](value):
-            return f"expected {check[1]}, got {value!r}"
+            return f"expected {check[1]}, got {shorten(value)}"
         if self.choices and value not in self.choices:
-            return f"must be one of {', '.join(map(str, self.choices))}; got {value!r}"
+            return f"must be one of {', '.join(map(str, self.choices))}; got {shorten(value)}"
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            return f"is {len(value):,} characters long; at most {MAX_STRING:,} are allowed"
+        if not json_literal(value):
+            return "holds a string that cannot be saved (a lone surrogate such as \\ud800)"
+        if self.kind in ("int", "shape", "ints", "dims"):
+            for number in _ints_in(value):
+                if abs(number) > MAX_INT:
+                    return f"{shorten(number)} is too large (at most {MAX_INT:,} in size)"
         numbers = [value] if _is_number(value) else value if self.kind == "ints" else []
         for number in numbers:
             if self.min is not None and number < self.min:
-                return f"must be >= {self.min:g}; got {number!r}"
+                return f"must be >= {self.min:g}; got {shorten(number)}"
             if self.max is not None and number > self.max:
-                return f"must be <= {self.max:g}; got {number!r}"
+                return f"must be <= {self.max:g}; got {shorten(number)}"
         return None
 
 
-def json_literal(value: Any) -> bool:
-    """A JSON value that repr() writes as a Python literal: no NaN or infinity, object keys identifiers."""
-    if value is None or isinstance(value, bool | int | str):
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 4, 8, 6
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 70
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """repr(value) cut to about `limit` characters, so a 10 MB bad value makes a one-line message."""
+    if _is_int(value) and value.bit_length() > 4000:
+        return "an integer of over 1,200 digits"  # repr() itself refuses ints past 4,300 digits
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def json_literal(value: Any, depth: int = 0) -> bool:
+    """A JSON value that repr() writes as a Python literal and UTF-8 can save: no NaN or infinity, no
+    lone surrogate, object keys identifiers."""
+    if value is None or isinstance(value, bool):
         return True
-    if isinstance(value, float):
-        return math.isfinite(value)
+    if isinstance(value, str):
+        return _encodable(value)
+    if isinstance(value, int | float):
+        return _finite(value) if isinstance(value, float) else True
+    if depth >= MAX_NESTING:
+        return False
     if isinstance(value, list):
-        return all(json_literal(v) for v in value)
+        return all(json_literal(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isidentifier() and json_literal(v) for k, v in value.items())
+        return all(
+            isinstance(k, str) and k.isidentifier() and json_literal(v, depth + 1) for k, v in value.items()
+        )
     return False
 
 

@@ -54,7 +54,9 @@ def validate(graph: Graph) -> Report:
     for node in graph.nodes:
         spec = REGISTRY.get(node.type)
         if spec is None:
-            problems.append(Diagnostic(node.id, None, f"unknown node type {node.type!r}"))
+            problems.append(
+                Diagnostic(node.id, None, f"unknown node type {node.type!r} (from a newer version?)")
+            )
             broken.add(node.id)
             continue
         for param, message in spec.param_problems(node.params):

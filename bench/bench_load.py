@@ -1,0 +1,80 @@
+"""Loading benchmark: read, check and validate generated graphs of 1,000, 10,000 and 50,000 nodes.
+Numbers go to docs/benchmarks.md, section "Loading".
+
+    python bench/bench_load.py                # 1k, 10k, 50k nodes
+    python bench/bench_load.py --nodes 8000 16000 32000
+
+Target from issue 12: a 50,000-node file loads and validates in under 2 s, and the time grows
+linearly with the size (it was quadratic: 8,000 nodes 0.94 s, 16,000 3.0 s, 32,000 10.6 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from graphcore.fileformat import load, save  # noqa: E402
+from graphcore.graph import Graph, Node, PortRef  # noqa: E402
+from graphcore.registry import load_library  # noqa: E402
+from graphcore.validate import validate  # noqa: E402
+
+
+def chain_of_layers(nodes: int) -> Graph:
+    """An Input, then Linear/Tanh pairs with a skip connection (add) every few nodes: a deep MLP."""
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": ["N", 8]}, pos=(0.0, 0.0)))
+    last, skip = "x", "x"
+    for i in range(1, nodes):
+        kind = ("Linear", "tanh", "add")[i % 3]
+        node_id = f"n{i}"
+        params = {"in_features": 8, "out_features": 8} if kind == "Linear" else {}
+        graph.add_node(Node(node_id, kind, params, pos=(float(i % 200) * 200, float(i // 200) * 120)))
+        if kind == "add":
+            graph.connect(PortRef(last, "out"), PortRef(node_id, "a"))
+            graph.connect(PortRef(skip, "out"), PortRef(node_id, "b"))
+            skip = node_id
+        else:
+            graph.connect(PortRef(last, "out"), PortRef(node_id, "x"))
+        last = node_id
+    return graph
+
+
+def measure(nodes: int, repeats: int) -> tuple[float, float, int]:
+    """Median CPU seconds of load() and of load() + validate(), and the file's size in bytes. CPU time,
+    not wall time: on a shared machine the wall time mostly measures the other work."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "big.json"
+        save(chain_of_layers(nodes), path)
+        loads, totals = [], []
+        for _ in range(repeats):
+            start = time.process_time()
+            graph = load(path)
+            loaded = time.process_time()
+            report = validate(graph)
+            totals.append(time.process_time() - start)
+            loads.append(loaded - start)
+            assert report.ok, report.diagnostics[:3]
+        return statistics.median(loads), statistics.median(totals), path.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    load_library()
+    print("| nodes | file MB | load s | load + validate s | µs per node |")
+    print("|---|---|---|---|---|")
+    for nodes in args.nodes:
+        loaded, total, size = measure(nodes, args.repeats)
+        print(f"| {nodes:,} | {size / 2**20:.1f} | {loaded:.3f} | {total:.3f} | {total / nodes * 1e6:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
