@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from app.plots.training_plots import CAPACITY, TrainingPlots
 from app.training.commands import SetTraining
@@ -218,3 +221,46 @@ def test_histograms_follow_the_selected_node(xor: MainWindow, qtbot):
     for kind in ("value", "weight", "gradient"):
         x, y = tools.histograms.curves[kind].getData()
         assert len(x) == len(y) + 1 and y.sum() > 0, kind
+
+
+def click(window: MainWindow, name: str) -> None:
+    """Press a Run action's button on its toolbar, as a user would."""
+    tools = window.run_tools
+    toolbar = next(t for t in tools.toolbars if tools.actions[name] in t.actions())
+    QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)
+
+
+def test_over_the_memory_budget_start_says_which_node_and_how_much(xor: MainWindow, qtbot, monkeypatch):
+    monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "256B")
+    with qtbot.waitSignal(xor.run_tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
+        click(xor, "start")
+    assert failed.args[0].startswith("fc1: the graph needs ")
+    assert failed.args[0].endswith("the budget is 0.25 KB (set BACKPROP_MEMORY_BUDGET to change it)")
+    qtbot.waitUntil(lambda: state(xor) == "idle")
+    assert "the budget is 0.25 KB" in xor.run_tools.train_dock.status.text()
+    assert "the budget is 0.25 KB" in xor.statusBar().currentMessage()
+    assert xor.run_tools.actions["start"].isEnabled()
+
+
+def test_an_error_inside_a_node_stops_the_run_and_start_works_again(xor: MainWindow, qtbot, monkeypatch):
+    tools = xor.run_tools
+    tools.train_dock.steps.setValue(40)
+    linear = torch.nn.Linear.forward
+
+    def fail_after_ten_steps(self, x):
+        if tools.session.worker.trainer.step_count >= 10:
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied\n(more torch detail)")
+        return linear(self, x)
+
+    monkeypatch.setattr(torch.nn.Linear, "forward", fail_after_ten_steps)
+    with qtbot.waitSignal(tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
+        click(xor, "start")
+    assert failed.args[0] == "fc1 (Linear): RuntimeError: mat1 and mat2 shapes cannot be multiplied"
+    qtbot.waitUntil(lambda: state(xor) == "idle")
+    assert "fc1 (Linear): RuntimeError" in tools.train_dock.status.text()
+    assert "fc1 (Linear)" in xor.statusBar().currentMessage()
+    assert tools.actions["start"].isEnabled() and not tools.actions["resume"].isEnabled()
+    monkeypatch.setattr(torch.nn.Linear, "forward", linear)
+    with qtbot.waitSignal(tools.session.message, timeout=BUILD_TIMEOUT) as said:
+        click(xor, "start")
+    assert said.args[0].startswith("Training finished after 40 steps")
