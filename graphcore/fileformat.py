@@ -241,7 +241,8 @@ def _check_schema(data: dict[str, Any], newer: bool) -> None:
     top = {k: v for k, v in data.items() if k not in ("nodes", "edges") and (not newer or k in TOP_KEYS)}
     top.update({k: [] for k in ("nodes", "edges") if isinstance(data.get(k), list)})
     top.update({k: data[k] for k in ("nodes", "edges") if k in data and not isinstance(data[k], list)})
-    _first_error(_validator(), top, [], data)
+    if not _plain_top(top):
+        _first_error(_validator(), top, [], data)
     for key, definition, fast in (("nodes", "node", _plain_node), ("edges", "edge", _plain_edge)):
         for index, entry in enumerate(data.get(key, [])):
             if not fast(entry):
@@ -277,6 +278,20 @@ def _plain_node(entry: Any) -> bool:
         and type(pos := entry.get("pos", [0, 0])) is list
         and len(pos) == 2
         and all(type(p) in (int, float) for p in pos)
+    )
+
+
+def _plain_top(top: dict[str, Any]) -> bool:
+    """The common top level (format and version already checked), as _plain_node is for nodes."""
+    meta = top.get("meta", {})
+    return (
+        top.keys() <= TOP_KEYS
+        and type(top.get("nodes", [])) is list
+        and type(top.get("edges", [])) is list
+        and type(top.get("training", {})) is dict
+        and type(meta) is dict
+        and meta.keys() <= {"name", "title"}
+        and all(type(meta[k]) is str and len(meta[k]) <= 200 for k in meta)
     )
 
 
