@@ -133,6 +133,9 @@ class StepperController(QObject):
         """Start stepping to the end of the pass in slices (auto-play stops); stop_run ends it early."""
         if self.session is None or self.running:
             return
+        if self.session.error:  # a node raised: this pass cannot go on (Reset starts over)
+            self.message.emit(f"Stepping stopped: {self.session.error}")
+            return
         self.timer.stop()
         self.run_timer.start(0)
         self._drawn_at = time.perf_counter()

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
 
 from app.stepper import controller
 from app.stepper.format import describe
@@ -305,3 +306,62 @@ def test_closing_the_window_during_a_run(stepping_deep: MainWindow, qtbot, one_s
     assert not stepper.running and stepper.session is None
     with qtbot.assertNotEmitted(stepper.run_progressed, wait=50):
         pass
+
+
+def click(window: MainWindow, name: str) -> None:
+    """Press a Run action's button on its toolbar, as a user would."""
+    tools = window.run_tools
+    toolbar = next(t for t in tools.toolbars if tools.actions[name] in t.actions())
+    QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)
+
+
+def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(neuron: MainWindow, monkeypatch):
+    monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "100B")
+    click(neuron, "stepper_mode")
+    tools = neuron.run_tools
+    assert not tools.actions["stepper_mode"].isChecked() and not tools.stepper.active
+    message = neuron.statusBar().currentMessage()
+    assert message.startswith("Cannot step this graph: ") and "the graph needs" in message
+    assert message.endswith("the budget is 0.0977 KB (set BACKPROP_MEMORY_BUDGET to change it)")
+    assert "the budget is 0.0977 KB" in tools.stepper_panel.text
+    monkeypatch.delenv("BACKPROP_MEMORY_BUDGET")
+    click(neuron, "stepper_mode")
+    assert tools.stepper.active
+
+
+def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
+    neuron: MainWindow, monkeypatch, qtbot
+):
+    tools = neuron.run_tools
+    sigmoid = torch.sigmoid
+    monkeypatch.setattr(torch, "sigmoid", lambda x: torch.empty(10**6).reshape(7, -1))  # a torch error
+    click(neuron, "stepper_mode")
+    for _ in range(12):
+        click(neuron, "step")
+    session = tools.stepper.session
+    assert session.current.node == "z" and session.exhausted  # the step into t failed
+    message = neuron.statusBar().currentMessage()
+    assert message.startswith(
+        "Stepping stopped: t = σ(z) (sigmoid): RuntimeError: shape '[7, -1]' is invalid"
+    )
+    assert "Stepping stopped: t = σ(z) (sigmoid): RuntimeError" in tools.stepper_panel.text
+    click(neuron, "run_to_end")
+    assert not tools.stepper.running and session.current.node == "z"
+    monkeypatch.setattr(torch, "sigmoid", sigmoid)
+    click(neuron, "stepper_reset")
+    assert "Stepping stopped" not in tools.stepper_panel.text
+    click(neuron, "run_to_end")
+    qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
+    assert tools.stepper.session.at_end and tools.actions["optimizer_step"].isEnabled()
+
+
+def test_a_node_that_raises_during_run_to_end_stops_the_run(neuron: MainWindow, monkeypatch, qtbot):
+    tools = neuron.run_tools
+    monkeypatch.setattr(torch, "sigmoid", lambda x: x[99])  # IndexError
+    click(neuron, "stepper_mode")
+    click(neuron, "run_to_end")
+    qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
+    assert (
+        neuron.statusBar().currentMessage().startswith("Stepping stopped: t = σ(z) (sigmoid): IndexError: ")
+    )
+    assert tools.actions["stepper_reset"].isEnabled() and tools.stepper.session.exhausted
