@@ -212,7 +212,7 @@ def _schema_message(error: Any) -> tuple[list[Any], str]:
         error.instance,
         error.validator_value,
     )
-    expected = error.schema.get("description")
+    expected = error.schema.get("x-expected")  # the schema's own words for what a value should be
     if kind == "required":
         missing = next(k for k in rule if k not in instance)
         return path, f"missing key {missing!r}"

@@ -4,8 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graphcore.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
+from graphcore.graph import PortRef
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.json"))
 
@@ -129,3 +132,207 @@ def test_save_is_atomic_and_leaves_no_temporary(tmp_path):
     save(graph, target)
     assert [p.name for p in tmp_path.iterdir()] == ["g.json"]
     assert load(target).node("w").params["value"] == 0.5
+
+
+# --- limits: each with its own one-line message ----------------------------------------------------
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(FileFormatError) as caught:
+        loads(text, "f.json")
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300, message
+    return message
+
+
+def node_doc(**node):
+    return doc(nodes=[{"id": "n", "type": "neg", **node}], edges=[])
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error():
+    assert "nest too deep" in refusal('{"meta": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    meta = json.loads(doc())
+    text = json.dumps(meta)[:-1] + ', "meta": {"deep": ' + "[" * 1000 + "]" * 1000 + "}}"
+    assert refusal(text).startswith("f.json: ")
+    constant = doc(nodes=[{"id": "c", "type": "Constant", "params": {"value": "V"}}], edges=[]).replace(
+        '"V"', "[" * 500 + "1" + "]" * 500
+    )
+    message = refusal(constant)
+    assert (
+        message.startswith("f.json: nodes[0] (id 'c').params.value[0][0]")
+        and "nested more than 64" in message
+    )
+
+
+def test_integers_past_pythons_digit_limit_and_absurd_params():
+    text = doc().replace('"value": 0.5', '"value": ' + "9" * 5000)
+    column = text.index("9999") + 1
+    assert (
+        refusal(text)
+        == f"f.json: line 1, column {column}: an integer of more than 4300 digits; at most 4300 are read"
+    )
+    assert "is too large" in refusal(doc(nodes=[{"id": "n", "type": "neg", "pos": [10**30, 0]}], edges=[]))
+    linear = {"id": "n", "type": "Linear", "params": {"in_features": 10**12, "out_features": 2}}
+    assert refusal(doc(nodes=[linear], edges=[])) == (
+        "f.json: nodes[0] (id 'n').params.in_features: 1000000000000 is too large (at most 2,147,483,647 in size)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            node_doc(pos=[float("nan"), 0]),
+            "f.json: nodes[0] (id 'n').pos[0]: expected a finite number, got nan",
+        ),
+        (
+            node_doc(pos=[0, float("-inf")]),
+            "f.json: nodes[0] (id 'n').pos[1]: expected a finite number, got -inf",
+        ),
+        (
+            doc(meta={"view": {"center": [0, 0], "zoom": float("inf")}}),
+            "f.json: meta.view.zoom: expected a finite number, got inf",
+        ),
+        (
+            doc(nodes=[{"id": "x", "type": "Input", "params": {"shape": [float("nan")]}}], edges=[]),
+            "f.json: nodes[0] (id 'x').params.shape[0]: expected a finite number, got nan",
+        ),
+    ],
+)
+def test_non_finite_numbers_are_refused(text, message):
+    assert "NaN" in text or "Infinity" in text
+    assert refusal(text) == message
+
+
+def test_a_lone_surrogate_is_refused_on_load():
+    assert refusal(node_doc(label="ab\ud800")) == (
+        "f.json: nodes[0] (id 'n').label: character 2 is a lone surrogate ('\\ud800'), "
+        "which cannot be saved as UTF-8"
+    )
+    assert loads(node_doc(label="λ→∂😀")).node("n").label == "λ→∂😀"  # a real pair is fine
+
+
+def test_meta_keys_the_app_reads_are_type_checked():
+    assert refusal(doc(meta={"name": 5})) == "f.json: meta.name: expected a string, got 5"
+    assert refusal(doc(meta={"view": {"center": [0], "zoom": 1}})).startswith(
+        "f.json: meta.view.center: expected [x, y], got [0]"
+    )
+    assert loads(doc(meta={"groups": [{"id": 1}]})).meta == {"groups": [{"id": 1}]}  # the editor skips it
+
+
+def test_long_strings_and_long_values_are_shortened():
+    assert refusal(node_doc(label="x" * 200_000)) == (
+        "f.json: nodes[0] (id 'n').label: a string of 200,000 characters; at most 100,000 are allowed"
+    )
+    assert refusal(node_doc(label="x" * 5000)) == (
+        "f.json: nodes[0] (id 'n').label: a string of 5,000 characters; at most 1,000 are allowed"
+    )
+    message = refusal(node_doc(pos=["y" * 50_000, 0]))
+    assert (
+        message.startswith("f.json: nodes[0] (id 'n').pos[0]: expected a number, got 'yyy")
+        and "..." in message
+    )
+
+
+def test_file_size_and_counts_have_their_own_limits(tmp_path, monkeypatch):
+    from graphcore import fileformat
+
+    big = tmp_path / "big.json"
+    big.write_text(doc())
+    monkeypatch.setattr(fileformat, "MAX_FILE_BYTES", 100)
+    with pytest.raises(FileFormatError, match=r"big\.json: is 0 MB; at most 0 MB are read$"):
+        load(big)
+    monkeypatch.setattr(fileformat, "MAX_FILE_BYTES", 2**20)
+    monkeypatch.setattr(fileformat, "MAX_NODES", 2)
+    assert refusal(doc()) == "f.json: nodes: 3 entries; at most 2 are read"
+    monkeypatch.setattr(fileformat, "MAX_EDGES", 1)
+    assert refusal(doc(nodes=[])) == "f.json: edges: 2 entries; at most 1 are read"
+
+
+def test_the_training_section_is_checked_when_the_file_loads():
+    assert refusal(doc(training={"optimizer": "sgd"})) == "f.json: training.dataset: is required"
+    section = {"dataset": {"name": "xor"}, "inputs": {"x": "x"}, "loss": "z.out", "batch_size": 0}
+    assert refusal(doc(training=section)).startswith(
+        "f.json: training.batch_size: must be a positive integer"
+    )
+
+
+def test_a_cycle_names_an_edge_on_it():
+    nodes = [{"id": "a", "type": "neg"}, {"id": "b", "type": "neg"}]
+    edges = [{"from": "a.out", "to": "b.x"}, {"from": "b.out", "to": "a.x"}]
+    assert refusal(doc(nodes=nodes, edges=edges)) == "f.json: edges[0]: a.out → b.x would make a cycle"
+
+
+# --- placeholders and versions ---------------------------------------------------------------------
+
+
+def test_unknown_node_types_are_kept_as_placeholders_and_saved_unchanged():
+    from graphcore.validate import validate
+
+    future = {
+        "id": "q",
+        "type": "Quux",
+        "params": {"whatever": [1, {"a": None}]},
+        "label": "Q",
+        "pos": [5, 6],
+    }
+    base = json.loads(doc())
+    text = doc(nodes=[*base["nodes"], future], edges=[*base["edges"], {"from": "z.out", "to": "q.in"}])
+    graph = loads(text)
+    assert [str(s) for s in graph.consumers_of(graph.source_of(PortRef("q", "in")))] == ["q.in"]
+    report = validate(graph)
+    assert "q: unknown node type 'Quux' (from a newer version?)" in [str(d) for d in report.diagnostics]
+    assert graph_to_dict(graph)["nodes"][3] == {**future, "pos": [5.0, 6.0]}
+    assert graph_to_dict(loads(dumps(graph))) == graph_to_dict(graph)
+
+
+def test_a_newer_version_opens_and_is_written_back_as_it_came():
+    text = doc(version=3, plugins={"colour": "red"})
+    graph = loads(text)
+    again = graph_to_dict(graph)
+    assert again["version"] == 3 and again["plugins"] == {"colour": "red"}
+    assert refusal(doc(version=1, plugins={})).startswith("f.json: top level: unknown key 'plugins'")
+
+
+# --- the schema ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_fits_the_schema(path):
+    from jsonschema import Draft202012Validator
+
+    from graphcore.fileformat import schema
+
+    Draft202012Validator.check_schema(schema())
+    assert list(Draft202012Validator(schema()).iter_errors(json.loads(path.read_text()))) == []
+
+
+def test_the_schema_is_published_in_the_docs():
+    from graphcore.fileformat import schema
+
+    text = (Path(__file__).parents[2] / "docs" / "file-format.md").read_text(encoding="utf-8")
+    published = text.split("```json schema\n", 1)[1].split("```", 1)[0]
+    assert json.loads(published) == schema()
+
+
+NODE_PARTS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.lists(st.integers(), max_size=3),
+    st.lists(st.floats(allow_nan=False), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+NODE_KEYS = st.sampled_from(["id", "type", "params", "label", "pos", "extra"])
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(st.dictionaries(NODE_KEYS, NODE_PARTS | st.sampled_from(["a.b", "n", "x" * 201])))
+def test_the_quick_node_check_never_accepts_what_the_schema_refuses(entry):
+    """_plain_node skips jsonschema for speed; it must only ever accept nodes the schema accepts."""
+    from graphcore.fileformat import _plain_node, _validator
+
+    if _plain_node(entry):
+        assert _validator("node").is_valid(entry), entry
