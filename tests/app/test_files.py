@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 from canvas_gestures import drag
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
+from PySide6.QtGui import QKeyEvent, QTransform
+from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.panels.inspector import unwritable
 from app.window import MainWindow
 from graphcore.fileformat import dumps, load
 from graphcore.graph import PortRef
@@ -135,3 +140,144 @@ def test_recent_files_and_examples_menus(window: MainWindow, examples: Path):
     assert listed == [str(p) for p in window.example_files()] and len(listed) >= 3
     window.menu.examples.actions()[0].trigger()
     assert window.document.path == window.example_files()[0]
+
+
+def what_shows(window: MainWindow) -> tuple:
+    """Title, canvas, panels and undo history: what a failed open must leave as it was."""
+    return (
+        window.windowTitle(),
+        dumps(window.document.graph),
+        sorted(window.scene.nodes),
+        len(window.scene.items()),
+        window.view.scene() is window.scene,
+        window.inspector.document is window.document,
+        window.run_tools._document is window.document,
+        window.undo_group.activeStack() is window.document.stack,
+        window.counts.text(),
+    )
+
+
+@pytest.mark.parametrize("panel", ["run_tools", "lab", "inspector"])
+def test_a_document_that_fails_while_being_shown_puts_the_old_one_back(
+    neuron: MainWindow, examples: Path, monkeypatch, panel: str
+):
+    neuron.controller.set_label("t", "unsaved")
+    neuron.ask_save_changes = lambda: "discard"
+    before = what_shows(neuron)
+    real = getattr(neuron, panel).bind
+
+    def bind(*args):
+        if neuron.document.path == examples / "xor.json":
+            raise TypeError("a panel could not show this document")
+        return real(*args)
+
+    monkeypatch.setattr(getattr(neuron, panel), "bind", bind)
+    assert not neuron.open_path(examples / "xor.json")
+    assert what_shows(neuron) == before
+    message = neuron.statusBar().currentMessage()
+    assert message.startswith(str(examples / "xor.json")) and "a panel could not show" in message
+    assert "Traceback" in neuron.error_box.detailedText()
+    neuron.error_box.close()
+    neuron.controller.add_node("relu", QPointF(0, 0))  # the old document still works
+    assert len(neuron.scene.nodes) == len(neuron.document.graph) == len(before[2]) + 1
+    neuron.document.stack.undo()
+    assert what_shows(neuron) == before
+
+
+def test_a_bad_training_section_is_refused_and_the_window_kept(neuron: MainWindow, examples: Path, tmp_path):
+    data = json.loads((examples / "xor.json").read_text(encoding="utf-8"))
+    before = what_shows(neuron)
+    for bad in ({"device": 5}, {"optimizer": {"name": [1]}}, {"gamma": "x"}):
+        (tmp_path / "t.json").write_text(json.dumps({**data, "training": {**data["training"], **bad}}))
+        neuron.ask_open_path = lambda: tmp_path / "t.json"
+        neuron.menu["open"].trigger()
+        assert "training" in neuron.statusBar().currentMessage() and neuron.error_box.isVisible()
+        assert what_shows(neuron) == before
+        neuron.error_box.close()
+
+
+def test_a_huge_bad_value_gives_one_short_line_and_details(neuron: MainWindow, tmp_path: Path):
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({"format": "backprop-studio-graph", "version": 1, "x" * 10_000_000: 1}))
+    assert not neuron.open_path(huge)
+    box = neuron.error_box
+    assert len(box.text()) <= 300 and box.text() == neuron.statusBar().currentMessage()
+    assert len(box.detailedText()) <= 20_100
+    neuron.show_error("Cannot open file", "y" * 10_000_000)  # however long the loader's line
+    assert box is not neuron.error_box and len(neuron.error_box.text()) <= 300
+    assert neuron.error_box.text().endswith("…") and neuron.error_box.detailedText().endswith(
+        "more characters)"
+    )
+
+
+def test_closed_error_boxes_are_deleted(neuron: MainWindow, tmp_path: Path, qtbot):
+    (tmp_path / "not.json").write_text("{oops")
+    for _ in range(5):
+        assert not neuron.open_path(tmp_path / "not.json")
+        box = neuron.error_box
+        qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        assert neuron.error_box is None
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert neuron.findChildren(QMessageBox) == []
+
+
+@pytest.mark.parametrize("obstacle", ["folder in the way", "missing folder", "unwritable label"])
+def test_failed_saves_say_why_keep_the_star_and_leave_no_temporary_file(
+    neuron: MainWindow, tmp_path: Path, obstacle: str
+):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "g.json"
+    if obstacle == "folder in the way":
+        target.mkdir()
+    elif obstacle == "missing folder":
+        target = folder / "gone" / "g.json"
+    neuron.controller.set_label("t", "\ud800" if obstacle == "unwritable label" else "x")
+    neuron.ask_save_path = lambda: target
+    assert not neuron.save_as()
+    message = neuron.statusBar().currentMessage()
+    assert str(target) in message and neuron.error_box.text() == message
+    assert neuron.dirty and neuron.windowTitle().startswith("sigmoid_neuron.json*")
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == []
+    neuron.error_box.close()
+
+
+def test_a_non_finite_view_is_ignored_and_never_sticks(neuron: MainWindow, examples: Path, tmp_path: Path):
+    view = neuron.view
+    for state in (
+        {"center": [float("nan"), 0], "zoom": 1},
+        {"center": [0, 0], "zoom": float("nan")},
+        {"center": [float("inf"), 0], "zoom": 1},
+        {"center": [0, 0], "zoom": 0},
+        {"center": [0, 0], "zoom": "1e999"},
+    ):
+        assert not view.restore(state) and math.isfinite(view.zoom)
+    view.zoom_by(float("nan"))
+    assert math.isfinite(view.zoom) and view.zoom > 0
+    view.setTransform(QTransform(float("nan"), 0, 0, float("nan"), 0, 0))  # as a bad file once left it
+    assert neuron.open_path(examples / "xor.json")
+    assert math.isfinite(view.zoom) and "nan" not in neuron.zoom_label.text()
+    data = json.loads((examples / "xor.json").read_text(encoding="utf-8"))
+    data["meta"]["view"] = {"center": [0, 0], "zoom": 1e-300}
+    (tmp_path / "v.json").write_text(json.dumps(data))
+    assert neuron.open_path(tmp_path / "v.json") and view.zoom == pytest.approx(0.05)
+
+
+def test_typing_a_label_character_by_character(neuron: MainWindow, examples: Path, qtbot):
+    neuron.scene.select_nodes(["t"])
+    field = neuron.inspector.label_edit
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    for char in "ok λ😀\ud800!":  # a lone surrogate never reaches the field (Qt drops it)
+        QApplication.sendEvent(
+            field, QKeyEvent(QEvent.Type.KeyPress, 0, Qt.KeyboardModifier.NoModifier, char)
+        )
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert neuron.document.graph.node("t").label == "ok λ😀!"
+    assert neuron.save() and load(examples / "sigmoid_neuron.json").node("t").label == "ok λ😀!"
+
+
+def test_text_that_cannot_be_saved_is_named():
+    assert unwritable("ok λ😀") is None
+    assert unwritable("ab\ud800") == "character 3 ('\\ud800') cannot be saved as UTF-8"

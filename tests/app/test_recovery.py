@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPointF
 
-from app.main import offer_recovery
+from app.main import offer_recovery, on_signals
 from app.recovery import FORMAT, Recovered, find_recovered
 from app.window import MainWindow
 from graphcore.fileformat import dumps, load, loads
@@ -80,6 +81,16 @@ def test_ending_for_a_signal_writes_the_file_without_asking(neuron: MainWindow, 
     neuron.end_session()
     assert not neuron.isVisible()
     assert recovered_graph(recovery_folder).node("t").label == "just now"
+
+
+def test_sigint_reaches_the_gui_thread_and_the_old_handler_comes_back(qtbot):
+    """The Qt event loop never gives Python control by itself: the wake-up socket does."""
+    received: list[int] = []
+    before = signal.getsignal(signal.SIGINT)
+    with on_signals([signal.SIGINT, signal.SIGTERM], received.append):
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: received == [signal.SIGINT], timeout=5000)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_running_sessions_file_is_not_offered(recovery_folder: Path, examples: Path):
