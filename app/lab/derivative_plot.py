@@ -73,6 +73,14 @@ def difference_span(points: list[DerivativePoint]) -> float:
     return max(1.25 * largest, ROUNDING * max(1.0, size))
 
 
+def difference_ticks(span: float) -> list[list[tuple[float, str]]]:
+    """0 first (it is kept when the axis is too short for three labels), then ± a round number
+    that fits within the span."""
+    power = 10 ** math.floor(math.log10(span))
+    tick = max(m * power for m in (1, 2, 5) if m * power <= span * 0.9) if span * 0.9 >= power else power / 2
+    return [[(0.0, "0"), (-tick, f"{-tick:g}"), (tick, f"{tick:g}")]]
+
+
 def parse_element(name: str) -> tuple[str, int]:
     """ "x.out[1]" as ("x.out", 1); "L.out" as ("L.out", 0)."""
     value, bracket, index = name.partition("[")
@@ -477,6 +485,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.difference_curve.setData(xs, [p.difference for p in ordered])
         span = difference_span(ordered)
         self.bottom.setYRange(-span, span, padding=0)
+        self.bottom.getAxis("left").setTicks(difference_ticks(span))
         losses = [p.loss for p in ordered]
         shown = not any(map(math.isnan, losses))
         self.loss_curve.setData(xs if shown else [], losses if shown else [])
