@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from app.commands import Disconnect
 from app.lab.jacobian_dock import JacobianDock, checked_values
@@ -108,3 +109,30 @@ def test_a_node_without_forward_mode_leaves_reverse_and_differences(
     assert set(dock.results.results) == {"reverse", "fd"}
     assert dock.panels["forward"].titleLabel.text.endswith("not available")
     assert dock.table.item(0, 1).text() == "—" and dock.table.item(1, 1).text() == "3"
+
+
+def test_over_the_memory_budget_the_lab_says_which_node_and_how_much(
+    window: MainWindow, examples: Path, qtbot, monkeypatch
+):
+    assert window.open_path(examples / "xor.json")
+    dock = window.lab.jacobian
+    window.lab.open("jacobian")
+    dock.choose(["loss.out"], ["x.out"])
+    monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "256B")
+    computed(dock, qtbot)
+    assert dock.message.text().startswith("fc1: the graph needs ")
+    assert dock.message.text().endswith("the budget is 0.25 KB (set BACKPROP_MEMORY_BUDGET to change it)")
+    assert dock.compute_button.isEnabled()
+
+
+def test_a_node_that_raises_in_the_lab_is_named(window: MainWindow, examples: Path, qtbot, monkeypatch):
+    assert window.open_path(examples / "sigmoid_neuron.json")
+    dock = window.lab.jacobian
+    window.lab.open("jacobian")
+    dock.choose(["L.out"], ["w.out"])
+    monkeypatch.setattr(torch, "sigmoid", lambda x: x.reshape(5, -1))
+    computed(dock, qtbot)
+    assert dock.message.text().startswith("t = σ(z) (sigmoid): RuntimeError: shape '[5, -1]' is invalid")
+    monkeypatch.undo()
+    computed(dock, qtbot)  # the lab keeps working
+    assert set(dock.results.results) == {"forward", "reverse", "fd"}
