@@ -150,28 +150,34 @@ def budget(device: Any = None) -> int:
 
 
 def _dim(dim: int | str, batch: int) -> int:
-    """A dim's size: symbolic names ("N", "N*12", "(N+1)") are the batch."""
+    """A dim's size: symbolic names ("N", "N*12", "int(N*2.0)") are the batch; an expression this
+    cannot read counts as the batch."""
     if isinstance(dim, int):
         return dim
-    tree = ast.parse(dim, mode="eval").body
-    return _evaluate(tree, batch)
+    try:
+        return max(0, int(_evaluate(ast.parse(dim, mode="eval").body, batch)))
+    except (ValueError, SyntaxError, ArithmeticError, RecursionError):
+        return batch
 
 
-_OPERATORS: dict[type, Callable[[int, int], int]] = {
+_OPERATORS: dict[type, Callable[[float, float], float]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
-    ast.FloorDiv: lambda a, b: a // b if b else 0,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
 }
 
 
-def _evaluate(node: ast.AST, batch: int) -> int:
+def _evaluate(node: ast.AST, batch: int) -> float:
     if isinstance(node, ast.Name):
         return batch
-    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
         return _OPERATORS[type(node.op)](_evaluate(node.left, batch), _evaluate(node.right, batch))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int" and node.args:
+        return int(_evaluate(node.args[0], batch))
     raise ValueError(f"cannot size the dimension {ast.unparse(node)!r}")
 
 

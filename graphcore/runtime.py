@@ -17,7 +17,7 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.codegen import GeneratedModule, class_name_from, exec_source, python_source
 from graphcore.memory import Estimate, Workload, check_program
-from graphcore.program import Instr, Program
+from graphcore.program import Instr, NodeError, Program
 
 DTYPES = ("float32", "float64")
 
@@ -101,9 +101,16 @@ class Runtime:
         )
 
     def forward(self, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Run the generated module: value name -> tensor for each of its outputs."""
+        """Run the generated module: value name -> tensor for each of its outputs. What a node
+        raises comes out as a NodeError naming it."""
         data = {**self.inputs, **(inputs or {})}
-        result = self.module(*(data[node] for node in self.generated.inputs))
+        try:
+            result = self.module(*(data[node] for node in self.generated.inputs))
+        except Exception as error:  # torch's errors, out of memory included, named by node
+            instr = self.failing_node(error)
+            if instr is None:
+                raise
+            raise NodeError(instr, error) from error
         results = result if len(self.generated.outputs) > 1 else (result,)
         return dict(zip(self.generated.outputs, results))
 

@@ -150,8 +150,8 @@ class Trainer:
                     f"training.inputs.{node}: the dataset has no field {field_name!r} "
                     f"(fields: {', '.join(fields)})"
                 )
-        bound = {node: program.by_node[node].params for node in config.inputs}
-        datasets.check_inputs(fields, config.inputs, bound, config.batch_size)
+        inputs = {instr.node: instr.params for instr in program if instr.spec.kind == "input"}
+        datasets.check_inputs(fields, config.inputs, inputs, config.batch_size)
         outputs = [config.loss] + ([config.predict] if config.predict else [])
         workload = Workload(config.batch_size, optimizer_slots(config.optimizer))
         self.runtime = Runtime(
@@ -260,11 +260,11 @@ class Trainer:
         """What a step raised, as one line naming the node: the node whose line of the generated
         module raised it, else (an error in autograd's backward pass) the node where a replay of the
         batch through the stepping engine raises."""
-        if isinstance(error, NodeError):
-            return error
         self.optimizer.zero_grad(set_to_none=True)  # free the gradients before looking further
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+        if isinstance(error, NodeError):  # Runtime.forward named it
+            return error
         instr = self.runtime.failing_node(error)
         if instr is None:
             instr = self._replay_failure(batch)

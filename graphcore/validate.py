@@ -91,7 +91,7 @@ def _infer(graph: Graph, report: Report, broken: set[str]) -> None:
             report.shapes.update(node_shapes(instr, in_shapes))
         except ShapeError as error:
             report.diagnostics.append(Diagnostic(node_id, None, str(error)))
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+        except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as error:
             report.diagnostics.append(Diagnostic(node_id, None, f"cannot infer the output shape: {error}"))
 
 

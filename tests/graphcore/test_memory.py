@@ -337,3 +337,33 @@ def test_an_error_while_stepping_names_the_node(monkeypatch):
     assert next(events).node == "x"
     with pytest.raises(NodeError, match=r"^first layer \(Linear\): IndexError: index 7 is out of bounds$"):
         next(events)
+
+
+def test_runtime_forward_names_the_node_that_raised(monkeypatch):
+    runtime = Runtime(lower(graph_from_dict(linear_graph(3, 2))))
+    monkeypatch.setattr(torch, "tanh", raising(ValueError("bad value")))
+    with pytest.raises(NodeError, match=r"^t \(tanh\): ValueError: bad value$"):
+        runtime.forward()
+
+
+@pytest.mark.parametrize(
+    ("dim", "size"), [("N", 5), ("N*12", 60), ("(N+1)", 6), ("int(N*2.0)", 10), ("N//2", 2), ("f(N)", 5)]
+)
+def test_symbolic_dims_are_sized_with_the_batch(dim, size):
+    assert memory.numel((dim, 3), batch=5) == size * 3
+
+
+def test_an_overflowing_shape_rule_is_a_diagnostic_not_a_crash():
+    graph = graph_from_dict(
+        {
+            "format": "backprop-studio-graph",
+            "version": 1,
+            "nodes": [
+                {"id": "x", "type": "Input", "params": {"shape": [1, 1, 10**6, 10**6]}},
+                {"id": "up", "type": "Upsample", "params": {"scale_factor": 1e308}},
+            ],
+            "edges": [{"from": "x.out", "to": "up.x"}],
+        }
+    )
+    (problem,) = validate(graph).diagnostics
+    assert str(problem) == "up: cannot infer the output shape: cannot convert float infinity to integer"
