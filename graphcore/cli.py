@@ -26,9 +26,12 @@ from graphcore.cli_common import (
     forward,
     integer,
     make_runtime,
+    memory_budget,
+    memory_size,
     one_line,
     open_graph,
     open_program,
+    path,
     positive_float,
     show_value,
 )
@@ -305,7 +308,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("file", help="a graph file (.json, format v1)")
+        p.add_argument("file", type=path, help="a graph file (.json, format v1)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
         default_dtype = "float32" if name == "train" else "float64"
         p.add_argument(
@@ -316,6 +319,12 @@ def parser() -> argparse.ArgumentParser:
         )
         if name == "check":
             continue
+        p.add_argument(
+            "--memory-budget",
+            type=memory_size,
+            metavar="SIZE",
+            help="refuse graphs that need more memory than this, e.g. 2GB (default: 80%% of what is free)",
+        )
         if name == "train":
             p.add_argument(
                 "--device",
@@ -364,7 +373,8 @@ def show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
 def run_command(argv: list[str], as_json: bool) -> int:
     try:
         args = parser().parse_args(argv)
-        code = {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
+        with memory_budget(getattr(args, "memory_budget", None)):
+            code = {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
         sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
         return code
     except BrokenPipeError:

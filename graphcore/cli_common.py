@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,13 @@ def positive_float(high: float) -> Callable[[str], float]:
     return parse
 
 
+def path(text: str) -> str:
+    """An argparse type: a file name the system can take (not empty, no NUL character)."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text[:40]!r}")
+    return text
+
+
 def device(text: str) -> str:
     """An argparse type: the device names training sections and runtimes take."""
     from graphcore.training_config import DEVICE
@@ -59,6 +68,34 @@ def device(text: str) -> str:
     if not DEVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text[:40]!r}")
     return text
+
+
+def memory_size(text: str) -> str:
+    """An argparse type: a memory budget such as 4GB or 512MB (graphcore.memory reads it)."""
+    from graphcore.memory import parse_size
+
+    try:
+        parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+@contextmanager
+def memory_budget(text: str | None) -> Iterator[None]:
+    """The budget set for the duration of one command, then put back (main may run in-process)."""
+    from graphcore.memory import ENV, set_budget
+
+    previous = os.environ.get(ENV)
+    if text is not None:
+        set_budget(text)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = previous
 
 
 def printable(text: str) -> str:

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graphcore.cli_common import EXIT_INVALID, EXIT_OK, UsageError, emit, integer, open_program, to_plain
+from graphcore.cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    emit,
+    integer,
+    open_program,
+    path,
+    to_plain,
+)
 from graphcore.validate import validate
 
 
@@ -157,8 +166,8 @@ EXCHANGE_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = 
 def add_exchange_parsers(sub: Any) -> None:
     help_text = EXCHANGE_COMMANDS["export"][1]
     p = sub.add_parser("export", help=help_text, description=help_text)
-    p.add_argument("file", help="a graph file (.json, format v1)")
-    p.add_argument("-o", "--output", help="the .py file to write (default: print the code)")
+    p.add_argument("file", type=path, help="a graph file (.json, format v1)")
+    p.add_argument("-o", "--output", type=path, help="the .py file to write (default: print the code)")
     p.add_argument(
         "--train", action="store_true", help="add the dataset, optimizer, schedule and training loop"
     )
@@ -173,7 +182,9 @@ def add_exchange_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     help_text = EXCHANGE_COMMANDS["import-torch"][1]
     p = sub.add_parser("import-torch", help=help_text, description=help_text)
-    p.add_argument("module", help="FILE.py:ClassName (the file is run to import it, as Python would)")
+    p.add_argument(
+        "module", type=path, help="FILE.py:ClassName (the file is run to import it, as Python would)"
+    )
     p.add_argument(
         "--args",
         nargs="+",
@@ -185,5 +196,5 @@ def add_exchange_parsers(sub: Any) -> None:
     p.add_argument(
         "--batch", type=integer(1, 1_000_000), default=4, help="the size given to N when tracing (default 4)"
     )
-    p.add_argument("-o", "--output", help="the graph file to write (default: print it)")
+    p.add_argument("-o", "--output", type=path, help="the graph file to write (default: print it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

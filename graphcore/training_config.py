@@ -78,7 +78,7 @@ def shorten(value: Any, limit: int = SHOWN) -> str:
 
 def _short_repr(value: Any, limit: int, depth: int) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"<an integer of {int(value.bit_length() * math.log10(2)) + 1} digits>"
+        return f"<an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
     if isinstance(value, str):
         return repr(value[:limit])
     if isinstance(value, list | tuple | dict):

@@ -1,6 +1,7 @@
 """The graphcore command: exit codes, text output and exactly one JSON object with --json."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,13 +117,148 @@ def test_unknown_device_is_a_usage_error(capsys):
     )
 
 
-@pytest.mark.parametrize("launcher", [[sys.executable, "-m", "graphcore"], ["graphcore"]])
+BIN = Path(sys.executable).parent  # the environment's own scripts, whatever PATH says
+
+
+@pytest.mark.parametrize("launcher", [[sys.executable, "-m", "graphcore"], [str(BIN / "graphcore")]])
 def test_installed_entry_points(launcher):
+    if not Path(launcher[0]).exists():
+        pytest.skip(f"{launcher[0]} is not installed (pip install -e . writes it)")
     result = subprocess.run(
-        [*launcher, "grad", PATH_SUM, "--of", "e.out", "--wrt", "b", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
+        [*launcher, "check", PATH_SUM, "--json"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["grads"] == {"b": 5.0}
+    assert json.loads(result.stdout)["nodes"] == 6
+
+
+def test_bad_input_in_a_real_process_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "backprop-studio-graph", "version": 1, "nodes": [{"id": ', encoding="utf-8")
+    for argv, code in (
+        (["check", str(bad)], 2),
+        (["run", PATH_SUM, "--batch", "-5"], 2),
+        (["check", NEURON], 0),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "graphcore", *argv], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == code, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == (code != 0)
+
+
+def test_a_closed_pipe_ends_quietly():
+    """As `graphcore steps examples/xor.json | head -1` does: the reader has gone when output comes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphcore", "check", PATH_SUM], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()  # before the command can write: every write finds the pipe closed
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) in (0, 141)
+    assert err == "", err
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "both"])
+def test_integer_values_have_no_derivative(capsys, mode):
+    cnn = str(EXAMPLES / "cnn_bars_stripes.json")
+    code, out, err = run(capsys, "grad", cnn, "--of", "loss.out", "--wrt", "y", "--mode", mode)
+    assert (code, out) == (2, "")
+    assert err == (
+        "graphcore: --wrt y.out: the value holds integers (int64), which have no derivative; "
+        "pick a floating-point value\n"
+    )
+
+
+def test_integer_values_are_refused_by_jacobian_and_steps(capsys):
+    cnn = str(EXAMPLES / "cnn_bars_stripes.json")
+    code, data = run_json(capsys, "jacobian", cnn, "--of", "loss.out", "--wrt", "y", "--mode", "fd")
+    assert code == 2 and data["error"].startswith("--wrt y.out: the value holds integers (int64)")
+    code, _, err = run(capsys, "steps", cnn, "--of", "y")
+    assert code == 2 and err.startswith("graphcore: --of y.out: the value holds integers (int64)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", PATH_SUM, "--batch", "0"], "run: argument --batch: must be from 1 to 1000000, got 0"),
+        (
+            ["run", PATH_SUM, "--batch", "1" + "0" * 30],
+            "run: argument --batch: must be from 1 to 1000000, got 1000",
+        ),
+        (["run", PATH_SUM, "--seed", "-1"], "run: argument --seed: must be from 0 to 4294967295, got -1"),
+        (["run", PATH_SUM, "--seed", "9" * 5000], "run: argument --seed: expected a whole number, got '9999"),
+        (
+            ["train", PATH_SUM, "--steps", "-3"],
+            "train: argument --steps: must be from 1 to 1000000000, got -3",
+        ),
+        (["train", PATH_SUM, "--epochs", "x"], "train: argument --epochs: expected a whole number, got 'x'"),
+        (
+            ["jacobian", PATH_SUM, "--of", "e", "--wrt", "a", "--eps", "inf"],
+            "jacobian: argument --eps: must be a number in (0,",
+        ),
+        (
+            ["jacobian", PATH_SUM, "--of", "e", "--wrt", "a", "--eps=-1e-3"],
+            "jacobian: argument --eps: must be a number in",
+        ),
+        (["grad", PATH_SUM, "--of", "e"], "grad: the following arguments are required: --wrt"),
+        (
+            ["run", PATH_SUM, "--memory-budget", "lots"],
+            "run: argument --memory-budget: a memory budget is a size",
+        ),
+        (["check", ""], "check: argument file: expected a file name, got ''"),
+        (["frobnicate"], "argument command: invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_are_one_line_with_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "") and err.startswith(f"graphcore: {message}") and err.count("\n") == 1, err
+    code, data = run_json(capsys, *argv)
+    assert code == 2 and data["error"].startswith(message)
+
+
+def test_memory_budget_refusal_is_exit_2_and_the_budget_is_put_back(capsys, monkeypatch):
+    from graphcore.memory import ENV
+
+    monkeypatch.delenv(ENV, raising=False)
+    code, out, err = run(capsys, "run", NEURON, "--memory-budget", "16")
+    assert code == 2 and out == "" and "the budget is" in err and err.count("\n") == 1, err
+    assert ENV not in os.environ
+    assert run(capsys, "run", NEURON)[0] == 0
+
+
+def test_an_error_inside_a_node_is_exit_1_naming_it(capsys, tmp_path):
+    doc = json.loads((EXAMPLES / "xor.json").read_text(encoding="utf-8"))
+    x = next(n for n in doc["nodes"] if n["id"] == "x")
+    x["params"]["shape"] = ["N", "M"]  # a second symbol: both become --batch at run time
+    path = tmp_path / "two_symbols.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = run(capsys, "run", str(path), "--batch", "3")
+    if code == 1 and out:  # the validator caught it first: a diagnostic, also exit 1
+        return
+    assert (code, out) == (1, "") and err.startswith("graphcore: fc1 (Linear): RuntimeError: mat1"), err
+
+
+def test_training_problems_are_one_line(capsys, tmp_path):
+    doc = json.loads((EXAMPLES / "xor.json").read_text(encoding="utf-8"))
+    doc["training"]["dataset"] = {"name": "file", "path": "d.csv", "fields": {"x": {"columns": ["a", "b"]}}}
+    doc["training"]["inputs"] = {"x": "x"}
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,\n", encoding="utf-8")
+    path = tmp_path / "csv.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = run(capsys, "train", str(path), "--steps", "1")
+    assert code == 2 and err == (
+        f"graphcore: {tmp_path / 'd.csv'}: field 'x': row 3, column 'b': the cell is empty "
+        '(give the field a "fill" value to use instead)\n'
+    )
+    doc["training"]["dataset"]["fields"]["x"]["fill"] = 0
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = run(capsys, "train", str(path), "--steps", "1")
+    assert (
+        code == 2
+        and err
+        == "graphcore: training.inputs: Input 'y' is fed by nothing: bind it to a dataset field (fields: x)\n"
+    )
+    doc["training"]["dataset"]["fields"]["y"] = {"columns": ["b"], "fill": 1}
+    doc["training"]["inputs"]["y"] = "y"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert run(capsys, "train", str(path), "--steps", "1")[0] == 0
