@@ -75,6 +75,7 @@ class Graph:
         self._rank: dict[str, float] = {}  # file order: nodes sorted by rank
         self._order: list[Node] | None = None  # the nodes in file order, rebuilt after an add or remove
         self._into: dict[PortRef, PortRef] = {}  # input port -> the output feeding it (source_of in O(1))
+        self._topological: list[str] | None = None  # file-order topological sort, until the next edit
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -131,7 +132,7 @@ class Graph:
         return [(PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in around]
 
     def has_cycle(self) -> bool:
-        return len(self._sorted(by_rank=False)) < len(self)
+        return len(self._sorted()) < len(self)
 
     def find_cycle(self) -> list[str]:
         try:
@@ -142,14 +143,17 @@ class Graph:
     def topological_order(self) -> list[str]:
         """Deterministic: among nodes that are ready, the one added first (file order) goes first,
         so schedules and exported code read in the order the author built the graph."""
-        order = self._sorted(by_rank=True)
+        order = self._sorted()
         if len(order) < len(self):
             raise ValueError("the graph has a cycle: there is no topological order")
-        return order
+        return list(order)
 
-    def _sorted(self, by_rank: bool) -> list[str]:
-        """Kahn's algorithm over the edge index, linear in nodes and edges (networkx's generic sorts
-        cost more than the rest of loading a 50,000-node file). Nodes on a cycle are left out."""
+    def _sorted(self) -> list[str]:
+        """Kahn's algorithm over the edge index, linear in nodes and edges (networkx's generic sort
+        cost more than the rest of loading a 50,000-node file); kept until the next edit, since
+        loading, validating and lowering each ask. Nodes on a cycle are left out."""
+        if self._topological is not None:
+            return self._topological
         waiting = dict.fromkeys(self._rank, 0)
         feeds: dict[str, list[str]] = {}
         for dst, src in self._into.items():
@@ -160,15 +164,13 @@ class Graph:
         heapq.heapify(ready)
         order: list[str] = []
         while ready:
-            node_id = heapq.heappop(ready)[1] if by_rank else ready.pop()[1]
+            node_id = heapq.heappop(ready)[1]
             order.append(node_id)
             for after in feeds.get(node_id, ()):
                 waiting[after] -= 1
                 if waiting[after] == 0:
-                    if by_rank:
-                        heapq.heappush(ready, (rank[after], after))
-                    else:
-                        ready.append((0.0, after))
+                    heapq.heappush(ready, (rank[after], after))
+        self._topological = order
         return order
 
     def ancestors(self, node_id: str) -> set[str]:
@@ -227,6 +229,7 @@ class Graph:
             rank = (before + after) / 2
             order.insert(index, node)
         self._order = order
+        self._topological = None
         self._rank[node.id] = rank
         self._g.add_node(node.id, node=node)
         self.node_added.emit(node)
@@ -240,6 +243,7 @@ class Graph:
         self._g.remove_node(node_id)
         del self._rank[node_id]
         self._order = None
+        self._topological = None
         self.node_removed.emit(node)
         return node
 
@@ -254,6 +258,7 @@ class Graph:
             self.disconnect(replaced, dst)
         self._g.add_edge(src.node, dst.node, key=dst.port, src=src.port, dst=dst.port)
         self._into[dst] = src
+        self._topological = None
         self.edge_added.emit(src, dst)
         return replaced
 
@@ -262,6 +267,7 @@ class Graph:
             raise EditError(f"{src} is not connected to {dst}")
         self._g.remove_edge(src.node, dst.node, key=dst.port)
         del self._into[dst]
+        self._topological = None
         self.edge_removed.emit(src, dst)
 
     def set_attr(self, node_id: str, name: str, value: Any) -> None:

@@ -44,6 +44,7 @@ MIN_WIDTH, MAX_WIDTH, MAX_PARAMS = 150.0, 280.0, 3
 OVERVIEW_LOD = 0.5  # below this zoom, nodes draw only a big title and edges drop their labels
 PORTS_LOD = 0.3  # below this zoom, ports are not drawn and wires cannot start (too small to aim at)
 EDGE_WIDTH = 1.5
+PLACEHOLDER_OPACITY = 0.55  # a node of a type this build does not know is drawn greyed
 
 
 @cache
@@ -152,11 +153,14 @@ class NodeItem(QGraphicsItem):
         self.setFlags(flags.ItemIsMovable | flags.ItemIsSelectable)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
+        if spec is None:
+            self.setOpacity(PLACEHOLDER_OPACITY)  # greyed: kept and saved, but it cannot run
         self.rebuild()
 
     def restyle(self, theme: Theme, color: QColor) -> None:
         """Take the theme and its colour for this category, with a title colour that reads on it."""
-        self.theme, self.color = theme, color
+        self.theme, self.color = theme, color if self.spec is not None else theme.color("node_border")
+        color = self.color
         self.ink = QColor("#111418") if color.lightnessF() > 0.55 else QColor("#f3f4f6")
         self.update()
 
@@ -164,7 +168,7 @@ class NodeItem(QGraphicsItem):
         """Recompute size, texts and paths from the model node (after a label or param change)."""
         self.prepareGeometryChange()
         spec, node = self.spec, self.node
-        inputs, outputs = (spec.inputs, spec.outputs) if spec else ((), ())
+        inputs, outputs = (spec.inputs, spec.outputs) if spec else (tuple(self.inputs), tuple(self.outputs))
         title_m, small_m = fonts()["title"][1], fonts()["small"][1]
         type_name = node.type if node.title != node.type else ""
         defaults = spec.defaults() if spec else {}
@@ -218,7 +222,13 @@ class NodeItem(QGraphicsItem):
         return [*self.inputs.values(), *self.outputs.values()]
 
     def port(self, name: str, is_output: bool) -> Port | None:
-        return (self.outputs if is_output else self.inputs).get(name)
+        """A placeholder (a type this build does not know) has the ports its edges name: each is
+        made when an edge first asks for it, in a new last row, so the ports before it stay put."""
+        ports = self.outputs if is_output else self.inputs
+        if name not in ports and self.spec is None:
+            ports[name] = Port(self, name, is_output)
+            self.rebuild()
+        return ports.get(name)
 
     def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
         port = self.port(name, is_output)
@@ -267,7 +277,10 @@ class NodeItem(QGraphicsItem):
             self._paint_details(painter, theme)
         border = "error" if self.problems else "selection" if self.isSelected() else "node_border"
         wide = self.problems or self.isSelected()
-        painter.setPen(QPen(theme.color(border), 2.5 if wide else 1.0))
+        outline = QPen(theme.color(border), 2.5 if wide else 1.0)
+        if self.spec is None:
+            outline.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(outline)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.body)
         if lod >= PORTS_LOD:
