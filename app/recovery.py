@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.document import Document
 from graphcore.atomic_write import write_text_atomic
@@ -82,6 +83,28 @@ def find_recovered(folder: Path) -> list[Recovered]:
     return sorted(found, key=lambda r: r.saved_at)
 
 
+def ask_restore(parent: QWidget, recovered: Recovered) -> str:
+    """'restore', 'open' (the saved file instead), 'discard' or 'later' (Escape: ask again next start)."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovered.saved_at))
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Recover unsaved work",
+        f"Backprop Studio ended without saving {recovered.name} (autosaved {when}).",
+        QMessageBox.StandardButton.NoButton,
+        parent,
+    )
+    role = QMessageBox.ButtonRole
+    answers = {box.addButton("Restore", role.AcceptRole): "restore"}
+    if recovered.source is not None and recovered.source.exists():
+        answers[box.addButton("Open Saved File", role.AcceptRole)] = "open"
+    answers[box.addButton("Discard", role.DestructiveRole)] = "discard"
+    box.setEscapeButton(box.addButton("Later", role.RejectRole))
+    box.exec()
+    answer = answers.get(box.clickedButton(), "later")
+    box.deleteLater()
+    return answer
+
+
 def _running(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -127,7 +150,7 @@ class Autosaver(QObject):
             "graph": dumps(self.document.graph),
         }
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
+            self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the user's work: theirs alone
             # ASCII escapes: a label that cannot be written as UTF-8 (a lone surrogate) is still recovered
             write_text_atomic(self.file, json.dumps(record, ensure_ascii=True), keep_backup=False)
         except OSError as error:

@@ -10,8 +10,8 @@ tests can answer them.
 
 from __future__ import annotations
 
-import time
 import traceback
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,14 @@ from app.document import Document
 from app.export_ui import ExportTools
 from app.lab.lab import DerivativeLab
 from app.main import EXAMPLES
+from app.messages import error_box
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
 from app.panels.lazy import RefreshWhenSeen
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
-from app.recovery import Autosaver, Recovered, recovery_folder
+from app.recovery import Autosaver, Recovered, ask_restore, recovery_folder
 from app.run_tools import RunTools
 from graphcore.atomic_write import SaveError
 from graphcore.fileformat import FileFormatError, load, loads, save
@@ -52,7 +53,6 @@ from graphcore.validate import Report
 
 FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
 MAX_RECENT = 10
-MESSAGE_CHARS, DETAILS_CHARS = 300, 20_000  # a 10 MB value echoed into a message box hangs Qt's layout
 
 
 class MainWindow(QMainWindow):
@@ -276,7 +276,8 @@ class MainWindow(QMainWindow):
             document.stack.resetClean()  # nothing to undo, but not saved either: the title shows *
             self._set_document(document, file)
         except Exception as error:  # a damaged recovery file: set it aside, never offer it again
-            file.replace(file.with_suffix(".unreadable"))
+            with suppress(OSError):
+                file.replace(file.with_suffix(".unreadable"))
             self._refuse(file, error)
             return False
         self.show_message(f"Restored the unsaved changes to {recovered.name}")
@@ -352,37 +353,15 @@ class MainWindow(QMainWindow):
 
     def ask_restore(self, recovered: Recovered) -> str:
         """'restore', 'open' (the saved file instead), 'discard' or 'later' (tests replace this method)."""
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovered.saved_at))
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Recover unsaved work",
-            f"Backprop Studio ended without saving {recovered.name} (autosaved {when}).",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        role = QMessageBox.ButtonRole
-        answers = {box.addButton("Restore", role.AcceptRole): "restore"}
-        if recovered.source is not None and recovered.source.exists():
-            answers[box.addButton("Open Saved File", role.AcceptRole)] = "open"
-        answers[box.addButton("Discard", role.DestructiveRole)] = "discard"
-        box.setEscapeButton(box.addButton("Later", role.RejectRole))
-        box.exec()
-        answer = answers.get(box.clickedButton(), "later")
-        box.deleteLater()
-        return answer
+        return ask_restore(self, recovered)
 
     def show_error(self, title: str, text: str, details: str = "") -> None:
         """Say what went wrong without blocking: one line in the status bar and in a window-modal box,
         the whole text under Show Details. A box is deleted once closed; a newer one replaces it."""
-        line = _one_line(text)
-        self.show_message(line)
         if self.error_box is not None:
             self.error_box.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, title, line, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        details = details or (text if line != text else "")
-        if details:
-            box.setDetailedText(_capped(details))
+        box = error_box(self, title, text, details)
+        self.show_message(box.text())
         box.finished.connect(lambda _=0, box=box: self._forget_box(box))
         self.error_box = box
         box.open()
@@ -486,16 +465,5 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.NoIcon, "Keyboard and mouse", SHORTCUTS_HELP, QMessageBox.StandardButton.Ok, self
         )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
-        self.help_box = box
-
-
-def _one_line(text: str) -> str:
-    """The first line, at most MESSAGE_CHARS long: what a message box and the status bar can show."""
-    line = text.strip().split("\n", 1)[0]
-    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
-
-
-def _capped(text: str) -> str:
-    extra = len(text) - DETAILS_CHARS
-    return text if extra <= 0 else f"{text[:DETAILS_CHARS]}… ({extra:,} more characters)"
