@@ -12,6 +12,7 @@ import gc
 import json
 import math
 import re
+import stat
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -427,21 +428,32 @@ def loads(text: str, name: str = "<string>") -> Graph:
 def load(path: str | Path) -> Graph:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise FileFormatError(f"{path}: is a folder, not a graph file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or /dev/zero would block or never end
+            raise FileFormatError(f"{path}: is not a regular file")
+        data = b""
+        if info.st_size <= MAX_FILE_BYTES:
+            with path.open("rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)  # it may have grown since stat()
+        if len(data) > MAX_FILE_BYTES or info.st_size > MAX_FILE_BYTES:
+            size = max(len(data), info.st_size)
             raise FileFormatError(
                 f"{path}: is {size / 2**20:.0f} MB; at most {MAX_FILE_BYTES // 2**20} MB are read"
             )
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileFormatError(f"{path}: is a folder, not a graph file") from None
     except UnicodeDecodeError as error:
         raise FileFormatError(f"{path}: cannot read (not UTF-8 text at byte {error.start})") from None
     except OSError as error:
-        raise FileFormatError(f"{path}: cannot read ({error.strerror or error})") from None
+        raise FileFormatError(f"{path}: cannot read ({_one_line(error)})") from None
     return loads(text, str(path))
+
+
+def _one_line(error: OSError) -> str:
+    return " ".join(str(error.strerror or error).split())
 
 
 def dumps(graph: Graph) -> str:

@@ -1,6 +1,7 @@
 """File format v1: round trips, and one clear line for every kind of bad file."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,15 @@ def test_missing_and_unreadable_files(tmp_path):
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(FileFormatError, match="cannot read"):
         load(tmp_path / "binary.json")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_folders_and_special_files_are_refused_without_reading(tmp_path):
+    with pytest.raises(FileFormatError, match=r"is a folder, not a graph file$"):
+        load(tmp_path)
+    os.mkfifo(tmp_path / "pipe.json")  # reading it would block for ever
+    with pytest.raises(FileFormatError, match=r"pipe\.json: is not a regular file$"):
+        load(tmp_path / "pipe.json")
 
 
 def test_loading_never_evaluates_code(tmp_path):
