@@ -140,3 +140,85 @@ def test_any_value_anywhere_is_refused_in_one_line_or_round_trips():
     finally:
         print(f"fuzz files (property): {counts['cases']} cases, {counts['failures']} failures")
     assert counts["cases"] >= PROPERTY_CASES // 2
+
+
+# --- valid graphs with hostile names: the files that do go all the way through to code ----------------
+
+HOSTILE_NAMES = (
+    "import",
+    "self",
+    "torch",
+    "F",
+    "nn",
+    "1abc",
+    "λ",
+    "x y",
+    "__class__",
+    "None",
+    "True",
+    "forward",
+    "super",
+    "Model",
+    "dtype",
+    "seed",
+    "_",
+    "__init__",
+    "def",
+    "a-b",
+    "x" * 150,
+    "print",
+    "register_buffer",
+    "training",
+    "😀",
+    "x\u200b",
+    "N",
+    "out",
+    "lambda",
+)
+
+
+def renamed(text: str, rng) -> str:
+    """The example with every node id (and some labels) replaced by a name codegen must not trip on."""
+    doc = json.loads(text)
+    names = rng.sample(HOSTILE_NAMES, len(doc["nodes"])) if len(doc["nodes"]) <= len(HOSTILE_NAMES) else None
+    mapping = {
+        n["id"]: (names[i] if names else f"{rng.choice(HOSTILE_NAMES)}{i}")
+        for i, n in enumerate(doc["nodes"])
+    }
+
+    def ref(text: str) -> str:
+        node, port = text.rsplit(".", 1)
+        return f"{mapping[node]}.{port}"
+
+    for node in doc["nodes"]:
+        node["id"] = mapping[node["id"]]
+        if rng.random() < 0.5:
+            node["label"] = rng.choice(HOSTILE_NAMES)
+    for edge in doc["edges"]:
+        edge["from"], edge["to"] = ref(edge["from"]), ref(edge["to"])
+    training = doc.get("training")
+    if training:
+        training["inputs"] = {mapping[k]: v for k, v in training["inputs"].items()}
+        for key in ("loss", "predict"):
+            if key in training:
+                training[key] = ref(training[key])
+    return json.dumps(doc)
+
+
+RENAMED = 300
+
+
+def test_valid_graphs_with_hostile_names_reach_code_that_compiles():
+    import random
+
+    rng = random.Random(SEED)
+    failures, through = [], 0
+    for case in range(RENAMED):
+        name = sorted(EXAMPLE_TEXTS)[case % len(EXAMPLE_TEXTS)]
+        text = renamed(EXAMPLE_TEXTS[name], rng)
+        through += validate(loads(text)).ok
+        if (problem := pipeline_problem(text)) is not None:
+            failures.append(f"case {case} ({name}): {problem}")
+    print(f"fuzz files (hostile names): {RENAMED} cases, {len(failures)} failures, {through} generated code")
+    assert not failures, "\n".join(failures[:10])
+    assert through == RENAMED  # renaming never makes a valid example invalid
