@@ -22,11 +22,11 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.document import Document
 from graphcore.atomic_write import write_text_atomic
-from graphcore.fileformat import dumps
+from graphcore.fileformat import graph_to_dict
 
 FOLDER_ENV = "BACKPROP_RECOVERY_DIR"  # tests point this at a temporary folder
 FORMAT = "backprop-studio-recovery"
-DELAY_MS = 1000  # from the first unsaved edit to the write: at most ~1 s of work is ever lost
+DELAY_MS = 1000  # from the first unsaved edit to the write: at most ~1 s of work is lost (small graphs)
 NAME = re.compile(r"^(\d+)-([0-9a-f]{12})\.json$")
 
 
@@ -43,7 +43,7 @@ class Recovered:
     """A recovery file left by an instance that is no longer running."""
 
     file: Path
-    text: str  # the graph, as fileformat.dumps wrote it
+    text: str  # the graph as file text, for fileformat.loads
     source: Path | None  # the file the document was saved as, if it had been
     saved_at: float  # seconds since the epoch
 
@@ -75,9 +75,8 @@ def find_recovered(folder: Path) -> list[Recovered]:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
             source = data["source"]
-            found.append(
-                Recovered(file, str(data["graph"]), Path(source) if source else None, float(data["saved_at"]))
-            )
+            text = json.dumps(data["graph"], ensure_ascii=True)
+            found.append(Recovered(file, text, Path(source) if source else None, float(data["saved_at"])))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return sorted(found, key=lambda r: r.saved_at)
@@ -142,23 +141,27 @@ class Autosaver(QObject):
         if self.document.stack.isClean():
             self.discard()
             return
+        started = time.perf_counter()
         record = {
             "format": FORMAT,
             "pid": os.getpid(),
             "saved_at": time.time(),
             "source": str(self.document.path) if self.document.path else None,
-            "graph": dumps(self.document.graph),
+            "graph": graph_to_dict(self.document.graph),
         }
         try:
             self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the user's work: theirs alone
-            # ASCII escapes: a label that cannot be written as UTF-8 (a lone surrogate) is still recovered
-            write_text_atomic(self.file, json.dumps(record, ensure_ascii=True), keep_backup=False)
-        except OSError as error:
+            # compact, so json's C encoder writes it; ASCII escapes, so a lone surrogate is recovered too
+            text = json.dumps(record, ensure_ascii=True, allow_nan=False)
+            write_text_atomic(self.file, text, keep_backup=False)
+        except (OSError, ValueError) as error:
             if not self._complained:  # once per document, not once a second
                 self._complained = True
                 self.failed.emit(f"Autosave failed: {error}")
             return
         self._complained = False
+        # a graph so big that writing it takes a while is written less often: at most a fifth of the time
+        self.timer.setInterval(max(DELAY_MS, int(5000 * (time.perf_counter() - started))))
 
     def discard(self) -> None:
         self.timer.stop()

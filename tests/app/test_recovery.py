@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF
 from app.main import offer_recovery, on_signals
 from app.recovery import FORMAT, Recovered, find_recovered
 from app.window import MainWindow
-from graphcore.fileformat import dumps, load, loads
+from graphcore.fileformat import dumps, graph_from_dict, load
 
 
 def files(folder: Path) -> list[Path]:
@@ -25,7 +25,7 @@ def files(folder: Path) -> list[Path]:
 
 def recovered_graph(folder: Path):
     (file,) = files(folder)
-    return loads(json.loads(file.read_text(encoding="utf-8"))["graph"])
+    return graph_from_dict(json.loads(file.read_text(encoding="utf-8"))["graph"])
 
 
 def dead_pid() -> int:
@@ -40,7 +40,7 @@ def left_behind(folder: Path, graph_text: str, source: Path | None, pid: int) ->
     folder.mkdir(parents=True, exist_ok=True)
     file = folder / f"{pid}-0123456789ab.json"
     record = {"format": FORMAT, "pid": pid, "saved_at": 1.0e9, "source": source and str(source)}
-    file.write_text(json.dumps({**record, "graph": graph_text}), encoding="utf-8")
+    file.write_text(json.dumps({**record, "graph": json.loads(graph_text)}), encoding="utf-8")
     return file
 
 
@@ -52,7 +52,7 @@ def test_an_edit_is_autosaved_within_two_seconds_and_saving_removes_it(
     qtbot.waitUntil(lambda: len(files(recovery_folder)) == 1, timeout=2000)
     record = json.loads(files(recovery_folder)[0].read_text(encoding="utf-8"))
     assert record["pid"] == os.getpid() and record["source"] == str(neuron.document.path)
-    assert loads(record["graph"]).node("t").label == "edited"
+    assert graph_from_dict(record["graph"]).node("t").label == "edited"
     neuron.controller.add_node("relu", QPointF(0, 0))
     qtbot.waitUntil(lambda: len(recovered_graph(recovery_folder)) == len(neuron.document.graph), timeout=2000)
     neuron.document.stack.undo()  # back to the saved state: nothing to recover

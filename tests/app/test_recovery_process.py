@@ -104,7 +104,7 @@ def holding_the_edit(folder: Path) -> list[Path]:
     found = []
     for file in folder.rglob("*.json") if folder.exists() else ():
         try:
-            graph = json.loads(json.loads(file.read_text(encoding="utf-8"))["graph"])
+            graph = json.loads(file.read_text(encoding="utf-8"))["graph"]
         except (OSError, ValueError, KeyError):
             continue  # being written
         if any(n.get("label") == LABEL for n in graph["nodes"]):
