@@ -4,7 +4,8 @@ The window makes one RunTools, binds it to each document it opens, and shuts it 
 training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time
 (Run to End in short slices, and its button stops it while it runs).
 A non-finite value or gradient pauses training, frames the node where it first appeared, selects
-it and names it in the Train panel and the status bar.
+it and names it in the Train panel and the status bar; a node that raises (or a graph over the memory
+budget) ends the run and is framed and named the same way.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class RunTools(QObject):
         session.worker.boundary.connect(self._on_boundary)
         session.worker.histograms.connect(self.histograms.show_histograms)
         session.worker.nonfinite.connect(self._on_nonfinite)
-        self.train_dock.show_problem.clicked.connect(self._show_nonfinite_node)
+        session.failed.connect(self._on_failed)
+        self.train_dock.show_problem.clicked.connect(self._show_problem_node)
         stepper = self.stepper
         a["stepper_mode"].toggled.connect(self._stepper_mode)
         a["step"].triggered.connect(stepper.step)
@@ -226,16 +228,24 @@ class RunTools(QObject):
         self.train_dock.show_nonfinite(text)
         self.train_dock.show_state("paused", "a value is not finite")
         self.window.show_message(text)
-        self._show_nonfinite_node()
+        self._show_problem_node()
 
-    def _show_nonfinite_node(self) -> None:
+    def _on_failed(self, text: str) -> None:
+        """A node raised, or the graph is over the memory budget: name it in red and frame it."""
+        if self.session.failed_node is not None:
+            self.train_dock.show_nonfinite(text)
+            self._show_problem_node()
+
+    def _show_problem_node(self) -> None:
+        """Frame and select the node where a value stopped being finite, or that failed."""
         nonfinite, w = self.session.nonfinite, self.window
-        if nonfinite is None or nonfinite.node not in w.scene.nodes:
+        node = nonfinite.node if nonfinite is not None else self.session.failed_node
+        if node is None or node not in w.scene.nodes:
             return
         if self.overlay is None:
             self.overlay = Overlay(w.scene, lambda _: None)
-        self.overlay.highlight(nonfinite.node, "nonfinite")
-        w.show_node(nonfinite.node)
+        self.overlay.highlight(node, "nonfinite")
+        w.show_node(node)
 
     def _clear_nonfinite(self) -> None:
         if self.overlay is not None:

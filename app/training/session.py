@@ -33,6 +33,7 @@ class TrainingSession(QObject):
         self.last_result: Any = None
         self.nonfinite: Any = None
         self.error = ""  # why the last start or step could not train, if it could not
+        self.failed_node: str | None = None  # the node that error names, when it names one
         self.thread = QThread()
         self.thread.setObjectName("training")
         self.worker = TrainingWorker()
@@ -41,6 +42,7 @@ class TrainingSession(QObject):
         self.worker.built.connect(self._on_built)
         self.worker.finished.connect(self._on_finished)
         self.worker.nonfinite.connect(self._on_nonfinite)
+        self.worker.failed_at.connect(self._on_failed_at)
         self.worker.failed.connect(self._on_failed)
         self.worker.retuned.connect(self.message)
 
@@ -54,7 +56,7 @@ class TrainingSession(QObject):
         """Train from fresh weights with the graph as it is now."""
         if self.state not in ("idle", "finished", "paused"):
             return
-        self.nonfinite, self.info, self.error = None, None, ""
+        self.nonfinite, self.info, self.error, self.failed_node = None, None, "", None
         self._set_state("starting")
         self._send(Request("run", base_dir=str(base_dir), steps=steps, **self._snapshot(graph)))
 
@@ -74,7 +76,7 @@ class TrainingSession(QObject):
             return
         fresh = self.state == "idle"
         if fresh:
-            self.info, self.error = None, ""
+            self.info, self.error, self.failed_node = None, "", None
         self._set_state("busy")
         extra = self._snapshot(graph) if fresh else {}
         self._send(Request("step", base_dir=str(base_dir), **extra))
@@ -154,6 +156,9 @@ class TrainingSession(QObject):
 
     def _on_nonfinite(self, nonfinite: Any) -> None:
         self.nonfinite = nonfinite
+
+    def _on_failed_at(self, node: str) -> None:
+        self.failed_node = node
 
     def _on_failed(self, text: str) -> None:
         """The worker dropped its trainer: the run ends (idle), and Start begins again."""

@@ -96,6 +96,7 @@ class TrainingWorker(QObject):
     weights = Signal(object)  # WeightsFrame, while weights_rows > 0
     retuned = Signal(str)  # what became of an edited training section, in a sentence
     failed = Signal(str)  # a sentence for the user (bad training section, dataset, device)
+    failed_at = Signal(str)  # the node a failure names (NodeError, MemoryBudgetError), sent just before
 
     def __init__(self) -> None:
         super().__init__()
@@ -131,17 +132,21 @@ class TrainingWorker(QObject):
                 self._send_extras(force=True)
         except Exception as error:  # noqa: BLE001 - the user sees the sentence; the app keeps running
             self.trainer = None  # half a step may have run: the next Start builds afresh
+            node = getattr(error, "node", None)
+            if isinstance(node, str):
+                self.failed_at.emit(node)
             self.failed.emit(_sentence(error))
         self.finished.emit(None)
 
     def _build(self, request: Request) -> None:
-        from graphcore.fileformat import loads
+        from graphcore.fileformat import graph_from_dict, parse_json
         from graphcore.train import Trainer
 
         self.trainer = None
         if request.graph_text is None:
             raise ValueError("there is no graph to train")
-        graph = loads(request.graph_text)
+        # a snapshot of the open document, not a file: its problems are named without a file name
+        graph = graph_from_dict(parse_json(request.graph_text))
         trainer = Trainer(graph, Path(request.base_dir), request.overrides, dtype="float32")
         self.trainer = trainer
         self._boundary = _boundary_setup(trainer)

@@ -239,6 +239,8 @@ def test_over_the_memory_budget_start_says_which_node_and_how_much(xor: MainWind
     qtbot.waitUntil(lambda: state(xor) == "idle")
     assert "the budget is 0.25 KB" in xor.run_tools.train_dock.status.text()
     assert "the budget is 0.25 KB" in xor.statusBar().currentMessage()
+    assert xor.run_tools.train_dock.problem.text() == failed.args[0]
+    assert xor.scene.selected_node_ids() == ["fc1"]  # framed and selected, as a non-finite node is
     assert xor.run_tools.actions["start"].isEnabled()
 
 
@@ -259,8 +261,11 @@ def test_an_error_inside_a_node_stops_the_run_and_start_works_again(xor: MainWin
     qtbot.waitUntil(lambda: state(xor) == "idle")
     assert "fc1 (Linear): RuntimeError" in tools.train_dock.status.text()
     assert "fc1 (Linear)" in xor.statusBar().currentMessage()
+    assert tools.train_dock.problem.isVisible() and tools.train_dock.problem.text() == failed.args[0]
+    assert xor.scene.selected_node_ids() == ["fc1"] and tools.overlay.frame.isVisible()
     assert tools.actions["start"].isEnabled() and not tools.actions["resume"].isEnabled()
     monkeypatch.setattr(torch.nn.Linear, "forward", linear)
     with qtbot.waitSignal(tools.session.message, timeout=BUILD_TIMEOUT) as said:
         click(xor, "start")
     assert said.args[0].startswith("Training finished after 40 steps")
+    assert not tools.train_dock.problem.isVisible()
