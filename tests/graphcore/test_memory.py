@@ -15,10 +15,14 @@ from graphcore.fileformat import graph_from_dict, load, loads
 from graphcore.jacobian import jacobian
 from graphcore.memory import MemoryBudgetError, Workload
 from graphcore.program import NodeError, lower
+from graphcore.registry import REGISTRY, load_library
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper
 from graphcore.train import Trainer
 from graphcore.validate import validate
+from tests.nodes.node_cases import NODE, cases
+
+load_library()
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -367,3 +371,34 @@ def test_an_overflowing_shape_rule_is_a_diagnostic_not_a_crash():
     )
     (problem,) = validate(graph).diagnostics
     assert str(problem) == "up: cannot infer the output shape: cannot convert float infinity to integer"
+
+
+def _bytes(tensors, gradients: bool = True) -> int:
+    return sum(t.numel() * t.element_size() * (2 if gradients and t.requires_grad else 1) for t in tensors)
+
+
+@pytest.mark.parametrize("type_", sorted(REGISTRY))
+def test_every_node_types_outputs_and_weights_are_estimated_exactly(type_):
+    """Registry-driven: the estimate for the node is the bytes of what its code returns and of its
+    weights (integer outputs, which have no gradient, are counted as if they had one)."""
+    for case in cases(type_, draws=1):
+        if case.runtime is None:
+            continue
+        needs = [n for n in case.runtime.memory.needs if n.node == NODE]
+        weights = [n.bytes for n in needs if not n.what.startswith("output")]
+        instr, module = case.instr, case.module
+        if case.spec.kind in ("parameter", "constant"):
+            assert weights == [_bytes([case.runtime.source_value(instr)])]
+            continue
+        if case.spec.kind == "input":
+            (need,) = needs
+            data = case.runtime.inputs[NODE]  # integer data (class labels) has no gradient
+            assert need.bytes == _bytes([data]) * (2 if data.is_floating_point() else 1)
+            continue
+        assert sum(weights) == (_bytes([*module.parameters(), *module.buffers()]) if module else 0)
+        for out, value in zip(instr.outs, case.call(), strict=True):
+            port = out.rpartition(".")[2]
+            what = "output [" if port == "out" else f"output {port} ["
+            (need,) = [n for n in needs if n.what.startswith(what)]
+            actual = _bytes([value], gradients=False)
+            assert need.bytes == 2 * actual if value.is_floating_point() else need.bytes >= actual, out
