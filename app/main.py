@@ -70,6 +70,8 @@ def offer_recovery(window: MainWindow, reuse: bool) -> list[MainWindow]:
     shown: list[MainWindow] = []
     for recovered in find_recovered(window.recovery):
         answer = window.ask_restore(recovered)
+        if window.ending:  # a signal arrived while asking
+            break
         if answer == "discard":
             recovered.discard()
         if answer not in ("restore", "open"):

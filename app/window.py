@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self.recovery = recovery_folder()
         self.autosaver: Autosaver | None = None
-        self._ending = False  # closing for a signal: keep the unsaved work for the next start
+        self.ending = False  # closing for a signal: keep the unsaved work for the next start
         self.export_tools = ExportTools(self)  # File ▸ Export / Import and the Code dock
         self.menu = Actions(self)
         self._docks()
@@ -389,18 +389,19 @@ class MainWindow(QMainWindow):
 
     def end_session(self) -> None:
         """SIGTERM or SIGINT: close without asking; unsaved work stays in the recovery file."""
-        self._ending = True
-        self.close()
+        self.ending = True
+        if self.document is not None:  # not closed already
+            self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._ending and not self.maybe_save():
+        if not self.ending and not self.maybe_save():
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         if self.document is not None:
             assert self.autosaver is not None
-            self.autosaver.close(keep=self._ending)
+            self.autosaver.close(keep=self.ending)
             self._unbind()
             self._retire(self.document)
             self.document = None
