@@ -66,9 +66,16 @@ class Recovered:
 
 
 def find_recovered(folder: Path) -> list[Recovered]:
-    """Recovery files whose owner is gone, oldest first; unreadable ones are skipped, not deleted."""
+    """Recovery files whose owner is gone, oldest first; unreadable ones are skipped, not deleted.
+    Temporary files a killed owner left mid-write are removed."""
+    if not folder.is_dir():
+        return []
+    for temp in folder.glob(".*.json.*.tmp"):
+        match = NAME.match(temp.name[1:].split(".json.", 1)[0] + ".json")
+        if match and not _running(int(match.group(1))):
+            temp.unlink(missing_ok=True)
     found = []
-    for file in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+    for file in sorted(folder.glob("*.json")):
         match = NAME.match(file.name)
         if match is None or _running(int(match.group(1))):
             continue

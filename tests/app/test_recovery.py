@@ -99,8 +99,14 @@ def test_a_running_sessions_file_is_not_offered(recovery_folder: Path, examples:
     left_behind(recovery_folder, text, None, os.getppid())
     assert find_recovered(recovery_folder) == []
     (recovery_folder / "notes.json").write_text("not ours")  # other names are left alone
-    (recovery_folder / f"{dead_pid()}-0123456789ab.json").write_text("{broken")
+    dead, alive = dead_pid(), os.getpid()
+    (recovery_folder / f"{dead}-0123456789ab.json").write_text("{broken")
+    for pid in (dead, alive):  # what write_text_atomic leaves when killed mid-write
+        (recovery_folder / f".{pid}-0123456789ab.json.a1b2c3d4e5f6.tmp").write_text("{half")
     assert find_recovered(recovery_folder) == []
+    assert sorted(p.name for p in recovery_folder.glob(".*.tmp")) == [
+        f".{alive}-0123456789ab.json.a1b2c3d4e5f6.tmp"
+    ]
 
 
 def test_restore_shows_the_work_unsaved_under_its_file_name(
