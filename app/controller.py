@@ -51,6 +51,7 @@ class Controller(QObject):
         scene.wire_released.connect(self._on_wire_released)
         scene.nodes_moved.connect(self._on_nodes_moved)
         scene.group_toggled.connect(self.toggle_collapsed)
+        document.stack.indexChanged.connect(self._drop_wire)
 
     def _push(self, command: Any) -> None:
         self.document.push(command)
@@ -133,16 +134,24 @@ class Controller(QObject):
             return None
         return self.graph.why_not_connect(src, dst)
 
-    def _on_wire_released(self, pos: QPointF) -> None:
+    def _drop_wire(self) -> _Wire | None:
+        """Stop drawing the wire being dragged and return it. The history moving under it (Ctrl+Z
+        halfway through a drag) drops it too: the ports it joined may be gone, so it connects nothing."""
         wire, self._wire = self._wire, None
         if wire is None:
-            return
+            return None
         self.scene.wire.hide()
         if wire.detached is not None and wire.detached[1] in self.scene.edges:
             self.scene.edges[wire.detached[1]].show()
+        if wire.target is not None:
+            wire.target.set_state(highlight=None)
+        return wire
+
+    def _on_wire_released(self, pos: QPointF) -> None:
+        wire = self._drop_wire()
+        if wire is None:
+            return
         target = wire.target
-        if target is not None:
-            target.set_state(highlight=None)
         if target is None:
             if wire.detached is not None:
                 self._push(Disconnect(self.graph, *wire.detached))
@@ -164,7 +173,15 @@ class Controller(QObject):
             self.connect(src, dst)
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
-        self._push(MoveNodes(self.graph, positions))
+        self._push_move(MoveNodes(self.graph, positions))
+
+    def _push_move(self, command: MoveNodes) -> bool:
+        """Push a move unless it moves nothing: an empty step would undo nothing yet mark the file
+        modified (a second auto layout in a row is one)."""
+        if not command.new:
+            return False
+        self._push(command)
+        return True
 
     # --- edits of the selection ----------------------------------------------------------------------
 
@@ -250,7 +267,8 @@ class Controller(QObject):
         if not positions:
             self.message.emit("Nothing to lay out")
             return
-        self._push(MoveNodes(self.graph, positions, "Auto layout"))
+        if not self._push_move(MoveNodes(self.graph, positions, "Auto layout")):
+            self.message.emit("Already laid out")
 
     # --- groups -----------------------------------------------------------------------------------
 
@@ -289,9 +307,11 @@ class Controller(QObject):
         )
 
     def set_group(self, group_id: str, text: str, **changes: Any) -> None:
-        self.document.set_meta(
-            groups.KEY, groups.with_changes(groups.groups_of(self.graph), group_id, **changes), text
-        )
+        """Change a group's title, colour or collapsed flag; a change to what it already is is no step."""
+        current = groups.groups_of(self.graph)
+        changed = groups.with_changes(current, group_id, **changes)
+        if changed != current:
+            self.document.set_meta(groups.KEY, changed, text)
 
     def select_all(self) -> None:
         self.scene.select_all()

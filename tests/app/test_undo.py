@@ -6,14 +6,23 @@ test saves before, undoes, saves again and compares the bytes, then redoes and u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF
+from canvas_gestures import mouse, port_pos
+from PySide6.QtCore import QEvent, QPointF, Qt
 
+from app import groups
+from app.canvas.scene import CanvasScene
+from app.canvas.view import CanvasView
 from app.commands import AddNode, Connect, Disconnect, MoveNodes, RemoveNodes, SetAttr
+from app.controller import Controller
+from app.document import Document
+from app.main import EXAMPLES
+from app.theme import LIGHT
 from app.window import MainWindow
+from graphcore.fileformat import load
 from graphcore.graph import Node, PortRef
 
 
@@ -111,3 +120,77 @@ def test_the_history_panel_lists_the_steps(neuron: MainWindow):
     assert neuron.document.graph.node("sq").params["exponent"] == 2.0
     neuron.menu["redo"].trigger()
     assert neuron.document.graph.node("sq").params["exponent"] == 3.0
+
+
+def _press_move(window: MainWindow, ref: str, output: bool) -> QPointF:
+    """Press on a port and drag a little: a wire is being carried."""
+    start = port_pos(window, ref, output)
+    mouse(window.view, QEvent.Type.MouseButtonPress, start)
+    mouse(window.view, QEvent.Type.MouseMove, start + QPointF(60, 90), Qt.MouseButton.NoButton)
+    assert window.scene.wire.isVisible()
+    return start + QPointF(60, 90)
+
+
+def _release(window: MainWindow, at: QPointF) -> None:
+    mouse(window.view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
+
+
+def test_undo_while_dragging_a_wire_from_the_new_node_drops_the_wire(neuron: MainWindow, qtbot):
+    relu = neuron.controller.add_node("relu", QPointF(700, 400))
+    steps = neuron.document.stack.count()
+    at = _press_move(neuron, f"{relu}.out", True)
+    neuron.menu["undo"].trigger()  # Ctrl+Z with the other hand: the node the wire hangs from goes
+    assert relu not in neuron.scene.nodes
+    assert not neuron.scene.wire.isVisible()
+    _release(neuron, at)
+    at = _press_move(neuron, "t.out", True)  # the next wire starts from where it is pressed
+    _release(neuron, at)
+    assert neuron.document.stack.count() == steps and not neuron.scene.wire.isVisible()
+
+
+def test_undo_while_carrying_a_picked_up_edge_leaves_the_history_alone(neuron: MainWindow):
+    relu = neuron.controller.add_node("relu", QPointF(700, 400))
+    assert neuron.controller.connect(PortRef("t", "out"), PortRef(relu, "x"))
+    stack = neuron.document.stack
+    at = _press_move(neuron, f"{relu}.x", False)  # picks up the edge t.out → relu.x
+    neuron.menu["undo"].trigger()  # the edge it carries is undone under it
+    _release(neuron, at + QPointF(300, 300))  # let go on empty canvas, which would disconnect it
+    assert stack.index() == stack.count() - 1, "the release pushed a step"
+    assert neuron.document.graph.source_of(PortRef(relu, "x")) is None
+    assert PortRef(relu, "x") not in neuron.scene.edges and not neuron.scene.wire.isVisible()
+    stack.redo()
+    assert neuron.scene.edges[PortRef(relu, "x")].isVisible()
+
+
+@pytest.fixture
+def xor(qapp) -> Iterator[Controller]:
+    """The XOR example on a bare scene and controller: cheaper than a window where none is needed."""
+    document = Document(load(EXAMPLES / "xor.json"))
+    scene = CanvasScene(document, LIGHT)
+    view = CanvasView()
+    view.setScene(scene)
+    yield Controller(document, scene, view)
+    view.setScene(None)
+    document.close()
+    document.deleteLater()
+
+
+def test_a_second_auto_layout_adds_no_empty_step(xor: Controller):
+    xor.auto_layout()
+    stack = xor.document.stack
+    assert stack.count() == 1
+    stack.setClean()
+    xor.auto_layout()
+    assert stack.count() == 1 and stack.isClean()
+
+
+def test_setting_a_group_to_what_it_is_adds_no_step(xor: Controller):
+    xor.scene.select_nodes(["x", "h1"])
+    group = xor.group_selection()
+    assert group is not None
+    stack = xor.document.stack
+    xor.set_group(group, "Rename", title="Group 1")
+    xor.set_group(group, "Colour", color=groups.find(groups.groups_of(xor.graph), group)["color"])
+    assert stack.count() == 1
+    xor.set_group(group, "Rename", title="Hidden")
+    assert stack.count() == 2 and xor.scene.backdrops[group].title == "Hidden"
