@@ -335,7 +335,8 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
             except ValueError:
                 raise LabError(f"the direction {self.direction.text()!r} is not a list of numbers") from None
             if len(direction) != size:
-                raise LabError(f"the direction needs {size} numbers, one per element of {wrt[0]}")
+                name = self.names.value(wrt[0]) if self.names else wrt[0]
+                raise LabError(f"the direction needs {size} numbers, one per element of {name}")
         else:
             direction = tuple(1.0 if i == wrt[1] else 0.0 for i in range(size))
         return DerivativeChoice(

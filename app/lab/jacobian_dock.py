@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -44,7 +44,8 @@ METHOD_TITLES = {
 }
 MAX_ROW_TICKS, MAX_COLUMN_TICKS = 12, 4  # labels per axis of a heat map (each panel is narrow)
 COLOR_MAP = pg.colormap.get("CET-D1")
-NUMBER_POINTS = 11
+NUMBER_POINTS, SMALLEST_POINTS = 11, 7  # the cells' numbers shrink to fit, and hide below 7 pt
+MAX_NUMBERS = 256  # cells beyond this are too small to write in anyway
 DARK_CELL = 0.45  # cells darker than this (luminance, 0–1) get white numbers, the others black
 
 
@@ -64,6 +65,60 @@ def blocks(labels: list[str]) -> str:
     return " · ".join(
         f"{s[0]}–{s[-1]} {value}" if len(s) > 1 else f"{s[0]} {value}" for value, s in spans.items()
     )
+
+
+class CellNumbers:
+    """The numbers written in one heat map's cells, white on the dark colours and black on the light
+    ones; the dock sizes them to fit the cells and hides them when even the smallest would not."""
+
+    def __init__(self, panel: pg.PlotItem) -> None:
+        self.panel = panel
+        self.texts: list[pg.TextItem] = []
+
+    def clear(self) -> None:
+        for text in self.texts:
+            self.panel.removeItem(text)
+        self.texts = []
+
+    def show(self, matrix: np.ndarray, largest: float) -> None:
+        self.clear()
+        if matrix.size > MAX_NUMBERS:
+            return
+        for (row, column), number in np.ndenumerate(matrix):
+            color = COLOR_MAP.map((number / largest + 1) / 2, mode="qcolor")
+            luminance = (0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()) / 255
+            text = pg.TextItem(
+                show_number(float(number)),
+                color="#ffffff" if luminance < DARK_CELL else "#000000",
+                anchor=(0.5, 0.5),
+            )
+            text.setPos(column + 0.5, row + 0.5)
+            self.panel.addItem(text)
+            self.texts.append(text)
+
+    def room(self) -> float:
+        """How far the numbers may grow, as a fraction of NUMBER_POINTS (1 at most) to fit the cells."""
+        if not self.texts:
+            return 1.0
+        metrics = QFontMetricsF(number_font(NUMBER_POINTS))
+        widest = max(metrics.horizontalAdvance(t.textItem.toPlainText()) for t in self.texts)
+        pixel_width, pixel_height = self.panel.vb.viewPixelSize()  # one cell is one unit of the view
+        if not pixel_width or not pixel_height:
+            return 1.0
+        return min(1.0, 0.85 / pixel_width / widest, 0.7 / pixel_height / metrics.height())
+
+    def set_size(self, points: float) -> None:
+        font = number_font(points)
+        for text in self.texts:
+            text.setVisible(points >= SMALLEST_POINTS)
+            text.setFont(font)
+
+
+def number_font(points: float) -> QFont:
+    font = QFont()
+    font.setBold(True)
+    font.setPointSizeF(points)
+    return font
 
 
 class JacobianDock(RefreshWhenSeen, QWidget):
@@ -89,7 +144,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.plots = LabPlots()
         self.images: dict[str, pg.ImageItem] = {}
         self.panels: dict[str, pg.PlotItem] = {}
-        self.numbers: dict[str, list[pg.TextItem]] = {method: [] for method in METHOD_TITLES}
+        self.numbers: dict[str, CellNumbers] = {}
         for column, method in enumerate(METHOD_TITLES):
             panel = self.plots.addPlot(row=0, col=column, title=METHOD_TITLES[method])
             panel.invertY(True)
@@ -99,6 +154,9 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             image = pg.ImageItem(axisOrder="row-major")
             panel.addItem(image)
             self.images[method], self.panels[method] = image, panel
+            self.numbers[method] = CellNumbers(panel)
+            panel.vb.sigResized.connect(self._fit_numbers)
+            panel.vb.sigRangeChanged.connect(self._fit_numbers)  # zoomed with the wheel
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=COLOR_MAP, interactive=False)
         self.colorbar.setImageItem(list(self.images.values()), insert_in=self.panels["fd"])
         self.plots.restyle()
@@ -199,9 +257,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
     def _clear_plots(self) -> None:
         for method, image in self.images.items():
             image.clear()
-            for number in self.numbers[method]:
-                self.panels[method].removeItem(number)
-            self.numbers[method] = []
+            self.numbers[method].clear()
         self.table.setRowCount(0)
 
     def _show(self, results: JacobianResults) -> None:
@@ -219,11 +275,11 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             if method in matrices:
                 self.images[method].setImage(matrices[method], levels=(-largest, largest))
                 self._ticks(panel, rows, columns)
-                if len(rows) <= MAX_ROW_TICKS and len(columns) <= MAX_COLUMN_TICKS:
-                    self._write_numbers(method, matrices[method], largest)
+                self.numbers[method].show(matrices[method], largest)
                 panel.setTitle(METHOD_TITLES[method])
             else:
                 panel.setTitle(f"{METHOD_TITLES[method]}: not available")
+        self._fit_numbers()
         self._fill_table(results)
         self.plots.restyle()
         notes = [f"{m}: {e}" for m, e in results.errors.items()]
@@ -231,24 +287,11 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         self.message.setText("\n".join([f"Jacobian {shape} (outputs × inputs)", *notes]))
         self.computed.emit()
 
-    def _write_numbers(self, method: str, matrix: np.ndarray, largest: float) -> None:
-        """Each cell's number at its centre, white on the dark colours and black on the light ones."""
-        panel = self.panels[method]
-        font = QFont()
-        font.setPointSize(NUMBER_POINTS)
-        font.setBold(True)
-        for (row, column), number in np.ndenumerate(matrix):
-            color = COLOR_MAP.map((number / largest + 1) / 2, mode="qcolor")
-            luminance = (0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()) / 255
-            text = pg.TextItem(
-                show_number(float(number)),
-                color="#ffffff" if luminance < DARK_CELL else "#000000",
-                anchor=(0.5, 0.5),
-            )
-            text.setFont(font)
-            text.setPos(column + 0.5, row + 0.5)
-            panel.addItem(text)
-            self.numbers[method].append(text)
+    def _fit_numbers(self) -> None:
+        """One size for the numbers of all three heat maps: the largest that fits every cell."""
+        points = NUMBER_POINTS * min(numbers.room() for numbers in self.numbers.values())
+        for numbers in self.numbers.values():
+            numbers.set_size(points)
 
     @staticmethod
     def _ticks(panel: pg.PlotItem, rows: list[str], columns: list[str]) -> None:
@@ -280,3 +323,6 @@ class JacobianDock(RefreshWhenSeen, QWidget):
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        frame = 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(self.table.horizontalHeader().height() + rows + frame)  # all three

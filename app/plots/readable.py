@@ -18,6 +18,8 @@ import pyqtgraph as pg
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 LABEL_GAP = 6  # pixels kept free between neighbouring labels
 MAX_MINOR_DECADES = 4  # beyond this many decades the 2…9 ticks would be a grey smear
+EDGE = 0.05  # fraction of the axis at each end where a label is cut off
+LOG_FILL = [(0, 1.0)]
 UNLABELLED = 0.0  # the "spacing" of the tick level whose ticks carry no label
 
 
@@ -30,6 +32,10 @@ def power_of_ten(exponent: int, mantissa: int = 1) -> str:
 class TidyAxis(pg.AxisItem):
     """An AxisItem with readable log labels and no overlapping tick labels."""
 
+    def __init__(self, orientation: str, **options: Any) -> None:
+        super().__init__(orientation, **options)
+        self._linear_fill = self.style["textFillLimits"]
+
     def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:
         low, high = math.floor(minVal), math.ceil(maxVal)
         spacing = next((s for s, _ in stdTicks if s >= 1), 1.0)
@@ -40,7 +46,8 @@ class TidyAxis(pg.AxisItem):
             return levels
         between = [e + math.log10(m) for e in range(low, high) for m in range(2, 10)]
         between = [v for v in between if minVal <= v <= maxVal]
-        if len(decades) < 2:
+        margin = EDGE * (maxVal - minVal)  # a label this close to an end does not fit on the axis
+        if sum(minVal + margin <= d <= maxVal - margin for d in decades) < 2:
             labelled = [v for v in between if self._mantissa(v) in (2, 5)]
             levels.append((None, labelled))
             between = [v for v in between if v not in labelled]
@@ -57,6 +64,9 @@ class TidyAxis(pg.AxisItem):
         return [power_of_ten(math.floor(v + 1e-9), self._mantissa(v)) for v in values]
 
     def generateDrawSpecs(self, p: Any) -> Any:
+        # pyqtgraph stops at a level of labels when they would fill much of the axis; on a log axis
+        # that drops 2·10ⁿ and 5·10ⁿ where they fit, and overlaps are weeded out here instead
+        self.style["textFillLimits"] = LOG_FILL if self.logMode else self._linear_fill
         specs = super().generateDrawSpecs(p)
         if specs is None:
             return specs

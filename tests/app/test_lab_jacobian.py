@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import QRectF
 
 from app.commands import Disconnect
 from app.lab.jacobian_dock import JacobianDock, checked_values
@@ -136,3 +137,35 @@ def test_a_node_that_raises_in_the_lab_is_named(window: MainWindow, examples: Pa
     monkeypatch.undo()
     computed(dock, qtbot)  # the lab keeps working
     assert set(dock.results.results) == {"forward", "reverse", "fd"}
+
+
+def cell_numbers(dock: JacobianDock, method: str) -> list:
+    return dock.numbers[method].texts
+
+
+def test_cell_numbers_fit_their_cells_or_are_not_written(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "sigmoid_neuron.json")
+    dock = window.lab.jacobian
+    window.lab.open("jacobian")
+    dock.choose(["z.out", "L.out"], ["w.out", "x.out", "b.out"])
+    computed(dock, qtbot)
+    sizes = set()
+    for method, panel in dock.panels.items():
+        numbers = cell_numbers(dock, method)
+        assert sorted(n.textItem.toPlainText() for n in numbers) == sorted(
+            ["1.5", "0.5", "1", "-0.1389", "-0.04629", "-0.09257"]
+        )
+        rects = [n.sceneBoundingRect() for n in numbers if n.isVisible()]
+        assert len(rects) == 6
+        for number, rect in zip(numbers, rects):
+            x, y = number.pos().x(), number.pos().y()
+            cell = panel.vb.mapViewToScene(QRectF(x - 0.5, y - 0.5, 1, 1)).boundingRect()
+            assert cell.contains(rect), (method, number.textItem.toPlainText())
+        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+        sizes |= {n.textItem.font().pointSizeF() for n in numbers}
+    assert len(sizes) == 1  # one size in all three maps
+    assert window.open_path(examples / "xor.json")
+    dock.choose(["loss.out"], ["x.out", "y.out"])
+    computed(dock, qtbot)
+    numbers = cell_numbers(dock, "forward")
+    assert len(numbers) == 12 and not any(n.isVisible() for n in numbers)  # 12 cells, too narrow

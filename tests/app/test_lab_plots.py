@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPointF
 
 from app.lab.cost_plot import CostPlot
-from app.lab.derivative_plot import DerivativePlot
+from app.lab.derivative_plot import DerivativePlot, difference_span, difference_ticks
+from app.lab.derivatives import DerivativePoint
+from app.lab.names import Names
+from app.lab.style import LabPlots
 from app.panels.lazy import on_screen
 from app.window import MainWindow
+from graphcore.fileformat import graph_from_dict
 from graphcore.graph import PortRef
+from graphcore.program import Program, lower
+from tests.flows.test_flow_lab import assert_readable, drawn_labels
+
+EXPONENTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 
 
 def swept(plot: DerivativePlot, qtbot) -> str:
@@ -132,3 +141,106 @@ def test_hidden_lab_views_refill_their_choices_only_when_shown(window: MainWindo
     assert jacobian.stale  # still hidden, until someone needs its lists
     outputs, _ = jacobian.chosen()
     assert not jacobian.stale and outputs == [f"{node}.out"]  # the new sink is ticked
+
+
+# --- what the lab's texts and axes read --------------------------------------------------------------
+
+
+def lowered(nodes: list[dict], edges: list[dict]) -> Program:
+    return lower(
+        graph_from_dict({"format": "backprop-studio-graph", "version": 1, "nodes": nodes, "edges": edges})
+    )
+
+
+def test_names_are_labels_with_ids_only_where_two_read_the_same():
+    program = lowered(
+        [
+            {
+                "id": "parameter",
+                "type": "Parameter",
+                "params": {"shape": [], "init": "value", "value": 1.0},
+                "label": "w",
+            },
+            {
+                "id": "parameter2",
+                "type": "Parameter",
+                "params": {"shape": [], "init": "value", "value": 2.0},
+                "label": "w",
+            },
+            {"id": "mul2", "type": "mul", "label": "L = w · w"},
+            {"id": "neg", "type": "neg"},
+            {"id": "halves", "type": "split", "label": "parts"},
+        ],
+        [
+            {"from": "parameter.out", "to": "mul2.a"},
+            {"from": "parameter2.out", "to": "mul2.b"},
+            {"from": "mul2.out", "to": "neg.x"},
+        ],
+    )
+    names = Names(program)
+    assert [names.value(f"{n}.out") for n in ("parameter", "parameter2", "mul2", "neg")] == [
+        "w (parameter)",
+        "w (parameter2)",
+        "L",  # "L = w · w" defines L
+        "neg",  # no label: the id
+    ]
+    assert names.derivative("mul2.out", "parameter.out") == "∂L/∂w (parameter)"
+    assert names.element("neg.out[3]") == "neg[3]"
+    assert names.value("halves.out0") == "parts.out0"  # several outputs: the port says which
+
+
+def test_a_name_of_several_words_is_bracketed_after_d():
+    program = lowered(
+        [
+            {"id": "x", "type": "Input", "params": {"shape": [], "value": 1.0}},
+            {"id": "r", "type": "neg", "label": "y − t"},
+            {"id": "sq", "type": "square", "label": "(y − t)²"},
+        ],
+        [{"from": "x.out", "to": "r.x"}, {"from": "r.out", "to": "sq.x"}],
+    )
+    names = Names(program)
+    assert names.derivative("sq.out", "r.out") == "∂(y − t)²/∂(y − t)"
+    assert names.derivative("r.out", "x.out") == "∂(y − t)/∂x"
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        (-12, 2),  # gradient norms of a run that vanished
+        (-3.2, 1.2),
+        (0, 1.8),  # sizes 1 to 64
+        (0.1, 0.9),  # between 1.3 and 8: no decade at all
+    ],
+)
+def test_log_axes_label_powers_of_ten_none_over_another(qtbot, low, high):
+    """pyqtgraph's own log axis writes 2·10⁰ … 9·10⁰ too; on a short axis they print over each other."""
+    plots = LabPlots()
+    qtbot.addWidget(plots)
+    plots.resize(260, 160)
+    plot = plots.add_plot(row=0, col=0)
+    plot.setLogMode(x=True, y=True)
+    plot.setRange(xRange=(low, high), yRange=(low, high), padding=0)
+    plots.show()
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        qtbot.waitUntil(lambda axis=axis: len(drawn_labels(axis)) >= 2)  # laid out around its labels
+        texts = assert_readable(axis, log=True)
+        decades = [t for t in texts if not t.startswith(("2·", "5·"))]
+        exponents = [int(t[2:].translate(EXPONENTS)) for t in decades]
+        steps = {b - a for a, b in zip(exponents, exponents[1:])}
+        assert exponents == sorted(exponents) and len(steps) <= 1  # evenly spaced decades
+        if len(decades) < 2:  # less than two decades in view: 2 and 5 say where the axis is
+            assert any(t.startswith(("2·", "5·")) for t in texts)
+        else:
+            assert decades == texts
+
+
+def test_the_difference_axis_of_a_zero_difference_is_rounding_level():
+    points = [DerivativePoint(at, forward=5.0, reverse=5.0, value=0.0, loss=0.0) for at in range(3)]
+    span = difference_span(points)
+    assert 0 < span <= 1e-13
+    ticks = difference_ticks(span)[0]
+    assert ticks[0] == (0.0, "0") and all(abs(v) < span for v, _ in ticks)
+    assert ticks[1][0] == -ticks[2][0] and ticks[2][1] == f"{ticks[2][0]:g}"
+    wide = [DerivativePoint(0, forward=1.0, reverse=1.0 - 3e-4, value=0.0, loss=0.0)]
+    assert difference_span(wide) == pytest.approx(1.25 * 3e-4)

@@ -154,13 +154,13 @@ def test_jacobian_lab_writes_each_cell_readably(opened, qtbot):
     with qtbot.waitSignal(dock.computed, timeout=TIMEOUT):
         click(dock.compute_button)
     assert dock.message.text().startswith("Jacobian 1 × 3 (outputs × inputs)")
-    qtbot.wait(50)  # let the plots lay out before the picture is taken
+    qtbot.waitUntil(lambda: all(drawn_labels(p.getAxis("bottom")) for p in dock.panels.values()))
     picture = dock.plots.grab().toImage()
     for method in ("forward", "reverse", "fd"):
         panel = dock.panels[method]
         assert [t for _, t in drawn_labels(panel.getAxis("left"))] == ["e"]
         assert [t for _, t in drawn_labels(panel.getAxis("bottom"))] == ["a", "b", "c"]
-        cells = {(round(n.pos().x(), 1), round(n.pos().y(), 1)): n for n in dock.numbers[method]}
+        cells = {(round(n.pos().x(), 1), round(n.pos().y(), 1)): n for n in dock.numbers[method].texts}
         assert {at: n.textItem.toPlainText() for at, n in cells.items()} == {
             (0.5, 0.5): "2",  # ∂e/∂a = d = 2
             (1.5, 0.5): "5",  # ∂e/∂b = d + c = 5
@@ -232,9 +232,9 @@ def test_cost_of_modes_log_axes_and_legend(opened, qtbot):
     with qtbot.waitSignal(plot.finished, timeout=TIMEOUT):
         click(plot.run_button)
     qtbot.waitUntil(lambda: len(plot.curves[("m", "ms", "reverse")].getData()[0]) == 4)
-    qtbot.wait(50)
     plots = [item for item in plot.plots.ci.items if isinstance(item, pg.PlotItem)]
     assert len(plots) == 4
+    qtbot.waitUntil(lambda: all(drawn_labels(p.getAxis(side)) for p in plots for side in ("left", "bottom")))
     for item in plots:
         for side in ("left", "bottom"):
             assert_readable(item.getAxis(side), log=True)
