@@ -136,7 +136,7 @@ class Param:
             return f"must be one of {', '.join(map(str, self.choices))}; got {shorten(value)}"
         if isinstance(value, str) and len(value) > MAX_STRING:
             return f"is {len(value):,} characters long; at most {MAX_STRING:,} are allowed"
-        if not json_literal(value):
+        if self.kind == "str" and not _encodable(value):  # list and object kinds: checked above
             return "holds a string that cannot be saved (a lone surrogate such as \\ud800)"
         if self.kind in ("int", "shape", "ints", "dims"):
             for number in _ints_in(value):

@@ -346,3 +346,26 @@ def test_the_quick_node_check_never_accepts_what_the_schema_refuses(entry):
 
     if _plain_node(entry):
         assert _validator("node").is_valid(entry), entry
+
+
+def test_param_values_typed_in_the_app_meet_the_same_limits():
+    """Param.problem is what the inspector and the loader both ask."""
+    from graphcore.registry import Param
+
+    value, name = Param("value", "value", 0.0), Param("name", "str", "")
+    assert value.problem([[[[1]]]]) is None
+    assert value.problem(json.loads("[" * 40 + "1" + "]" * 40)) == "nested more than 32 levels deep"
+    assert value.problem(2**60).startswith("expected a number or a rectangular nested list")
+    assert value.problem(float("nan")).startswith("expected a number")
+    assert (
+        name.problem("ok\ud800") == "holds a string that cannot be saved (a lone surrogate such as \\ud800)"
+    )
+    assert name.problem("x" * 10_001) == "is 10,001 characters long; at most 10,000 are allowed"
+    assert Param("dim", "int", 0).problem(-(2**40)) == (
+        "-1099511627776 is too large (at most 2,147,483,647 in size)"
+    )
+    assert (
+        Param("k", "ints", 1).problem([1, 2**31]) == "2147483648 is too large (at most 2,147,483,647 in size)"
+    )
+    long_list = Param("n", "int", 0).problem(list(range(10**6)))
+    assert long_list.startswith("expected an integer, got [0, 1, 2") and len(long_list) < 120
