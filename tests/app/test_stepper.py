@@ -365,3 +365,21 @@ def test_a_node_that_raises_during_run_to_end_stops_the_run(neuron: MainWindow, 
         neuron.statusBar().currentMessage().startswith("Stepping stopped: t = σ(z) (sigmoid): IndexError: ")
     )
     assert tools.actions["stepper_reset"].isEnabled() and tools.stepper.session.exhausted
+
+
+def test_an_enormous_input_is_refused_with_its_size_not_a_traceback(window: MainWindow, tmp_path):
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": [100000, 100000, 100000]}))
+    graph.add_node(Node("t", "tanh"))
+    graph.connect(PortRef("x", "out"), PortRef("t", "x"))
+    save(graph, tmp_path / "huge.json")
+    assert window.open_path(tmp_path / "huge.json")
+    click(window, "stepper_mode")
+    assert not window.run_tools.stepper.active
+    assert (
+        window.statusBar()
+        .currentMessage()
+        .startswith(
+            "Cannot step this graph: x: needs 14,901,161 GB for its output [100000, 100000, 100000] (float64)"
+        )
+    )
