@@ -19,8 +19,10 @@ from graphcore.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_UNUSABLE,
+    ArgumentParser,
     UsageError,
     device,
+    differentiable,
     emit,
     exit_code,
     forward,
@@ -129,18 +131,6 @@ def cmd_grad(args: argparse.Namespace) -> int:
         args, {**results, "max_abs_diff": diff}, "\n".join([*lines, f"max |forward − reverse| = {diff:.3g}"])
     )
     return EXIT_OK
-
-
-def differentiable(trace: Any, values: dict[str, list[str]]) -> None:
-    """Refuse derivatives of or with respect to integer values (class labels, indices): they have none."""
-    for flag, names in values.items():
-        for name in names:
-            value = trace.values.get(name)
-            if value is not None and not (value.is_floating_point() or value.is_complex()):
-                raise UsageError(
-                    f"{flag} {name}: the value holds integers ({str(value.dtype).removeprefix('torch.')}), "
-                    "which have no derivative; pick a floating-point value"
-                )
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
@@ -293,14 +283,6 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     ),
     "train": (cmd_train, "train the graph as its training section says (float32 by default)"),
 }
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (a UsageError), not a usage text and SystemExit."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        command = self.prog.removeprefix("graphcore").strip()
-        raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -24,6 +24,14 @@ class UsageError(Exception):
     """Arguments that cannot be used (a bad number, a name the graph does not have); exit code 2."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (a UsageError), not a usage text and SystemExit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.removeprefix("graphcore").strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+
 def integer(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number in [low, high], refused with the range otherwise."""
 
@@ -206,3 +214,15 @@ def forward(runtime: Any) -> dict[str, Any]:
         if instr is None:
             raise
         raise NodeError(instr, error) from error
+
+
+def differentiable(trace: Any, values: dict[str, list[str]]) -> None:
+    """Refuse derivatives of or with respect to integer values (class labels, indices): they have none."""
+    for flag, names in values.items():
+        for name in names:
+            value = trace.values.get(name)
+            if value is not None and not (value.is_floating_point() or value.is_complex()):
+                raise UsageError(
+                    f"{flag} {name}: the value holds integers ({str(value.dtype).removeprefix('torch.')}), "
+                    "which have no derivative; pick a floating-point value"
+                )
