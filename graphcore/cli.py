@@ -25,7 +25,6 @@ from graphcore.cli_common import (
     differentiable,
     emit,
     exit_code,
-    forward,
     integer,
     make_runtime,
     memory_budget,
@@ -78,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
-    outputs = forward(make_runtime(args, program, graph))
+    outputs = make_runtime(args, program, graph).forward()
     emit(args, {"outputs": outputs}, "\n".join(f"{k} = {show_value(v)}" for k, v in outputs.items()))
     return EXIT_OK
 

@@ -203,19 +203,6 @@ def make_runtime(args: argparse.Namespace, program: Program, graph: Graph, **ext
         raise UsageError(str(error)) from None
 
 
-def forward(runtime: Any) -> dict[str, Any]:
-    """The runtime's outputs; an exception inside a node becomes a NodeError naming it (exit code 1)."""
-    from graphcore.program import NodeError
-
-    try:
-        return runtime.forward()
-    except Exception as error:
-        instr = runtime.failing_node(error) if exit_code(error) is None else None
-        if instr is None:
-            raise
-        raise NodeError(instr, error) from error
-
-
 def differentiable(trace: Any, values: dict[str, list[str]]) -> None:
     """Refuse derivatives of or with respect to integer values (class labels, indices): they have none."""
     for flag, names in values.items():
