@@ -74,6 +74,7 @@ class Graph:
         self.training_changed = Event()  # ()
         self._rank: dict[str, float] = {}  # file order: nodes sorted by rank
         self._order: list[Node] | None = None  # the nodes in file order, rebuilt after an add or remove
+        self._by_id: dict[str, Node] = {}  # the nodes again, without networkx's views in the way
         self._into: dict[PortRef, PortRef] = {}  # input port -> the output feeding it (source_of in O(1))
         self._topological: list[str] | None = None  # file-order topological sort, until the next edit
 
@@ -83,7 +84,7 @@ class Graph:
     def nodes(self) -> list[Node]:
         """In file order (the order nodes were added, or the index they were put back at)."""
         if self._order is None:
-            self._order = [self._g.nodes[i]["node"] for i in sorted(self._g, key=self._rank.__getitem__)]
+            self._order = [self._by_id[i] for i in sorted(self._by_id, key=self._rank.__getitem__)]
         return list(self._order)
 
     @property
@@ -105,14 +106,17 @@ class Graph:
         return [n.id for n in self.nodes].index(node_id)
 
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self._g
+        try:
+            return node_id in self._by_id
+        except TypeError:  # an unhashable id is no node's
+            return False
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._by_id)
 
     def node(self, node_id: str) -> Node:
         try:
-            return self._g.nodes[node_id]["node"]
+            return self._by_id[node_id]
         except KeyError:
             raise KeyError(f"no node {node_id!r}") from None
 
@@ -186,9 +190,12 @@ class Graph:
     def why_not_connect(self, src: PortRef, dst: PortRef, *, check_cycle: bool = True) -> str | None:
         """None if the edge may be added (replacing what feeds `dst`), else the reason."""
         for ref in (src, dst):
-            if ref.node not in self._g:
+            if ref.node not in self._by_id:
                 return f"there is no node {ref.node!r}"
-        src_spec, dst_spec = REGISTRY.get(self.node(src.node).type), REGISTRY.get(self.node(dst.node).type)
+        src_spec, dst_spec = (
+            REGISTRY.get(self._by_id[src.node].type),
+            REGISTRY.get(self._by_id[dst.node].type),
+        )
         if src_spec is not None and src.port not in src_spec.outputs:
             return f"{src} is not an output of {src_spec.type}"
         if dst_spec is not None and dst.port not in dst_spec.inputs:
@@ -203,7 +210,7 @@ class Graph:
         """`hint`, or `hint2`, `hint3`, ... whichever is free."""
         base = hint or "node"
         candidate, n = base, 1
-        while candidate in self._g:
+        while candidate in self._by_id:
             n += 1
             candidate = f"{base}{n}"
         return candidate
@@ -217,7 +224,7 @@ class Graph:
         """Add a node at the end of file order, or at `index` (undoing a delete puts it back there)."""
         if not node.id:
             raise EditError("a node needs an id")
-        if node.id in self._g:
+        if node.id in self._by_id:
             raise EditError(f"there is already a node {node.id!r}")
         order = self._order if self._order is not None else self.nodes
         if index is None or index >= len(order):
@@ -232,6 +239,7 @@ class Graph:
         self._topological = None
         self._rank[node.id] = rank
         self._g.add_node(node.id, node=node)
+        self._by_id[node.id] = node
         self.node_added.emit(node)
         return node
 
@@ -241,6 +249,7 @@ class Graph:
         for src, dst in self.edges_of(node_id):
             self.disconnect(src, dst)
         self._g.remove_node(node_id)
+        del self._by_id[node_id]
         del self._rank[node_id]
         self._order = None
         self._topological = None
