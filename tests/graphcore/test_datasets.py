@@ -1,9 +1,12 @@
 """Datasets: generated sets are deterministic and well-formed; user files are read or refused clearly."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from graphcore.datasets import GENERATED, DatasetError, build, split
 
@@ -215,3 +218,43 @@ def test_folders_and_huge_files_are_refused(tmp_path):
     (tmp_path / "big.csv").write_text("a\n" + "1\n" * 600)
     with pytest.raises(DatasetError, match="big.csv: the file holds 1.2e-06 GB; data files of up to 1 GB"):
         _read_file(tmp_path / "big.csv", "csv", max_bytes=1000)
+
+
+CELLS = st.sampled_from(
+    ["", " ", "0", "1", "-2.5", "1e3", "nan", "NaN", "inf", "-inf", "x", "λ", '"1,2"', "3.0"]
+)
+LINES = st.lists(st.lists(CELLS, min_size=0, max_size=4).map(",".join), max_size=6).map("\n".join)
+FIELD_SPECS = st.fixed_dictionaries(
+    {"columns": st.sampled_from(["a", ["a", "b"], ["c"], "λ", ["a", "a"]])},
+    optional={"dtype": st.sampled_from(["float", "long"]), "fill": st.sampled_from([0, -1, 2.5])},
+)
+
+
+def check_refusal(tmp_path, name, fields):
+    try:
+        data = read(tmp_path, name, fields)
+    except DatasetError as error:
+        assert "\n" not in str(error) and len(str(error)) < 500, str(error)
+        return
+    for array in data.values():
+        assert np.isfinite(array).all() and array.dtype in (np.float32, np.int64)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.sampled_from(["a,b", "a,b,c", "λ,a", "a", "", "a,a"]), body=LINES, spec=FIELD_SPECS)
+def test_any_csv_is_read_or_refused_in_one_line(tmp_path, header, body, spec):
+    (tmp_path / "f.csv").write_text(f"{header}\n{body}", encoding="utf-8")
+    check_refusal(tmp_path, "f.csv", {"x": spec})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300), keep=st.integers(0, 400), kind=st.sampled_from(["npy", "npz"]))
+def test_any_bytes_as_numpy_files_are_read_or_refused(tmp_path, data, keep, kind):
+    buffer = io.BytesIO()
+    if kind == "npy":
+        np.save(buffer, np.arange(6.0).reshape(3, 2))
+    else:
+        np.savez(buffer, x=np.arange(6.0).reshape(3, 2))
+    damaged = (buffer.getvalue()[:keep] + data)[:2000]
+    (tmp_path / f"f.{kind}").write_bytes(damaged)
+    check_refusal(tmp_path, f"f.{kind}", {"x": {"array": "x"} if kind == "npz" else {}})
