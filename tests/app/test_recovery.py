@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.main import offer_recovery, on_signals
 from app.recovery import FORMAT, Recovered, find_recovered
@@ -181,3 +182,21 @@ def test_a_failing_autosave_says_so_once(neuron: MainWindow, recovery_folder: Pa
     neuron.autosaver.flush()
     failures = [m for m in messages if m.startswith("Autosave failed")]
     assert len(failures) == 1 and str(recovery_folder) in failures[0]
+
+
+def test_the_restore_question_itself(window: MainWindow, examples: Path, qtbot):
+    recovered = Recovered(Path("unused.json"), "{}", examples / "xor.json", 1.0e9)
+
+    def press(key: str) -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and "xor.json" in box.text()
+        if key == "Escape":
+            qtbot.keyClick(box, Qt.Key.Key_Escape)
+            return
+        (button,) = [b for b in box.buttons() if b.text() == key]
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    keys = {"Restore": "restore", "Open Saved File": "open", "Discard": "discard", "Escape": "later"}
+    for key, answer in keys.items():
+        QTimer.singleShot(0, lambda key=key: press(key))
+        assert window.ask_restore(recovered) == answer
