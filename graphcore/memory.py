@@ -53,7 +53,7 @@ class Need:
 
     node: str
     title: str  # the node's label, else its id
-    what: str  # "output [N, 3] (float64)", "weight [30000, 30000] (float32)"
+    what: str  # "output [4, 3] (float64) with its gradient", "weight [30000, 30000] (float32)"
     bytes: int
 
 

@@ -250,7 +250,11 @@ class Trainer:
         value = loss.item()
         if not (math.isfinite(value) and torch.isfinite(total_norm)):
             return value, prediction, batch, self.locate_nonfinite(batch)
-        self.optimizer.step()
+        try:
+            self.optimizer.step()  # Adam and the like allocate their state here, on the first step
+        except Exception as error:  # out of memory, mostly: no one node to name
+            step = self.step_count + 1
+            raise StepError(f"training step {step}: the optimizer: {NodeError.describe(error)}") from error
         if self.scheduler is not None:
             self.scheduler.step()
         self.step_count += 1

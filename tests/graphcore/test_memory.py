@@ -402,3 +402,14 @@ def test_every_node_types_outputs_and_weights_are_estimated_exactly(type_):
             (need,) = [n for n in needs if n.what.startswith(what)]
             actual = _bytes([value], gradients=False)
             assert need.bytes == 2 * actual if value.is_floating_point() else need.bytes >= actual, out
+
+
+def test_an_optimizer_that_fails_stops_the_step_in_one_line(monkeypatch):
+    trainer = Trainer(loads(regression({"name": "adam", "lr": 0.1})))
+    monkeypatch.setattr(
+        torch.optim.Adam, "step", raising(torch.OutOfMemoryError("CUDA out of memory.\nTried to allocate"))
+    )
+    with pytest.raises(
+        ValueError, match=r"^training step 1: the optimizer: OutOfMemoryError: CUDA out of memory\.$"
+    ):
+        trainer.step()
