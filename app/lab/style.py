@@ -43,7 +43,9 @@ class LabPlots(pg.GraphicsLayoutWidget):
         self.setBackground(palette.color(QPalette.ColorRole.Base))
         for item in self.ci.items:
             if isinstance(item, pg.LegendItem):
-                item.setLabelTextColor(text)
+                item.setLabelTextColor(text)  # for entries added later; those there are redrawn
+                for _, label in item.items:
+                    label.setText(label.text, color=text.name())
             if not isinstance(item, pg.PlotItem):
                 continue
             for name in ("left", "bottom", "right", "top"):

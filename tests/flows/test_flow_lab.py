@@ -77,6 +77,13 @@ def assert_readable(axis: pg.AxisItem, log: bool) -> list[str]:
     return texts
 
 
+def drawn_color(label: pg.LabelItem) -> QColor:
+    """The colour a pyqtgraph label's text is painted in (from the HTML it renders)."""
+    found = re.search(r"color:\s*(#[0-9a-fA-F]{6,8})", label.item.toHtml())
+    assert found, label.item.toHtml()
+    return QColor(found.group(1))
+
+
 def luminance(color: QColor) -> float:
     def channel(c: float) -> float:
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
@@ -247,3 +254,17 @@ def test_cost_of_modes_log_axes_and_legend(opened, qtbot):
     assert plot.message.text().endswith("★ your graph: e with respect to a, b")
     assert [label.text for _, label in plot.legend.items] == ["forward mode", "reverse mode", "your graph"]
     assert plot.table.item(plot.table.rowCount() - 1, 0).text() == "your graph"
+
+
+def test_lab_legends_and_titles_stay_readable_in_the_dark_theme(opened, qtbot):
+    window = opened("path_sum.json")
+    window.menu["theme_dark"].trigger()
+    derivatives_action(window, "Derivative Plot").trigger()
+    plot = window.lab.derivative_plot
+    with qtbot.waitSignal(plot.finished, timeout=TIMEOUT):
+        click(plot.sweep_button)
+    background = plot.plots.backgroundBrush().color()
+    for legend in (plot.legend, window.lab.cost_plot.legend):
+        for _, label in legend.items:
+            assert contrast(drawn_color(label), background) >= 4.5, label.text
+    assert contrast(drawn_color(plot.top.titleLabel), background) >= 4.5
