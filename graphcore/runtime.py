@@ -118,7 +118,8 @@ class Runtime:
     def _forward_lines(self) -> dict[int, str]:
         """Line of the generated forward -> the node whose code it is (one statement per node)."""
         tree = ast.parse(self.generated.source)
-        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+        name = self.generated.class_name  # helpers may define classes of their own before it
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
         forward = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward")
         statements = forward.body[:-1]  # the last one returns the outputs
         computed = [i.node for i in self.program if not i.spec.is_source]

@@ -413,3 +413,11 @@ def test_an_optimizer_that_fails_stops_the_step_in_one_line(monkeypatch):
         ValueError, match=r"^training step 1: the optimizer: OutOfMemoryError: CUDA out of memory\.$"
     ):
         trainer.step()
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_line_of_each_examples_module_maps_to_its_node(path):
+    """A forward error is named from the generated module's line: each computed node owns its lines."""
+    runtime = Runtime(lower(load(path)))
+    computed = {i.node for i in runtime.program if not i.spec.is_source}
+    assert set(runtime._forward_lines.values()) == computed
