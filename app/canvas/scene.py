@@ -95,13 +95,19 @@ class CanvasScene(QGraphicsScene):
     def _on_edge_added(self, src: PortRef, dst: PortRef) -> None:
         edge = self.edges[dst] = EdgeItem(src, dst, self.theme)
         self.addItem(edge)
+        grown = []
         for ref, is_output in ((src, True), (dst, False)):
             item = self.nodes[ref.node]
             item.edges.add(edge)
-            port = item.port(ref.port, is_output)
+            size = (item.width, item.height)
+            port = item.port(ref.port, is_output)  # a placeholder makes the port now, and may grow
             if port is not None:
                 port.set_state(connected=True)
+            if (item.width, item.height) != size:
+                grown.append(item)
         self._place_edge(edge)
+        if grown:  # its other edges and its frame follow the new size
+            self.nodes_shifted(grown)
         self._refresh_collapsed(src.node, dst.node)
 
     def _on_edge_removed(self, src: PortRef, dst: PortRef) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from canvas_gestures import drag, mouse
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from app.canvas.scene import CanvasScene
+from app.document import Document
 from app.main import DEFAULT_EXAMPLE
+from app.theme import LIGHT
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.fileformat import load, loads
 from graphcore.registry import show
 
 
@@ -151,3 +156,32 @@ def test_saved_view_state_is_restored(neuron: MainWindow, examples, qtbot):
     assert neuron.open_path(examples / "sigmoid_neuron.json")
     assert abs(neuron.view.zoom - zoom) < 1e-3
     assert abs(neuron.view.center().x() - center.x()) < 2 and abs(neuron.view.center().y() - center.y()) < 2
+
+
+def test_a_placeholder_grown_by_a_later_port_moves_its_earlier_edges(qapp):
+    """A node of a type this build does not know gets a port per edge; when a long port name widens
+    it, the wires already on its output side must move with the output ports."""
+    text = json.dumps(
+        {
+            "format": "backprop-studio-graph",
+            "version": 1,
+            "nodes": [
+                {"id": "a", "type": "Input", "params": {"shape": ["N", 3]}, "pos": [0, 0]},
+                {"id": "b", "type": "relu", "pos": [400, 0]},
+                {"id": "p", "type": "FutureOp", "pos": [200, 0]},
+            ],
+            "edges": [  # b's input is connected first: p's output port exists before its wide input
+                {"from": "p.some_rather_long_output_name", "to": "b.x"},
+                {"from": "a.out", "to": "p.a_long_input_port_name"},
+            ],
+        }
+    )
+    document = Document(loads(text))
+    scene = CanvasScene(document, LIGHT)
+    try:
+        for dst, edge in scene.edges.items():
+            assert edge.path().pointAtPercent(0) == scene.port_scene_pos(edge.src, True), dst
+            assert edge.path().pointAtPercent(1) == scene.port_scene_pos(dst, False), dst
+    finally:
+        document.close()
+        document.deleteLater()

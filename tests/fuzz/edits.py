@@ -20,7 +20,7 @@ from app.canvas.view import CanvasView
 from app.controller import Controller
 from app.document import Document
 from app.groups import COLORS, groups_of
-from graphcore.graph import PortRef
+from graphcore.graph import Node, PortRef
 from graphcore.registry import REGISTRY, Param
 
 TYPES = sorted(REGISTRY)
@@ -88,6 +88,22 @@ def param_value(param: Param, rng: random.Random) -> Any:
     return rng.choice(({}, {"k": 1}))
 
 
+def port_names(canvas: Canvas, node_id: str, outputs: bool) -> tuple[str, ...]:
+    """The node's ports: its type's, or for a placeholder (a type this build does not know) the
+    ones its item shows."""
+    spec = REGISTRY.get(canvas.document.graph.node(node_id).type)
+    if spec is not None:
+        return spec.outputs if outputs else spec.inputs
+    item = canvas.scene.nodes[node_id]
+    return tuple(item.outputs if outputs else item.inputs)
+
+
+def spec_params(node: Node) -> tuple[Param, ...]:
+    """The params a user can edit: none on a placeholder or on a type that records its params."""
+    spec = REGISTRY.get(node.type)
+    return spec.params if spec is not None and spec.editable else ()
+
+
 def visible_ids(canvas: Canvas) -> list[str]:
     return [i for i, item in canvas.scene.nodes.items() if item.isVisible()]
 
@@ -104,8 +120,8 @@ def pick_ports(
     often a port of the node added last (the one a user wires next)."""
     graph = canvas.document.graph
     ids = visible_ids(canvas) if only_visible else [n.id for n in graph.nodes]
-    outputs = [PortRef(i, p) for i in ids for p in REGISTRY[graph.node(i).type].outputs]
-    inputs = [PortRef(i, p) for i in ids for p in REGISTRY[graph.node(i).type].inputs]
+    outputs = [PortRef(i, p) for i in ids for p in port_names(canvas, i, True)]
+    inputs = [PortRef(i, p) for i in ids for p in port_names(canvas, i, False)]
     if not outputs or not inputs:
         return None
     fed = [dst for dst in inputs if graph.source_of(dst) is not None]
@@ -135,11 +151,11 @@ def add_node(canvas: Canvas, rng: random.Random) -> str:
 
 def set_param(canvas: Canvas, rng: random.Random) -> str | None:
     graph = canvas.document.graph
-    editable = [n for n in graph.nodes if REGISTRY[n.type].editable and REGISTRY[n.type].params]
+    editable = [n for n in graph.nodes if spec_params(n)]
     if not editable:
         return None
     node = rng.choice(editable)
-    param = rng.choice(REGISTRY[node.type].params)
+    param = rng.choice(spec_params(node))
     times = rng.choice((1, 1, 2, 3))  # a spin box stepped a few times: the edits merge into one step
     values = [param_value(param, rng) for _ in range(times)]
     if rng.random() < 0.1 and param.name in node.params:
@@ -152,11 +168,11 @@ def set_param(canvas: Canvas, rng: random.Random) -> str | None:
 
 def set_bad_param(canvas: Canvas, rng: random.Random) -> str | None:
     graph = canvas.document.graph
-    nodes = [n for n in graph.nodes if any(p.kind in ("int", "bool") for p in REGISTRY[n.type].params)]
+    nodes = [n for n in graph.nodes if any(p.kind in ("int", "bool") for p in spec_params(n))]
     if not nodes:
         return None
     node = rng.choice(nodes)
-    param = rng.choice([p for p in REGISTRY[node.type].params if p.kind in ("int", "bool")])
+    param = rng.choice([p for p in spec_params(node) if p.kind in ("int", "bool")])
     count = canvas.document.stack.count()
     assert not canvas.controller.set_param(node.id, param.name, "not a number")
     assert canvas.document.stack.count() == count
@@ -207,12 +223,7 @@ def wire(canvas: Canvas, rng: random.Random) -> str | None:
     )
     if rng.random() < 0.3:
         end_out = not end_out  # onto the wrong kind of port, or a second input (reconnect)
-        graph = canvas.document.graph
-        names = (
-            REGISTRY[graph.node(end.node).type].outputs
-            if end_out
-            else REGISTRY[graph.node(end.node).type].inputs
-        )
+        names = port_names(canvas, end.node, end_out)
         if not names:
             return None
         end = PortRef(end.node, rng.choice(names))

@@ -60,13 +60,18 @@ def _drawn(item: NodeItem) -> tuple:
 
 
 def _fresh(node: Node, scene: CanvasScene) -> tuple:
-    """What a new item for `node` draws (items for equal nodes are built once)."""
-    key = repr((node.id, node.type, node.label, node.params))
+    """What a new item for `node` draws (items for equal nodes are built once). A placeholder (a type
+    this build does not know) gets the ports its item made as edges asked for them, in that order."""
+    spec = REGISTRY.get(node.type)
+    item = scene.nodes[node.id]
+    ports = () if spec is not None else (tuple(item.inputs), tuple(item.outputs))
+    key = repr((node.id, node.type, node.label, node.params, ports))
     if key not in _DRAWN:
-        spec = REGISTRY.get(node.type)
-        _DRAWN[key] = _drawn(
-            NodeItem(node, spec, scene.theme, scene.category_color(spec.category if spec else ""))
-        )
+        fresh = NodeItem(node, spec, scene.theme, scene.category_color(spec.category if spec else ""))
+        for names, is_output in zip(ports, (False, True)):
+            for name in names:
+                fresh.port(name, is_output)
+        _DRAWN[key] = _drawn(fresh)
     return _DRAWN[key]
 
 
@@ -74,6 +79,10 @@ def _check_nodes(document: Document, scene: CanvasScene, nodes: list[Node], edge
     report = document.report
     assert set(scene.nodes) == {n.id for n in nodes}, "node items differ from the graph's nodes"
     fed, used = {dst for _, dst in edges}, {src for src, _ in edges}
+    for ref in fed:
+        assert ref.port in scene.nodes[ref.node].inputs, f"{ref}: no port drawn for the edge"
+    for ref in used:
+        assert ref.port in scene.nodes[ref.node].outputs, f"{ref}: no port drawn for the edge"
     problems: dict[str, list[str]] = {}
     for d in report.diagnostics:
         problems.setdefault(d.node, []).append(f"{d.port}: {d.message}" if d.port else d.message)
