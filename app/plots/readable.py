@@ -19,7 +19,7 @@ SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 LABEL_GAP = 6  # pixels kept free between neighbouring labels
 MAX_MINOR_DECADES = 4  # beyond this many decades the 2…9 ticks would be a grey smear
 EDGE = 0.05  # fraction of the axis at each end where a label is cut off
-LOG_FILL = [(0, 1.0)]
+LOG_FILL = [(0, 1.0)]  # pyqtgraph's textFillLimits on a log axis: draw every level that fits
 UNLABELLED = 0.0  # the "spacing" of the tick level whose ticks carry no label
 
 
@@ -76,9 +76,10 @@ class TidyAxis(pg.AxisItem):
         for rect, flags, text in text_specs:
             if not text:
                 continue
-            padded = rect.adjusted(-LABEL_GAP / 2, 0, LABEL_GAP / 2, 0)
-            if self.orientation in ("left", "right"):
+            if self.orientation in ("left", "right"):  # labels stacked: keep a little apart
                 padded = rect.adjusted(0, -LABEL_GAP / 4, 0, LABEL_GAP / 4)
+            else:
+                padded = rect.adjusted(-LABEL_GAP / 2, 0, LABEL_GAP / 2, 0)
             if any(padded.intersects(other) for other in placed):
                 continue
             placed.append(padded)
