@@ -37,8 +37,8 @@ from graphcore.cli_common import (
     show_value,
 )
 from graphcore.cli_exchange import EXCHANGE_COMMANDS, add_exchange_parsers
+from graphcore.config_checks import MAX_COUNT, MAX_SEED
 from graphcore.program import Program
-from graphcore.training_config import MAX_COUNT, MAX_SEED
 
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE
 MAX_BATCH = 1_000_000

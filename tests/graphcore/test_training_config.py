@@ -9,16 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graphcore.config_checks import shorten
+from graphcore.dataset_config import GENERATED_KEYS
 from graphcore.datasets import GENERATED
-from graphcore.training_config import (
-    GENERATED_KEYS,
-    KNOWN_KEYS,
-    OPTIMIZERS,
-    SCHEDULES,
-    TrainingConfigError,
-    parse,
-    shorten,
-)
+from graphcore.training_config import KNOWN_KEYS, OPTIMIZERS, SCHEDULES, TrainingConfigError, parse
 from tests.fuzz.training_sections import HOSTILE, random_sections
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
