@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
@@ -41,10 +41,13 @@ class MemoryBudgetError(ValueError):
 
 @dataclass(frozen=True)
 class Workload:
-    """What a run holds at once: one batch of this size, gradients, and optimizer state per weight."""
+    """What a run holds at once: one batch of this size, gradients, optimizer state per weight and,
+    for training, the whole data set on the device."""
 
     batch: int = 4
     optimizer_slots: int = 0
+    # Input node -> (shape of its training data, bytes per element; None: the run's dtype)
+    data: Mapping[str, tuple[tuple[int, ...], int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,11 @@ def estimate(
             continue  # their output is the weight itself
         for out in instr.outs:
             needs.append(_output_need(instr, out, shapes[out], dtype, size, workload.batch))
+    for node, (shape, element) in workload.data.items():
+        instr = program.by_node[node]
+        kind = f"int{element * 8}" if element else _dtype_name(dtype)
+        what = f"training data {show(shape)} ({kind})"
+        needs.append(Need(node, instr.title, what, math.prod(shape) * (element or size)))
     return Estimate(tuple(needs))
 
 

@@ -153,7 +153,11 @@ class Trainer:
         inputs = {instr.node: instr.params for instr in program if instr.spec.kind == "input"}
         datasets.check_inputs(fields, config.inputs, inputs, config.batch_size)
         outputs = [config.loss] + ([config.predict] if config.predict else [])
-        workload = Workload(config.batch_size, optimizer_slots(config.optimizer))
+        data = {
+            node: (fields[name].shape, fields[name].itemsize if fields[name].dtype.kind == "i" else None)
+            for node, name in config.inputs.items()
+        }  # what _tensors will put on the device
+        workload = Workload(config.batch_size, optimizer_slots(config.optimizer), data)
         self.runtime = Runtime(
             program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs, workload=workload
         )

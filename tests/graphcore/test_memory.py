@@ -421,3 +421,16 @@ def test_every_line_of_each_examples_module_maps_to_its_node(path):
     runtime = Runtime(lower(load(path)))
     computed = {i.node for i in runtime.program if not i.spec.is_source}
     assert set(runtime._forward_lines.values()) == computed
+
+
+def test_the_trainer_counts_the_data_set_it_puts_on_the_device(budget):
+    section = json.loads(regression({"name": "sgd", "lr": 0.1}))
+    section["training"]["dataset"]["n"] = 200_000
+    text = json.dumps(section)
+    needs = {n.what: n.bytes for n in Trainer(loads(text)).runtime.memory.needs if n.node == "x"}
+    assert needs["training data [200000, 1] (float32)"] == 200_000 * 4
+    budget("512KB")
+    with pytest.raises(
+        MemoryBudgetError, match=r"^x: needs 0.763 MB for its training data \[200000, 1\] \(float32\)"
+    ):
+        Trainer(loads(text))
