@@ -136,6 +136,7 @@ class CostPlot(QWidget):
         self.legend.removeItem(self.mine[("n", "passes", "forward")])
         self.points = [p for p in self.points if p.series != "graph"]
         self.mine_label = ""
+        self.message.setText(self.message.text().split("  ★")[0])  # the star was the last graph's
         self._dirty = True
 
     def chosen_sizes(self) -> list[int]:

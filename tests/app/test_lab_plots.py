@@ -114,6 +114,8 @@ def test_the_derivative_follows_training(window: MainWindow, examples: Path, qtb
         combo.setCurrentIndex(combo.findText(label))
     plot.follow.setChecked(True)
     assert session.worker.weights_rows == 4 and not plot.sweep_button.isEnabled()
+    assert plot.top.titleLabel.text == "∂loss/∂h1[2] during training"
+    assert plot.bottom.getAxis("bottom").labelText == "training step"
     window.run_tools.actions["start"].trigger()
     qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
     qtbot.waitUntil(lambda: 500 in plot.points and plot._job is None, timeout=30_000)

@@ -254,6 +254,9 @@ def test_cost_of_modes_log_axes_and_legend(opened, qtbot):
     assert plot.message.text().endswith("★ your graph: e with respect to a, b")
     assert [label.text for _, label in plot.legend.items] == ["forward mode", "reverse mode", "your graph"]
     assert plot.table.item(plot.table.rowCount() - 1, 0).text() == "your graph"
+    assert window.open_path(window.document.path.parent / "xor.json")  # the star was path_sum's
+    assert [label.text for _, label in plot.legend.items] == ["forward mode", "reverse mode"]
+    assert "★" not in plot.message.text()
 
 
 def test_lab_legends_and_titles_stay_readable_in_the_dark_theme(opened, qtbot):
