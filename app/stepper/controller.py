@@ -186,8 +186,8 @@ class StepperController(QObject):
         self._interrupt_run()
         try:
             updates = self.session.optimizer_step()
-        except (StepperError, ValueError) as error:
-            self.message.emit(str(error))
+        except Exception as error:  # noqa: BLE001 - torch's errors (out of memory) too: the app keeps running
+            self.message.emit(str(error) if isinstance(error, ValueError) else NodeError.describe(error))
             return
         self.message.emit(f"Optimizer step: {len(updates)} parameters updated")
         self._show(animate=False)

@@ -383,3 +383,20 @@ def test_an_enormous_input_is_refused_with_its_size_not_a_traceback(window: Main
             "Cannot step this graph: x: needs 14,901,161 GB for its output [100000, 100000, 100000] (float64)"
         )
     )
+
+
+def test_an_optimizer_step_that_fails_is_a_message(neuron: MainWindow, monkeypatch, qtbot):
+    tools = neuron.run_tools
+    click(neuron, "stepper_mode")
+    click(neuron, "run_to_end")
+    qtbot.waitUntil(lambda: tools.actions["optimizer_step"].isEnabled(), timeout=10_000)
+    out_of_memory = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nadvice")
+
+    def fail(*args, **kwargs):
+        raise out_of_memory
+
+    monkeypatch.setattr(torch.optim.SGD, "step", fail)
+    click(neuron, "optimizer_step")
+    message = neuron.statusBar().currentMessage()
+    assert message == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    assert tools.stepper.session.updates == [] and tools.actions["optimizer_step"].isEnabled()
