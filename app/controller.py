@@ -239,8 +239,12 @@ class Controller(QObject):
     def set_param(self, node_id: str, name: str, value: Any) -> bool:
         """Set a param, refusing (with the reason) a value its declaration does not allow."""
         node = self.graph.node(node_id)
-        spec = REGISTRY[node.type]
-        problem = spec.param(name).problem(value)
+        spec = REGISTRY.get(node.type)  # None for a placeholder: its params are kept as they came
+        param = next((p for p in spec.params if p.name == name), None) if spec and spec.editable else None
+        if param is None:
+            self.message.emit(f"{node_id} has no param {name!r} that can be edited")
+            return False
+        problem = param.problem(value)
         if problem is not None:
             self.message.emit(f"{node_id}.{name}: {problem}")
             return False

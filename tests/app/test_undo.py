@@ -194,3 +194,17 @@ def test_setting_a_group_to_what_it_is_adds_no_step(xor: Controller):
     assert stack.count() == 1
     xor.set_group(group, "Rename", title="Hidden")
     assert stack.count() == 2 and xor.scene.backdrops[group].title == "Hidden"
+
+
+def test_params_of_a_placeholder_or_unknown_params_are_refused_with_a_message(xor: Controller):
+    graph = xor.graph
+    xor.document.push(AddNode(graph, Node("future", "FutureOp", {"alpha": 2})))
+    said: list[str] = []
+    xor.message.connect(said.append)
+    assert not xor.set_param("future", "alpha", 3)
+    assert not xor.set_param("fc1", "no_such_param", 3)
+    assert graph.node("future").params == {"alpha": 2} and xor.document.stack.count() == 1
+    assert said == [
+        "future has no param 'alpha' that can be edited",
+        "fc1 has no param 'no_such_param' that can be edited",
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from canvas_gestures import drag, mouse
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtTest import QTest
 
 from app.canvas.items import HEADER
 from app.canvas.scene import CanvasScene
@@ -384,6 +385,61 @@ def drag_node(canvas: Canvas, rng: random.Random) -> str | None:
     return f"drag {what} by ({by.x()}, {by.y()})" + (f", {meanwhile} halfway" if meanwhile else "")
 
 
+KEYS = (
+    ("Delete", Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier),
+    ("Ctrl+D", Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+G", Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+Shift+G", Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier),
+    ("Ctrl+E", Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+X", Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+V", Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+Z", Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+Y", Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier),
+    ("Ctrl+L", Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier),
+)
+
+
+def band_and_key(canvas: Canvas, rng: random.Random) -> str | None:
+    """A rubber band dragged around a few nodes (from empty canvas, when there is some), then a
+    shortcut typed on the canvas."""
+    scene, view = canvas.scene, canvas.view
+    ids = [i for i in pick_nodes(canvas, rng, 2) if scene.nodes[i].isVisible()]
+    if not ids:
+        return None
+    rect = QRectF()
+    for node_id in ids:
+        rect = rect.united(scene.nodes[node_id].sceneBoundingRect())
+    frame_on(canvas, rect.adjusted(-60, -60, 60, 60))
+    drag(view, rect.topLeft() - QPointF(25, 45), rect.bottomRight() + QPointF(10, 10))
+    name, key, modifiers = rng.choice(KEYS)
+    view.setFocus()
+    if name == "Ctrl+V":
+        QTest.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(view, key, modifiers)
+    return f"band around {ids}, then {name} on {scene.selected_node_ids()}"
+
+
+def double_click_frame(canvas: Canvas, rng: random.Random) -> str | None:
+    """A double click on a group's title bar: collapse or expand it."""
+    frames = [b for b in canvas.scene.backdrops.values() if b.isVisible()]
+    if not frames:
+        return None
+    frame = rng.choice(frames)
+    frame_on(canvas, frame.sceneBoundingRect())
+    at = frame.mapToScene(QPointF(20, HEADER / 2))
+    view, none = canvas.view, Qt.MouseButton.NoButton
+    event = QEvent.Type
+    for kind in (
+        event.MouseButtonPress,
+        event.MouseButtonRelease,
+        event.MouseButtonDblClick,
+        event.MouseButtonRelease,
+    ):
+        released = kind == event.MouseButtonRelease
+        mouse(view, kind, at, buttons=none if released else Qt.MouseButton.LeftButton)
+    return f"double-click {frame.group_id}"
+
+
 EDITS: list[tuple[Callable[[Canvas, random.Random], str | None], int]] = [
     (add_node, 8),
     (set_param, 10),
@@ -406,5 +462,10 @@ EDITS: list[tuple[Callable[[Canvas, random.Random], str | None], int]] = [
     (redo, 4),
     (undo_many, 2),
 ]
-GESTURES: list[tuple[Callable[[Canvas, random.Random], str | None], int]] = [(drag_wire, 10), (drag_node, 5)]
+GESTURES: list[tuple[Callable[[Canvas, random.Random], str | None], int]] = [
+    (drag_wire, 10),
+    (drag_node, 5),
+    (band_and_key, 6),
+    (double_click_frame, 2),
+]
 HISTORY = {undo, redo, undo_many}

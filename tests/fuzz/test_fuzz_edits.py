@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from edits import EDITS, GESTURES, HISTORY, Canvas, redo, undo
 from mirror import check_mirror
+from PySide6.QtTest import QTest
 from pytestqt.exceptions import capture_exceptions
 
 from app.canvas.scene import CanvasScene
@@ -201,6 +202,8 @@ def test_random_edits_on_a_bare_canvas(qapp, capsys, start: str):
 def test_random_edits_and_gestures_in_the_window(window: MainWindow, capsys):
     """Last in the file, so it also prints the totals."""
     window.resize(1000, 700)
+    window.activateWindow()  # shortcuts typed on the canvas reach only the active window
+    assert QTest.qWaitForWindowActive(window)
     steps = 0
     for seed in range(BARE_SEQUENCES, BARE_SEQUENCES + WINDOW_SEQUENCES):
         start = [None, *EXAMPLE_FILES][seed % (len(EXAMPLE_FILES) + 1)]
