@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
+from app.lab.choices import parse_element, refill, select
 from app.lab.derivatives import (
     SWEEPABLE_KINDS,
     DerivativeChoice,
@@ -79,21 +80,6 @@ def difference_ticks(span: float) -> list[list[tuple[float, str]]]:
     power = 10 ** math.floor(math.log10(span))
     tick = max(m * power for m in (1, 2, 5) if m * power <= span * 0.9) if span * 0.9 >= power else power / 2
     return [[(0.0, "0"), (-tick, f"{-tick:g}"), (tick, f"{tick:g}")]]
-
-
-def parse_element(name: str) -> tuple[str, int]:
-    """ "x.out[1]" as ("x.out", 1); "L.out" as ("L.out", 0)."""
-    value, bracket, index = name.partition("[")
-    return value, int(index.rstrip("]")) if bracket else 0
-
-
-def select(combo: QComboBox, data: tuple[str, int]) -> bool:
-    """Choose the entry holding `data`; False when there is none."""
-    for i in range(combo.count()):
-        if combo.itemData(i) == data:
-            combo.setCurrentIndex(i)
-            return True
-    return False
 
 
 class DerivativePlot(RefreshWhenSeen, QWidget):
@@ -280,22 +266,13 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self._retitle()
 
     def _refill(self, combo: QComboBox, entries: list[tuple[str, int]], default: str | None) -> None:
-        """Entries as graphcore names them ("x.out[1]"), shown by the user's names ("x[1]"); the
-        choice is kept where it still exists, else `default` is chosen."""
+        """Entries as graphcore names them ("x.out[1]", index), shown by the user's names ("x[1]")."""
         assert self.names is not None
-        current = combo.currentData()
-        combo.blockSignals(True)
-        combo.clear()
-        for label, index in entries:
-            combo.addItem(
-                self.names.element(label) if index >= 0 else label, (label.partition("[")[0], index)
-            )
-        for wanted in (current, parse_element(default) if default else None):
-            if wanted is not None and select(combo, wanted):
-                break
-        else:
-            combo.setCurrentIndex(0)
-        combo.blockSignals(False)
+        shown = [
+            (self.names.element(label) if index >= 0 else label, (label.partition("[")[0], index))
+            for label, index in entries
+        ]
+        refill(combo, shown, parse_element(default) if default else None)
 
     def choose(self, of: str, wrt: str, sweep: str, low: float, high: float, count: int) -> None:
         """Pick by graphcore's names for the values ("L.out", "x.out[1]")."""

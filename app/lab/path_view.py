@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.canvas.items import brush, fonts, pen, pill
 from app.canvas.scene import CanvasScene
 from app.document import Document
+from app.lab.choices import refill
 from app.lab.derivatives import PathData, compute_paths, describe, differentiable_values, same, show_number
 from app.lab.names import Names
 from app.lab.runner import Runner
@@ -196,17 +197,9 @@ class PathView(RefreshWhenSeen, QWidget):
         program = lower(self.document.graph)
         names = Names(program)
         values = differentiable_values(program)
-        for combo, default in (
-            (self.x_choice, self._default_x(program)),
-            (self.z_choice, self._default_z(program)),
-        ):
-            current = combo.currentData() or default
-            combo.blockSignals(True)
-            combo.clear()
-            for value in values:
-                combo.addItem(names.value(value), value)
-            combo.setCurrentIndex(max(0, combo.findData(current if current in values else default)))
-            combo.blockSignals(False)
+        entries = [(names.value(value), value) for value in values]
+        refill(self.x_choice, entries, self._default_x(program))
+        refill(self.z_choice, entries, self._default_z(program))
 
     @staticmethod
     def _default_x(program: Program) -> str | None:
