@@ -343,7 +343,8 @@ def graph_from_dict(data: Any) -> Graph:
 def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any) -> Node:
     node_id, type_ = entry["id"], entry["type"]
     if node_id in graph:
-        raise _fail(json_path(data, ["nodes", index, "type"]).replace(".type", ".id"), "duplicate node id")
+        where = json_path(data, ["nodes", index, "type"]).removesuffix(".type")  # "nodes[3] (id 'a')"
+        raise _fail(f"{where}.id", "duplicate node id")
     params = entry.get("params", {})
     spec = REGISTRY.get(type_)
     if spec is not None:  # an unknown type is kept as a placeholder: validate() reports it
@@ -386,8 +387,8 @@ def _check_training(section: dict[str, Any]) -> None:
     try:
         parse(section)
     except TrainingConfigError as error:
-        message = str(error)
-        raise FileFormatError(message if len(message) <= 300 else message[:299] + "…") from None
+        message = " ".join(str(error).split())  # one line, whatever parse() put in it
+        raise FileFormatError(message if len(message) <= 200 else message[:199] + "…") from None
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
