@@ -155,7 +155,7 @@ class RunTools(QObject):
         self.session.stop()
         self.train_dock.bind(w.document)
         self.train_dock.show_nonfinite(None)
-        self.plots.clear()
+        self.plots.reset()
         self.overlay = None
         self.actions["stepper_mode"].setChecked(False)
         self.stepper.bind(w.document, w.scene)

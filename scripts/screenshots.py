@@ -198,7 +198,7 @@ def lab_derivative_training(window: MainWindow) -> None:
     plot = window.lab.derivative_plot
     window.lab.open("derivative")
     window.resizeDocks([window.lab.docks["derivative"]], [400], Qt.Orientation.Vertical)
-    for combo, label in ((plot.of_choice, "loss.out"), (plot.wrt_choice, "h1.out[3]")):
+    for combo, label in ((plot.of_choice, "loss"), (plot.wrt_choice, "h1[3]")):
         combo.setCurrentIndex(combo.findText(label))
     plot.follow.setChecked(True)
     tools = window.run_tools
