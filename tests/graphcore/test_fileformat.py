@@ -369,3 +369,20 @@ def test_param_values_typed_in_the_app_meet_the_same_limits():
     )
     long_list = Param("n", "int", 0).problem(list(range(10**6)))
     assert long_list.startswith("expected an integer, got [0, 1, 2") and len(long_list) < 120
+
+
+def test_a_failed_save_raises_save_error_and_keeps_the_old_file(tmp_path):
+    from graphcore.atomic_write import SaveError
+
+    graph = loads(doc())
+    target = tmp_path / "g.json"
+    save(graph, target)
+    graph.set_attr("w", "label", "bad\ud800")  # what a file could once smuggle in
+    with pytest.raises(
+        SaveError, match=r"^cannot save .*g\.json: character \d+ \('\\ud800'\) cannot be written"
+    ):
+        save(graph, target)
+    assert load(target).node("w").label == "w" and sorted(p.name for p in tmp_path.iterdir()) == ["g.json"]
+    graph.set_attr("w", "label", "new")
+    save(graph, target)
+    assert load(target).node("w").label == "new" and load(tmp_path / "g.json.bak").node("w").label == "w"
