@@ -315,10 +315,12 @@ def click(window: MainWindow, name: str) -> None:
     QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)
 
 
-def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(neuron: MainWindow, monkeypatch):
+def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(
+    neuron: MainWindow, monkeypatch, tmp_path
+):
+    tools = neuron.run_tools
     monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "100B")
     click(neuron, "stepper_mode")
-    tools = neuron.run_tools
     assert not tools.actions["stepper_mode"].isChecked() and not tools.stepper.active
     message = neuron.statusBar().currentMessage()
     assert message.startswith("Cannot step this graph: ") and "the graph needs" in message
@@ -327,6 +329,23 @@ def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(neuron
     monkeypatch.delenv("BACKPROP_MEMORY_BUDGET")
     click(neuron, "stepper_mode")
     assert tools.stepper.active
+    click(neuron, "stepper_mode")
+    # with the default budget: an Input too large for any machine, refused with its size
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": [100000, 100000, 100000]}))
+    graph.add_node(Node("t", "tanh"))
+    graph.connect(PortRef("x", "out"), PortRef("t", "x"))
+    save(graph, tmp_path / "huge.json")
+    assert neuron.open_path(tmp_path / "huge.json")
+    click(neuron, "stepper_mode")
+    assert not tools.stepper.active
+    assert (
+        neuron.statusBar()
+        .currentMessage()
+        .startswith(
+            "Cannot step this graph: x: needs 14,901,161 GB for its output [100000, 100000, 100000] (float64)"
+        )
+    )
 
 
 def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
@@ -334,9 +353,16 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
 ):
     tools = neuron.run_tools
     sigmoid = torch.sigmoid
-    monkeypatch.setattr(torch, "sigmoid", lambda x: torch.empty(10**6).reshape(7, -1))  # a torch error
+    monkeypatch.setattr(torch, "sigmoid", lambda x: x[99])  # IndexError
     click(neuron, "stepper_mode")
-    for _ in range(12):
+    click(neuron, "run_to_end")  # the failure comes in a slice of Run to End
+    qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
+    assert (
+        neuron.statusBar().currentMessage().startswith("Stepping stopped: t = σ(z) (sigmoid): IndexError: ")
+    )
+    click(neuron, "stepper_reset")
+    monkeypatch.setattr(torch, "sigmoid", lambda x: torch.empty(10**6).reshape(7, -1))  # a torch error
+    for _ in range(12):  # now step by step
         click(neuron, "step")
     session = tools.stepper.session
     assert session.current.node == "z" and session.exhausted  # the step into t failed
@@ -353,43 +379,6 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
     click(neuron, "run_to_end")
     qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
     assert tools.stepper.session.at_end and tools.actions["optimizer_step"].isEnabled()
-
-
-def test_a_node_that_raises_during_run_to_end_stops_the_run(neuron: MainWindow, monkeypatch, qtbot):
-    tools = neuron.run_tools
-    monkeypatch.setattr(torch, "sigmoid", lambda x: x[99])  # IndexError
-    click(neuron, "stepper_mode")
-    click(neuron, "run_to_end")
-    qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
-    assert (
-        neuron.statusBar().currentMessage().startswith("Stepping stopped: t = σ(z) (sigmoid): IndexError: ")
-    )
-    assert tools.actions["stepper_reset"].isEnabled() and tools.stepper.session.exhausted
-
-
-def test_an_enormous_input_is_refused_with_its_size_not_a_traceback(window: MainWindow, tmp_path):
-    graph = Graph()
-    graph.add_node(Node("x", "Input", {"shape": [100000, 100000, 100000]}))
-    graph.add_node(Node("t", "tanh"))
-    graph.connect(PortRef("x", "out"), PortRef("t", "x"))
-    save(graph, tmp_path / "huge.json")
-    assert window.open_path(tmp_path / "huge.json")
-    click(window, "stepper_mode")
-    assert not window.run_tools.stepper.active
-    assert (
-        window.statusBar()
-        .currentMessage()
-        .startswith(
-            "Cannot step this graph: x: needs 14,901,161 GB for its output [100000, 100000, 100000] (float64)"
-        )
-    )
-
-
-def test_an_optimizer_step_that_fails_is_a_message(neuron: MainWindow, monkeypatch, qtbot):
-    tools = neuron.run_tools
-    click(neuron, "stepper_mode")
-    click(neuron, "run_to_end")
-    qtbot.waitUntil(lambda: tools.actions["optimizer_step"].isEnabled(), timeout=10_000)
     out_of_memory = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nadvice")
 
     def fail(*args, **kwargs):
