@@ -166,7 +166,9 @@ def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:
     """A CSV file as (header, rows of text cells); an .npy file as its array; an .npz file as a dict of
     arrays. Nothing in a file can run code: pickled objects are refused."""
     import csv  # imported here: an exported training script copies this function's text
+    import tokenize
     import zipfile
+    import zlib
 
     if not path.exists():
         raise DatasetError(f"{path}: no such file")
@@ -184,11 +186,19 @@ def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:
                     return np.load(handle, allow_pickle=False)
                 if magic.startswith(b"PK") and kind == "npz":
                     with np.load(handle, allow_pickle=False) as archive:
+                        unpacked = sum(info.file_size for info in archive.zip.infolist())
+                        if unpacked > max_bytes:
+                            raise DatasetError(
+                                f"{path}: the archive unpacks to {unpacked / 1e9:.3g} GB; "
+                                "data files of up to 1 GB are read"
+                            )
                         return {name: archive[name] for name in archive.files}
             rows = []
         else:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 rows = list(csv.reader(handle))
+    except DatasetError:
+        raise
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path}: not UTF-8 text (byte {error.start} cannot be read)") from None
     except ValueError as error:
@@ -198,7 +208,10 @@ def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:
                 "save an array of numbers"
             ) from None
         raise DatasetError(f"{path}: cannot read as {kind} ({str(error)[:200]})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, csv.Error) as error:
+    except (  # what a damaged file raises from numpy (its header parser too), zipfile and zlib
+        OSError, EOFError, MemoryError, RuntimeError, NotImplementedError, SyntaxError, TypeError,
+        KeyError, AttributeError, IndexError, zipfile.BadZipFile, zlib.error, tokenize.TokenError, csv.Error,
+    ) as error:  # fmt: skip
         raise DatasetError(
             f"{path}: cannot read as {kind} ({str(error)[:200] or type(error).__name__})"
         ) from None
@@ -311,6 +324,11 @@ def _field_from(
             what = "a missing value (NaN)" if np.isnan(value) else f"{value}"
             hint = ' (give the field a "fill" value to use instead)' if np.isnan(value) else ""
             raise DatasetError(f"{path}: field {name!r}: {position(first)} holds {what}{hint}")
+        if dtype == np.float32 and (np.abs(array) > np.finfo(np.float32).max).any():
+            first = tuple(int(i) for i in np.argwhere(np.abs(array) > np.finfo(np.float32).max)[0])
+            raise DatasetError(
+                f"{path}: field {name!r}: {position(first)} holds {array[first]:.3g}, too large for float32"
+            )
         if dtype == np.int64:
             bad = (array != np.round(array)) | (np.abs(array) > 2**62)
             if bad.any():

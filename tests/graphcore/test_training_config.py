@@ -232,7 +232,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     st.dictionaries(st.sampled_from([*KNOWN_KEYS, "extra"]), json_values, max_size=5),
     st.sampled_from([None, "schedule", "optimizer", "dataset", "early_stopping"]),
