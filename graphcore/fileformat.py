@@ -418,12 +418,17 @@ def loads(text: str, name: str = "<string>") -> Graph:
     collecting = gc.isenabled()
     gc.disable()  # loading allocates only what it keeps: the collector's passes made it superlinear
     try:
-        return graph_from_dict(parse_json(text))
+        graph = graph_from_dict(parse_json(text))
     except FileFormatError as error:
         raise FileFormatError(f"{name}: {error}") from None
     finally:
+        # the new graph goes straight to the oldest generation (freeze + unfreeze moves it there without
+        # a pass over it): otherwise the next collections, during validate, walk all of it twice
+        gc.freeze()
+        gc.unfreeze()
         if collecting:
             gc.enable()
+    return graph
 
 
 def load(path: str | Path) -> Graph:
