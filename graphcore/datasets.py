@@ -256,7 +256,9 @@ def _field_from(
             raise DatasetError(f'field {name!r}: give the CSV columns to read, e.g. "columns": ["a", "b"]')
         missing = [c for c in wanted if c not in header]
         if missing:
-            shown = ", ".join(header)
+            shown = (
+                ", ".join(header).replace("\n", "\\n").replace("\r", "\\r")
+            )  # quoted headers may hold them
             shown = shown if len(shown) <= 200 else shown[:199] + "…"
             raise DatasetError(
                 f"{path}: field {name!r}: no column {str(missing[0])[:80]!r} (columns: {shown})"
