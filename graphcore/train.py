@@ -220,9 +220,11 @@ class Trainer:
             if "initial_lr" in group:
                 group["initial_lr"] *= ratio
         pending = [self.scheduler] if self.scheduler is not None else []
-        while pending:  # SequentialLR holds the warm-up and the main schedule
+        while pending:  # SequentialLR (a warm-up) holds the ramp and the main schedule, and no base_lrs
             scheduler = pending.pop()
-            scheduler.base_lrs = [lr * ratio for lr in scheduler.base_lrs]
+            for key in ("base_lrs", "_last_lr"):
+                if hasattr(scheduler, key):
+                    setattr(scheduler, key, [lr * ratio for lr in getattr(scheduler, key)])
             pending.extend(getattr(scheduler, "_schedulers", []))
 
     def _next_batch(self) -> dict[str, Any]:

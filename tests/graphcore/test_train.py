@@ -213,6 +213,31 @@ def test_retune_applies_hyperparameters_from_the_next_step():
         trainer.retune({**edited, "optimizer": {"name": "momentum", "lr": -1}})
 
 
+SCHEDULE_KINDS = [
+    {"name": name, **extra, **warmup}
+    for name, extra in (("constant", {}), ("step", {"step_size": 3, "gamma": 0.5}), ("cosine", {}))
+    for warmup in ({}, {"warmup_steps": 4})
+]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULE_KINDS, ids=lambda s: f"{s['name']}-{s.get('warmup_steps', 0)}")
+@pytest.mark.parametrize("at", [2, 6])  # inside a warm-up, and after it
+def test_a_new_learning_rate_rescales_every_schedule_from_the_next_step(schedule, at):
+    text = regression_graph({"optimizer": {"name": "sgd", "lr": 0.1}, "schedule": schedule})
+    reference = Trainer(loads(text), dtype="float64").run().lrs
+    trainer = Trainer(loads(text), dtype="float64")
+    edited = {**json.loads(text)["training"], "optimizer": {"name": "sgd", "lr": 0.2}}
+
+    def between_steps() -> bool:
+        if trainer.step_count == at:
+            assert trainer.retune(edited) == []
+        return False
+
+    lrs = trainer.run(should_stop=between_steps).lrs
+    assert lrs[:at] == pytest.approx(reference[:at], rel=1e-12)
+    assert lrs[at:] == pytest.approx([2 * lr for lr in reference[at:]], rel=1e-12)
+
+
 def test_reset_weights_starts_over():
     trainer = Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 20})
     first = trainer.run().losses
