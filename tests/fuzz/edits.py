@@ -324,11 +324,17 @@ def frame_on(canvas: Canvas, rect: QRectF) -> None:
 
 def drag_wire(canvas: Canvas, rng: random.Random) -> str | None:
     """A real mouse drag from one port to another (or to empty canvas) on the viewport; now and then
-    the keyboard acts halfway (Ctrl+Z, Delete), as a user's other hand may."""
+    the keyboard acts halfway (Ctrl+Z, Delete), as a user's other hand may. Often the wire starts
+    at a node added just before, the way a graph is built (and Ctrl+Z then takes that node away)."""
+    added = rng.choice((None, "relu", "Linear", "add")) if len(canvas.scene.nodes) > 1 else None
+    if added is not None:
+        added = canvas.controller.add_node(added, canvas.view.center() + QPointF(200, 120))
     ports = pick_ports(canvas, rng, only_visible=True)
     if ports is None:
         return None
     src, dst = ports
+    if added is not None:
+        src = next((p for p in (PortRef(added, n) for n in port_names(canvas, added, True))), src)
     scene = canvas.scene
     rect = scene.nodes[src.node].sceneBoundingRect().united(scene.nodes[dst.node].sceneBoundingRect())
     frame_on(canvas, rect)
@@ -344,7 +350,8 @@ def drag_wire(canvas: Canvas, rng: random.Random) -> str | None:
         drag_acting(canvas, start, end, meanwhile)
     scene.clearSelection()
     return (
-        f"drag wire {src} → {dst} from ({start.x():.0f}, {start.y():.0f}) to ({end.x():.0f}, {end.y():.0f})"
+        (f"add {added}, then " if added else "")
+        + f"drag wire {src} → {dst} from ({start.x():.0f}, {start.y():.0f}) to ({end.x():.0f}, {end.y():.0f})"
         + (f", {meanwhile} halfway" if meanwhile else "")
     )
 
