@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QWidget
 from app.canvas.scene import CanvasScene
 from app.document import Document
 from app.stepper.overlay import Overlay
-from app.stepper.panel import StepperPanel, ValueViewer
+from app.stepper.panel import StepperPanel
 from app.stepper.session import StepperError, StepperSession
+from app.stepper.viewer import ValueViewer
 from graphcore.graph import PortRef
 from graphcore.program import NodeError
 
@@ -84,7 +85,9 @@ class StepperController(QObject):
         if self.overlay is None:
             self.overlay = Overlay(self.scene, self.open_viewer)
         self._show(animate=False)
-        self.message.emit(f"Stepper: {self.session.total} steps, differentiating {self.session.of}")
+        self.message.emit(
+            f"Stepper: {self.session.total} steps, differentiating {self.session.names.value(self.session.of)}"
+        )
         return True
 
     def stop(self) -> None:
@@ -222,11 +225,10 @@ class StepperController(QObject):
             return
         states = session.states()
         overlay.show_states(states)
-        if session.updates:
-            for update in session.updates:
-                badge = overlay.badge(update.name.partition(".")[0])
-                if badge is not None:
-                    badge.set_values(update.after, update.delta)
+        for update in session.updates:  # a Parameter's badge: its new value, the gradient used
+            if "." not in update.name and (badge := overlay.badge(update.name)) is not None:
+                badge.set_update(update.before, update.after, update.grad)
+                overlay.place(update.name)
         event = session.current
         overlay.highlight(event.node if event else None, event.phase if event else "forward")
         if event is not None and animate:
@@ -247,14 +249,21 @@ class StepperController(QObject):
         return [(PortRef(event.node, p), event.phase == "backward") for p in ports]
 
     def open_viewer(self, node_id: str) -> None:
-        """A badge was clicked: show its gradient in the backward pass, else its value."""
-        if self.overlay is None or (badge := self.overlay.badge(node_id)) is None:
+        """A badge was clicked: its value and gradient, in a popup beside the badge when small."""
+        overlay, session = self.overlay, self.session
+        if overlay is None or session is None or (badge := overlay.badge(node_id)) is None:
             return
-        value, what = (badge.grad, "gradient") if badge.grad is not None else (badge.value, "value")
-        if value is None:
+        names = session.names
+        value = f"{node_id}.{badge.output}"
+        values = {names.value(value): badge.value, names.derivative(session.of, value): badge.grad}
+        values = {caption: v for caption, v in values.items() if v is not None}
+        if not values:
             return
-        parent = self.panel.window() if isinstance(self.panel, QWidget) else None
         if self.viewer is not None:
             self.viewer.close()
-        self.viewer = ValueViewer(f"{node_id} {what}", value, parent)
+        parent = self.panel.window() if isinstance(self.panel, QWidget) else None
+        self.viewer = ValueViewer(names.node(node_id), values, parent)
+        view = overlay.scene.views()[0]
+        corner = view.mapFromScene(badge.mapToScene(badge.boundingRect().bottomLeft()))
+        self.viewer.move(view.viewport().mapToGlobal(corner))
         self.viewer.show()

@@ -11,19 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEasingCurve, QObject, QPointF, QRectF, Qt, QVariantAnimation
+from PySide6.QtCore import QEasingCurve, QLineF, QObject, QPointF, QRectF, Qt, QVariantAnimation
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsLineItem,
     QGraphicsPathItem,
     QGraphicsSceneMouseEvent,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
+from app.canvas.items import HEADER
 from app.canvas.scene import CanvasScene
 from app.stepper.format import describe
+from app.stepper.placement import GAP, free_spot, is_free
 from graphcore.graph import PortRef
 
 PHASE_COLORS = {"forward": "#2563eb", "backward": "#ea580c", "accumulate": "#9333ea", "nonfinite": "#dc2626"}
@@ -31,21 +34,24 @@ GRAD_COLOR = "#c2410c"
 
 
 class Badge(QGraphicsItem):
-    """A node's value and gradient in a small box at its top-right corner; a click opens a viewer."""
+    """A node's value and gradient in a small box beside it (a thin line leads back from a box
+    placed further off); a click opens a viewer."""
 
     def __init__(self, node_id: str, on_click: Callable[[str], Any]) -> None:
         super().__init__()
         self.node_id, self.on_click = node_id, on_click
         self.value: Any = None
         self.grad: Any = None
+        self.output = ""  # the output port whose value is shown (the leader line starts there)
         self.lines: list[tuple[str, str]] = []  # (text, colour)
         self.font = QFont()
-        self.font.setPointSizeF(8.5)
+        self.font.setPointSizeF(9)
         self.font.setFamily("DejaVu Sans Mono")
         self._rect = QRectF()
+        self.leader = QGraphicsLineItem(self)
+        self.leader.setPen(QPen(QColor("#9aa3b0"), 1))
+        self.leader.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
         self.setZValue(20)
-        # screen-sized at any zoom, so the numbers stay readable when a whole graph is framed
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
 
@@ -54,20 +60,45 @@ class Badge(QGraphicsItem):
         return "\n".join(text for text, _ in self.lines)
 
     def set_values(self, value: Any, grad: Any) -> None:
-        self.value, self.grad = value, grad
         lines = []
         if value is not None:
             lines.append((f"= {describe(value)}", "#1d2128"))
         if grad is not None:
             lines.append((f"∂ {describe(grad)}", GRAD_COLOR))
+        self._set(value, grad, lines)
+
+    def set_update(self, before: Any, after: Any, grad: Any) -> None:
+        """After an optimizer step: the parameter's new value, and the gradient that made it."""
+        lines = [
+            (f"= {describe(after)} new", "#1d2128"),
+            (f"  was {describe(before)}", "#5b6472"),
+            (f"∂ {describe(grad)} used", GRAD_COLOR),
+        ]
+        self._set(after, grad, lines)
+
+    def _set(self, value: Any, grad: Any, lines: list[tuple[str, str]]) -> None:
+        self.value, self.grad = value, grad
         self.prepareGeometryChange()
         self.lines = lines
         metrics = QFontMetricsF(self.font)
         width = max((metrics.horizontalAdvance(t) for t, _ in lines), default=0) + 12
-        height = metrics.height() * len(lines) + 6
-        self._rect = QRectF(-width, -height, width, height)  # anchored at its bottom-right corner
+        self._rect = QRectF(0, 0, width, metrics.height() * len(lines) + 6)
         self.setVisible(bool(lines))
         self.update()
+
+    def place(self, node: QGraphicsItem, anchor: QPointF) -> None:
+        """Keep a spot that is still free; else move to the free spot nearest `anchor` (the node's
+        output), with a line back to it when that spot is off the node's edge."""
+        size = (self._rect.width(), self._rect.height())
+        if not is_free(self.sceneBoundingRect(), self):  # where it was is taken now (or is its node)
+            self.setPos(free_spot(node, anchor, size, self))
+        box = self._rect.translated(self.pos())
+        near = QPointF(
+            min(max(anchor.x(), box.left()), box.right()), min(max(anchor.y(), box.top()), box.bottom())
+        )
+        touching = node.boundingRect().adjusted(-GAP - 2, -GAP - 2, GAP + 2, GAP + 2).intersects(box)
+        self.leader.setVisible(not touching)
+        self.leader.setLine(QLineF(anchor - self.pos(), near - self.pos()))
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-1, -1, 1, 1)
@@ -132,10 +163,17 @@ class Overlay(QObject):
             if badge is None:
                 badge = self.badges[node_id] = Badge(node_id, self.on_badge_click)
                 badge.setParentItem(item)
+            badge.output = next(iter(state.values), "").rpartition(".")[2]
             value = next(iter(state.values.values()), None)
             grad = next(iter(state.grads.values()), None)
             badge.set_values(value, grad)
-            badge.setPos(QPointF(item.width + 4, -3))
+            self.place(node_id)
+
+    def place(self, node_id: str) -> None:
+        """Put a node's badge where it covers nothing, led from the output it shows."""
+        item, badge = self.scene.nodes[node_id], self.badges[node_id]
+        port = item.port(badge.output, True) if badge.output else None
+        badge.place(item, port.pos if port else QPointF(item.width, HEADER / 2))
 
     def highlight(self, node_id: str | None, phase: str) -> None:
         """Frame the current node in its phase's colour (red for a non-finite value)."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
+from app.lab.names import Names
 from app.stepper.format import describe
 from app.stepper.session import StepperSession
 
@@ -67,8 +66,11 @@ class StepperPanel(QScrollArea):
         header = f"<p>Pass {session.passes} · step {session.position + 1} / {session.total}</p>"
         if event is None:
             return header + INTRO
+        names = session.names
         instr = session.program.by_node[event.node]
         title = instr.label or event.node
+        if names.node(event.node).endswith(f" ({event.node})"):  # another node reads the same
+            title += f" ({event.node})"
         parts = [
             header,
             f"<h3 style='margin:0'>{escape(event.phase)} · {escape(title)}</h3>",
@@ -76,81 +78,71 @@ class StepperPanel(QScrollArea):
         ]
         if instr.spec.formula:
             parts.append(f"<p><b>Formula</b><br><code>{escape(instr.spec.formula)}</code></p>")
+        values = {name: names.value(name) for name in session.program.consumers}
         if event.phase == "forward":
-            parts.append(_table("Inputs", event.inputs))
-            parts.append(_table("Output", event.outputs))
+            parts.append(_table("Inputs", _named(event.inputs, values)))
+            parts.append(_table("Output", _named(event.outputs, values)))
         elif event.phase == "backward":
             forward = session.forward_event(event.node)
-            parts.append(_table("Inputs (forward values)", forward.inputs if forward else {}))
-            parts.append(_table(f"Upstream gradient ∂{session.of}/∂out", event.upstream))
-            local = {f"∂out/∂{port}": d for port, d in session.local_derivatives(event).items()}
+            out = instr.outs[0]
+            parts.append(_table("Inputs (forward values)", _named(forward.inputs if forward else {}, values)))
+            upstream = {values.get(p) or _port(names, p): g for p, g in event.upstream.items()}
+            parts.append(_table(f"Upstream gradient {names.derivative(session.of, out)}, from", upstream))
+            sources = {port: arg for port, arg in zip(instr.spec.inputs, instr.args) if arg}
+            local = {
+                names.derivative(out, sources[port]) if port in sources else f"∂out/∂{port}": d
+                for port, d in session.local_derivatives(event).items()
+            }
             parts.append(_table("Local derivative", local))
             sent = {}
             for port, grad in event.passed.items():
-                node, _, name = port.partition(".")
-                index = instr.spec.inputs.index(name) if name in instr.spec.inputs else -1
-                source = instr.args[index] if index >= 0 else None
-                sent[f"{port} → {source}" if source else port] = grad
+                name = port.partition(".")[2]
+                sent[f"{name} → {names.value(sources[name])}" if name in sources else name] = grad
             parts.append(_table("Gradient sent to each input (upstream × local)", sent))
-            parts.append(
-                _table("Weight gradients", {f"{event.node}.{k}": v for k, v in event.weights.items()})
-            )
+            weights = {f"{names.node(event.node)}.{k}": v for k, v in event.weights.items()}
+            parts.append(_table("Weight gradients", weights))
         else:
             parts.append(
                 "<p>The value fans out: the gradients arriving through each consumer are added "
                 "(the multivariate chain rule).</p>"
             )
-            parts.append(_table("Contributions", event.upstream))
-            parts.append(_table("Total", event.accumulated))
+            parts.append(
+                _table("Contributions, via", {_port(names, p): g for p, g in event.upstream.items()})
+            )
+            total = {names.derivative(session.of, v): g for v, g in event.accumulated.items()}
+            parts.append(_table("Total", total))
         return "".join(parts)
 
     def _updates(self, session: StepperSession) -> str:
+        """One block per parameter, a quantity a row, so the table fits the dock however narrow."""
         config = session.optimizer_config
         settings = ", ".join(f"{k}={v}" for k, v in config.items() if k != "name")
-        rows = "".join(
-            f"<tr><td><code>{escape(u.name)}</code></td><td>&nbsp;{escape(describe(u.before))}</td>"
-            f"<td>&nbsp;{escape(describe(u.grad))}</td><td>&nbsp;<b>{escape(describe(u.delta))}</b></td>"
-            f"<td>&nbsp;{escape(describe(u.after))}</td></tr>"
-            for u in session.updates
-        )
+        rows = []
+        for u in session.updates:
+            node, dot, weight = u.name.partition(".")
+            rows.append(
+                f"<tr><td colspan=2><b>{escape(session.names.node(node) + dot + weight)}</b></td></tr>"
+            )
+            for what, value in (
+                ("before", u.before),
+                ("gradient", u.grad),
+                ("update", u.delta),
+                ("after", u.after),
+            ):
+                rows.append(f"<tr><td>&nbsp;&nbsp;{what}</td><td>&nbsp;{escape(describe(value))}</td></tr>")
         return (
             f"<h3 style='margin:0'>Optimizer step · {escape(config.get('name', 'sgd'))}</h3>"
-            f"<p>{escape(settings)}</p>"
-            "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>update</th><th>after</th></tr>"
-            f"{rows}</table><p>The next Step starts a new forward pass with the updated weights.</p>"
+            f"<p>{escape(settings)}</p><p>update = after − before</p>"
+            f"<table>{''.join(rows)}</table><p>The next Step starts a new forward pass with the updated weights.</p>"
         )
 
 
-class ValueViewer(QDialog):
-    """A tensor up close: a heat map for a matrix or an image, a histogram for anything else."""
+def _named(items: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """Values keyed by their node's name instead of "node.port"."""
+    return {names.get(k, k): v for k, v in items.items()}
 
-    def __init__(self, title: str, value: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.resize(520, 420)
-        array = value.detach().double().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"{title}: {describe(value)}"))
-        self.kind = "number"
-        if array.ndim >= 2:
-            self.kind = "heatmap"
-            matrix = array.reshape(-1, *array.shape[-2:])[0]
-            plot = pg.PlotWidget()
-            image = pg.ImageItem(matrix.T)  # rows down, columns across, as a matrix is written
-            image.setColorMap(pg.colormap.get("viridis"))
-            plot.addItem(image)
-            plot.invertY(True)
-            plot.addColorBar(image, colorMap=pg.colormap.get("viridis"))
-            layout.addWidget(plot)
-            if array.ndim > 2:
-                layout.addWidget(QLabel(f"showing [0, …] of shape {list(array.shape)}"))
-        elif array.size > 1:
-            self.kind = "histogram"
-            counts, edges = np.histogram(array[np.isfinite(array)], bins=min(40, max(5, array.size)))
-            plot = pg.PlotWidget()
-            plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=(37, 99, 235, 120))
-            layout.addWidget(plot)
-        else:
-            number = QLabel(f"{float(array.reshape(-1)[0]):.10g}" if array.size else "empty")
-            number.setStyleSheet("font-size: 20pt")
-            layout.addWidget(number)
+
+def _port(names: Names, port: str) -> str:
+    """A consumer's input port, "z.a", as "z.a" with the node's name: "(y − t).a"."""
+    node, _, name = port.partition(".")
+    return f"{names.node(node, bracket=True)}.{name}" if name else names.value(port)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.lab.names import Names
 from graphcore._torch import torch
 from graphcore.graph import Graph, PortRef
 from graphcore.program import NodeError, lower, node_errors
@@ -52,6 +53,7 @@ class StepperSession:
             first = report.diagnostics[0]
             raise StepperError(f"the graph has problems; first: {first}")
         self.program = program = lower(graph)
+        self.names = Names(program)  # labels in every text, ids only where two labels clash
         self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
         loss = graph.training.get("loss")
         self.of = loss if isinstance(loss, str) and loss in program.consumers else None

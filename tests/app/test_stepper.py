@@ -9,12 +9,13 @@ import math
 
 import pytest
 import torch
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QTextDocument
 from PySide6.QtTest import QTest
 
 from app.stepper import controller
 from app.stepper.format import describe
-from app.stepper.panel import ValueViewer
+from app.stepper.viewer import ValueViewer
 from app.window import MainWindow
 from graphcore.cli import main as graphcore_main
 from graphcore.fileformat import save
@@ -142,8 +143,9 @@ def test_the_side_panel_explains_a_backward_step(stepping: MainWindow):
     sigma = 0.610639233949222
     assert "backward · t = σ(z)" in text and "Formula" in text
     assert "Upstream gradient" in text and describe(-0.38936076605077796) in text
-    assert f"∂out/∂x</code></td><td>&nbsp;{describe(sigma * (1 - sigma))}" in text  # σ' = σ(1 − σ)
-    assert "t.x → z.out" in text and describe(-0.09257401076643351) in text
+    assert f"∂t/∂z</code></td><td>&nbsp;{describe(sigma * (1 - sigma))}" in text  # σ' = σ(1 − σ)
+    assert "Upstream gradient ∂L/∂t, from" in text and "(y − t).b" in text  # labels, not ids
+    assert "x → z</code>" in text and describe(-0.09257401076643351) in text
 
 
 def test_a_badge_click_opens_a_viewer(stepping: MainWindow, qtbot):
@@ -157,11 +159,21 @@ def test_a_badge_click_opens_a_viewer(stepping: MainWindow, qtbot):
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
     viewer = tools.stepper.viewer
     assert isinstance(viewer, ValueViewer) and viewer.isVisible()
-    assert viewer.windowTitle() == "w gradient" and viewer.kind == "number"
-    matrix = ValueViewer("m", torch.arange(6.0).reshape(2, 3))
-    vector = ValueViewer("v", torch.arange(6.0))
-    assert (matrix.kind, vector.kind) == ("heatmap", "histogram")
-    viewer.close()
+    assert viewer.kind == "number" and viewer.windowTitle() == "w"
+    assert (
+        viewer.label.text()
+        == "<p><b>w</b> = <code>0.5</code></p><p><b>∂L/∂w</b> = <code>-0.1388610161</code></p>"
+    )
+    assert viewer.width() < 300 and viewer.height() < 150  # a popup sized to two numbers
+    badge_box = QRect(view.viewport().mapToGlobal(at), QSize(1, 1))
+    assert abs(viewer.geometry().top() - badge_box.top()) < 60  # beside the badge, not across the screen
+    QTest.keyClick(viewer, Qt.Key.Key_Escape)
+    assert not viewer.isVisible()
+    small = ValueViewer("s", {"s": torch.arange(6.0).reshape(2, 3)})
+    assert small.kind == "numbers" and "<code>&nbsp;5</code>" in small.label.text()
+    matrix = ValueViewer("m", {"m": torch.arange(60.0).reshape(6, 10)})
+    vector = ValueViewer("v", {"v": torch.arange(60.0)})
+    assert (matrix.kind, vector.kind) == ("heatmap", "histogram") and matrix.width() == 520
 
 
 def test_the_optimizer_step_matches_torch_optim(stepping: MainWindow, qtbot):
@@ -389,3 +401,65 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
     message = neuron.statusBar().currentMessage()
     assert message == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
     assert tools.stepper.session.updates == [] and tools.actions["optimizer_step"].isEnabled()
+
+
+def test_after_an_optimizer_step_the_badges_show_new_values_and_the_table_fits(stepping: MainWindow, qtbot):
+    tools = stepping.run_tools
+    assert stepping.statusBar().currentMessage() == "Stepper: 17 steps, differentiating L"  # a label
+    run_to_end(stepping, qtbot)
+    badge = tools.stepper.overlay.badge("w")
+    assert badge.text == "= 0.5\n∂ -0.1389"
+    click(stepping, "optimizer_step")
+    after = 0.5 - 0.01 * -0.13886101614965027
+    assert badge.text == f"= {describe(after)} new\n  was 0.5\n∂ -0.1389 used"  # never −lr·g as a ∂
+    assert badge.value == pytest.approx(after) and badge.grad == pytest.approx(-0.13886101614965027)
+    text = tools.stepper_panel.text
+    for row in ("before</td><td>&nbsp;0.5", "gradient</td><td>&nbsp;-0.1389", "after</td><td>&nbsp;0.5014"):
+        assert row in text
+    assert "update</td><td>&nbsp;0.001389" in text
+    label = tools.stepper_panel.label
+    document = QTextDocument()
+    document.setDefaultFont(label.font())
+    document.setHtml(label.text())
+    width = label.contentsRect().width() - 2 * label.margin()
+    document.setTextWidth(width)
+    assert 200 < width and document.idealWidth() <= width  # nothing cut off at the dock's width
+
+
+SMALL_EXAMPLES = ("sigmoid_neuron", "sigmoid_neuron_l2", "path_sum", "xor", "two_moons", "residual_mlp")
+
+
+def screen_rect(window: MainWindow, item) -> QRectF:
+    return QRectF(window.view.mapFromScene(item.sceneBoundingRect()).boundingRect())
+
+
+def test_badges_cover_no_node_no_other_badge_and_no_path_view_badge(window: MainWindow, examples, qtbot):
+    with_tags = 0  # examples on which the path view shows its badges too
+    for name in SMALL_EXAMPLES:
+        assert window.open_path(examples / f"{name}.json")
+        path_view = window.lab.path_view
+        with qtbot.waitSignal(path_view.computed, timeout=20_000):
+            if not window.lab.path_action.isChecked():
+                window.lab.path_action.trigger()
+            else:
+                path_view.refresh()
+        tags = list(path_view.overlay.badges.values())
+        with_tags += bool(tags)
+        click(window, "stepper_mode")
+        run_to_end(window, qtbot)
+        shown = [b for b in window.run_tools.stepper.overlay.badges.values() if b.isVisible()]
+        assert len(shown) == len(window.scene.nodes), name
+        for zoom in (1.0, 0.5):  # the same at any zoom: the badges scale with the nodes
+            window.view.resetTransform()
+            window.view.scale(zoom, zoom)
+            nodes = {n: screen_rect(window, item) for n, item in window.scene.nodes.items()}
+            others = [screen_rect(window, t) for t in tags]
+            for badge in shown:
+                box = screen_rect(window, badge)
+                assert not any(box.intersects(r) for r in nodes.values()), (name, badge.node_id)
+                assert not any(box.intersects(r) for r in others), (name, badge.node_id)
+                others.append(box)
+                reach = nodes[badge.node_id].adjusted(-120 * zoom, -120 * zoom, 120 * zoom, 120 * zoom)
+                assert reach.intersects(box), (name, badge.node_id)  # beside its own node
+        click(window, "stepper_mode")
+    assert with_tags >= 4
