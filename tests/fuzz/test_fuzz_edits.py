@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from edits import EDITS, GESTURES, HISTORY, Canvas, redo, undo
+from edits import EDITS, HISTORY, Canvas, redo, undo
+from gestures import GESTURES
 from mirror import check_mirror
 from PySide6.QtTest import QTest
 from pytestqt.exceptions import capture_exceptions
