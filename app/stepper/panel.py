@@ -86,8 +86,11 @@ class StepperPanel(QScrollArea):
             forward = session.forward_event(event.node)
             out = instr.outs[0]
             parts.append(_table("Inputs (forward values)", _named(forward.inputs if forward else {}, values)))
-            upstream = {values.get(p) or _port(names, p): g for p, g in event.upstream.items()}
-            parts.append(_table(f"Upstream gradient {names.derivative(session.of, out)}, from", upstream))
+            upstream = {
+                names.derivative(session.of, p) if p in values else _port(names, p): g
+                for p, g in event.upstream.items()
+            }
+            parts.append(_table(f"Upstream gradient {names.derivative(session.of, out)}", upstream))
             sources = {port: arg for port, arg in zip(instr.spec.inputs, instr.args) if arg}
             local = {
                 names.derivative(out, sources[port]) if port in sources else f"∂out/∂{port}": d
@@ -106,9 +109,7 @@ class StepperPanel(QScrollArea):
                 "<p>The value fans out: the gradients arriving through each consumer are added "
                 "(the multivariate chain rule).</p>"
             )
-            parts.append(
-                _table("Contributions, via", {_port(names, p): g for p, g in event.upstream.items()})
-            )
+            parts.append(_table("Contributions", {_port(names, p): g for p, g in event.upstream.items()}))
             total = {names.derivative(session.of, v): g for v, g in event.accumulated.items()}
             parts.append(_table("Total", total))
         return "".join(parts)
@@ -143,6 +144,6 @@ def _named(items: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 
 def _port(names: Names, port: str) -> str:
-    """A consumer's input port, "z.a", as "z.a" with the node's name: "(y − t).a"."""
+    """The gradient through a consumer's input port, "z.a", named: "via (y − t).a"."""
     node, _, name = port.partition(".")
-    return f"{names.node(node, bracket=True)}.{name}" if name else names.value(port)
+    return f"via {names.node(node, bracket=True)}.{name}"

@@ -144,7 +144,7 @@ def test_the_side_panel_explains_a_backward_step(stepping: MainWindow):
     assert "backward · t = σ(z)" in text and "Formula" in text
     assert "Upstream gradient" in text and describe(-0.38936076605077796) in text
     assert f"∂t/∂z</code></td><td>&nbsp;{describe(sigma * (1 - sigma))}" in text  # σ' = σ(1 − σ)
-    assert "Upstream gradient ∂L/∂t, from" in text and "(y − t).b" in text  # labels, not ids
+    assert "Upstream gradient ∂L/∂t" in text and "via (y − t).b" in text  # labels, not ids
     assert "x → z</code>" in text and describe(-0.09257401076643351) in text
 
 
