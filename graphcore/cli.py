@@ -21,18 +21,20 @@ from graphcore.cli_common import (
     EXIT_UNUSABLE,
     ArgumentParser,
     UsageError,
-    device,
+    add_common_options,
     differentiable,
     emit,
     exit_code,
     integer,
+    make_device,
     make_runtime,
+    matrix_text,
     memory_budget,
-    memory_size,
     one_line,
     open_graph,
     open_program,
     path,
+    plural,
     positive_float,
     show_value,
 )
@@ -47,6 +49,8 @@ SEED, COUNT, BATCH = integer(0, MAX_SEED), integer(1, MAX_COUNT), integer(1, MAX
 
 def cmd_check(args: argparse.Namespace) -> int:
     graph, report = open_graph(args)
+    if args.device is not None:
+        make_device(args.device)
     if report.ok:
         edges = len(graph.edges)
         emit(
@@ -57,7 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 "edges": edges,
                 "shapes": {k: list(v) for k, v in report.shapes.items()},
             },
-            f"ok: {len(graph)} nodes, {edges} edges",
+            f"ok: {plural(len(graph), 'node')}, {plural(edges, 'edge')}",
         )
         return EXIT_OK
     emit(
@@ -112,7 +116,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
         }
     lines = []
     for result in results.values():
-        passes = f"{result['passes']} pass{'es' if result['passes'] != 1 else ''}"
+        passes = plural(result["passes"], "pass", "passes")
         lines.append(f"{of} = {show_value(result['value'])}  ({result['mode']} mode, {passes})")
         lines += [f"  d{of}/d{name} = {show_value(g)}" for name, g in result["grads"].items()]
     if args.mode != "both":
@@ -207,11 +211,9 @@ def cmd_jacobian(args: argparse.Namespace) -> int:
     lines = []
     for method, result in results.items():
         data[method] = {"matrix": result.matrix, "passes": result.passes, "seconds": result.seconds}
-        lines.append(f"{method} ({result.passes} passes, {result.seconds * 1e3:.2f} ms):")
-        lines += [
-            f"  {row:<14} " + "  ".join(f"{v:>12.6g}" for v in values)
-            for row, values in zip(result.rows, result.matrix.tolist())
-        ]
+        timing = f"{plural(result.passes, 'pass', 'passes')}, {result.seconds * 1e3:.2f} ms"
+        lines.append(f"{method} ({timing}), d row / d column:")
+        lines += matrix_text(result.rows, result.columns, result.matrix.tolist())
     if len(results) > 1:
         matrices = [r.matrix for r in results.values()]
         diff = max(float((a - b).abs().max()) if a.numel() else 0.0 for a in matrices for b in matrices)
@@ -261,7 +263,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = trainer.run(listener=_progress_bar if show_bar else None)
     if show_bar:
         print(file=sys.stderr)
-    lines = [f"{result.stopped} after {len(result.losses)} steps in {result.wall_time:.2f} s"]
+    lines = [f"{result.stopped} after {plural(len(result.losses), 'step')} in {result.wall_time:.2f} s"]
     for split, metrics in (("train", result.train), ("validation", result.validation)):
         if metrics:
             lines.append(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
@@ -290,37 +292,16 @@ def parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("file", type=path, help="a graph file (.json, format v1)")
-        p.add_argument("--json", action="store_true", help="print one JSON object")
-        default_dtype = "float32" if name == "train" else "float64"
-        p.add_argument(
-            "--dtype",
-            choices=("float32", "float64"),
-            default=default_dtype,
-            help=f"floating-point precision (default {default_dtype})",
-        )
-        if name == "check":
-            continue
-        p.add_argument(
-            "--memory-budget",
-            type=memory_size,
-            metavar="SIZE",
-            help="refuse graphs that need more memory than this, e.g. 2GB (default: 80%% of what is free)",
-        )
+        add_common_options(p, name)
         if name == "train":
-            p.add_argument(
-                "--device",
-                type=device,
-                help="cpu, cuda or cuda:N (default: the training section's, else auto)",
-            )
             p.add_argument("--seed", type=SEED, help="seed for weights, data order and generated data")
             p.add_argument("--epochs", type=COUNT, help="train for this many epochs")
             p.add_argument("--steps", type=COUNT, help="train for this many optimizer steps")
-            continue
-        p.add_argument(
-            "--device", type=device, default="auto", help="cpu, cuda or cuda:N (default: cuda when present)"
-        )
-        p.add_argument("--seed", type=SEED, default=0, help="seed for weights and generated inputs")
-        p.add_argument("--batch", type=BATCH, default=4, help="size of symbolic dims such as N (default 4)")
+        elif name != "check":
+            p.add_argument("--seed", type=SEED, default=0, help="seed for weights and generated inputs")
+            p.add_argument(
+                "--batch", type=BATCH, default=4, help="size of symbolic dims such as N (default 4)"
+            )
         if name == "grad":
             p.add_argument("--of", required=True, help="the output, as NODE.PORT (or NODE)")
             p.add_argument("--wrt", required=True, help="comma-separated node ids (or NODE.PORT)")

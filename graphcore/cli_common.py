@@ -89,6 +89,33 @@ def memory_size(text: str) -> str:
     return text
 
 
+def add_common_options(p: argparse.ArgumentParser, command: str) -> None:
+    """--json, --dtype and --device, which every graph command takes, and --memory-budget for those
+    that compute (check computes nothing: it only makes sure that a --device given exists here)."""
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    default_dtype = "float32" if command == "train" else "float64"
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=default_dtype,
+        help=f"floating-point precision (default {default_dtype})"
+        + ("; accepted like the other commands', check computes nothing" if command == "check" else ""),
+    )
+    defaults = {
+        "check": (None, "fail unless this device exists here (check itself computes nothing)"),
+        "train": (None, "cpu, cuda or cuda:N (default: the training section's, else auto)"),
+    }
+    default, help_text = defaults.get(command, ("auto", "cpu, cuda or cuda:N (default: cuda when present)"))
+    p.add_argument("--device", type=device, default=default, help=help_text)
+    if command != "check":
+        p.add_argument(
+            "--memory-budget",
+            type=memory_size,
+            metavar="SIZE",
+            help="refuse graphs that need more memory than this, e.g. 2GB (default: 80%% of what is free)",
+        )
+
+
 @contextmanager
 def memory_budget(text: str | None) -> Iterator[None]:
     """The budget set for the duration of one command, then put back (main may run in-process)."""
@@ -158,6 +185,23 @@ def show_value(value: Any) -> str:
     return f"{plain:.10g}" if isinstance(plain, float) else json.dumps(plain)
 
 
+def plural(count: int, word: str, many: str = "") -> str:
+    """ "1 pass", "2 passes", "0 nodes": the count with the word it agrees with."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def matrix_text(rows: list[str], columns: list[str], matrix: list[list[float]]) -> list[str]:
+    """A matrix as aligned lines: a header naming each column, then each row named on its left."""
+    cells = [[f"{v:.6g}" for v in values] for values in matrix]
+    widths = [max([len(name), *(len(row[j]) for row in cells)]) for j, name in enumerate(columns)]
+    left = max(map(len, rows), default=0)
+
+    def line(label: str, items: list[str]) -> str:
+        return "  " + label.ljust(left) + "".join(f"  {item:>{w}}" for item, w in zip(items, widths))
+
+    return [line("", columns)] + [line(row, items) for row, items in zip(rows, cells)]
+
+
 def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(to_plain(data)) if args.json else printable(text))
 
@@ -184,6 +228,16 @@ def open_program(args: argparse.Namespace) -> tuple[Graph, Program] | None:
         )
         return None
     return graph, lower(graph)
+
+
+def make_device(name: str) -> Any:
+    """The torch device `name`, or a UsageError when this machine has none such."""
+    from graphcore.runtime import resolve_device
+
+    try:
+        return resolve_device(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def make_runtime(args: argparse.Namespace, program: Program, graph: Graph, **extra: Any) -> Any:

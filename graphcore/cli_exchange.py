@@ -18,6 +18,7 @@ from graphcore.cli_common import (
     integer,
     open_program,
     path,
+    plural,
     to_plain,
 )
 from graphcore.validate import validate
@@ -137,13 +138,12 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
     elif args.json:
         data["graph"] = graph_to_dict(graph)
     lines = [
-        f"imported {cls.__name__}: {len(graph)} nodes, {len(graph.edges)} edges"
+        f"imported {cls.__name__}: {plural(len(graph), 'node')}, {plural(len(graph.edges), 'edge')}"
         + (f" -> {args.output}" if args.output else "")
     ]
     if result.opaque:
-        lines.append(
-            f"{len(result.opaque)} op(s) have no node type; imported as Opaque nodes (they run but cannot be edited):"
-        )
+        count = plural(len(result.opaque), "op has", "ops have")
+        lines.append(f"{count} no node type; imported as Opaque nodes (they run but cannot be edited):")
         lines += [f"  {node}: {target}" for node, target in result.opaque]
     lines += [f"note: {note}" for note in result.notes]
     lines += [str(d) for d in report.diagnostics]

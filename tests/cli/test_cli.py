@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from graphcore.cli import main
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PATH_SUM = str(EXAMPLES / "path_sum.json")
 NEURON = str(EXAMPLES / "sigmoid_neuron.json")
+XOR = str(EXAMPLES / "xor.json")
 
 
 def run(capsys, *argv):
@@ -263,3 +265,85 @@ def test_training_problems_are_one_line(capsys, tmp_path):
     doc["training"]["inputs"]["y"] = "y"
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert run(capsys, "train", str(path), "--steps", "1")[0] == 0
+
+
+def without_timing(lines):
+    return [re.sub(r", [0-9.]+ ms\)", ", … ms)", line) for line in lines]
+
+
+def test_jacobian_text_is_a_labelled_matrix(capsys):
+    code, out, _ = run(capsys, "jacobian", PATH_SUM, "--of", "e", "--wrt", "a,b", "--mode", "reverse")
+    assert code == 0 and without_timing(out.splitlines()) == [
+        "reverse (1 pass, … ms), d row / d column:",
+        "         a.out  b.out",
+        "  e.out      2      5",
+    ]
+    code, out, _ = run(capsys, "jacobian", XOR, "--of", "fc2", "--wrt", "x", "--mode", "fd", "--batch", "1")
+    assert code == 0 and without_timing(out.splitlines()) == [
+        "fd (4 passes, … ms), d row / d column:",
+        "                x.out[0]   x.out[1]",
+        "  fc2.out[0]  -0.0727967  0.0275447",
+    ]
+
+
+def test_counts_agree_with_their_nouns(capsys, tmp_path):
+    one = tmp_path / "one.json"
+    one.write_text(
+        json.dumps(
+            {
+                "format": "backprop-studio-graph",
+                "version": 1,
+                "nodes": [{"id": "a", "type": "Parameter", "params": {"value": 1.0}}],
+                "edges": [],
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert run(capsys, "check", str(one)) == (0, "ok: 1 node, 0 edges\n", "")
+    code, out, _ = run(capsys, "train", XOR, "--steps", "1")
+    assert code == 0 and out.startswith("finished after 1 step in ")
+
+
+GRAPH_COMMANDS = {
+    "check": [],
+    "run": [],
+    "grad": ["--of", "e", "--wrt", "a"],
+    "steps": [],
+    "jacobian": ["--of", "e", "--wrt", "a", "--mode", "reverse"],
+    "train": ["--steps", "1"],
+}
+
+
+@pytest.mark.parametrize("command", GRAPH_COMMANDS)
+def test_every_graph_command_takes_dtype_device_and_json(capsys, command):
+    file = XOR if command == "train" else PATH_SUM
+    argv = [command, file, *GRAPH_COMMANDS[command], "--dtype", "float32", "--device", "cpu"]
+    assert run_json(capsys, *argv)[0] == 0
+    code, out, err = run(capsys, *argv[:2], "--device", "tpu")
+    assert (code, out) == (2, "") and f"{command}: argument --device: expected auto, cpu" in err
+
+
+def test_check_refuses_a_device_this_machine_lacks(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run(capsys, "check", PATH_SUM, "--device", "cuda")
+    assert (code, out) == (2, "")
+    assert err == "graphcore: device 'cuda' was asked for but torch sees no CUDA GPU here\n"
+
+
+@pytest.mark.parametrize("argv", [["export", PATH_SUM], ["import-torch", "net.py:Net"]])
+def test_export_and_import_take_no_device(capsys, argv):
+    code, out, err = run(capsys, *argv, "--device", "cpu")
+    assert (code, out) == (2, "") and "unrecognized arguments: --device cpu" in err
+
+
+def test_train_keeps_to_the_memory_budget_it_is_given(capsys):
+    """xor needs 744 bytes in float32 (weights with gradients and Adam's state, one batch of 4 with
+    gradients, the data set): a budget one byte short refuses it, and 1k holds it."""
+    code, out, err = run(capsys, "train", XOR, "--steps", "1", "--memory-budget", "743")
+    assert (code, out) == (2, "") and err.startswith("graphcore: fc1: the graph needs 0.727 KB for one batch")
+    assert run(capsys, "train", XOR, "--steps", "1", "--memory-budget", "744")[0] == 0
+    assert run(capsys, "train", XOR, "--steps", "1", "--memory-budget", "1k")[0] == 0
+    code, _, err = run(capsys, "train", str(EXAMPLES / "two_moons.json"), "--memory-budget", "1k")
+    assert code == 2 and err.startswith("graphcore: fc1: needs 4 KB for its output [32, 16] (float32)"), err

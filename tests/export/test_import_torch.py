@@ -194,7 +194,7 @@ def test_ops_without_a_node_type_become_opaque_nodes_that_run_everywhere(tmp_pat
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "5 op(s) have no node type; imported as Opaque nodes (they run but cannot be edited):" in out
+    assert "5 ops have no node type; imported as Opaque nodes (they run but cannot be edited):" in out
     for call in ("torch.cumsum", "torch.max", "torch.Tensor.flip", "torch.gt", "torch.Tensor.float"):
         assert f": {call}\n" in out
     graph = load(tmp_path / "net.json")
