@@ -29,3 +29,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.qt_log_ignore(_app.OFFSCREEN_NOTICE))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.fuzz.counts import COUNTS
+
+    if COUNTS:
+        terminalreporter.section("fuzz counts")
+        for line in COUNTS:
+            terminalreporter.write_line(line)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mutations import mutated_texts
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.exceptions import capture_exceptions
 
 from app.window import MainWindow
+from tests.fuzz.counts import report
+from tests.fuzz.mutations import mutated_texts
 
 CASES, SEED = 300, 12
 
@@ -49,5 +50,5 @@ def test_hostile_files_through_file_open(window: MainWindow, tmp_path: Path):
         assert window.error_box is None, case
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         assert window.findChildren(QMessageBox) == [], case
-    print(f"app open fuzz: {CASES} files, {opened} opened, {refused} refused with a message")
+    report(f"app open fuzz: {CASES} files, {opened} opened, {refused} refused with a message")
     assert opened + refused == CASES and refused > CASES // 2

@@ -12,6 +12,7 @@ import random
 import pytest
 
 from graphcore.cli import main
+from tests.fuzz.counts import report
 from tests.fuzz.mutations import EXAMPLE_DOCS, EXAMPLES, HOSTILE_VALUES, mutated_texts
 from tests.fuzz.training_sections import random_sections, write_data_files
 
@@ -47,7 +48,7 @@ def run_cases(capsys, cases):
         if problem:
             problems.append(f"{what} ({' '.join(argv[:1])}): {problem}")
     with capsys.disabled():
-        print(f"\n{sum(codes.values())} CLI cases, exit codes {codes}, {len(problems)} problems")
+        report(f"\n{sum(codes.values())} CLI cases, exit codes {codes}, {len(problems)} problems")
     assert not problems, "\n".join(problems[:10])
 
 

@@ -31,6 +31,7 @@ from app.main import EXAMPLES
 from app.theme import LIGHT
 from app.window import MainWindow
 from graphcore.fileformat import dumps, graph_to_dict, loads
+from tests.fuzz.counts import report
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 
@@ -182,7 +183,7 @@ def _report(capsys: pytest.CaptureFixture, what: str, sequences: int, steps: int
     RAN["sequences"] += sequences
     RAN["steps"] += steps
     with capsys.disabled():
-        print(f"\nfuzz edits ({what}): {sequences} sequences, {steps} steps")
+        report(f"\nfuzz edits ({what}): {sequences} sequences, {steps} steps")
 
 
 @pytest.mark.parametrize("start", list(STARTS))
@@ -211,4 +212,4 @@ def test_random_edits_and_gestures_in_the_window(window: MainWindow, capsys):
         steps += run_sequence(WindowCanvas(start, window), seed)
     _report(capsys, "window menus and mouse gestures", WINDOW_SEQUENCES, steps)
     with capsys.disabled():
-        print(f"fuzz edits: {RAN['sequences']} sequences, {RAN['steps']} steps")
+        report(f"fuzz edits: {RAN['sequences']} sequences, {RAN['steps']} steps")

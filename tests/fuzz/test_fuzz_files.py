@@ -20,6 +20,7 @@ from graphcore.codegen import python_source
 from graphcore.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
 from graphcore.program import lower
 from graphcore.validate import validate
+from tests.fuzz.counts import report
 from tests.fuzz.mutations import EXAMPLE_TEXTS, mutated_texts
 
 SEED = int(os.environ.get("FUZZ_SEED", "12"))
@@ -65,7 +66,7 @@ def test_mutated_examples_are_refused_in_one_line_or_round_trip(tmp_path):
         problem = pipeline_problem(text, tmp_path if cases % 50 == 0 else None)
         if problem is not None:
             failures.append(f"case {cases} ({description}): {problem}")
-    print(f"fuzz files: {cases} cases, {len(failures)} failures (seed {SEED})")
+    report(f"fuzz files: {cases} cases, {len(failures)} failures (seed {SEED})")
     assert cases == MUTATED
     assert not failures, "\n".join(failures[:10])
 
@@ -138,7 +139,7 @@ def test_any_value_anywhere_is_refused_in_one_line_or_round_trips():
     try:
         one_file()
     finally:
-        print(f"fuzz files (property): {counts['cases']} cases, {counts['failures']} failures")
+        report(f"fuzz files (property): {counts['cases']} cases, {counts['failures']} failures")
     assert counts["cases"] >= PROPERTY_CASES // 2
 
 
@@ -219,6 +220,6 @@ def test_valid_graphs_with_hostile_names_reach_code_that_compiles():
         through += validate(loads(text)).ok
         if (problem := pipeline_problem(text)) is not None:
             failures.append(f"case {case} ({name}): {problem}")
-    print(f"fuzz files (hostile names): {RENAMED} cases, {len(failures)} failures, {through} generated code")
+    report(f"fuzz files (hostile names): {RENAMED} cases, {len(failures)} failures, {through} generated code")
     assert not failures, "\n".join(failures[:10])
     assert through == RENAMED  # renaming never makes a valid example invalid
