@@ -347,3 +347,29 @@ def test_train_keeps_to_the_memory_budget_it_is_given(capsys):
     assert run(capsys, "train", XOR, "--steps", "1", "--memory-budget", "1k")[0] == 0
     code, _, err = run(capsys, "train", str(EXAMPLES / "two_moons.json"), "--memory-budget", "1k")
     assert code == 2 and err.startswith("graphcore: fc1: needs 4 KB for its output [32, 16] (float32)"), err
+
+
+def readme_examples():
+    """(argv, expected lines) for each `$ graphcore ...` in the README's console block."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The `graphcore` command", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    examples = []
+    for chunk in block.split("$ graphcore ")[1:]:
+        command, *lines = chunk.rstrip("\n").split("\n")
+        examples.append(pytest.param(command.split(), lines, id=command.split()[0]))
+    return examples
+
+
+@pytest.mark.parametrize(("argv", "expected"), readme_examples())
+def test_the_readme_examples_print_what_the_readme_shows(capsys, monkeypatch, argv, expected):
+    monkeypatch.chdir(EXAMPLES.parent)
+    code, out, err = run(capsys, *argv)
+    lines = without_timing(out.splitlines())
+    expected = without_timing(expected)
+    assert (code, err) == (0, "")
+    if "  ..." in expected:  # the README leaves out the middle
+        cut = expected.index("  ...")
+        head, tail = expected[:cut], expected[cut + 1 :]
+        lines = lines[: len(head)] + ["  ..."] + lines[len(lines) - len(tail) :]
+    assert lines == expected
