@@ -112,7 +112,8 @@ def add_common_options(p: argparse.ArgumentParser, command: str) -> None:
             "--memory-budget",
             type=memory_size,
             metavar="SIZE",
-            help="refuse graphs that need more memory than this, e.g. 2GB (default: 80%% of what is free)",
+            help="refuse graphs that need more memory than this, e.g. 2GB "
+            "(default: BACKPROP_MEMORY_BUDGET, else 80%% of what is free)",
         )
 
 
