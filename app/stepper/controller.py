@@ -227,8 +227,8 @@ class StepperController(QObject):
         overlay.show_states(states)
         for update in session.updates:  # a Parameter's badge: its new value, the gradient used
             if "." not in update.name and (badge := overlay.badge(update.name)) is not None:
-                badge.set_update(update.before, update.after, update.grad)
-                overlay.place(update.name)
+                if badge.set_update(update.before, update.after, update.grad):
+                    overlay.place(update.name)
         event = session.current
         overlay.highlight(event.node if event else None, event.phase if event else "forward")
         if event is not None and animate:

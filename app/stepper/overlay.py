@@ -59,32 +59,39 @@ class Badge(QGraphicsItem):
     def text(self) -> str:
         return "\n".join(text for text, _ in self.lines)
 
-    def set_values(self, value: Any, grad: Any) -> None:
+    def set_values(self, value: Any, grad: Any) -> bool:
+        """Show a value and a gradient; True when the box changed size (or appeared), so that
+        its spot has to be checked again."""
         lines = []
         if value is not None:
             lines.append((f"= {describe(value)}", "#1d2128"))
         if grad is not None:
             lines.append((f"∂ {describe(grad)}", GRAD_COLOR))
-        self._set(value, grad, lines)
+        return self._set(value, grad, lines)
 
-    def set_update(self, before: Any, after: Any, grad: Any) -> None:
+    def set_update(self, before: Any, after: Any, grad: Any) -> bool:
         """After an optimizer step: the parameter's new value, and the gradient that made it."""
         lines = [
             (f"= {describe(after)} new", "#1d2128"),
             (f"  was {describe(before)}", "#5b6472"),
             (f"∂ {describe(grad)} used", GRAD_COLOR),
         ]
-        self._set(after, grad, lines)
+        return self._set(after, grad, lines)
 
-    def _set(self, value: Any, grad: Any, lines: list[tuple[str, str]]) -> None:
+    def _set(self, value: Any, grad: Any, lines: list[tuple[str, str]]) -> bool:
         self.value, self.grad = value, grad
-        self.prepareGeometryChange()
-        self.lines = lines
+        appeared = not self.isVisible() and bool(lines)
+        self.setVisible(bool(lines))
+        if lines == self.lines:  # redrawing a big graph touches every badge: leave the same ones be
+            return appeared
         metrics = QFontMetricsF(self.font)
         width = max((metrics.horizontalAdvance(t) for t, _ in lines), default=0) + 12
-        self._rect = QRectF(0, 0, width, metrics.height() * len(lines) + 6)
-        self.setVisible(bool(lines))
+        rect = QRectF(0, 0, width, metrics.height() * len(lines) + 6)
+        resized = rect != self._rect
+        self.prepareGeometryChange()
+        self.lines, self._rect = lines, rect
         self.update()
+        return resized or appeared
 
     def place(self, node: QGraphicsItem, anchor: QPointF) -> None:
         """Keep a spot that is still free; else move to the free spot nearest `anchor` (the node's
@@ -139,6 +146,7 @@ class Overlay(QObject):
         self.frame.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.frame.hide()
         scene.addItem(self.frame)
+        scene.changed.connect(self._make_room)
         self.current: str | None = None
         self.dots: list[QGraphicsEllipseItem] = []
         self.paths: list[QPainterPath] = []
@@ -166,14 +174,24 @@ class Overlay(QObject):
             badge.output = next(iter(state.values), "").rpartition(".")[2]
             value = next(iter(state.values.values()), None)
             grad = next(iter(state.grads.values()), None)
-            badge.set_values(value, grad)
-            self.place(node_id)
+            if badge.set_values(value, grad):
+                self.place(node_id)
 
     def place(self, node_id: str) -> None:
         """Put a node's badge where it covers nothing, led from the output it shows."""
         item, badge = self.scene.nodes[node_id], self.badges[node_id]
         port = item.port(badge.output, True) if badge.output else None
         badge.place(item, port.pos if port else QPointF(item.width, HEADER / 2))
+
+    def _make_room(self, regions: list[QRectF]) -> None:
+        """Something changed on the canvas (a node dragged, the path view's tags shown): a badge
+        in a changed region that now covers something moves to a free spot."""
+        for node_id, badge in self.badges.items():
+            box = badge.sceneBoundingRect()
+            if node_id not in self.scene.nodes or not badge.isVisible():
+                continue
+            if any(box.intersects(r) for r in regions) and not is_free(box, badge):
+                self.place(node_id)
 
     def highlight(self, node_id: str | None, phase: str) -> None:
         """Frame the current node in its phase's colour (red for a non-finite value)."""

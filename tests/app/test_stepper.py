@@ -433,33 +433,55 @@ def screen_rect(window: MainWindow, item) -> QRectF:
     return QRectF(window.view.mapFromScene(item.sceneBoundingRect()).boundingRect())
 
 
+def overlaps(window: MainWindow) -> list[str]:
+    """Stepper badges that, on screen at zoom 1 and 0.5, cover a node, another badge or a path-view
+    badge, or stand off from their own node."""
+    found = []
+    tags = list(window.lab.path_view.overlay.badges.values())
+    shown = [b for b in window.run_tools.stepper.overlay.badges.values() if b.isVisible()]
+    for zoom in (1.0, 0.5):  # the same at any zoom: the badges scale with the nodes
+        window.view.resetTransform()
+        window.view.scale(zoom, zoom)
+        nodes = {n: screen_rect(window, item) for n, item in window.scene.nodes.items()}
+        others = [screen_rect(window, t) for t in tags]
+        for badge in shown:
+            box = screen_rect(window, badge)
+            if any(box.intersects(r) for r in [*nodes.values(), *others]):
+                found.append(f"{badge.node_id} covers something at zoom {zoom}")
+            others.append(box)
+            reach = nodes[badge.node_id].adjusted(-120 * zoom, -120 * zoom, 120 * zoom, 120 * zoom)
+            if not reach.intersects(box):
+                found.append(f"{badge.node_id} is far from its node at zoom {zoom}")
+    return found
+
+
+def show_paths(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.lab.path_view.computed, timeout=60_000):
+        if not window.lab.path_action.isChecked():
+            window.lab.path_action.trigger()
+        else:
+            window.lab.path_view.refresh()
+
+
 def test_badges_cover_no_node_no_other_badge_and_no_path_view_badge(window: MainWindow, examples, qtbot):
     with_tags = 0  # examples on which the path view shows its badges too
     for name in SMALL_EXAMPLES:
         assert window.open_path(examples / f"{name}.json")
-        path_view = window.lab.path_view
-        with qtbot.waitSignal(path_view.computed, timeout=20_000):
-            if not window.lab.path_action.isChecked():
-                window.lab.path_action.trigger()
-            else:
-                path_view.refresh()
-        tags = list(path_view.overlay.badges.values())
-        with_tags += bool(tags)
+        show_paths(window, qtbot)
+        with_tags += bool(window.lab.path_view.overlay.badges)
         click(window, "stepper_mode")
         run_to_end(window, qtbot)
-        shown = [b for b in window.run_tools.stepper.overlay.badges.values() if b.isVisible()]
-        assert len(shown) == len(window.scene.nodes), name
-        for zoom in (1.0, 0.5):  # the same at any zoom: the badges scale with the nodes
-            window.view.resetTransform()
-            window.view.scale(zoom, zoom)
-            nodes = {n: screen_rect(window, item) for n, item in window.scene.nodes.items()}
-            others = [screen_rect(window, t) for t in tags]
-            for badge in shown:
-                box = screen_rect(window, badge)
-                assert not any(box.intersects(r) for r in nodes.values()), (name, badge.node_id)
-                assert not any(box.intersects(r) for r in others), (name, badge.node_id)
-                others.append(box)
-                reach = nodes[badge.node_id].adjusted(-120 * zoom, -120 * zoom, 120 * zoom, 120 * zoom)
-                assert reach.intersects(box), (name, badge.node_id)  # beside its own node
+        assert len([b for b in window.run_tools.stepper.overlay.badges.values() if b.isVisible()]) == len(
+            window.scene.nodes
+        )
+        assert overlaps(window) == [], name
         click(window, "stepper_mode")
     assert with_tags >= 4
+    # the other way round: the stepper's badges first, then the path view's make them move
+    assert window.open_path(examples / "sigmoid_neuron_l2.json")
+    click(window, "stepper_mode")
+    run_to_end(window, qtbot)
+    window.lab.path_action.trigger()
+    show_paths(window, qtbot)
+    assert window.lab.path_view.overlay.badges
+    qtbot.waitUntil(lambda: overlaps(window) == [], timeout=20_000)  # after the scene's change reaches them
