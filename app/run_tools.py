@@ -5,7 +5,8 @@ training runs in the session's worker thread; the stepper runs on the GUI thread
 (Run to End in short slices, and its button stops it while it runs).
 A non-finite value or gradient pauses training, frames the node where it first appeared, selects
 it and names it in the Train panel and the status bar; a node that raises (or a graph over the memory
-budget) ends the run and is framed and named the same way.
+budget) ends the run and is framed and named the same way. An edit of the graph a run trains (a node
+added, deleted or re-parametrised, a wire made or removed) stops the run and says what changed.
 """
 
 from __future__ import annotations
@@ -130,9 +131,11 @@ class RunTools(QObject):
         session.message.connect(w.show_message)
         session.worker.progress.connect(self._on_progress)
         session.worker.boundary.connect(self._on_boundary)
-        session.worker.histograms.connect(self.histograms.show_histograms)
+        session.worker.budget.connect(self._on_budget)
+        session.worker.histograms.connect(self._on_histograms)
         session.worker.nonfinite.connect(self._on_nonfinite)
         session.failed.connect(self._on_failed)
+        self.train_dock.refused.connect(w.show_message)
         self.train_dock.show_problem.clicked.connect(self._show_problem_node)
         stepper = self.stepper
         a["stepper_mode"].toggled.connect(self._stepper_mode)
@@ -152,9 +155,9 @@ class RunTools(QObject):
     def bind(self) -> None:
         """The window has a new document (and scene): follow it; training and stepping start over."""
         w = self.window
-        self.session.stop()
+        self.session.forget()
         self.train_dock.bind(w.document)
-        self.train_dock.show_nonfinite(None)
+        self.train_dock.reset()
         self.plots.reset()
         self.overlay = None
         self.actions["stepper_mode"].setChecked(False)
@@ -163,11 +166,13 @@ class RunTools(QObject):
         w.scene.selectionChanged.connect(self._on_selection)
         self._document = w.document
         self._document.signals.training_changed.connect(self._on_training_edited)
+        self._document.stack.indexChanged.connect(self._on_graph_edited)
         self._enable()
 
     def unbind(self) -> None:
         if self._document is not None:
             self._document.signals.training_changed.disconnect(self._on_training_edited)
+            self._document.stack.indexChanged.disconnect(self._on_graph_edited)
             self._document = None
         if self._scene is not None:
             self._scene.selectionChanged.disconnect(self._on_selection)
@@ -190,7 +195,7 @@ class RunTools(QObject):
 
     def start(self) -> None:
         self.plots.clear()
-        self.train_dock.show_nonfinite(None)
+        self.train_dock.reset()
         self._clear_nonfinite()
         self.window.docks["plots"].raise_()
         self.session.start(self.window.document.graph, self._base_dir())
@@ -200,30 +205,59 @@ class RunTools(QObject):
 
     def reset_weights(self) -> None:
         self.plots.clear()
-        self.train_dock.show_nonfinite(None)
+        self.train_dock.reset()
         self._clear_nonfinite()
         self.session.reset_weights()
 
     def _on_training_edited(self) -> None:
         self.session.retune(self.window.document.graph)
 
+    def _on_graph_edited(self) -> None:
+        """A run trains the graph it was started with: an edit of that graph stops it, with a notice."""
+        session = self.session
+        if session.state in ("idle", "stopping") or session.structure is None:
+            return
+        change = session.structure.change(self.window.document.graph)
+        if change:
+            session.stop(f"Training stopped: the graph changed ({change})")
+
     def _on_progress(self, progress: Any) -> None:
+        if self.session.stale:  # the previous document's run, winding down
+            return
         self.plots.add(progress)
         self.train_dock.show_progress(progress.step, progress.total_steps)
 
+    def _on_budget(self, step: int, total: int) -> None:
+        if not self.session.stale:
+            self.train_dock.show_progress(step, total)
+
     def _on_boundary(self, frame: Any) -> None:
-        self.boundary.show_frame(frame)
+        if not self.session.stale:
+            self.boundary.show_frame(frame)
+
+    def _on_histograms(self, found: Any) -> None:
+        if not self.session.stale:
+            self.histograms.show_histograms(found)
 
     def _on_state(self, state: str) -> None:
-        info = self.session.info
-        detail = f"{info.total_steps} steps on {info.device}" if info and state == "running" else ""
-        if self.session.error and state == "idle":
-            self.train_dock.show_state("cannot train", self.session.error)
-        elif self.session.nonfinite is None:
-            self.train_dock.show_state(state, detail)
+        session, dock = self.session, self.train_dock
+        info, result = session.info, session.last_result
+        detail = ""
+        if info and state == "running":
+            detail = f"{info.total_steps} steps on {info.device}"
+        elif result is not None and state == "finished":
+            detail = f"{result.step} steps in {session.run_time:.1f} s"
+        if session.error and state == "idle":
+            dock.show_state("cannot train", session.error)
+        elif session.notice and state == "idle":
+            dock.show_notice(session.notice)
+        elif session.nonfinite is None:
+            dock.show_state(state, detail)
         self._enable()
 
     def _on_nonfinite(self, nonfinite: Any) -> None:
+        if self.session.stale:
+            return
         text = f"Training paused: {nonfinite}"
         self.train_dock.show_nonfinite(text)
         self.train_dock.show_state("paused", "a value is not finite")

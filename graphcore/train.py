@@ -71,6 +71,7 @@ class TrainResult:
     wall_time: float
     stopped: str  # "finished", "early_stopping", "stopped", "nonfinite"
     nonfinite: NonFinite | None = None
+    step: int = 0  # the trainer's step count at the end: every step since fresh weights, resumes included
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -446,4 +447,5 @@ class Trainer:
             time.perf_counter() - start,
             stopped,
             nonfinite,
+            self.step_count,
         )

@@ -2,7 +2,9 @@
 
 Every widget edit is a SetTraining command on the document's undo stack, so the graph's
 `training` section stays the one source of truth: the widgets are refreshed from it after every
-push, undo or redo, and a run reads it when it starts.
+push, undo or redo, and a run reads it when it starts. Number fields commit on Enter, focus-out or
+an arrow click, never per keystroke (typing 0.02 must not commit 0 on the way), and an edit the
+training section would refuse is not made: the field goes back and `refused` says why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -30,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from app.document import Document
 from app.training.commands import SetTraining
-from graphcore.training_config import OPTIMIZERS, SCHEDULES
+from graphcore.training_config import (
+    CLASS_HYPERPARAMETERS,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainingConfigError,
+    parse,
+)
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -48,6 +56,8 @@ class DeviceBox(QComboBox):
 
 
 class TrainDock(QWidget):
+    refused = Signal(str)  # an edit the training section would refuse, in a sentence
+
     def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: Document | None = None
@@ -60,16 +70,16 @@ class TrainDock(QWidget):
             buttons.addWidget(button, index // 3, index % 3)
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))
-        self.lr = self._double(1e-6, 10.0, 5)
+        self.lr = self._double(1e-5, 10.0, 5)  # the smallest rate five decimals show, never 0
+        self.momentum = self._double(0.0, 0.999, 3)
         self.schedule = QComboBox()
         self.schedule.addItems(list(SCHEDULES))
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 1_000_000)
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 100_000_000)
+        self.warmup = self._count(0, 100_000_000)
+        self.warmup.setSpecialValueText("none")
+        self.batch_size = self._count(1, 1_000_000)
+        self.steps = self._count(0, 100_000_000)
         self.steps.setSpecialValueText("by epochs")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1_000_000)
+        self.epochs = self._count(1, 1_000_000)
         self.clip = self._double(0.0, 1e6, 3)
         self.clip.setSpecialValueText("off")
         self.device = DeviceBox()
@@ -79,7 +89,9 @@ class TrainDock(QWidget):
         for label, widget in (
             ("Optimizer", self.optimizer),
             ("Learning rate", self.lr),
+            ("Momentum", self.momentum),
             ("LR schedule", self.schedule),
+            ("Warm-up steps", self.warmup),
             ("Batch size", self.batch_size),
             ("Steps", self.steps),
             ("Epochs", self.epochs),
@@ -88,8 +100,8 @@ class TrainDock(QWidget):
         ):
             form.addRow(label, widget)
         self.fields: list[QWidget] = [
-            self.optimizer, self.lr, self.schedule, self.batch_size, self.steps, self.epochs, self.clip,
-            self.device,
+            self.optimizer, self.lr, self.momentum, self.schedule, self.warmup, self.batch_size, self.steps,
+            self.epochs, self.clip, self.device,
         ]  # fmt: skip
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
@@ -123,14 +135,22 @@ class TrainDock(QWidget):
         box.setRange(low, high)
         box.setDecimals(decimals)
         box.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        box.setKeyboardTracking(False)
+        return box
+
+    @staticmethod
+    def _count(low: int, high: int) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setKeyboardTracking(False)
         return box
 
     def _connect(self) -> None:
         self.optimizer.currentTextChanged.connect(self._set_optimizer)
         self.lr.valueChanged.connect(lambda v: self._set_optimizer_key("lr", v))
-        self.schedule.currentTextChanged.connect(
-            lambda name: self._edit("schedule", {**self._section().get("schedule", {}), "name": name})
-        )
+        self.momentum.valueChanged.connect(lambda v: self._set_optimizer_key("momentum", v))
+        self.schedule.currentTextChanged.connect(lambda name: self._set_schedule_key("name", name))
+        self.warmup.valueChanged.connect(lambda v: self._set_schedule_key("warmup_steps", v or None))
         self.batch_size.valueChanged.connect(lambda v: self._edit("batch_size", v))
         self.steps.valueChanged.connect(lambda v: self._edit("steps", v or None))
         self.epochs.valueChanged.connect(lambda v: self._edit("epochs", v))
@@ -151,9 +171,16 @@ class TrainDock(QWidget):
         return self.document.graph.training if self.document is not None else {}
 
     def _edit(self, key: str, value: Any) -> None:
-        if self.document is None or self._section().get(key) == value:
+        section = self._section()
+        if self.document is None or section.get(key) == value:
             return
-        if value is None and key not in self._section():
+        if value is None and key not in section:
+            return
+        edited = {k: v for k, v in {**section, key: value}.items() if v is not None}
+        refusal = _refusal(edited)
+        if refusal and not _refusal(section):  # a section that is wrong already is the Start's to name
+            self.refresh()
+            self.refused.emit(f"Not set: {refusal}")
             return
         self.document.push(SetTraining(self.document.graph, key, value))
 
@@ -168,6 +195,13 @@ class TrainDock(QWidget):
         current[key] = value
         self._edit("optimizer", current)
 
+    def _set_schedule_key(self, key: str, value: Any) -> None:
+        """Set (or, with None, remove) one key of the schedule; an empty schedule is no schedule."""
+        current = {
+            k: v for k, v in {**self._section().get("schedule", {}), key: value}.items() if v is not None
+        }
+        self._edit("schedule", current or None)
+
     def refresh(self) -> None:
         """Show the training section as it is now (after any edit, undo or redo)."""
         section = self._section()
@@ -177,15 +211,14 @@ class TrainDock(QWidget):
             widget.setEnabled(has)
         optimizer = section.get("optimizer", {"name": "sgd"})
         name = optimizer.get("name", "sgd")
-        defaults = OPTIMIZERS.get(name, OPTIMIZERS["sgd"])[1]
+        class_name, defaults = OPTIMIZERS.get(name, OPTIMIZERS["sgd"])
+        schedule = section.get("schedule", {})
         values: list[tuple[QWidget, Callable[[Any], None], Any]] = [
             (self.optimizer, self.optimizer.setCurrentText, name),
             (self.lr, self.lr.setValue, optimizer.get("lr", defaults["lr"])),
-            (
-                self.schedule,
-                self.schedule.setCurrentText,
-                section.get("schedule", {}).get("name", "constant"),
-            ),
+            (self.momentum, self.momentum.setValue, optimizer.get("momentum", defaults.get("momentum", 0.0))),
+            (self.schedule, self.schedule.setCurrentText, schedule.get("name", "constant")),
+            (self.warmup, self.warmup.setValue, schedule.get("warmup_steps", 0)),
             (self.batch_size, self.batch_size.setValue, section.get("batch_size", 32)),
             (self.steps, self.steps.setValue, section.get("steps") or 0),
             (self.epochs, self.epochs.setValue, section.get("epochs") or 10),
@@ -199,11 +232,22 @@ class TrainDock(QWidget):
             finally:
                 widget.blockSignals(blocked)
         self.epochs.setEnabled(has and not section.get("steps"))
+        self.momentum.setEnabled(has and "momentum" in CLASS_HYPERPARAMETERS[class_name])
 
     # --- what the run shows -------------------------------------------------------------------------
 
     def show_state(self, state: str, detail: str = "") -> None:
         self.status.setText(f"{state.title()}{': ' + detail if detail else ''}")
+
+    def show_notice(self, text: str) -> None:
+        """A sentence of the app's own (why it stopped a run), shown as it is written."""
+        self.status.setText(text)
+
+    def reset(self) -> None:
+        """Nothing trained yet: a newly opened document shows no progress, state or problem of another."""
+        self.progress.reset()
+        self.show_state("idle")
+        self.show_nonfinite(None)
 
     def show_progress(self, step: int, total: int) -> None:
         self.progress.setMaximum(max(total, 1))
@@ -213,3 +257,14 @@ class TrainDock(QWidget):
         self.problem.setText(text or "")
         self.problem.setVisible(bool(text))
         self.show_problem.setVisible(bool(text))
+
+
+def _refusal(section: dict[str, Any]) -> str:
+    """Why the training section would not train ('' when it is fine); an empty one is not refused."""
+    if not section:
+        return ""
+    try:
+        parse(section)
+    except TrainingConfigError as error:
+        return str(error)
+    return ""

@@ -4,7 +4,8 @@ States: "idle" (no trainer), "starting" (building one), "running", "pausing", "p
 waits, Resume runs it on), "busy" (one step or a reset), "stopping", "finished" (its step budget
 is spent). Requests travel to the
 worker as queued signals; Pause and Stop also set the flag the running loop polls, since a busy
-worker only reads its queue between requests.
+worker only reads its queue between requests. A run trains the graph it was started with: the
+structure it was built from is kept, so that the window can stop it when that graph is edited.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from app.training.changes import Structure
 from app.training.worker import Request, TrainerInfo, TrainingWorker
 from graphcore.fileformat import dumps
 from graphcore.graph import Graph
@@ -34,6 +36,10 @@ class TrainingSession(QObject):
         self.nonfinite: Any = None
         self.error = ""  # why the last start or step could not train, if it could not
         self.failed_node: str | None = None  # the node that error names, when it names one
+        self.notice = ""  # why the app (not the user) stopped the last run, if it did
+        self.structure: Structure | None = None  # the graph the trainer was built from
+        self.run_time = 0.0  # seconds trained since fresh weights, across pauses and resumes
+        self.stale = False  # a run of the previous document is winding down: its reports are not shown
         self.thread = QThread()
         self.thread.setObjectName("training")
         self.worker = TrainingWorker()
@@ -50,13 +56,14 @@ class TrainingSession(QObject):
 
     def _snapshot(self, graph: Graph) -> dict[str, Any]:
         self.worker.retune(None)  # the new trainer starts from this graph, edits included
+        self.structure, self.run_time = Structure.of(graph), 0.0
         return {"graph_text": dumps(graph)}
 
     def start(self, graph: Graph, base_dir: Path | str = ".", steps: int | None = None) -> None:
         """Train from fresh weights with the graph as it is now."""
         if self.state not in ("idle", "finished", "paused"):
             return
-        self.nonfinite, self.info, self.error, self.failed_node = None, None, "", None
+        self.nonfinite, self.info, self.error, self.failed_node, self.notice = None, None, "", None, ""
         self._set_state("starting")
         self._send(Request("run", base_dir=str(base_dir), steps=steps, **self._snapshot(graph)))
 
@@ -76,22 +83,34 @@ class TrainingSession(QObject):
             return
         fresh = self.state == "idle"
         if fresh:
-            self.info, self.error, self.failed_node = None, "", None
+            self.info, self.error, self.failed_node, self.notice = None, "", None, ""
         self._set_state("busy")
         extra = self._snapshot(graph) if fresh else {}
         self._send(Request("step", base_dir=str(base_dir), **extra))
 
-    def stop(self) -> None:
-        """End the run and drop the trainer: the next Start begins again from the graph."""
+    def stop(self, notice: str = "") -> None:
+        """End the run and drop the trainer: the next Start begins again from the graph. `notice`
+        says why, when the app stops it (the graph it trains was edited)."""
         if self.state in ("idle", "stopping"):
             return
+        self.notice = notice
+        if notice:
+            self.message.emit(notice)
         self.worker.stop_flag.set()
         self._set_state("stopping")
         self._send(Request("drop"))
 
+    def forget(self) -> None:
+        """Another document is shown: stop any run, and keep nothing of it to show (its last
+        reports, still on their way from the worker, are dropped)."""
+        self.stop()
+        self.stale = self.state != "idle"
+        self.nonfinite, self.error, self.failed_node, self.notice = None, "", None, ""
+        self.last_result, self.structure = None, None
+
     def reset_weights(self) -> None:
         if self.state in ("paused", "finished"):
-            self.nonfinite = None
+            self.nonfinite, self.run_time = None, 0.0
             self._set_state("busy")
             self._send(Request("reset"))
 
@@ -145,23 +164,28 @@ class TrainingSession(QObject):
             return
         if result is not None:
             self.last_result = result
+            self.run_time += result.wall_time
         if self.info is None:  # the trainer could not be built (failed said why)
             self._set_state("idle")
         elif result is not None and result.stopped in ("finished", "early_stopping"):
             self._set_state("finished")
             how = result.stopped.replace("_", " ")
-            self.message.emit(f"Training {how} after {len(result.losses)} steps ({result.wall_time:.1f} s)")
+            self.message.emit(f"Training {how} after {result.step} steps ({self.run_time:.1f} s)")
         elif self.state in ("running", "pausing", "busy", "starting"):
             self._set_state("paused")
 
     def _on_nonfinite(self, nonfinite: Any) -> None:
-        self.nonfinite = nonfinite
+        if not self.stale:
+            self.nonfinite = nonfinite
 
     def _on_failed_at(self, node: str) -> None:
-        self.failed_node = node
+        if not self.stale:
+            self.failed_node = node
 
     def _on_failed(self, text: str) -> None:
         """The worker dropped its trainer: the run ends (idle), and Start begins again."""
+        if self.stale:
+            return
         self.error, self.info = text, None
         self.message.emit(text)
         self.failed.emit(text)
@@ -169,4 +193,5 @@ class TrainingSession(QObject):
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            self.stale = self.stale and state != "idle"
             self.state_changed.emit(state)

@@ -95,6 +95,7 @@ class TrainingWorker(QObject):
     nonfinite = Signal(object)  # graphcore.train.NonFinite
     weights = Signal(object)  # WeightsFrame, while weights_rows > 0
     retuned = Signal(str)  # what became of an edited training section, in a sentence
+    budget = Signal(int, int)  # steps done and the step budget, after an edit the trainer took
     failed = Signal(str)  # a sentence for the user (bad training section, dataset, device)
     failed_at = Signal(str)  # the node a failure names (NodeError, MemoryBudgetError), sent just before
 
@@ -213,6 +214,7 @@ class TrainingWorker(QObject):
         except ValueError as error:  # TrainingConfigError: the message names the key
             self.retuned.emit(f"Not applied to this run: {error}")
             return
+        self.budget.emit(self.trainer.step_count, self.trainer.total_steps)
         applied = "Training edits apply from the next step"
         self.retuned.emit(f"{applied}; {', '.join(later)} at the next Start" if later else applied)
 
