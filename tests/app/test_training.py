@@ -11,8 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.plots.training_plots import CAPACITY, TrainingPlots
+from app.training.changes import Structure
 from app.training.commands import SetTraining
 from app.window import MainWindow
+from graphcore.fileformat import load
+from graphcore.graph import Node, PortRef
 from graphcore.train import Progress
 
 BUILD_TIMEOUT = 60_000  # the first run in a process imports torch.optim (slow on small machines)
@@ -270,3 +273,24 @@ def test_over_budget_or_a_node_raising_is_a_message_and_start_works_again(
         click(xor, "start")
     assert said.args[0].startswith("Training finished after 40 steps")
     assert not tools.train_dock.problem.isVisible()
+
+
+def test_the_notice_names_what_changed_in_the_graph_a_run_trains(examples: Path):
+    graph = load(examples / "xor.json")
+    trained = Structure.of(graph)
+    graph.set_attr("fc1", "pos", (500.0, 80.0))
+    graph.set_attr("fc1", "label", "hidden")
+    graph.set_training({**graph.training, "steps": 9})
+    assert trained.change(graph) == ""  # what a run trains is the same
+    graph.set_param("fc2", "in_features", 3)
+    assert trained.change(graph) == "set fc2.in_features"
+    graph.set_param("fc2", "in_features", 4)
+    graph.disconnect(PortRef("h1", "out"), PortRef("fc2", "x"))
+    assert trained.change(graph) == "disconnected h1.out → fc2.x"
+    graph.connect(PortRef("x", "out"), PortRef("fc2", "x"))
+    assert trained.change(graph) == "disconnected h1.out → fc2.x, connected x.out → fc2.x"
+    graph.remove_node("h1")
+    graph.add_node(Node("h2", "relu"))
+    assert trained.change(graph) == "deleted h1, added h2, connected x.out → fc2.x"  # h1's wires go with it
+    graph.set_param("fc1", "bias", False)
+    assert trained.change(graph) == "deleted h1, added h2, set hidden.bias and 1 more"  # named by label
