@@ -16,7 +16,8 @@ from graphcore.program import Program
 PLAIN = re.compile(r"[^\s+\-−·*/=,]+|\(.*\)[²³]?")  # reads as one symbol inside ∂·/∂·
 
 
-def _base(label: str, node: str) -> str:
+def short_name(label: str, node: str) -> str:
+    """The name a node goes by: "c" for the label "c = a + b", the label itself, or the id."""
     name, equals, _ = label.partition(" = ")
     return (name if equals and name.strip() else label).strip() or node
 
@@ -25,7 +26,7 @@ class Names:
     """How one program's nodes, values and elements read in the lab's texts."""
 
     def __init__(self, program: Program) -> None:
-        self._bases = {i.node: _base(i.label, i.node) for i in program}
+        self._bases = {i.node: short_name(i.label, i.node) for i in program}
         count = Counter(self._bases.values())
         self._shared = {n for n, b in self._bases.items() if count[b] > 1}
         self._single = {i.node for i in program if len(i.outs) == 1}

@@ -29,8 +29,9 @@ from app import groups
 from app.canvas.scene import CanvasScene
 from app.controller import Controller
 from app.document import Document
+from app.lab.names import short_name
 from app.panels.param_editors import editor_for, set_value
-from graphcore.graph import Node, PortRef
+from graphcore.graph import Graph, Node, PortRef
 from graphcore.registry import REGISTRY, show
 from graphcore.validate import Report
 
@@ -190,7 +191,7 @@ class Inspector(QScrollArea):
         for port in spec.inputs if spec else ():
             source = graph.source_of(PortRef(self.node_id, port))
             shape = report.shapes.get(str(source)) if source else None
-            rows.append((port, f"← {source}" if source else "← not connected", shape))
+            rows.append((port, f"← {_source_name(graph, source)}" if source else "← not connected", shape))
         for port in spec.outputs if spec else ():
             rows.append((port, "→", report.shapes.get(f"{self.node_id}.{port}")))
         cells = "".join(
@@ -285,3 +286,12 @@ def _wrapped(html: str) -> QLabel:
     label = QLabel(html, wordWrap=True, textFormat=Qt.TextFormat.RichText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+def _source_name(graph: Graph, source: PortRef) -> str:
+    """What feeds a port, named as the lab names it (app/lab/names.py): "z" for the label "z = wx + b",
+    "stats.mu" for one of several outputs."""
+    node = graph.node(source.node)
+    spec = REGISTRY.get(node.type)
+    name = short_name(node.label, node.id)
+    return f"{name}.{source.port}" if spec is None or len(spec.outputs) > 1 else name

@@ -61,7 +61,7 @@ def test_description_and_formula_are_shown(neuron: MainWindow):
     select(neuron, "t")
     shown = texts(neuron)
     assert REGISTRY["sigmoid"].doc in shown and "σ(z)" in shown
-    assert "z.out" in shown  # the input and where it comes from, with its shape
+    assert "← z" in shown  # the input and where it comes from (by the name z's label gives), with its shape
 
 
 def test_editing_a_param_changes_the_model_in_one_step(neuron: MainWindow, qtbot):
@@ -126,3 +126,18 @@ def test_several_nodes_or_none_selected(neuron: MainWindow):
     assert "2 nodes selected" in texts(neuron)
     neuron.scene.clearSelection()
     assert "Tab" in texts(neuron) and neuron.inspector.node_id is None
+
+
+def test_the_inspector_names_what_feeds_each_port_by_its_label(neuron: MainWindow):
+    """Clicking z shows its inputs as the user named them ("← w·x", "← b"), not as ids ("wx.out")."""
+    from canvas_gestures import mouse
+    from PySide6.QtCore import QEvent
+
+    item = neuron.scene.nodes["z"]
+    at = item.sceneBoundingRect().center()
+    mouse(neuron.view, QEvent.Type.MouseButtonPress, at)
+    mouse(neuron.view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
+    assert neuron.inspector.node_id == "z"
+    shown = texts(neuron)
+    assert "← w·x" in shown and "← b" in shown
+    assert "wx.out" not in shown
