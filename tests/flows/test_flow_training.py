@@ -5,6 +5,7 @@ on the canvas. Each step checks what the panel, the plots and the status bar sho
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,10 +113,19 @@ def scheduled_lr(schedule: dict, lr: float, total_steps: int, step: int) -> floa
     return lr
 
 
-def plotted_rate_is(window: MainWindow, schedule: dict, lr: float) -> bool:
+def assert_plotted_rate(window: MainWindow, schedule: dict, lr: float) -> None:
     """The last plotted rate is what the schedule gives at that step for a base rate `lr`."""
     step = int(window.run_tools.plots.buffers["lr"].last_x)
-    return lr_now(window) == pytest.approx(scheduled_lr(schedule, lr, RUN, step), rel=1e-6)
+    expected = scheduled_lr(schedule, lr, RUN, step)
+    assert lr_now(window) == pytest.approx(expected, rel=1e-6), (step, message(window))
+
+
+def live_edit(window: MainWindow, qtbot, edit: Callable[[], None]) -> None:
+    """Edit while the run goes: the status bar says the run took it, and the run goes on."""
+    with qtbot.waitSignal(window.run_tools.session.message, timeout=TIMEOUT):
+        edit()
+    assert message(window) == "Training edits apply from the next step"
+    keeps_running(window, qtbot)
 
 
 SCHEDULES = [(name, warmup) for name in ("constant", "step", "cosine") for warmup in (0, 10)]
@@ -129,15 +139,15 @@ def test_each_schedule_trains_and_takes_live_edits_of_every_field(window: MainWi
 
     press(window, "start")  # the shipped file first: its cosine warm-up crashed on an lr edit
     qtbot.waitUntil(lambda: state(window) == "running" and steps_done(window) > 5, timeout=TIMEOUT)
-    click_arrow(dock.lr)
+    live_edit(window, qtbot, lambda: click_arrow(dock.lr))
     assert dock.lr.text() == "0.01100" and graph.training["optimizer"]["lr"] == pytest.approx(0.011)
-    applied = "Training edits apply from the next step"
-    qtbot.waitUntil(lambda: message(window) == applied, timeout=TIMEOUT)
-    keeps_running(window, qtbot)
     press(window, "stop")
     qtbot.waitUntil(lambda: state(window) == "idle", timeout=TIMEOUT)
     assert dock.status.text() == "Idle"
 
+    assert window.open_path(examples / "xor.json")  # four samples a step: the fastest to train
+    dock, graph = window.run_tools.train_dock, window.document.graph
+    retype(dock.steps, str(RUN))
     choose(dock.optimizer, "momentum")
     assert dock.momentum.isEnabled() and dock.momentum.text() == "0.900"
     for name, warmup in SCHEDULES:
@@ -150,31 +160,27 @@ def test_each_schedule_trains_and_takes_live_edits_of_every_field(window: MainWi
         press(window, "start")
         qtbot.waitUntil(lambda: state(window) == "running" and steps_done(window) > 20, timeout=TIMEOUT)
         assert enabled(window) == {"pause", "stop"}
+        assert_plotted_rate(window, expected, 0.01)
 
-        assert plotted_rate_is(window, expected, 0.01)
-        click_arrow(dock.lr)  # 0.01 -> 0.011: the whole schedule is scaled by 1.1
+        live_edit(window, qtbot, lambda: click_arrow(dock.lr))  # 0.01 -> 0.011: the schedule x1.1
         assert dock.lr.text() == "0.01100"
-        keeps_running(window, qtbot)
-        assert plotted_rate_is(window, expected, 0.011)
-        retype(dock.lr, "0.002")  # typed digit by digit
+        assert_plotted_rate(window, expected, 0.011)
+        live_edit(window, qtbot, lambda: retype(dock.lr, "0.002"))  # typed digit by digit
         assert dock.lr.text() == "0.00200" and graph.training["optimizer"]["lr"] == 0.002
-        keeps_running(window, qtbot)
-        assert plotted_rate_is(window, expected, 0.002)
+        assert_plotted_rate(window, expected, 0.002)
 
-        retype(dock.momentum, "0.5")
-        retype(dock.clip, "1.5")
-        qtbot.waitUntil(lambda: window.run_tools.session.worker.trainer.config.clip_grad_norm == 1.5)
-        trainer = window.run_tools.session.worker.trainer
-        assert trainer.optimizer.param_groups[0]["momentum"] == 0.5
+        live_edit(window, qtbot, lambda: retype(dock.momentum, "0.5"))
+        live_edit(window, qtbot, lambda: retype(dock.clip, "1.5"))
+        trainer = window.run_tools.session.worker.trainer  # the run took both
+        assert trainer.optimizer.param_groups[0]["momentum"] == 0.5 and trainer.config.clip_grad_norm == 1.5
         assert dock.momentum.text() == "0.500" and dock.clip.text() == "1.500"
-        click_arrow(dock.clip, up=False)
-        assert graph.training["clip_grad_norm"] == pytest.approx(1.4)
+        live_edit(window, qtbot, lambda: click_arrow(dock.clip, up=False))
+        assert graph.training["clip_grad_norm"] == pytest.approx(1.4) and dock.clip.text() == "1.400"
 
-        retype(dock.steps, "200000")
-        qtbot.waitUntil(lambda: dock.progress.text().endswith(" / 200000 steps"), timeout=TIMEOUT)
-        click_arrow(dock.steps)
-        qtbot.waitUntil(lambda: dock.progress.text().endswith(" / 200001 steps"), timeout=TIMEOUT)
-        keeps_running(window, qtbot)
+        live_edit(window, qtbot, lambda: retype(dock.steps, "200000"))
+        assert dock.progress.text().endswith(" / 200000 steps")
+        live_edit(window, qtbot, lambda: click_arrow(dock.steps))
+        assert dock.progress.text().endswith(" / 200001 steps") and dock.steps.text() == "200001"
         press(window, "stop")
         qtbot.waitUntil(lambda: state(window) == "idle", timeout=TIMEOUT)
         retype(dock.momentum, "0.9")
