@@ -2,7 +2,8 @@
 
 Canvas edits (delete, copy, paste, F, ...) take their shortcuts only while the canvas has focus, so
 the same keys keep working as usual in the palette's search field and the inspector's fields;
-undo and redo, file commands and view toggles work everywhere.
+undo and redo, file commands and view toggles work everywhere. The File toolbar repeats the
+commands used most; icons and shortcut tooltips are put on by the window (app/icons.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QToolBar
 
 if TYPE_CHECKING:
     from app.window import MainWindow
 
 Keys = str | QKeySequence.StandardKey | list[str] | None
+TOOLBAR = ("new", "open", "save", None, "undo", "redo", None, "frame_all", "zoom_in", "zoom_out", "layout")
 
 SHORTCUTS_HELP = """<table>
 <tr><td><b>Tab</b> or type</td><td>quick-add a node at the cursor</td></tr>
@@ -135,9 +137,22 @@ class Actions:
             choice.addAction(action)
         view.addSeparator()
         self.panels = view.addMenu("&Panels")
+        self._add(view, "reset_layout", "&Reset Layout", None, w.default_layout)
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard and Mouse", "F1", w.show_shortcuts)
+        self.toolbar = self._toolbar()
+
+    def _toolbar(self) -> QToolBar:
+        bar = QToolBar("File", self.window)
+        bar.setObjectName("file_toolbar")  # saveState finds it by name
+        for name in TOOLBAR:
+            if name is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(self.by_name[name])
+        self.window.addToolBar(bar)
+        return bar
 
     def _add(
         self, menu: QMenu, name: str, text: str, keys: Keys, slot: Callable[..., object] | None

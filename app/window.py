@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QUndoView,
     QWidget,
 )
@@ -34,6 +36,7 @@ from app.canvas.view import CanvasView
 from app.controller import Controller
 from app.document import Document
 from app.export_ui import ExportTools
+from app.icons import decorate_named
 from app.lab.lab import DerivativeLab
 from app.main import EXAMPLES
 from app.messages import error_box
@@ -53,6 +56,9 @@ from graphcore.validate import Report
 
 FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
 MAX_RECENT = 10
+LAYOUT_VERSION = 2  # raise when the docks change: a layout saved by an older version is not restored
+DOCK_MIN_WIDTH, DOCK_MIN_HEIGHT = 160, 90  # a panel needing more scrolls rather than squeeze the canvas
+CANVAS_SHARE = 0.5  # of the window's width, below which a window resize gives the canvas room back
 
 
 class MainWindow(QMainWindow):
@@ -88,6 +94,8 @@ class MainWindow(QMainWindow):
         self._docks()
         self.run_tools = RunTools(self)  # Run menu, Train/Stepper toolbars and docks (app/run_tools.py)
         self.lab = DerivativeLab(self)  # derivative lab (app/lab): its docks and Derivatives menu
+        self.decorate()
+        self._default_state = self.saveState(LAYOUT_VERSION)  # every dock where the code put it
         # the view and panels outlive documents: they reach the current one through self.controller
         self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self.view.center()))
         self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
@@ -100,14 +108,16 @@ class MainWindow(QMainWindow):
         self.menu[f"theme_{self.theme.name}"].setChecked(True)
         self.resize(1400, 900)
         self.restoreGeometry(QByteArray(self.settings.value("geometry", QByteArray())))
-        self.restoreState(QByteArray(self.settings.value("window_state", QByteArray())))
+        saved = QByteArray(self.settings.value("window_state", QByteArray()))
+        if not self.restoreState(saved, LAYOUT_VERSION):  # none yet, damaged, or an older layout
+            self.default_layout()
         self._set_document(Document())
 
     def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         """A panel around the canvas, listed in View ▸ Panels; its layout is saved with the window."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(widget)
+        dock.setWidget(_scrolling(widget))
         if isinstance(widget, RefreshWhenSeen):
             dock.visibilityChanged.connect(widget.seen)
         self.addDockWidget(area, dock)
@@ -118,17 +128,53 @@ class MainWindow(QMainWindow):
     def _docks(self) -> None:
         areas = Qt.DockWidgetArea
         self.docks: dict[str, QDockWidget] = {}
-        palette = self.add_dock("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
+        self.add_dock("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
         self.add_dock("minimap", "Overview", self.minimap, areas.LeftDockWidgetArea)
-        inspector = self.add_dock("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
+        self.add_dock("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
         problems = self.add_dock("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
         history = self.add_dock("history", "History", self.history, areas.BottomDockWidgetArea)
         self.tabifyDockWidget(problems, history)
         code = self.add_dock("code", "Code", self.export_tools.preview, areas.BottomDockWidgetArea)
         self.tabifyDockWidget(history, code)
         problems.raise_()
-        self.resizeDocks([palette, inspector], [210, 290], Qt.Orientation.Horizontal)
-        self.resizeDocks([problems], [110], Qt.Orientation.Vertical)
+
+    def default_layout(self) -> None:
+        """View ▸ Reset Layout (and the first start): every dock where the code put it, sized for this
+        window so the canvas keeps at least half of it and the bottom plots are readable."""
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        width, height = self.width(), self.height()
+        d, horizontal, vertical = self.docks, Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        left, right = _clamp(0.17 * width, 140, 230), _clamp(0.22 * width, 150, 310)
+        self.resizeDocks([d["palette"], d["inspector"]], [int(left), int(right)], horizontal)
+        bottom = _clamp(0.3 * height + 30, 110, 290) if height >= 600 else 0.2 * height  # + its tabs
+        self.resizeDocks([d["diagnostics"]], [int(bottom)], vertical)
+        side = height - bottom
+        self.resizeDocks([d["palette"], d["minimap"]], [int(side * 0.6), int(side * 0.4)], vertical)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._keep_canvas_usable()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._keep_canvas_usable()
+
+    def _keep_canvas_usable(self) -> None:
+        """A smaller window (or a restored layout made for a bigger one) shrinks the docks, not only
+        the canvas: the canvas keeps CANVAS_SHARE of the width. Measured from the docks, which keep
+        their width while the layout shrinks the canvas."""
+        sides = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        docked = [d for d in self.docks.values() if d.isVisible() and not d.isFloating()]
+        taken = sum(max((d.width() for d in docked if self.dockWidgetArea(d) == a), default=0) for a in sides)
+        if self.isVisible() and self.width() - taken < CANVAS_SHARE * self.width():
+            self._size_docks()
+
+    def decorate(self) -> None:
+        """Icons (in the theme's colours) and shortcut tooltips on the menus' and toolbars' actions."""
+        decorate_named({**self.menu.by_name, **self.run_tools.actions})
 
     # --- the document ---------------------------------------------------------------------------------
 
@@ -398,7 +444,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("window_state", self.saveState(LAYOUT_VERSION))
         if self.document is not None:
             assert self.autosaver is not None
             self.autosaver.close(keep=self.ending)
@@ -412,7 +458,10 @@ class MainWindow(QMainWindow):
     # --- canvas commands that need the window ----------------------------------------------------------
 
     def frame_all(self) -> None:
-        self.view.frame(self.scene.items_rect())
+        """Home: everything, or, when that is too big to read, the graph from its first node on."""
+        items = (self.scene.nodes.get(n.id) for n in self.document.graph.nodes)
+        first = next((item for item in items if item is not None and item.isVisible()), None)
+        self.view.frame(self.scene.items_rect(), first.sceneBoundingRect() if first is not None else None)
 
     def auto_layout(self) -> None:
         self.controller.auto_layout()
@@ -460,6 +509,7 @@ class MainWindow(QMainWindow):
         self.palette.set_theme(self.theme)
         self.view.resetCachedContent()
         self.minimap.refresh()
+        self.decorate()
         self.menu[f"theme_{name}"].setChecked(True)
 
     def show_shortcuts(self) -> None:
@@ -468,3 +518,19 @@ class MainWindow(QMainWindow):
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+
+def _scrolling(widget: QWidget) -> QWidget:
+    """`widget`, or, when it needs more room than a dock should demand, a scroll area around it."""
+    needs = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+    if needs.width() <= DOCK_MIN_WIDTH and needs.height() <= DOCK_MIN_HEIGHT:
+        return widget
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))

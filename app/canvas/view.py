@@ -1,8 +1,10 @@
 """CanvasView: how the user looks at the canvas — zoom, pan, grid, framing — and where things are dropped.
 
 Navigation follows the node editors users know: the wheel zooms around the cursor, the middle
-button or Space + drag pans, F frames. Typing (or Tab) on the canvas asks for the quick-add popup
-and a node type dropped from the palette asks for a node; the window wires both to the controller.
+button or Space + drag pans, F frames. Framing never zooms out so far that node titles drop below
+READABLE_PX on screen: a graph too big for that is shown from its start, the minimap shows the rest.
+Typing (or Tab) on the canvas asks for the quick-add popup and a node type dropped from the palette
+asks for a node; the window wires both to the controller.
 """
 
 from __future__ import annotations
@@ -15,20 +17,30 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFontInfo,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPen,
     QResizeEvent,
     QShowEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from app.canvas.items import fonts
 from app.canvas.scene import SCENE_HALF, CanvasScene
 
 NODE_MIME = "application/x-backprop-studio-node-type"
 MIN_ZOOM, MAX_ZOOM, FRAME_MAX_ZOOM = 0.05, 4.0, 1.25
+READABLE_PX = 11  # the smallest on-screen size of a node title that framing allows
+FRAME_MARGIN = 40.0  # scene units left around what is framed
+
+
+def readable_zoom() -> float:
+    """The zoom at which node titles are READABLE_PX on screen (the title font's pixels × zoom)."""
+    return READABLE_PX / QFontInfo(fonts()["title"][0]).pixelSize()
 
 
 class CanvasView(QGraphicsView):
@@ -52,7 +64,7 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self._last_mouse: QPoint | None = None
-        self._pending_frame: QRectF | None = None
+        self._pending_frame: tuple[QRectF, QRectF | None] | None = None
         self.horizontalScrollBar().valueChanged.connect(self.view_changed)
         self.verticalScrollBar().valueChanged.connect(self.view_changed)
         self.view_changed.connect(self._on_view_changed)
@@ -92,20 +104,28 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
         self.view_changed.emit()
 
-    def frame(self, rect: QRectF) -> None:
-        """Fit `rect` in the view, without zooming in past FRAME_MAX_ZOOM on a small selection."""
+    def frame(self, rect: QRectF, start: QRectF | None = None) -> None:
+        """Fit `rect` in the view, between readable_zoom() and FRAME_MAX_ZOOM. When it does not fit at
+        the readable zoom, show it from `start` (by default its top-left corner) onwards."""
         if rect.isEmpty() or not _finite(rect.x(), rect.y(), rect.width(), rect.height()):
             return
         if not math.isfinite(self.zoom):
             self.resetTransform()
         if not self.isVisible():
-            self._pending_frame = rect  # the viewport has no final size yet
+            self._pending_frame = (rect, start)  # the viewport has no final size yet
             return
         self._pending_frame = None
-        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > FRAME_MAX_ZOOM:
-            self.zoom_by(FRAME_MAX_ZOOM / self.zoom)
-        self.centerOn(rect.center())
+        port = self.viewport().rect()
+        fit = min(
+            port.width() / (rect.width() + 2 * FRAME_MARGIN),
+            port.height() / (rect.height() + 2 * FRAME_MARGIN),
+        )
+        zoom = max(readable_zoom(), min(fit, FRAME_MAX_ZOOM))
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        start = start if start is not None else QRectF(rect.topLeft(), rect.topLeft())
+        x = _axis_center(rect.left(), rect.right(), start.left(), port.width() / zoom)
+        y = _axis_center(rect.top(), rect.bottom(), start.top(), port.height() / zoom)
+        self.centerOn(x, y)
         self.view_changed.emit()
 
     def frame_selection(self) -> None:
@@ -146,7 +166,7 @@ class CanvasView(QGraphicsView):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._pending_frame is not None:
-            self.frame(self._pending_frame)
+            self.frame(*self._pending_frame)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -263,6 +283,15 @@ class CanvasView(QGraphicsView):
             title,
         )
         painter.restore()
+
+
+def _axis_center(low: float, high: float, start: float, visible: float) -> float:
+    """Where to centre one axis: the middle of [low, high] if it fits in `visible` scene units, else
+    so that `start` is near the leading edge without showing empty space past `high`."""
+    if high - low + 2 * FRAME_MARGIN <= visible:
+        return (low + high) / 2
+    leading = max(low - FRAME_MARGIN, min(start - FRAME_MARGIN, high + FRAME_MARGIN - visible))
+    return leading + visible / 2
 
 
 def _finite(*values: float) -> bool:

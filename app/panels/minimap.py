@@ -24,7 +24,7 @@ class Minimap(QWidget):
         self.boxes: list[tuple[QRectF, QColor]] = []
         self._timer = QTimer(self, singleShot=True, interval=100)
         self._timer.timeout.connect(self.refresh)
-        self.setMinimumSize(160, 110)
+        self.setMinimumSize(120, 60)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole graph; click or drag to move the view")
 

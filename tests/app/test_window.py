@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt
+import pytest
+from PySide6.QtCore import QByteArray, QEvent, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
@@ -124,3 +125,19 @@ def test_hovering_shows_a_tooltip_written_on_demand(neuron: MainWindow, monkeypa
             view.viewport(), QHelpEvent(QEvent.Type.ToolTip, spot, view.viewport().mapToGlobal(spot))
         )
     assert shown == ["wx.a — input, from w.out\nshape []", neuron.scene.nodes["wx"].describe()]
+
+
+@pytest.mark.parametrize("state", [b"not a layout", "older"])
+def test_a_broken_or_older_saved_layout_gives_the_default_one(qtbot, settings, state):
+    if state == "older":  # a layout from before LAYOUT_VERSION, with a huge right dock
+        old = MainWindow(settings)
+        old.resizeDocks([old.docks["inspector"]], [1100], Qt.Orientation.Horizontal)
+        state = old.saveState()  # version 0
+        old.deleteLater()
+    settings.setValue("window_state", QByteArray(state))
+    window = MainWindow(settings)
+    window.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.view.width() >= window.width() / 2 and window.view.height() >= window.height() / 2
