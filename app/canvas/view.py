@@ -73,6 +73,8 @@ class CanvasView(QGraphicsView):
         return self.scene()  # type: ignore[return-value]
 
     def setScene(self, scene: CanvasScene | None) -> None:  # type: ignore[override]
+        if not math.isfinite(self.zoom) or self.zoom <= 0:
+            self.resetTransform()  # a new scene never inherits a broken zoom (items size themselves by it)
         super().setScene(scene)
         if scene is not None:
             scene.set_zoom(self.zoom)
