@@ -8,7 +8,6 @@ the schema cannot say (params per node type, edges, the training section) are ch
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
@@ -19,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graphcore import migrations
+from graphcore import collector, migrations
 from graphcore.atomic_write import SaveError, write_text_atomic
 from graphcore.graph import EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, load_library, shorten
@@ -134,9 +133,10 @@ def _walk(data: Any) -> Iterator[tuple[list[Any], Any]]:
             stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(value))))
 
 
-def _within_limits(data: Any) -> bool:
-    """The quick pass of _check_limits, without paths: almost every file passes it."""
-    level, depth = [data], 0
+def _within_limits(values: list[Any], depth: int = 1) -> bool:
+    """The quick pass of _check_limits, without paths: `values` (at nesting level `depth`) and all
+    they hold."""
+    level, depth = values, depth - 1
     while level:  # one level of nesting at a time
         depth += 1
         if depth > MAX_DEPTH:
@@ -167,7 +167,7 @@ def _within_limits(data: Any) -> bool:
 
 def _check_limits(data: Any) -> None:
     """Refuse the first value past a limit: deep nesting, huge integers, NaN, long or unsavable strings."""
-    if _within_limits(data):
+    if _within_limits([data]):
         return
     for path, value in _walk(data):
         if len(path) >= MAX_DEPTH:
@@ -237,11 +237,17 @@ def _schema_message(error: Any) -> tuple[list[Any], str]:
     return path, f"{kind} {shorten(rule)}: got {shorten(instance)}"
 
 
-def _check_schema(data: dict[str, Any], newer: bool) -> None:
-    """The top level as a whole, then each node and edge on its own (fast enough for 100,000 nodes)."""
+def _top_level(data: dict[str, Any], newer: bool) -> dict[str, Any]:
+    """What the schema checks as a whole: the file with its lists of nodes and edges left empty."""
     top = {k: v for k, v in data.items() if k not in ("nodes", "edges") and (not newer or k in TOP_KEYS)}
     top.update({k: [] for k in ("nodes", "edges") if isinstance(data.get(k), list)})
     top.update({k: data[k] for k in ("nodes", "edges") if k in data and not isinstance(data[k], list)})
+    return top
+
+
+def _check_schema(data: dict[str, Any], newer: bool) -> None:
+    """The top level as a whole, then each node and edge on its own (fast enough for 100,000 nodes)."""
+    top = _top_level(data, newer)
     if not _plain_top(top):
         _first_error(_validator(), top, [], data)
     for key, definition, fast in (("nodes", "node", _plain_node), ("edges", "edge", _plain_edge)):
@@ -263,23 +269,53 @@ _PLAIN_ID = re.compile(r"[^.\x00-\x1f\x7f]{1,200}")
 _PLAIN_PORT = re.compile(r"[^.\x00-\x1f\x7f]{1,200}\.[^.\x00-\x1f\x7f]{1,200}")
 
 
+def _plain(data: dict[str, Any]) -> bool:
+    """A file of this version that both the limits and the schema accept, told in one pass over its
+    nodes and edges (the two checks make a pass each, which cost as much as the rest of loading)."""
+    nodes, edges = data.get("nodes", []), data.get("edges", [])
+    return (
+        type(nodes) is list
+        and type(edges) is list
+        and _plain_top(_top_level(data, newer=False))
+        and _within_limits([{k: v for k, v in data.items() if k not in ("nodes", "edges")}])
+        and all(map(_plain_node, nodes))
+        and all(map(_plain_edge, edges))
+    )
+
+
+_NODE_KEYS = frozenset({"id", "type", "params", "label", "pos"})
+_EDGE_KEYS = frozenset({"from", "to"})
+
+
 def _plain_node(entry: Any) -> bool:
-    """The common case the node schema accepts, decided without jsonschema (which is 100x slower);
-    anything else goes to the schema, so the schema alone decides what is refused."""
+    """The common case the node schema accepts, within the limits (for a node in the file's list of
+    nodes, at nesting level 3), decided without jsonschema (which is 100x slower); anything else goes
+    to the schema, so the schema alone decides what is refused."""
     return (
         type(entry) is dict
-        and entry.keys() <= {"id", "type", "params", "label", "pos"}
-        and type(entry.get("id")) is str
-        and _PLAIN_ID.fullmatch(entry["id"]) is not None
-        and type(entry.get("type")) is str
-        and 0 < len(entry["type"]) <= 200
-        and type(entry.get("params", {})) is dict
-        and type(entry.get("label", "")) is str
-        and len(entry.get("label", "")) <= 1000
+        and entry.keys() <= _NODE_KEYS
+        and type(node_id := entry.get("id")) is str
+        and _PLAIN_ID.fullmatch(node_id) is not None
+        and type(kind := entry.get("type")) is str
+        and 0 < len(kind) <= 200
+        and type(label := entry.get("label", "")) is str
+        and len(label) <= 1000
+        and _savable(node_id, kind, label)
+        and type(params := entry.get("params", {})) is dict
         and type(pos := entry.get("pos", [0, 0])) is list
         and len(pos) == 2
-        and all(type(p) in (int, float) for p in pos)
+        and type(pos[0]) in _NUMBERS
+        and type(pos[1]) in _NUMBERS
+        and _within_limits([*params, *params.values(), *pos], depth=4)  # the node itself is on level 3
     )
+
+
+_NUMBERS = (int, float)
+
+
+def _savable(*texts: str) -> bool:
+    """No lone surrogate (see _value_problem); strings here are short, so their length is no problem."""
+    return "".join(texts).isascii() or all(_value_problem(text) is None for text in texts)
 
 
 def _plain_top(top: dict[str, Any]) -> bool:
@@ -297,10 +333,15 @@ def _plain_top(top: dict[str, Any]) -> bool:
 
 
 def _plain_edge(entry: Any) -> bool:
+    """As _plain_node, for an edge."""
     return (
         type(entry) is dict
-        and entry.keys() == {"from", "to"}
-        and all(type(entry[k]) is str and _PLAIN_PORT.fullmatch(entry[k]) for k in ("from", "to"))
+        and entry.keys() == _EDGE_KEYS
+        and type(src := entry["from"]) is str
+        and type(dst := entry["to"]) is str
+        and _PLAIN_PORT.fullmatch(src) is not None
+        and _PLAIN_PORT.fullmatch(dst) is not None
+        and _savable(src, dst)
     )
 
 
@@ -319,14 +360,14 @@ def graph_from_dict(data: Any) -> Graph:
     for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
         if isinstance(data.get(key), list) and len(data[key]) > limit:
             raise _fail(key, f"{len(data[key]):,} entries; at most {limit:,} are read")
-    _check_limits(data)
-    if version < VERSION:
-        try:
-            data = migrations.upgrade(data, version, VERSION)
-        except migrations.MigrationError as error:
-            raise FileFormatError(str(error)) from None
-    newer = version > VERSION
-    _check_schema(data, newer)
+    if version != VERSION or not _plain(data):
+        _check_limits(data)
+        if version < VERSION:
+            try:
+                data = migrations.upgrade(data, version, VERSION)
+            except migrations.MigrationError as error:
+                raise FileFormatError(str(error)) from None
+        _check_schema(data, newer=version > VERSION)
     load_library()
     graph = Graph()
     graph.format_version = version
@@ -356,26 +397,38 @@ def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any) -> Node:
 
 def _edges(data: dict[str, Any], graph: Graph) -> None:
     """Connect every edge, then look for a cycle once (a path search per edge is quadratic)."""
-    added: dict[tuple[str, str], int] = {}
-    for index, entry in enumerate(data.get("edges", [])):
-        where = f"edges[{index}]"
+    edges = data.get("edges", [])
+    for index, entry in enumerate(edges):
         src, dst = PortRef.parse(entry["from"]), PortRef.parse(entry["to"])
-        for key, ref in (("from", src), ("to", dst)):
-            if ref.node not in graph:
-                raise _fail(f"{where}.{key}", f"dangling edge: there is no node {shorten(ref.node, 40)}")
-        if graph.source_of(dst) is not None:
-            raise _fail(f"{where}.to", f"{dst} already has an incoming edge")
         try:
-            graph.connect(src, dst, check_cycle=False)
+            replaced = graph.connect(src, dst, check_cycle=False)
         except EditError as error:
-            raise _fail(where, str(error)) from None
-        added.setdefault((src.node, dst.node), index)
+            raise _edge_refusal(index, src, dst, graph, error) from None
+        if replaced is not None:  # the graph is thrown away: no need to put that edge back
+            raise _edge_refusal(index, src, dst, graph, None)
     if graph.has_cycle():
         cycle = graph.find_cycle()
-        index = min(added[pair] for pair in zip(cycle, [*cycle[1:], cycle[0]]))
-        entry = data["edges"][index]
-        where = f"edges[{index}]"
-        raise _fail(where, f"{entry['from']} → {entry['to']} would make a cycle")
+        on_cycle = set(zip(cycle, [*cycle[1:], cycle[0]]))
+        index = next(i for i, e in enumerate(edges) if _nodes_of(e) in on_cycle)  # the first one in the file
+        entry = edges[index]
+        raise _fail(f"edges[{index}]", f"{entry['from']} → {entry['to']} would make a cycle")
+
+
+def _nodes_of(entry: dict[str, str]) -> tuple[str, str]:
+    return PortRef.parse(entry["from"]).node, PortRef.parse(entry["to"]).node
+
+
+def _edge_refusal(
+    index: int, src: PortRef, dst: PortRef, graph: Graph, error: EditError | None
+) -> FileFormatError:
+    """Why edge `index` cannot be added: a missing node first, then an input fed twice, then what
+    connect said (asked only once connect refused the edge or replaced one, to keep loading quick)."""
+    for key, ref in (("from", src), ("to", dst)):
+        if ref.node not in graph:
+            return _fail(f"edges[{index}].{key}", f"dangling edge: there is no node {shorten(ref.node, 40)}")
+    if error is None or graph.source_of(dst) is not None:
+        return _fail(f"edges[{index}].to", f"{dst} already has an incoming edge")
+    return _fail(f"edges[{index}]", str(error))
 
 
 def _check_training(section: dict[str, Any]) -> None:
@@ -415,20 +468,11 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
 
 
 def loads(text: str, name: str = "<string>") -> Graph:
-    collecting = gc.isenabled()
-    gc.disable()  # loading allocates only what it keeps: the collector's passes made it superlinear
     try:
-        graph = graph_from_dict(parse_json(text))
+        with collector.paused():
+            return graph_from_dict(parse_json(text))
     except FileFormatError as error:
         raise FileFormatError(f"{name}: {error}") from None
-    finally:
-        # the new graph goes straight to the oldest generation (freeze + unfreeze moves it there without
-        # a pass over it): otherwise the next collections, during validate, walk all of it twice
-        gc.freeze()
-        gc.unfreeze()
-        if collecting:
-            gc.enable()
-    return graph
 
 
 def load(path: str | Path) -> Graph:

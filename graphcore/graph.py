@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Iterator
+import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,7 @@ class Graph:
     """Nodes keyed by id; an edge per connected input port. An output may fan out freely."""
 
     def __init__(self) -> None:
-        self._g = nx.MultiDiGraph()
+        self._g: nx.MultiDiGraph | None = None  # built on first use (see _network)
         self.training: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
         # a file of a newer format keeps its version and the sections this build does not read, and
@@ -75,7 +76,8 @@ class Graph:
         self._rank: dict[str, float] = {}  # file order: nodes sorted by rank
         self._order: list[Node] | None = None  # the nodes in file order, rebuilt after an add or remove
         self._by_id: dict[str, Node] = {}  # the nodes again, without networkx's views in the way
-        self._into: dict[PortRef, PortRef] = {}  # input port -> the output feeding it (source_of in O(1))
+        # (node, input port) -> the output feeding it: source_of in O(1), plain tuples hash fastest
+        self._into: dict[tuple[str, str], PortRef] = {}
         self._topological: list[str] | None = None  # file-order topological sort, until the next edit
 
     # --- queries ---------------------------------------------------------------------------------
@@ -83,18 +85,35 @@ class Graph:
     @property
     def nodes(self) -> list[Node]:
         """In file order (the order nodes were added, or the index they were put back at)."""
+        return list(self._file_order())
+
+    def _file_order(self) -> list[Node]:
         if self._order is None:
             self._order = [self._by_id[i] for i in sorted(self._by_id, key=self._rank.__getitem__)]
-        return list(self._order)
+        return self._order
 
     @property
     def edges(self) -> list[tuple[PortRef, PortRef]]:
         """Sorted by destination (node in file order, then input port), so files never depend on
         the order edges happened to be connected in."""
         return sorted(
-            ((PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in self._g.edges(data=True)),
+            ((src, PortRef(node, port)) for (node, port), src in self._into.items()),
             key=lambda edge: (self._rank[edge[1].node], self._port_index(edge[1])),
         )
+
+    def _network(self) -> nx.MultiDiGraph:
+        """The nodes and edges as a networkx graph (an edge keyed by its input port), for its
+        algorithms. Loading and validating never need it, so it is built on first use; until then
+        only add_node and connect happen (disconnect and remove_node build it first), so building it
+        from the indexes gives the very graph that adding the nodes and edges one by one would."""
+        if self._g is None:
+            self._g = nx.MultiDiGraph()
+            self._g.add_nodes_from(self._by_id)
+            self._g.add_edges_from(
+                (src.node, node, port, {"src": src.port, "dst": port})
+                for (node, port), src in self._into.items()
+            )
+        return self._g
 
     def _port_index(self, ref: PortRef) -> tuple[int, str]:
         spec = REGISTRY.get(self.node(ref.node).type)
@@ -122,17 +141,25 @@ class Graph:
 
     def source_of(self, dst: PortRef) -> PortRef | None:
         """The output feeding input port `dst`, if any."""
-        return self._into.get(dst)
+        return self._into.get((dst.node, dst.port))
+
+    def sources_of(self, node_id: str, ports: Iterable[str]) -> list[PortRef | None]:
+        """source_of for each of the node's input `ports`, in order: what validate and lower ask per node."""
+        into = self._into
+        return [into.get((node_id, port)) for port in ports]
 
     def consumers_of(self, src: PortRef) -> list[PortRef]:
         """Every input port that output `src` feeds, in a stable order."""
         return sorted(
-            PortRef(v, d["dst"]) for _, v, d in self._g.out_edges(src.node, data=True) if d["src"] == src.port
+            PortRef(v, d["dst"])
+            for _, v, d in self._network().out_edges(src.node, data=True)
+            if d["src"] == src.port
         )
 
     def edges_of(self, node_id: str) -> list[tuple[PortRef, PortRef]]:
         """The node's own edges, found through its adjacency (not by scanning every edge)."""
-        around = [*self._g.in_edges(node_id, data=True), *self._g.out_edges(node_id, data=True)]
+        network = self._network()
+        around = [*network.in_edges(node_id, data=True), *network.out_edges(node_id, data=True)]
         return [(PortRef(u, d["src"]), PortRef(v, d["dst"])) for u, v, d in around]
 
     def has_cycle(self) -> bool:
@@ -140,7 +167,7 @@ class Graph:
 
     def find_cycle(self) -> list[str]:
         try:
-            return [u for u, *_ in nx.find_cycle(self._g)]
+            return [u for u, *_ in nx.find_cycle(self._network())]
         except nx.NetworkXNoCycle:
             return []
 
@@ -158,12 +185,19 @@ class Graph:
         loading, validating and lowering each ask. Nodes on a cycle are left out."""
         if self._topological is not None:
             return self._topological
+        rank = self._rank
+        in_file_order = self._file_order()
+        ranks = [rank[node.id] for node in in_file_order]
+        if all(map(operator.lt, ranks, ranks[1:])) and all(
+            rank[src.node] < rank[node] for (node, _), src in self._into.items()
+        ):  # every edge points forward in file order (as in most files): that order is the answer
+            self._topological = [node.id for node in in_file_order]
+            return self._topological
         waiting = dict.fromkeys(self._rank, 0)
         feeds: dict[str, list[str]] = {}
-        for dst, src in self._into.items():
-            waiting[dst.node] += 1
-            feeds.setdefault(src.node, []).append(dst.node)
-        rank = self._rank
+        for (node, _), src in self._into.items():
+            waiting[node] += 1
+            feeds.setdefault(src.node, []).append(node)
         ready = [(rank[n], n) for n, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         order: list[str] = []
@@ -178,14 +212,14 @@ class Graph:
         return order
 
     def ancestors(self, node_id: str) -> set[str]:
-        return nx.ancestors(self._g, node_id)
+        return nx.ancestors(self._network(), node_id)
 
     def descendants(self, node_id: str) -> set[str]:
-        return nx.descendants(self._g, node_id)
+        return nx.descendants(self._network(), node_id)
 
     def generations(self) -> list[list[str]]:
         """Nodes grouped by topological generation: the columns of an automatic layout."""
-        return [sorted(g) for g in nx.topological_generations(self._g)]
+        return [sorted(g) for g in nx.topological_generations(self._network())]
 
     def why_not_connect(self, src: PortRef, dst: PortRef, *, check_cycle: bool = True) -> str | None:
         """None if the edge may be added (replacing what feeds `dst`), else the reason."""
@@ -200,9 +234,9 @@ class Graph:
             return f"{src} is not an output of {src_spec.type}"
         if dst_spec is not None and dst.port not in dst_spec.inputs:
             return f"{dst} is not an input of {dst_spec.type}"
-        if self.source_of(dst) == src:
+        if (current := self.source_of(dst)) is not None and current == src:
             return f"{src} is already connected to {dst}"
-        if src.node == dst.node or (check_cycle and nx.has_path(self._g, dst.node, src.node)):
+        if src.node == dst.node or (check_cycle and nx.has_path(self._network(), dst.node, src.node)):
             return f"{src} → {dst} would make a cycle"
         return None
 
@@ -238,7 +272,8 @@ class Graph:
         self._order = order
         self._topological = None
         self._rank[node.id] = rank
-        self._g.add_node(node.id, node=node)
+        if self._g is not None:
+            self._g.add_node(node.id)
         self._by_id[node.id] = node
         self.node_added.emit(node)
         return node
@@ -248,7 +283,7 @@ class Graph:
         node = self.node(node_id)
         for src, dst in self.edges_of(node_id):
             self.disconnect(src, dst)
-        self._g.remove_node(node_id)
+        self._network().remove_node(node_id)
         del self._by_id[node_id]
         del self._rank[node_id]
         self._order = None
@@ -265,8 +300,9 @@ class Graph:
         replaced = self.source_of(dst)
         if replaced is not None:
             self.disconnect(replaced, dst)
-        self._g.add_edge(src.node, dst.node, key=dst.port, src=src.port, dst=dst.port)
-        self._into[dst] = src
+        if self._g is not None:
+            self._g.add_edge(src.node, dst.node, key=dst.port, src=src.port, dst=dst.port)
+        self._into[dst.node, dst.port] = src
         self._topological = None
         self.edge_added.emit(src, dst)
         return replaced
@@ -274,8 +310,8 @@ class Graph:
     def disconnect(self, src: PortRef, dst: PortRef) -> None:
         if self.source_of(dst) != src:
             raise EditError(f"{src} is not connected to {dst}")
-        self._g.remove_edge(src.node, dst.node, key=dst.port)
-        del self._into[dst]
+        self._network().remove_edge(src.node, dst.node, key=dst.port)
+        del self._into[dst.node, dst.port]
         self._topological = None
         self.edge_removed.emit(src, dst)
 

@@ -125,8 +125,7 @@ def lower(graph: Graph) -> Program:
     for node_id in graph.topological_order():
         node = graph.node(node_id)
         spec = REGISTRY[node.type]
-        sources = (graph.source_of(PortRef(node_id, p)) for p in spec.inputs)
-        args = tuple(str(s) if s is not None else None for s in sources)
+        args = tuple(str(s) if s is not None else None for s in graph.sources_of(node_id, spec.inputs))
         instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
     return Program(tuple(instrs))
 
@@ -141,9 +140,17 @@ def infer_shapes(program: Program) -> dict[str, Shape]:
 
 def node_shapes(instr: Instr, in_shapes: list[Shape | None]) -> dict[str, Shape]:
     """Run one node's shape rule; a multi-output node returns one shape per output port."""
-    result = instr.spec.shape(*in_shapes, **instr.params)
-    per_port = result if len(instr.outs) > 1 else (result,)
-    return dict(zip(instr.outs, (tuple(s) for s in per_port)))
+    return output_shapes(instr.node, instr.spec, instr.params, in_shapes)
+
+
+def output_shapes(
+    node: str, spec: NodeSpec, params: Mapping[str, Any], in_shapes: list[Shape | None]
+) -> dict[str, Shape]:
+    """node_shapes without an Instr (validate infers shapes before there is a Program)."""
+    result = spec.shape(*in_shapes, **params)
+    if len(spec.outputs) > 1:
+        return {f"{node}.{port}": tuple(s) for port, s in zip(spec.outputs, result)}
+    return {f"{node}.{port}": tuple(result) for port in spec.outputs}
 
 
 def describe_shapes(shapes: Mapping[str, Shape]) -> str:

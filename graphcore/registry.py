@@ -15,6 +15,7 @@ import random
 import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Dim = int | str  # a str is a symbolic dimension such as "N", the batch
@@ -224,6 +225,28 @@ _KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+ACCEPTED_LIMIT = 10_000  # distinct accepted params remembered per node type
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_PLAIN_OR_LIST = _PLAIN | {list}
+_SHORT_LIST = 8
+
+
+def _params_key(params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """`params` as a hashable key that tells values of different types apart (1, 1.0 and True), or None
+    when a value is not a plain scalar or a short list of them (those are checked every time)."""
+    if type(params) is not dict:
+        return None
+    values = tuple(params.values())
+    kinds = tuple(map(type, values))
+    if not _PLAIN.issuperset(kinds):
+        if not _PLAIN_OR_LIST.issuperset(kinds) or not all(
+            len(v) <= _SHORT_LIST and _PLAIN.issuperset(map(type, v)) for v in values if type(v) is list
+        ):
+            return None
+        values = tuple((tuple(map(type, v)), tuple(v)) if type(v) is list else v for v in values)
+    return tuple(params), kinds, values
+
+
 @dataclass(frozen=True)
 class Example:
     """One valid configuration of a node type: the contract tests run it, so adding a type adds its tests.
@@ -282,6 +305,7 @@ class NodeSpec:
     post_init: str | Callable[[Mapping[str, Any]], str] = ""
     editable: bool = True
     examples: Callable[[random.Random], Sequence[Example]] | None = field(default=None, compare=False)
+    _accepted: set[tuple[Any, ...]] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def is_source(self) -> bool:
@@ -310,19 +334,31 @@ class NodeSpec:
         return next(p for p in self.params if p.name == name)
 
     def defaults(self) -> dict[str, Any]:
+        return dict(self._defaults)
+
+    @cached_property
+    def _defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
     def with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {**self.defaults(), **params}
+        return {**self._defaults, **params}
 
     def param_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(param, message) for each unknown, missing or out-of-range param."""
+        """(param, message) for each unknown, missing or out-of-range param. Params seen to be fine
+        before are not checked again: loading checks each node's params and validating checks them again."""
+        key = _params_key(params)
+        if key is not None and key in self._accepted:
+            return []
         known = {p.name for p in self.params}
         problems = [(name, f"{self.type} has no param {name!r}") for name in params if name not in known]
         full = self.with_defaults(params)
         for p in self.params:
             if (message := p.problem(full[p.name])) is not None:
                 problems.append((p.name, message))
+        if key is not None and not problems:
+            if len(self._accepted) >= ACCEPTED_LIMIT:
+                self._accepted.clear()
+            self._accepted.add(key)
         return problems
 
 

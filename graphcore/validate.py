@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphcore.graph import Graph, PortRef
-from graphcore.program import Instr, node_shapes
-from graphcore.registry import REGISTRY, Shape, ShapeError
+from graphcore import collector
+from graphcore.graph import Graph, Node, PortRef
+from graphcore.program import output_shapes
+from graphcore.registry import REGISTRY, NodeSpec, Shape, ShapeError
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,15 @@ class InvalidGraph(ValueError):
 
 
 def validate(graph: Graph) -> Report:
+    with collector.paused():
+        return _validate(graph)
+
+
+def _validate(graph: Graph) -> Report:
     report = Report()
     problems = report.diagnostics
     broken: set[str] = set()  # nodes whose shapes cannot be inferred
+    wiring: dict[str, Wiring] = {}
     for node in graph.nodes:
         spec = REGISTRY.get(node.type)
         if spec is None:
@@ -62,33 +69,36 @@ def validate(graph: Graph) -> Report:
         for param, message in spec.param_problems(node.params):
             problems.append(Diagnostic(node.id, param, message))
             broken.add(node.id)
-        for port in spec.inputs:
-            if port not in spec.optional_inputs and graph.source_of(PortRef(node.id, port)) is None:
+        sources = graph.sources_of(node.id, spec.inputs)
+        for port, source in zip(spec.inputs, sources):
+            if source is None and port not in spec.optional_inputs:
                 problems.append(Diagnostic(node.id, port, "input is not connected"))
                 broken.add(node.id)
+        wiring[node.id] = node, spec, sources
     if graph.has_cycle():
         cycle = graph.find_cycle()
         problems.append(Diagnostic(cycle[0], None, "is on a cycle: " + " → ".join([*cycle, cycle[0]])))
         return report
-    _infer(graph, report, broken)
+    _infer(graph.topological_order(), wiring, report, broken)
     return report
 
 
-def _infer(graph: Graph, report: Report, broken: set[str]) -> None:
-    for node_id in graph.topological_order():
+Wiring = tuple[Node, NodeSpec, list[PortRef | None]]  # a node, its type and what feeds each input port
+
+
+def _infer(order: list[str], wiring: dict[str, Wiring], report: Report, broken: set[str]) -> None:
+    shapes = report.shapes
+    for node_id in order:
         if node_id in broken:
             continue
-        node = graph.node(node_id)
-        spec = REGISTRY[node.type]
-        sources = [graph.source_of(PortRef(node_id, p)) for p in spec.inputs]
-        if any(s is not None and str(s) not in report.shapes for s in sources):
+        node, spec, sources = wiring[node_id]
+        args = [str(s) if s is not None else None for s in sources]
+        if not all(a is None or a in shapes for a in args):
             continue  # an upstream node is already reported
-        in_shapes = [report.shapes[str(s)] if s is not None else None for s in sources]
-        instr = Instr(
-            node_id, spec, tuple(str(s) if s else None for s in sources), spec.with_defaults(node.params)
-        )
+        in_shapes = [shapes[a] if a is not None else None for a in args]
+        params = spec.with_defaults(node.params)
         try:
-            report.shapes.update(node_shapes(instr, in_shapes))
+            shapes.update(output_shapes(node_id, spec, params, in_shapes))
         except ShapeError as error:
             report.diagnostics.append(Diagnostic(node_id, None, str(error)))
         except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as error:

@@ -220,6 +220,9 @@ def test_a_lone_surrogate_is_refused_on_load():
         "which cannot be saved as UTF-8"
     )
     assert loads(node_doc(label="λ→∂😀")).node("n").label == "λ→∂😀"  # a real pair is fine
+    assert refusal(doc(edges=[{"from": "w.out", "to": "z.\ud800"}])) == (
+        "f.json: edges[0].to: character 2 is a lone surrogate ('\\ud800'), which cannot be saved as UTF-8"
+    )
 
 
 def test_meta_keys_the_app_reads_are_type_checked():
@@ -386,3 +389,28 @@ def test_a_failed_save_raises_save_error_and_keeps_the_old_file(tmp_path):
     graph.set_attr("w", "label", "new")
     save(graph, target)
     assert load(target).node("w").label == "new" and load(tmp_path / "g.json.bak").node("w").label == "w"
+
+
+NESTED = [[[[[[[[1]]]]]]]]
+LIMIT_PARTS = NODE_PARTS | st.sampled_from(
+    [float("nan"), float("inf"), 2**64, -(2**64), "a\ud800", "x" * 100_001, NESTED * 8, [[1] * 3] * 70]
+)
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(
+    st.dictionaries(NODE_KEYS, LIMIT_PARTS | st.dictionaries(st.text(max_size=3), LIMIT_PARTS, max_size=3)),
+    st.sampled_from(
+        [{"from": "n.out", "to": "m.x"}, {"from": "n.out", "to": "m.\ud800"}, {"from": "n", "to": 1}]
+    ),
+)
+def test_the_quick_file_check_never_accepts_what_the_limits_or_the_schema_refuse(entry, edge):
+    """_plain stands in for the limits and the schema together; whatever it accepts, both accept."""
+    from graphcore.fileformat import _check_limits, _check_schema, _plain
+
+    for params in (None, entry.get("params")):
+        node = entry if params is None else {"id": "n", "type": "neg", "params": params}
+        data = {"format": "backprop-studio-graph", "version": 1, "nodes": [node], "edges": [edge]}
+        if _plain(data):
+            _check_limits(data)
+            _check_schema(data, newer=False)

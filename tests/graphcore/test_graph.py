@@ -133,3 +133,29 @@ def test_meta_and_training_changes_emit_events():
     section["loss"] = "changed"
     assert seen == ["title", "title", "training"]
     assert graph.meta == {} and graph.training == {"loss": "s.out"}
+
+
+def test_topological_order_when_an_edge_points_back_in_file_order():
+    graph = small_graph()
+    graph.add_node(Node("first", "neg"), index=0)
+    graph.connect(PortRef("s", "out"), PortRef("first", "x"))
+    assert [n.id for n in graph.nodes] == ["first", "x", "w", "m", "s"]
+    assert graph.topological_order() == ["x", "w", "m", "s", "first"]
+
+
+def test_the_networkx_graph_built_on_first_use_is_the_one_built_edge_by_edge():
+    """Loading leaves networkx out until an algorithm needs it; edits must not tell the difference."""
+    late, early = small_graph(), Graph()
+    early.add_node(Node("x", "Input", {"shape": [], "value": 1.0}))
+    assert early.descendants("x") == set()  # networkx from the first node on
+    for node in small_graph().nodes[1:]:
+        early.add_node(node)
+    for src, dst in ((("w", "out"), ("m", "a")), (("x", "out"), ("m", "b")), (("m", "out"), ("s", "x"))):
+        early.connect(PortRef(*src), PortRef(*dst))
+    for graph in (late, early):
+        graph.add_node(Node("t", "tanh"))
+        graph.connect(PortRef("w", "out"), PortRef("t", "x"))
+    for node_id in ("x", "w", "m", "s", "t"):
+        assert late.edges_of(node_id) == early.edges_of(node_id)
+    assert late.consumers_of(PortRef("w", "out")) == early.consumers_of(PortRef("w", "out"))
+    assert late.generations() == early.generations() and late.ancestors("s") == early.ancestors("s")

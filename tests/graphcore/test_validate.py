@@ -83,3 +83,18 @@ def test_parameter_inits_need_enough_dimensions():
     graph = Graph()
     graph.add_node(Node("w", "Parameter", {"shape": [3], "init": "xavier_uniform"}))
     assert messages(graph) == ["w: xavier_uniform needs a weight of at least 2 dimensions, not [3]"]
+
+
+def test_params_changed_in_place_after_a_clean_validate_are_checked_again():
+    """param_problems remembers params it accepted, by value: an edit in place is seen, and True is not 1."""
+    graph = Graph()
+    graph.add_node(Node("x", "Input", {"shape": ["N", 1]}))
+    graph.add_node(Node("fc", "Linear", {"in_features": 1, "out_features": 1}))
+    wire(graph, "x.out", "fc.x")
+    assert validate(graph).ok
+    graph.node("fc").params["out_features"] = True
+    assert messages(graph) == ["fc.out_features: expected an integer, got True"]
+    graph.node("fc").params["out_features"] = 0
+    assert messages(graph) == ["fc.out_features: must be >= 1; got 0"]
+    graph.node("fc").params["out_features"] = 1.0
+    assert messages(graph) == ["fc.out_features: expected an integer, got 1.0"]
