@@ -29,12 +29,13 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground(None)
+        # one row of four plots under their legends: the bottom dock is wide and short
         self.legend = add_legend(self.layout_widget.ci, 0, 0, colspan=2)
+        self.grad_legend = add_legend(self.layout_widget.ci, 0, 2, colspan=2, columns=4)
         self.loss_plot = self._plot("Loss", 1, 0)
         self.accuracy_plot = self._plot("Accuracy", 1, 1)
-        self.lr_plot = self._plot("Learning rate", 2, 0)
-        self.grad_plot = self._plot("Gradient norm per parameter", 2, 1)
-        self.grad_legend = add_legend(self.layout_widget.ci, 3, 1)
+        self.lr_plot = self._plot("Learning rate", 1, 2)
+        self.grad_plot = self._plot("Gradient norm per parameter", 1, 3)
         self.grad_plot.setLogMode(y=True)
         self.accuracy_plot.setYRange(0, 1)
         self.buffers: dict[str, DecimatingBuffer] = {}
