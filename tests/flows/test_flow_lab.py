@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QComboBox, QListWidget, QScrollArea, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QListWidget, QRadioButton, QScrollArea, QWidget
 
 from app.window import MainWindow
 
@@ -26,7 +26,12 @@ def derivatives_action(window: MainWindow, text: str):
 
 
 def click(widget: QWidget) -> None:
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+    """Click as a hand would: a radio button or check box on its indicator (its middle may lie past
+    its text when the layout stretches it, where a click does nothing)."""
+    if isinstance(widget, QRadioButton | QCheckBox):
+        QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=QPoint(6, widget.height() // 2))
+    else:
+        QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def type_into(combo: QComboBox, text: str) -> None:
