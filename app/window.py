@@ -110,7 +110,8 @@ class MainWindow(QMainWindow):
         self.restoreGeometry(QByteArray(self.settings.value("geometry", QByteArray())))
         saved = QByteArray(self.settings.value("window_state", QByteArray()))
         if not self.restoreState(saved, LAYOUT_VERSION):  # none yet, damaged, or an older layout
-            self.default_layout()
+            self._size_docks()  # the docks are where the code put them: restoring that state again
+            # before the first show would leave the old tab bars painted over the docks
         self._set_document(Document())
 
     def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
