@@ -3,3 +3,33 @@
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402  (after the platform is set)
+
+# Fuzz figures (tests/fuzz/counts.py) shown in the summary. These hooks live here, not in
+# tests/fuzz/conftest.py: under xdist only this top conftest is loaded by the controller.
+SUMMARY: list[str] = []  # on the controller: every fuzz test's figures, from this process or a worker's
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Attach the figures a fuzz test reported to its report, so they reach the controller under xdist."""
+    from tests.fuzz.counts import COUNTS
+
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        report.user_properties.extend(("fuzz", line) for line in COUNTS)
+        COUNTS.clear()
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    SUMMARY.extend(value for name, value in report.user_properties if name == "fuzz")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SUMMARY:
+        terminalreporter.section("fuzz counts")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

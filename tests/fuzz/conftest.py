@@ -29,30 +29,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.qt_log_ignore(_app.OFFSCREEN_NOTICE))
-
-
-SUMMARY: list[str] = []  # on the controller: every fuzz test's figures, from this process or a worker's
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
-    """Attach the figures a fuzz test reported to its report, so they reach the controller under xdist."""
-    from tests.fuzz.counts import COUNTS
-
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call":
-        report.user_properties.extend(("fuzz", line) for line in COUNTS)
-        COUNTS.clear()
-    return None
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    SUMMARY.extend(value for name, value in report.user_properties if name == "fuzz")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SUMMARY:
-        terminalreporter.section("fuzz counts")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
