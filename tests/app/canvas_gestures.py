@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.window import MainWindow
@@ -49,3 +50,10 @@ def drag(
 def port_pos(window: MainWindow, ref: str, output: bool) -> QPointF:
     node, port = ref.split(".")
     return window.scene.nodes[node].port_scene_pos(port, output)
+
+
+def press_run_action(window: MainWindow, name: str) -> None:
+    """Press a Run action's button on its toolbar, as a user would."""
+    tools = window.run_tools
+    toolbar = next(t for t in tools.toolbars if tools.actions[name] in t.actions())
+    QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)

@@ -9,6 +9,7 @@ import math
 
 import pytest
 import torch
+from canvas_gestures import press_run_action
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QTextDocument
 from PySide6.QtTest import QTest
@@ -320,28 +321,21 @@ def test_closing_the_window_during_a_run(stepping_deep: MainWindow, qtbot, one_s
         pass
 
 
-def click(window: MainWindow, name: str) -> None:
-    """Press a Run action's button on its toolbar, as a user would."""
-    tools = window.run_tools
-    toolbar = next(t for t in tools.toolbars if tools.actions[name] in t.actions())
-    QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)
-
-
 def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(
     neuron: MainWindow, monkeypatch, tmp_path
 ):
     tools = neuron.run_tools
     monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "100B")
-    click(neuron, "stepper_mode")
+    press_run_action(neuron, "stepper_mode")
     assert not tools.actions["stepper_mode"].isChecked() and not tools.stepper.active
     message = neuron.statusBar().currentMessage()
     assert message.startswith("Cannot step this graph: ") and "the graph needs" in message
     assert message.endswith("the budget is 0.0977 KB (set BACKPROP_MEMORY_BUDGET to change it)")
     assert "the budget is 0.0977 KB" in tools.stepper_panel.text
     monkeypatch.delenv("BACKPROP_MEMORY_BUDGET")
-    click(neuron, "stepper_mode")
+    press_run_action(neuron, "stepper_mode")
     assert tools.stepper.active
-    click(neuron, "stepper_mode")
+    press_run_action(neuron, "stepper_mode")
     # with the default budget: an Input too large for any machine, refused with its size
     graph = Graph()
     graph.add_node(Node("x", "Input", {"shape": [100000, 100000, 100000]}))
@@ -349,7 +343,7 @@ def test_over_the_memory_budget_stepper_mode_says_which_node_and_how_much(
     graph.connect(PortRef("x", "out"), PortRef("t", "x"))
     save(graph, tmp_path / "huge.json")
     assert neuron.open_path(tmp_path / "huge.json")
-    click(neuron, "stepper_mode")
+    press_run_action(neuron, "stepper_mode")
     assert not tools.stepper.active
     assert (
         neuron.statusBar()
@@ -366,16 +360,16 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
     tools = neuron.run_tools
     sigmoid = torch.sigmoid
     monkeypatch.setattr(torch, "sigmoid", lambda x: x[99])  # IndexError
-    click(neuron, "stepper_mode")
-    click(neuron, "run_to_end")  # the failure comes in a slice of Run to End
+    press_run_action(neuron, "stepper_mode")
+    press_run_action(neuron, "run_to_end")  # the failure comes in a slice of Run to End
     qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
     assert (
         neuron.statusBar().currentMessage().startswith("Stepping stopped: t = σ(z) (sigmoid): IndexError: ")
     )
-    click(neuron, "stepper_reset")
+    press_run_action(neuron, "stepper_reset")
     monkeypatch.setattr(torch, "sigmoid", lambda x: torch.empty(10**6).reshape(7, -1))  # a torch error
     for _ in range(12):  # now step by step
-        click(neuron, "step")
+        press_run_action(neuron, "step")
     session = tools.stepper.session
     assert session.current.node == "z" and session.exhausted  # the step into t failed
     message = neuron.statusBar().currentMessage()
@@ -383,12 +377,12 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
         "Stepping stopped: t = σ(z) (sigmoid): RuntimeError: shape '[7, -1]' is invalid"
     )
     assert "Stepping stopped: t = σ(z) (sigmoid): RuntimeError" in tools.stepper_panel.text
-    click(neuron, "run_to_end")
+    press_run_action(neuron, "run_to_end")
     assert not tools.stepper.running and session.current.node == "z"
     monkeypatch.setattr(torch, "sigmoid", sigmoid)
-    click(neuron, "stepper_reset")
+    press_run_action(neuron, "stepper_reset")
     assert "Stepping stopped" not in tools.stepper_panel.text
-    click(neuron, "run_to_end")
+    press_run_action(neuron, "run_to_end")
     qtbot.waitUntil(lambda: not tools.stepper.running, timeout=10_000)
     assert tools.stepper.session.at_end and tools.actions["optimizer_step"].isEnabled()
     out_of_memory = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nadvice")
@@ -397,7 +391,7 @@ def test_a_node_that_raises_stops_the_pass_with_its_name_and_reset_starts_over(
         raise out_of_memory
 
     monkeypatch.setattr(torch.optim.SGD, "step", fail)
-    click(neuron, "optimizer_step")
+    press_run_action(neuron, "optimizer_step")
     message = neuron.statusBar().currentMessage()
     assert message == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
     assert tools.stepper.session.updates == [] and tools.actions["optimizer_step"].isEnabled()
@@ -409,7 +403,7 @@ def test_after_an_optimizer_step_the_badges_show_new_values_and_the_table_fits(s
     run_to_end(stepping, qtbot)
     badge = tools.stepper.overlay.badge("w")
     assert badge.text == "= 0.5\n∂ -0.1389"
-    click(stepping, "optimizer_step")
+    press_run_action(stepping, "optimizer_step")
     after = 0.5 - 0.01 * -0.13886101614965027
     assert badge.text == f"= {describe(after)} new\n  was 0.5\n∂ -0.1389 used"  # never −lr·g as a ∂
     assert badge.value == pytest.approx(after) and badge.grad == pytest.approx(-0.13886101614965027)
@@ -469,17 +463,17 @@ def test_badges_cover_no_node_no_other_badge_and_no_path_view_badge(window: Main
         assert window.open_path(examples / f"{name}.json")
         show_paths(window, qtbot)
         with_tags += bool(window.lab.path_view.overlay.badges)
-        click(window, "stepper_mode")
+        press_run_action(window, "stepper_mode")
         run_to_end(window, qtbot)
         assert len([b for b in window.run_tools.stepper.overlay.badges.values() if b.isVisible()]) == len(
             window.scene.nodes
         )
         assert overlaps(window) == [], name
-        click(window, "stepper_mode")
+        press_run_action(window, "stepper_mode")
     assert with_tags >= 4
     # the other way round: the stepper's badges first, then the path view's make them move
     assert window.open_path(examples / "sigmoid_neuron_l2.json")
-    click(window, "stepper_mode")
+    press_run_action(window, "stepper_mode")
     run_to_end(window, qtbot)
     window.lab.path_action.trigger()
     show_paths(window, qtbot)

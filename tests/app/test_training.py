@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QTest
+from canvas_gestures import press_run_action
 
 from app.plots.training_plots import CAPACITY, TrainingPlots
 from app.training.changes import Structure
@@ -226,20 +225,13 @@ def test_histograms_follow_the_selected_node(xor: MainWindow, qtbot):
         assert len(x) == len(y) + 1 and y.sum() > 0, kind
 
 
-def click(window: MainWindow, name: str) -> None:
-    """Press a Run action's button on its toolbar, as a user would."""
-    tools = window.run_tools
-    toolbar = next(t for t in tools.toolbars if tools.actions[name] in t.actions())
-    QTest.mouseClick(toolbar.widgetForAction(tools.actions[name]), Qt.MouseButton.LeftButton)
-
-
 def test_over_budget_or_a_node_raising_is_a_message_and_start_works_again(
     xor: MainWindow, qtbot, monkeypatch
 ):
     tools = xor.run_tools
     monkeypatch.setenv("BACKPROP_MEMORY_BUDGET", "256B")
     with qtbot.waitSignal(tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
-        click(xor, "start")
+        press_run_action(xor, "start")
     assert failed.args[0].startswith("fc1: the graph needs ")
     assert failed.args[0].endswith("the budget is 0.25 KB (set BACKPROP_MEMORY_BUDGET to change it)")
     qtbot.waitUntil(lambda: state(xor) == "idle")
@@ -260,7 +252,7 @@ def test_over_budget_or_a_node_raising_is_a_message_and_start_works_again(
 
     monkeypatch.setattr(torch.nn.Linear, "forward", fail_after_ten_steps)
     with qtbot.waitSignal(tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
-        click(xor, "start")
+        press_run_action(xor, "start")
     assert failed.args[0] == "fc1 (Linear): RuntimeError: mat1 and mat2 shapes cannot be multiplied"
     qtbot.waitUntil(lambda: state(xor) == "idle")
     assert "fc1 (Linear): RuntimeError" in tools.train_dock.status.text()
@@ -270,7 +262,7 @@ def test_over_budget_or_a_node_raising_is_a_message_and_start_works_again(
     assert tools.actions["start"].isEnabled() and not tools.actions["resume"].isEnabled()
     monkeypatch.setattr(torch.nn.Linear, "forward", linear)
     with qtbot.waitSignal(tools.session.message, timeout=BUILD_TIMEOUT) as said:
-        click(xor, "start")
+        press_run_action(xor, "start")
     assert said.args[0].startswith("Training finished after 40 steps")
     assert not tools.train_dock.problem.isVisible()
 
