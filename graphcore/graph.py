@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import heapq
 import operator
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ class Node:
 
 
 EDITABLE = ("params", "label", "pos")
+MAX_ID_LENGTH = 200  # what the file format stores (graphcore/schema: node.id)
+_ID_FORBIDDEN = re.compile(r"[.\x00-\x1f\x7f]")
 
 
 class Graph:
@@ -316,6 +319,50 @@ class Graph:
         self._topological = None
         self.edge_removed.emit(src, dst)
 
+    def why_not_rename(self, node_id: str, new_id: str) -> str | None:
+        """None if `node_id` may become `new_id`, else the reason: a file stores an id as a non-empty
+        string of at most 200 characters without '.' (it splits `node.port`) or control characters."""
+        if node_id not in self._by_id:
+            return f"there is no node {node_id!r}"
+        if not new_id.strip():
+            return "a node id cannot be empty"
+        if new_id != node_id and new_id in self._by_id:
+            return f"there is already a node {new_id!r}"
+        if len(new_id) > MAX_ID_LENGTH:
+            return f"a node id has at most {MAX_ID_LENGTH} characters ({len(new_id)} given)"
+        if bad := _ID_FORBIDDEN.search(new_id):
+            what = "'.'" if bad[0] == "." else f"the control character {ascii(bad[0])}"
+            return f"a node id cannot contain {what} (id {new_id!r})"
+        try:
+            new_id.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"character {error.start + 1} of the id ({ascii(new_id[error.start])}) cannot be saved as UTF-8"
+        return None
+
+    def rename_node(self, node_id: str, new_id: str) -> Node:
+        """Give a node a new id, keeping its place in file order, its edges and the training section's
+        references to it (inputs, loss, predict). Views see its edges and the node go and come back
+        under the new id, through the usual events, so nothing needs a rename event of its own."""
+        if reason := self.why_not_rename(node_id, new_id):
+            raise EditError(reason)
+        if new_id == node_id:
+            return self.node(node_id)
+        index = self.index_of(node_id)
+        edges = self.edges_of(node_id)
+        node = self.remove_node(node_id)
+        node.id = new_id
+        self.add_node(node, index=index)
+
+        def renamed(ref: PortRef) -> PortRef:
+            return PortRef(new_id, ref.port) if ref.node == node_id else ref
+
+        for src, dst in sorted(edges, key=lambda edge: edge[1]):
+            self.connect(renamed(src), renamed(dst), check_cycle=False)  # the same edges: no new cycle
+        training = _renamed_training(self.training, node_id, new_id)
+        if training != self.training:
+            self.set_training(training)
+        return node
+
     def set_attr(self, node_id: str, name: str, value: Any) -> None:
         """Set a node's `params`, `label` or `pos`."""
         if name not in EDITABLE:
@@ -339,3 +386,17 @@ class Graph:
         """Replace the `training` section (the app's Train dock edits it through undo commands)."""
         self.training = copy.deepcopy(section)
         self.training_changed.emit()
+
+
+def _renamed_training(section: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The training section with its references to node `old` (an `inputs` key, `loss` and `predict`
+    as "node.port") naming `new`; anything it does not recognise is left as it is."""
+    result = dict(section)
+    inputs = section.get("inputs")
+    if isinstance(inputs, dict) and old in inputs:
+        result["inputs"] = {new if key == old else key: value for key, value in inputs.items()}
+    for key in ("loss", "predict"):
+        value = section.get(key)
+        if isinstance(value, str) and value.rpartition(".")[0] == old:
+            result[key] = f"{new}.{value.rpartition('.')[2]}"
+    return result

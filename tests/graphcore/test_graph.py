@@ -159,3 +159,46 @@ def test_the_networkx_graph_built_on_first_use_is_the_one_built_edge_by_edge():
         assert late.edges_of(node_id) == early.edges_of(node_id)
     assert late.consumers_of(PortRef("w", "out")) == early.consumers_of(PortRef("w", "out"))
     assert late.generations() == early.generations() and late.ancestors("s") == early.ancestors("s")
+
+
+def test_rename_node_keeps_its_place_edges_and_training_references():
+    graph = small_graph()
+    graph.set_training({"inputs": {"x": "x", "other": "o"}, "loss": "m.out", "predict": "s.out"})
+    seen: list[str] = []
+    graph.node_removed.connect(lambda node: seen.append(f"-{node.id}"))
+    graph.node_added.connect(lambda node: seen.append(f"+{node.id}"))
+    before = [(str(s), str(d)) for s, d in graph.edges]
+    graph.rename_node("m", "product")
+    assert [n.id for n in graph.nodes] == ["x", "w", "product", "s"]
+    assert [(str(s), str(d)) for s, d in graph.edges] == [
+        (s.replace("m.", "product."), d.replace("m.", "product.")) for s, d in before
+    ]
+    assert graph.training["loss"] == "product.out" and graph.training["predict"] == "s.out"
+    assert seen == ["-m", "+product"]
+    graph.rename_node("x", "inp")
+    assert list(graph.training["inputs"]) == ["inp", "other"]  # the key keeps its place
+    graph.rename_node("inp", "x")
+    graph.rename_node("product", "m")
+    assert [(str(s), str(d)) for s, d in graph.edges] == before
+    assert graph.training == {"inputs": {"x": "x", "other": "o"}, "loss": "m.out", "predict": "s.out"}
+
+
+@pytest.mark.parametrize(
+    "new_id, reason",
+    [
+        ("", "a node id cannot be empty"),
+        ("  ", "a node id cannot be empty"),
+        ("w", "there is already a node 'w'"),
+        ("a.b", "a node id cannot contain '.' (id 'a.b')"),
+        ("a\tb", "a node id cannot contain the control character '\\t' (id 'a\\tb')"),
+        ("x" * 201, "a node id has at most 200 characters (201 given)"),
+        ("a\ud800", "character 2 of the id ('\\ud800') cannot be saved as UTF-8"),
+    ],
+)
+def test_rename_node_refuses_ids_a_file_cannot_hold(new_id: str, reason: str):
+    graph = small_graph()
+    assert graph.why_not_rename("m", new_id) == reason
+    with pytest.raises(EditError) as refused:
+        graph.rename_node("m", new_id)
+    assert str(refused.value) == reason
+    assert [n.id for n in graph.nodes] == ["x", "w", "m", "s"] and len(graph.edges) == 3
