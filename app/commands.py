@@ -1,7 +1,9 @@
 """Every undoable edit. Each command calls only graphcore.Graph methods; the canvas follows the events.
 
 Commands remember what they need to undo when they are built: the stack guarantees that the graph
-is in the same state every time a command's redo() or undo() runs. Under PySide6 a child
+is in the same state every time a command's redo() or undo() runs. Each builds its History text
+itself, naming nodes as the user sees them (by label; the id only where two would read the same)
+and saying what was set to what. Under PySide6 a child
 QUndoCommand must stay referenced from Python or its parent's redo() segfaults, so the few
 compound edits here are single commands or stack macros (`QUndoStack.beginMacro`) instead.
 """
@@ -9,19 +11,24 @@ compound edits here are single commands or stack macros (`QUndoStack.beginMacro`
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand  # Qt 6: the undo framework lives in QtGui
 
+from app import groups
+from app.lab.names import short_name
+from app.values import show_value
 from graphcore.graph import Graph, Node, PortRef
+from graphcore.registry import REGISTRY
 
 Position = tuple[float, float]
 
 
 class AddNode(QUndoCommand):
     def __init__(self, graph: Graph, node: Node) -> None:
-        super().__init__(f"Add {node.type} '{node.id}'")
+        super().__init__(f"Add {node.type} {node_names(graph, [node.id], [node])[0]}")
         self.graph, self.node = graph, node
 
     def redo(self) -> None:
@@ -38,7 +45,7 @@ class RemoveNodes(QUndoCommand):
         self.graph = graph
         chosen = set(node_ids)
         self.removed = [(index, n) for index, n in enumerate(graph.nodes) if n.id in chosen]
-        super().__init__(f"Delete {_describe([n.id for _, n in self.removed])}")
+        super().__init__(f"Delete {describe(node_names(graph, [n.id for _, n in self.removed]))}")
         self.edges = list(dict.fromkeys(e for node_id in chosen for e in graph.edges_of(node_id)))
 
     def redo(self) -> None:
@@ -55,7 +62,7 @@ class Connect(QUndoCommand):
     """Connect src → dst; an edge already feeding dst is replaced, and undo restores it."""
 
     def __init__(self, graph: Graph, src: PortRef, dst: PortRef) -> None:
-        super().__init__(f"Connect {src} → {dst}")
+        super().__init__(f"Connect {edge_text(graph, src, dst)}")
         self.graph, self.src, self.dst = graph, src, dst
         self.replaced = graph.source_of(dst)
 
@@ -70,7 +77,7 @@ class Connect(QUndoCommand):
 
 class Disconnect(QUndoCommand):
     def __init__(self, graph: Graph, src: PortRef, dst: PortRef) -> None:
-        super().__init__(f"Disconnect {src} → {dst}")
+        super().__init__(f"Disconnect {edge_text(graph, src, dst)}")
         self.graph, self.src, self.dst = graph, src, dst
 
     def redo(self) -> None:
@@ -90,18 +97,32 @@ class SetAttr(QUndoCommand):
     MERGE_ID = 1001
 
     def __init__(
-        self,
-        graph: Graph,
-        node_id: str,
-        name: str,
-        value: Any,
-        *,
-        text: str = "",
-        merge_key: str | None = None,
+        self, graph: Graph, node_id: str, name: str, value: Any, *, merge_key: str | None = None
     ) -> None:
-        super().__init__(text or f"Set {node_id}.{name}")
+        super().__init__()
         self.graph, self.node_id, self.name, self.merge_key = graph, node_id, name, merge_key
+        self.node_name = node_names(graph, [node_id])[0]
         self.old, self.new = copy.deepcopy(getattr(graph.node(node_id), name)), copy.deepcopy(value)
+        self.setText(self._describe())
+
+    def _describe(self) -> str:
+        """ "Set sq.exponent to 3", "Rename t = σ(z) to activation", "Move t"."""
+        if self.name == "label":
+            return f"Rename {self.old or self.node_id} to {self.new or self.node_id}"
+        if self.name == "pos":
+            return f"Move {self.node_name}"
+        if self.name == "params" and isinstance(self.old, dict) and isinstance(self.new, dict):
+            changed = [
+                k for k in {**self.old, **self.new} if self.old.get(k, _MISSING) != self.new.get(k, _MISSING)
+            ]
+            if len(changed) == 1:
+                key = changed[0]
+                if key not in self.new:
+                    return f"Reset {self.node_name}.{key}"
+                return f"Set {self.node_name}.{key} to {shown(self.new[key])}"
+            if changed:
+                return f"Set {self.node_name}.{', '.join(changed)}"
+        return f"Set {self.node_name}.{self.name}"
 
     def id(self) -> int:
         return self.MERGE_ID if self.merge_key else -1
@@ -111,6 +132,7 @@ class SetAttr(QUndoCommand):
             return False
         self.new = other.new
         self.setObsolete(self.new == self.old)
+        self.setText(self._describe())
         return True
 
     def redo(self) -> None:
@@ -127,7 +149,7 @@ class MoveNodes(QUndoCommand):
         self.graph = graph
         self.new = {i: (float(x), float(y)) for i, (x, y) in positions.items() if graph.node(i).pos != (x, y)}
         self.old = {i: graph.node(i).pos for i in self.new}
-        super().__init__(text or f"Move {_describe(list(self.new))}")
+        super().__init__(text or f"Move {describe(node_names(graph, list(self.new)))}")
 
     def redo(self) -> None:
         for node_id, pos in self.new.items():
@@ -144,7 +166,7 @@ class Paste(QUndoCommand):
     def __init__(
         self, graph: Graph, nodes: list[Node], edges: list[tuple[PortRef, PortRef]], text: str = "Paste"
     ) -> None:
-        super().__init__(f"{text} {_describe([n.id for n in nodes])}")
+        super().__init__(f"{text} {describe(node_names(graph, [n.id for n in nodes], nodes))}")
         self.graph, self.nodes, self.edges = graph, nodes, edges
 
     def redo(self) -> None:
@@ -155,6 +177,44 @@ class Paste(QUndoCommand):
 
     def undo(self) -> None:
         _remove(self.graph, [n.id for n in reversed(self.nodes)], self.edges)
+
+
+class RenameNode(QUndoCommand):
+    """Give a node a new id (Graph.rename_node: edges and training references follow), and rename it
+    in the groups that list it. `reselect`, if given, is called with the id the node has after each
+    redo and undo: the canvas rebuilds a renamed node's item, and the controller selects it again."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        node_id: str,
+        new_id: str,
+        reselect: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(f"Rename id {node_id} to {new_id}")
+        self.graph, self.old, self.new, self.reselect = graph, node_id, new_id, reselect
+        self.groups_before = copy.deepcopy(graph.meta.get(groups.KEY))
+
+    def _groups_naming(self, node_id: str) -> Any:
+        found = copy.deepcopy(self.groups_before)
+        for group in found if isinstance(found, list) else ():  # meta is free-form: skip what is odd
+            if isinstance(group, dict) and isinstance(group.get("nodes"), list):
+                group["nodes"] = [node_id if n == self.old else n for n in group["nodes"]]
+        return found
+
+    def _apply(self, before: str, after: str) -> None:
+        self.graph.rename_node(before, after)
+        listed = self.groups_before if after == self.old else self._groups_naming(after)
+        if listed != self.graph.meta.get(groups.KEY):
+            self.graph.set_meta(groups.KEY, listed)
+        if self.reselect is not None:
+            self.reselect(after)
+
+    def redo(self) -> None:
+        self._apply(self.old, self.new)
+
+    def undo(self) -> None:
+        self._apply(self.new, self.old)
 
 
 class SetMeta(QUndoCommand):
@@ -189,7 +249,47 @@ def _remove(graph: Graph, node_ids: list[str], edges: list[tuple[PortRef, PortRe
         graph.remove_node(node_id)
 
 
-def _describe(node_ids: list[str]) -> str:
-    if len(node_ids) == 1:
-        return f"'{node_ids[0]}'"
-    return f"{len(node_ids)} nodes"
+_MISSING = object()
+LISTED = 3  # a History text names up to this many nodes, then counts them
+
+
+def node_names(graph: Graph, node_ids: Iterable[str], extra: Iterable[Node] = ()) -> list[str]:
+    """How the History names nodes: by the name their label gives (app.lab.names.short_name: "z" for
+    "z = wx + b"), else their id; where another node, in the graph or among `extra` (nodes about to
+    be added), goes by the same name, the id follows in parentheses: "w (w2)"."""
+    extra = list(extra)
+    by_id = {n.id: n for n in extra}
+    wanted = {i: short_name(by_id[i].label, i) if i in by_id else _name(graph.node(i)) for i in node_ids}
+    if not wanted:
+        return []
+    bases = set(wanted.values())
+    everyone = {n.id: n for n in (*graph, *extra)}
+    count = Counter(name for n in everyone.values() if (name := _name(n)) in bases)
+    return [f"{name} ({i})" if count[name] > 1 and name != i else name for i, name in wanted.items()]
+
+
+def _name(node: Node) -> str:
+    return short_name(node.label, node.id)
+
+
+def describe(names: list[str], noun: str = "nodes") -> str:
+    """ "w", "w, b", "w, x, b", then "5 nodes"."""
+    return ", ".join(names) if len(names) <= LISTED else f"{len(names)} {noun}"
+
+
+def edge_text(graph: Graph, src: PortRef, dst: PortRef) -> str:
+    """ "w → w·x.a": nodes by name, a port only where its node has more than one on that side."""
+    src_name, dst_name = node_names(graph, [src.node, dst.node]) if src.node != dst.node else [src.node] * 2
+    return f"{_port(graph, src, src_name, True)} → {_port(graph, dst, dst_name, False)}"
+
+
+def _port(graph: Graph, ref: PortRef, name: str, output: bool) -> str:
+    spec = REGISTRY.get(graph.node(ref.node).type) if ref.node in graph else None
+    ports = (spec.outputs if output else spec.inputs) if spec is not None else ()
+    return name if len(ports) == 1 and ports[0] == ref.port else f"{name}.{ref.port}"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as the History shows it: as typed in the inspector, cut short."""
+    text = value if isinstance(value, str) else "null" if value is None else show_value(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,7 +20,19 @@ from app.canvas.items import HEADER, MIN_WIDTH, Port
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
 from app.clipboard import copy_text, fresh_id, paste_fragment
-from app.commands import AddNode, Connect, Disconnect, MoveNodes, Paste, RemoveNodes, SetAttr
+from app.commands import (
+    AddNode,
+    Connect,
+    Disconnect,
+    MoveNodes,
+    Paste,
+    RemoveNodes,
+    RenameNode,
+    SetAttr,
+    describe,
+    edge_text,
+    node_names,
+)
 from app.document import Document
 from app.layout import layered_positions
 from graphcore.graph import Node, PortRef
@@ -69,8 +81,9 @@ class Controller(QObject):
         node_id = fresh_id(self.graph, re.sub(r"\W+", "_", node_type.lower()), set())
         corner = self.scene.to_grid(at - QPointF(MIN_WIDTH / 2, HEADER / 2))
         stack = self.document.stack
-        stack.beginMacro(f"Add {node_type} '{node_id}'")
-        self._push(AddNode(self.graph, Node(node_id, node_type, pos=(corner.x(), corner.y()))))
+        adding = AddNode(self.graph, Node(node_id, node_type, pos=(corner.x(), corner.y())))
+        stack.beginMacro(adding.text())
+        self._push(adding)
         if connect_to is not None:
             port, is_output = connect_to
             candidates = spec.outputs if not is_output else spec.inputs
@@ -165,7 +178,7 @@ class Controller(QObject):
         if wire.detached == (src, dst):
             return
         if wire.detached is not None and wire.detached[1] != dst:
-            self.document.stack.beginMacro(f"Reconnect {src} → {dst}")
+            self.document.stack.beginMacro(f"Reconnect {edge_text(self.graph, src, dst)}")
             self._push(Disconnect(self.graph, *wire.detached))
             self.connect(src, dst)
             self.document.stack.endMacro()
@@ -194,10 +207,14 @@ class Controller(QObject):
         if not (node_ids or edges or frames):
             self.message.emit("Nothing selected")
             return
-        self.document.stack.beginMacro(text)
+        current = groups.groups_of(self.graph)
+        titles = [f"group {groups.find(current, f).get('title', f)}" for f in frames]
+        doomed_items = node_names(self.graph, node_ids) + [edge_text(self.graph, *e) for e in edges] + titles
+        self.document.stack.beginMacro(
+            f"{text} {describe(doomed_items, 'nodes' if not edges and not frames else 'items')}"
+        )
         for src, dst in edges:
             self._push(Disconnect(self.graph, src, dst))
-        current = groups.groups_of(self.graph)
         kept = [g for g in groups.pruned(current, doomed) if g["id"] not in frames]
         if kept != current:
             self.document.set_meta(groups.KEY, kept or None, "Update groups")
@@ -255,7 +272,6 @@ class Controller(QObject):
                     node_id,
                     "params",
                     {**node.params, name: value},
-                    text=f"Set {node_id}.{name}",
                     merge_key=f"{node_id}.params.{name}",
                 )
             )
@@ -263,7 +279,24 @@ class Controller(QObject):
 
     def set_label(self, node_id: str, label: str) -> None:
         if self.graph.node(node_id).label != label:
-            self._push(SetAttr(self.graph, node_id, "label", label, text=f"Rename '{node_id}'"))
+            self._push(SetAttr(self.graph, node_id, "label", label))
+
+    def rename_node(self, node_id: str, new_id: str) -> bool:
+        """Change a node's id in one undoable step, or say in the status bar why not (empty, taken,
+        or not storable in a file). A node selected when renamed stays selected through undo and redo."""
+        if new_id == node_id:
+            return True
+        reason = self.graph.why_not_rename(node_id, new_id)
+        if reason is not None:
+            self.message.emit(f"Cannot rename {node_id}: {reason}")
+            return False
+        selected = node_id in self.scene.selected_node_ids()
+        self._push(RenameNode(self.graph, node_id, new_id, self._reselect if selected else None))
+        return True
+
+    def _reselect(self, node_id: str) -> None:
+        if node_id in self.scene.nodes:
+            self.scene.select_nodes([node_id])
 
     def auto_layout(self) -> None:
         sizes = {i: (item.width, item.height) for i, item in self.scene.nodes.items()}
@@ -282,7 +315,7 @@ class Controller(QObject):
             self.message.emit("Select the nodes to group first")
             return None
         new, group_id = groups.with_new_group(groups.groups_of(self.graph), node_ids)
-        self.document.set_meta(groups.KEY, new, f"Group {len(node_ids)} nodes")
+        self.document.set_meta(groups.KEY, new, f"Group {describe(node_names(self.graph, node_ids))}")
         self.scene.select([self.scene.backdrops[group_id]])
         return group_id
 
@@ -296,8 +329,10 @@ class Controller(QObject):
         if not chosen:
             self.message.emit("Select a group (or a node in one) to ungroup")
             return
-        kept = [g for g in groups.groups_of(self.graph) if g["id"] not in chosen]
-        self.document.set_meta(groups.KEY, kept or None, f"Ungroup {', '.join(chosen)}")
+        current = groups.groups_of(self.graph)
+        kept = [g for g in current if g["id"] not in chosen]
+        titles = [str(groups.find(current, g).get("title", g)) for g in chosen]
+        self.document.set_meta(groups.KEY, kept or None, f"Ungroup {describe(titles, 'groups')}")
 
     def toggle_selected_groups(self) -> None:
         for group_id in self._selected_groups():
@@ -305,17 +340,28 @@ class Controller(QObject):
 
     def toggle_collapsed(self, group_id: str) -> None:
         group = groups.find(groups.groups_of(self.graph), group_id)
-        verb = "Expand" if group.get("collapsed") else "Collapse"
-        self.set_group(
-            group_id, f"{verb} {group.get('title', group_id)}", collapsed=not group.get("collapsed")
-        )
+        self.set_group(group_id, collapsed=not group.get("collapsed"))
 
-    def set_group(self, group_id: str, text: str, **changes: Any) -> None:
-        """Change a group's title, colour or collapsed flag; a change to what it already is is no step."""
+    def set_group(self, group_id: str, *_: str, **changes: Any) -> None:
+        """Change a group's title, colour or collapsed flag; a change to what it already is is no step.
+        The step's text says what changed ("Rename group Group 1 to affine"); a text some callers
+        still pass before the changes is not needed and not used."""
         current = groups.groups_of(self.graph)
         changed = groups.with_changes(current, group_id, **changes)
         if changed != current:
-            self.document.set_meta(groups.KEY, changed, text)
+            self.document.set_meta(groups.KEY, changed, _group_text(groups.find(current, group_id), changes))
 
     def select_all(self) -> None:
         self.scene.select_all()
+
+
+def _group_text(group: dict[str, Any], changes: dict[str, Any]) -> str:
+    """The History text of a change to one group: what was set to what."""
+    title = str(group.get("title", group["id"]))
+    if set(changes) == {"title"}:
+        return f"Rename group {title} to {changes['title']}"
+    if set(changes) == {"collapsed"}:
+        return f"{'Collapse' if changes['collapsed'] else 'Expand'} {title}"
+    if set(changes) == {"color"}:
+        return f"Colour group {title} {changes['color']}"
+    return f"Change group {title}: {', '.join(sorted(changes))}"

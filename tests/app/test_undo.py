@@ -58,6 +58,8 @@ EDITS: dict[str, tuple[Callable[[MainWindow], None] | None, Callable[[MainWindow
     ),
     "set param": (None, lambda w: w.controller.set_param("sq", "exponent", 3.0)),
     "set label": (None, lambda w: w.controller.set_label("t", "activation")),
+    "rename id": (None, lambda w: w.controller.rename_node("wx", "product")),
+    "rename grouped id": (group_then("rename id"), lambda w: w.controller.rename_node("z", "pre")),
     "set pos": (None, lambda w: w.document.push(SetAttr(w.document.graph, "t", "pos", (5.0, 5.0)))),
     "move": (
         None,
@@ -113,8 +115,8 @@ def test_the_history_panel_lists_the_steps(neuron: MainWindow):
     model = neuron.history.model()
     assert [model.index(i, 0).data() for i in range(model.rowCount())] == [
         "Opened",
-        "Rename 't'",
-        "Set sq.exponent",
+        "Rename t = σ(z) to a",
+        "Set (y − t)².exponent to 3.0",
     ]
     neuron.menu["undo"].trigger()
     assert neuron.document.graph.node("sq").params["exponent"] == 2.0
@@ -207,4 +209,87 @@ def test_params_of_a_placeholder_or_unknown_params_are_refused_with_a_message(xo
     assert said == [
         "future has no param 'alpha' that can be edited",
         "fc1 has no param 'no_such_param' that can be edited",
+    ]
+
+
+def history(window: MainWindow) -> list[str]:
+    stack = window.document.stack
+    return [stack.text(i) for i in range(stack.count())]
+
+
+def test_history_texts_name_nodes_by_label_and_say_what_was_set(neuron: MainWindow):
+    """Each step reads as what the user did, with the names on the canvas; ids only to tell apart."""
+    c, graph = neuron.controller, neuron.document.graph
+    relu = c.add_node("relu", QPointF(700, 400))
+    c.connect(PortRef("t", "out"), PortRef(relu, "x"))
+    c.connect(PortRef("x", "out"), PortRef("z", "b"))
+    c.set_param("x", "value", 2.5)
+    c.set_param("x", "shape", ["N"])
+    c.set_label(relu, "act")
+    c.rename_node(relu, "activation")
+    neuron.document.push(
+        MoveNodes(graph, {"t": (1.0, 2.0), "z": (3.0, 4.0), "w": (0.0, 9.0), "b": (1.0, 1.0)})
+    )
+    neuron.document.push(SetAttr(graph, "t", "pos", (5.0, 5.0)))
+    neuron.scene.select_nodes(["w", "b"])
+    c.group_selection()
+    c.set_group("group1", title="affine")
+    c.toggle_collapsed("group1")
+    c.ungroup_selection()
+    neuron.scene.select_nodes(["w", "b"])
+    c.duplicate()
+    c.delete_selection()
+    neuron.document.push(Disconnect(graph, PortRef("z", "out"), PortRef("t", "x")))
+    assert history(neuron) == [
+        "Add relu relu",
+        "Connect t → relu",
+        "Connect x → z.b",
+        "Set x.value to 2.5",
+        "Set x.shape to [N]",
+        "Rename relu to act",
+        "Rename id relu to activation",
+        "Move 4 nodes",
+        "Move t",
+        "Group w, b",
+        "Rename group Group 1 to affine",
+        "Collapse affine",
+        "Ungroup affine",
+        "Duplicate w (w2), b (b2)",  # the copies keep the labels: the ids tell them apart
+        "Delete w (w2), b (b2)",
+        "Disconnect z → t",
+    ]
+
+
+def test_a_merged_param_step_says_the_value_it_ends_at(neuron: MainWindow):
+    for value in (3.0, 3.5, 4.0):
+        neuron.controller.set_param("sq", "exponent", value)
+    assert history(neuron) == ["Set (y − t)².exponent to 4.0"]
+
+
+def test_renaming_an_id_keeps_edges_groups_training_and_selection(neuron: MainWindow):
+    c, graph, stack = neuron.controller, neuron.document.graph, neuron.document.stack
+    neuron.scene.select_nodes(["wx", "z"])
+    c.group_selection()
+    neuron.scene.select_nodes(["wx"])
+    before = [(str(s), str(d)) for s, d in graph.edges]
+    assert c.rename_node("wx", "product")
+    assert [n.id for n in graph.nodes][4] == "product" and "wx" not in neuron.scene.nodes
+    assert graph.source_of(PortRef("z", "a")) == PortRef("product", "out")
+    assert groups.groups_of(graph)[0]["nodes"] == ["product", "z"]
+    assert neuron.scene.group_of["product"] == "group1"
+    assert neuron.scene.selected_node_ids() == ["product"] and neuron.inspector.node_id == "product"
+    stack.undo()
+    assert [(str(s), str(d)) for s, d in graph.edges] == before
+    assert groups.groups_of(graph)[0]["nodes"] == ["wx", "z"]
+    assert neuron.scene.selected_node_ids() == ["wx"] and neuron.inspector.id_edit.text() == "wx"
+    said: list[str] = []
+    c.message.connect(said.append)
+    steps = stack.count()
+    for bad in ("", "z", "a.b"):
+        assert not c.rename_node("wx", bad)
+    assert stack.count() == steps and "wx" in graph
+    assert said == [
+        "Cannot rename wx: a node id cannot be empty",
+        "Cannot rename wx: there is already a node 'z'",
+        "Cannot rename wx: a node id cannot contain '.' (id 'a.b')",
     ]
