@@ -320,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from graphcore.registry import load_library
+
+    load_library()  # the one place the CLI loads the node library: every command reads it
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv
     with warnings.catch_warnings():  # restores showwarning, for callers in the same process
