@@ -1,4 +1,4 @@
-"""The inspector: the selected node's label and params (editors fitted to each param's declaration),
+"""The inspector: the selected node's id, label and params (editors fitted to each param's declaration),
 its ports' inferred shapes, its problems, description and formula; or the selected group's frame.
 
 Forms are built when the selection changes and only refreshed in place when the model changes, so
@@ -36,7 +36,7 @@ from graphcore.registry import REGISTRY, show
 from graphcore.validate import Report
 
 HINT = (
-    "Select a node to edit its label and params.<br><br>"
+    "Select a node to edit its id, label and params.<br><br>"
     "<b>Tab</b> or typing on the canvas: add a node<br>"
     "<b>Drag</b> from a port to a port: connect<br><b>F</b>: frame the selection<br>"
     "<b>Ctrl+G</b>: group, <b>Ctrl+L</b>: auto layout"
@@ -54,6 +54,7 @@ class Inspector(QScrollArea):
         self.group_id: str | None = None
         self.editors: dict[str, QWidget] = {}
         self.label_edit: QLineEdit | None = None
+        self.id_edit: QLineEdit | None = None
         self._links: list[tuple[Any, Any]] = []
 
     def bind(self, document: Document, scene: CanvasScene, controller: Controller) -> None:
@@ -79,7 +80,7 @@ class Inspector(QScrollArea):
         """Build the form for what is selected now."""
         assert self.scene is not None
         self.node_id = self.group_id = None
-        self.editors, self.label_edit = {}, None
+        self.editors, self.label_edit, self.id_edit = {}, None, None
         nodes = [n for n in self.scene.selected_node_ids() if self.scene.nodes[n].isSelected()]
         frames = self.scene.selected_backdrops()
         content = QWidget()
@@ -119,7 +120,10 @@ class Inspector(QScrollArea):
             )
         )
         form = QFormLayout()
-        form.addRow("Id", QLabel(node.id, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse))
+        self.id_edit = QLineEdit(node.id)
+        self.id_edit.setToolTip("The node's id: how files, edges and exported code refer to it")
+        self.id_edit.editingFinished.connect(self._on_id_edited)
+        form.addRow("Id", self.id_edit)
         self.label_edit = QLineEdit(node.label, placeholderText=node.id)
         self.label_edit.setToolTip("The name shown on the canvas (F2)")
         self.label_edit.editingFinished.connect(self._on_label_edited)
@@ -171,6 +175,16 @@ class Inspector(QScrollArea):
                 self.label_edit.setText(self.scene.graph.node(self.node_id).label)
                 return
             self.controller.set_label(self.node_id, self.label_edit.text())
+
+    def _on_id_edited(self) -> None:
+        """Enter or focus out: rename the node (the canvas rebuilds it, and this form with it), or
+        put the id back when the controller refuses the new one (it says why)."""
+        field = self.id_edit
+        if field is None or not field.isModified() or not self.node_id:
+            return
+        field.setModified(False)
+        if not self.controller.rename_node(self.node_id, field.text().strip()):
+            field.setText(self.node_id)
 
     def _on_node_changed(self, node: Node, name: str) -> None:
         if node.id != self.node_id:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox
 
 from app.window import MainWindow
+from graphcore.fileformat import dumps
+from graphcore.graph import PortRef
 from graphcore.registry import REGISTRY
 
 
@@ -141,3 +144,55 @@ def test_the_inspector_names_what_feeds_each_port_by_its_label(neuron: MainWindo
     shown = texts(neuron)
     assert "← w·x" in shown and "← b" in shown
     assert "wx.out" not in shown
+
+
+def test_the_id_is_renamed_from_its_field_in_one_step(neuron: MainWindow, qtbot):
+    select(neuron, "wx")
+    graph, stack = neuron.document.graph, neuron.document.stack
+    field = neuron.inspector.id_edit
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "product")
+    assert "wx" in graph and stack.count() == 0  # nothing happens per keystroke
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert "product" in graph and "wx" not in graph and stack.count() == 1
+    assert graph.source_of(PortRef("z", "a")) == PortRef("product", "out")
+    assert neuron.inspector.node_id == "product" and neuron.inspector.id_edit.text() == "product"
+    assert "← w" in texts(neuron)  # the form shows the renamed node's ports and what feeds them
+    assert stack.text(0) == "Rename id wx to product"
+    stack.undo()
+    assert "wx" in graph and neuron.inspector.id_edit.text() == "wx"
+    assert graph.source_of(PortRef("z", "a")) == PortRef("wx", "out")
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("", "Cannot rename wx: a node id cannot be empty"),
+        ("z", "Cannot rename wx: there is already a node 'z'"),
+        ("w.x", "Cannot rename wx: a node id cannot contain '.' (id 'w.x')"),
+    ],
+)
+def test_a_refused_id_says_why_and_changes_nothing(neuron: MainWindow, qtbot, typed: str, message: str):
+    select(neuron, "wx")
+    before = dumps(neuron.document.graph)
+    field = neuron.inspector.id_edit
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, typed)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert neuron.statusBar().currentMessage() == message
+    assert dumps(neuron.document.graph) == before and neuron.document.stack.count() == 0
+    assert neuron.inspector.id_edit.text() == "wx"
+
+
+def test_leaving_the_id_field_commits_the_new_id(neuron: MainWindow, qtbot):
+    select(neuron, "t")
+    field = neuron.inspector.id_edit
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "sig")
+    neuron.inspector.label_edit.setFocus()  # focus out, as a click elsewhere does
+    assert "sig" in neuron.document.graph and neuron.inspector.node_id == "sig"
+    assert neuron.document.stack.count() == 1
