@@ -1,9 +1,10 @@
-"""Derivatives as interpreters over the program: local rules per node, sweeps over the schedule.
+"""Derivatives as interpreters over the program: local rules per node, and the two sweeps.
 
 Each node's local vector-Jacobian product (reverse mode) and Jacobian-vector product (forward
 mode) comes from its own declared rule when it has one, else from torch.func applied to the node's
 code alone. Layers are differentiated with respect to their weights too, through
-torch.func.functional_call. The sweeps below walk the schedules of graphcore.schedule.
+torch.func.functional_call. `reverse_sweep` walks a backward schedule of graphcore.schedule;
+`forward_sweep` is an Interpreter pushing tangents. Whole Jacobians: graphcore.derivatives.
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.codegen import node_function
 from graphcore.graph import PortRef
-from graphcore.memory import check_jacobian
+from graphcore.interpreter import Interpreter, as_tuple
 from graphcore.program import Instr, Program, node_errors
 from graphcore.runtime import Runtime
-from graphcore.schedule import Step, backward_schedule, forward_schedule
+from graphcore.schedule import Step, backward_schedule
 
 WEIGHTS = "<weights>"
 
 
 def _differentiable(value: Any) -> bool:
     return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
-
-
-def as_tuple(result: Any) -> tuple[Any, ...]:
-    return result if isinstance(result, tuple) else (result,)
 
 
 def _bound(module: Any, fn: Callable[..., Any]) -> Any:
@@ -139,27 +136,47 @@ class ForwardTrace:
     calls: dict[str, NodeCall] = field(default_factory=dict)
 
 
-def forward_steps(runtime: Runtime, trace: ForwardTrace) -> Iterator[tuple[Step, Instr]]:
-    """Evaluate the program one node at a time, yielding after each node."""
-    program = runtime.program
-    for step in forward_schedule(program):
-        instr = program.by_node[step.node]
+class Tracer(Interpreter):
+    """Forward evaluation that keeps each node's pullback in `trace`, ready for a reverse sweep."""
+
+    def __init__(self, runtime: Runtime, trace: ForwardTrace | None = None) -> None:
+        self.trace = trace if trace is not None else ForwardTrace()
+        super().__init__(runtime.program, self.trace.values)
+        self.runtime = runtime
+
+    def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...]:
         if instr.spec.is_source:
-            trace.values[instr.outs[0]] = runtime.source_value(instr).detach()
-        else:
-            args = tuple(trace.values[a] if a else None for a in instr.args)
-            with node_errors(instr):
-                call = call_with_pullback(instr, runtime.module_of(instr), args)
-            trace.calls[instr.node] = call
-            trace.values.update(zip(instr.outs, call.outputs))
-        yield step, instr
+            return (self.runtime.source_value(instr).detach(),)
+        with node_errors(instr):
+            call = call_with_pullback(instr, self.runtime.module_of(instr), args)
+        self.trace.calls[instr.node] = call
+        return call.outputs
 
 
 def trace_forward(runtime: Runtime) -> ForwardTrace:
-    trace = ForwardTrace()
-    for _ in forward_steps(runtime, trace):
-        pass
-    return trace
+    tracer = Tracer(runtime)
+    tracer.run()
+    return tracer.trace
+
+
+class Tangents(Interpreter):
+    """Forward mode: the tangent of every value that depends on a seeded one (given to `run`)."""
+
+    def __init__(self, runtime: Runtime, values: Mapping[str, Any]) -> None:
+        super().__init__(runtime.program)
+        self.runtime, self.values = runtime, values
+
+    def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if instr.spec.is_source or all(t is None for t in args):
+            return None  # constant with respect to the seeds
+        primals = tuple(self.values[a] if a else None for a in instr.args)
+        with node_errors(instr):
+            return node_jvp(instr, self.runtime.module_of(instr), primals, args)
+
+
+def forward_sweep(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping[str, Any]) -> dict[str, Any]:
+    """Push tangents from `seeds` (value -> tangent) through the program, at the traced `values`."""
+    return Tangents(runtime, values).run(seeds)
 
 
 def gradient_value(program: Program, name: str) -> str:
@@ -217,6 +234,37 @@ def backward_steps(
         yield BackwardEvent(step, upstream, produced, weights)
 
 
+@dataclass
+class Gradients:
+    """What one reverse sweep left behind: every gradient by name, and the steps that made them."""
+
+    program: Program
+    trace: ForwardTrace
+    grads: dict[str, Any]
+    steps: list[Step]
+
+    def of_value(self, value: str) -> Any:
+        """d(of)/d(value): accumulated, from its single consumer, or zero."""
+        return total_gradient(self.program, self.grads, value, self.trace.values[value])
+
+
+def reverse_sweep(
+    program: Program,
+    trace: ForwardTrace,
+    of: str,
+    seed: Any,
+    wrt: Iterable[str] | None = None,
+    steps: list[Step] | None = None,
+) -> Gradients:
+    """One backward sweep from `of` (cotangent `seed`) down to the `wrt` nodes, run to the end
+    (`steps`: their backward schedule, when already made for several seeds)."""
+    steps = steps if steps is not None else backward_schedule(program, of, wrt)
+    grads: dict[str, Any] = {}
+    for _ in backward_steps(program, trace, of, seed, steps, grads):
+        pass
+    return Gradients(program, trace, grads, steps)
+
+
 def total_gradient(program: Program, grads: Mapping[str, Any], value: str, like: Any) -> Any:
     """dOf/dValue after a backward sweep: accumulated, from its single consumer, or zero."""
     if value in grads:
@@ -227,115 +275,53 @@ def total_gradient(program: Program, grads: Mapping[str, Any], value: str, like:
     return torch.zeros_like(like)
 
 
-@dataclass
-class Derivative:
-    """d(of)/d(wrt) for several wrt nodes, by one mode, with the number of sweeps it took."""
-
-    mode: str
-    value: Any
-    grads: dict[str, Any]  # wrt value -> Jacobian of shape of.shape + wrt.shape
-    passes: int
-
-
 def basis(like: Any) -> list[Any]:
     """Unit tensors shaped like `like`, one per element: the seeds of one-hot sweeps."""
     flat = torch.eye(like.numel(), dtype=like.dtype, device=like.device)
     return [row.reshape(like.shape) for row in flat]
 
 
-def forward_tangents(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping[str, Any]) -> dict[str, Any]:
-    """Push tangents from `seeds` (value -> tangent) through the forward schedule."""
-    tangents = dict(seeds)
-    for instr in runtime.program:
-        if instr.spec.is_source or not any(a in tangents for a in instr.args if a):
+def one_hot(like: Any, index: int) -> Any:
+    """The unit tensor shaped like `like` with a 1 at flat `index` (one seed, without basis's n×n)."""
+    seed = torch.zeros(like.numel(), dtype=like.dtype, device=like.device)
+    seed[index] = 1.0
+    return seed.reshape(like.shape)
+
+
+def local_jacobians(
+    instr: Instr, module: Any, args: tuple[Any, ...], out: Any, limit: int = 16
+) -> dict[str, Any]:
+    """∂out/∂input per input port of one node, column by column from its own JVP: a tensor when at
+    most `limit` entries, else (or where forward mode is refused) a sentence saying why not."""
+    result: dict[str, Any] = {}
+    for slot, (port, arg) in enumerate(zip(instr.spec.inputs, args)):
+        if arg is None or not arg.is_floating_point():
             continue
-        args = tuple(values[a] if a else None for a in instr.args)
-        ins = tuple(tangents.get(a) if a else None for a in instr.args)
-        with node_errors(instr):
-            tangents.update(zip(instr.outs, node_jvp(instr, runtime.module_of(instr), args, ins)))
-    return tangents
-
-
-def forward_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
-    """d(of)/d(wrt) as a [outputs, inputs] matrix, one tangent sweep per input component (column)."""
-    check_jacobian(runtime.program, trace.values, of, wrt, seeds="wrt")
-    columns = []
-    for w in wrt:
-        for direction in basis(trace.values[w]):
-            tangents = forward_tangents(runtime, trace.values, {w: direction})
-            columns.append(
-                torch.cat([tangents.get(o, torch.zeros_like(trace.values[o])).reshape(-1) for o in of])
-            )
-    return torch.stack(columns, dim=1).detach(), len(columns)  # layer weights carry requires_grad
-
-
-def reverse_jacobian(runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace) -> tuple[Any, int]:
-    """d(of)/d(wrt) as a [outputs, inputs] matrix, one backward sweep per output component (row)."""
-    program = runtime.program
-    check_jacobian(program, trace.values, of, wrt, seeds="of")
-    nodes = [PortRef.parse(w).node for w in wrt]
-    rows = []
-    for o in of:
-        steps = backward_schedule(program, o, nodes)
-        for seed in basis(trace.values[o]):
-            grads: dict[str, Any] = {}
-            for _ in backward_steps(program, trace, o, seed, steps, grads):
-                pass
-            rows.append(
-                torch.cat([total_gradient(program, grads, w, trace.values[w]).reshape(-1) for w in wrt])
-            )
-    return torch.stack(rows).detach(), len(rows)
-
-
-def _derivative(
-    mode: str, runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None
-) -> Derivative:
-    trace = trace or trace_forward(runtime)
-    compute = forward_jacobian if mode == "forward" else reverse_jacobian
-    matrix, passes = compute(runtime, [of], wrt, trace)
-    output, grads, column = trace.values[of], {}, 0
-    for w in wrt:
-        like = trace.values[w]
-        block = matrix[:, column : column + like.numel()]
-        grads[w] = block.reshape((*output.shape, *like.shape))
-        column += like.numel()
-    return Derivative(mode, output, grads, passes)
-
-
-def reverse_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
-    """One backward sweep per component of `of` (a single sweep for a scalar loss)."""
-    return _derivative("reverse", runtime, of, wrt, trace)
-
-
-def forward_mode(runtime: Runtime, of: str, wrt: list[str], trace: ForwardTrace | None = None) -> Derivative:
-    """One tangent sweep per component of each `wrt` value (one pass per input direction)."""
-    return _derivative("forward", runtime, of, wrt, trace)
-
-
-def autograd_reference(runtime: Runtime, of: str, wrt: list[str]) -> dict[str, Any]:
-    """The same Jacobians by plain torch autograd over the node code: the oracle tests compare with."""
-    program = runtime.program
-    values: dict[str, Any] = {}
-    leaves = {}
-    for instr in program:
-        if instr.spec.is_source:
-            leaf = runtime.source_value(instr).detach().clone()
-            if instr.outs[0] in wrt:
-                leaf.requires_grad_(True)
-                leaves[instr.outs[0]] = leaf
-            values[instr.outs[0]] = leaf
+        if arg.numel() * out.numel() > limit:
+            result[port] = f"{out.numel()}×{arg.numel()} Jacobian (not shown; its VJP is used)"
             continue
-        args = tuple(values[a] if a else None for a in instr.args)
-        values.update(zip(instr.outs, as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
-        for out in instr.outs:
-            if out in wrt:  # an intermediate value: differentiate with respect to it as a leaf
-                values[out] = leaves[out] = values[out].detach().requires_grad_(True)
-    output = values[of]
-    rows: dict[str, list[Any]] = {w: [] for w in wrt}
-    for index in range(output.numel()):
-        found = torch.autograd.grad(
-            output.reshape(-1)[index], [leaves[w] for w in wrt], retain_graph=True, allow_unused=True
-        )
-        for w, g in zip(wrt, found):
-            rows[w].append(g if g is not None else torch.zeros_like(leaves[w]))
-    return {w: torch.stack(r).reshape((*output.shape, *leaves[w].shape)) for w, r in rows.items()}
+        columns = []
+        try:
+            for index in range(arg.numel()):
+                tangents = tuple(one_hot(arg, index) if i == slot else None for i in range(len(args)))
+                with node_errors(instr):
+                    columns.append(node_jvp(instr, module, args, tangents)[0].reshape(-1))
+        except (NotImplementedError, ValueError) as error:  # NodeError names the node
+            result[port] = str(error)
+            continue
+        jacobian = torch.stack(columns, -1)
+        result[port] = jacobian.reshape(()) if jacobian.numel() == 1 else jacobian
+    return result
+
+
+def __getattr__(name: str) -> Any:
+    """Whole Jacobians moved to graphcore.derivatives; these names still import from here."""
+    if name in ("forward_mode", "reverse_mode"):
+        from graphcore import derivatives
+
+        return getattr(derivatives, name)
+    if name == "autograd_reference":  # the test oracle, in tests/oracles.py (for tests/examples)
+        from tests.oracles import autograd_reference
+
+        return autograd_reference
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

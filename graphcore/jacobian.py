@@ -1,107 +1,22 @@
-"""Jacobians three ways, and the chain rule as a sum over paths: the derivative lab's engine.
+"""The chain rule as a sum over paths, for the derivative lab's path view.
 
-Forward mode pushes one tangent per input component through the graph (n passes); reverse mode
-pulls one cotangent per output component back (m passes); central finite differences evaluate the
-graph twice per input component. For small scalar graphs, `path_sum` lists every path from an input
-to an output with the product of its edges' local derivatives, whose sum both modes must equal.
+For small scalar graphs, `path_sum` lists every path from an input to an output with the product
+of its edges' local derivatives, whose sum forward and reverse mode must both equal. Whole
+Jacobians (the record, the dispatcher) are graphcore.derivatives'.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import (
-    ForwardTrace,
-    as_tuple,
-    basis,
-    forward_jacobian,
-    node_jvp,
-    reverse_jacobian,
-    trace_forward,
-)
-from graphcore.codegen import node_function
-from graphcore.memory import check_jacobian
+from graphcore.autodiff import ForwardTrace, node_jvp, trace_forward
+from graphcore.derivatives import METHODS, Jacobian, jacobian
 from graphcore.program import Program, node_errors
 from graphcore.runtime import Runtime
 
-METHODS = ("forward", "reverse", "fd")
-
-
-@dataclass
-class Jacobian:
-    """d(of)/d(wrt) as one matrix: rows are the output components, columns the input components."""
-
-    method: str
-    matrix: Any  # [sum of of sizes, sum of wrt sizes]
-    passes: int  # tangent sweeps (forward), cotangent sweeps (reverse) or evaluations (fd)
-    seconds: float
-    rows: list[str]  # "node.port[i]" per row
-    columns: list[str]
-
-
-def _labels(values: Sequence[str], trace: ForwardTrace) -> list[str]:
-    labels = []
-    for value in values:
-        size = trace.values[value].numel()
-        labels += [value] if trace.values[value].dim() == 0 else [f"{value}[{i}]" for i in range(size)]
-    return labels
-
-
-def evaluate(runtime: Runtime, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Every value of the graph, with some values (sources or intermediate) replaced."""
-    values: dict[str, Any] = {}
-    for instr in runtime.program:
-        if instr.outs[0] in overrides:
-            values.update({out: overrides[out] for out in instr.outs if out in overrides})
-            continue
-        if instr.spec.is_source:
-            values[instr.outs[0]] = runtime.source_value(instr).detach()
-            continue
-        args = tuple(values[a] if a else None for a in instr.args)
-        with torch.no_grad(), node_errors(instr):
-            values.update(zip(instr.outs, as_tuple(node_function(instr)(runtime.module_of(instr), *args))))
-    return values
-
-
-def jacobian(
-    runtime: Runtime,
-    of: Sequence[str],
-    wrt: Sequence[str],
-    method: str,
-    trace: ForwardTrace | None = None,
-    eps: float = 1e-6,
-) -> Jacobian:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    trace = trace or trace_forward(runtime)
-    start = time.perf_counter()
-    if method == "fd":
-        matrix, passes = _finite_differences(runtime, list(of), list(wrt), trace, eps)
-    else:
-        compute = forward_jacobian if method == "forward" else reverse_jacobian
-        matrix, passes = compute(runtime, list(of), list(wrt), trace)
-    return Jacobian(
-        method, matrix, passes, time.perf_counter() - start, _labels(of, trace), _labels(wrt, trace)
-    )
-
-
-def _finite_differences(
-    runtime: Runtime, of: list[str], wrt: list[str], trace: ForwardTrace, eps: float
-) -> tuple[Any, int]:
-    check_jacobian(runtime.program, trace.values, of, wrt, seeds="wrt")
-    columns, passes = [], 0
-    for w in wrt:
-        base = trace.values[w]
-        for direction in basis(base):
-            plus = evaluate(runtime, {w: base + eps * direction})
-            minus = evaluate(runtime, {w: base - eps * direction})
-            passes += 2
-            columns.append(torch.cat([((plus[o] - minus[o]) / (2 * eps)).reshape(-1) for o in of]))
-    return torch.stack(columns, dim=1), passes
+__all__ = ["METHODS", "Jacobian", "Path", "edge_derivatives", "jacobian", "mlp_family_graph", "path_sum"]
 
 
 @dataclass

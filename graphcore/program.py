@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from graphcore.graph import Graph, PortRef
-from graphcore.registry import REGISTRY, NodeSpec, Shape, show
+from graphcore.registry import REGISTRY, NodeSpec, Shape
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,27 +131,7 @@ def lower(graph: Graph) -> Program:
 
 
 def infer_shapes(program: Program) -> dict[str, Shape]:
-    """Shape of every value; a shape rule's ShapeError propagates with its message."""
-    shapes: dict[str, Shape] = {}
-    for instr in program:
-        shapes.update(node_shapes(instr, [shapes[a] if a is not None else None for a in instr.args]))
-    return shapes
+    """Shape of every value; a shape rule's ShapeError propagates (graphcore.interpreter does the walk)."""
+    from graphcore.interpreter import infer_shapes as walk
 
-
-def node_shapes(instr: Instr, in_shapes: list[Shape | None]) -> dict[str, Shape]:
-    """Run one node's shape rule; a multi-output node returns one shape per output port."""
-    return output_shapes(instr.node, instr.spec, instr.params, in_shapes)
-
-
-def output_shapes(
-    node: str, spec: NodeSpec, params: Mapping[str, Any], in_shapes: list[Shape | None]
-) -> dict[str, Shape]:
-    """node_shapes without an Instr (validate infers shapes before there is a Program)."""
-    result = spec.shape(*in_shapes, **params)
-    if len(spec.outputs) > 1:
-        return {f"{node}.{port}": tuple(s) for port, s in zip(spec.outputs, result)}
-    return {f"{node}.{port}": tuple(result) for port in spec.outputs}
-
-
-def describe_shapes(shapes: Mapping[str, Shape]) -> str:
-    return "\n".join(f"{value}: {show(shape)}" for value, shape in shapes.items())
+    return walk(program)

@@ -8,12 +8,12 @@ generator, so what a user clicks through is what the tests check.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import ForwardTrace, backward_steps, forward_steps, total_gradient
+from graphcore.autodiff import ForwardTrace, Tracer, backward_steps, total_gradient
 from graphcore.program import Program
 from graphcore.runtime import Runtime
 from graphcore.schedule import Step, backward_schedule, differentiable_nodes, forward_schedule
@@ -96,7 +96,7 @@ class Stepper:
 
     def events(self) -> Iterator[StepEvent]:
         index = 0
-        for step, instr in forward_steps(self.runtime, self.trace):
+        for step, instr in zip(self.forward_schedule, Tracer(self.runtime, self.trace).steps()):
             values = self.trace.values
             yield StepEvent(
                 index,
@@ -132,3 +132,56 @@ class Stepper:
             for value in self.program.by_node[node].outs
         }
         return {**result, **self.weight_grads}
+
+
+@dataclass
+class ParameterUpdate:
+    """One trainable tensor before and after an optimizer step, and the gradient that moved it."""
+
+    name: str
+    before: Any
+    grad: Any
+    after: Any
+
+    @property
+    def delta(self) -> Any:
+        return self.after - self.before
+
+
+def trainable_parameters(runtime: Runtime) -> dict[str, Any]:
+    """Trainable tensors by name: Parameter nodes (`w`) and layer weights (`fc.weight`)."""
+    found = {}
+    for instr in runtime.program:
+        if instr.spec.kind == "parameter":
+            found[instr.node] = runtime.source_value(instr)
+        elif instr.spec.kind == "layer":
+            for name, weight in runtime.module_of(instr).named_parameters():
+                found[f"{instr.node}.{name}"] = weight
+    return found
+
+
+def optimizer_step(
+    runtime: Runtime, gradients: Mapping[str, Any], config: Mapping[str, Any]
+) -> list[ParameterUpdate]:
+    """One step of a training section's optimizer (`config`: name and settings) on `gradients` (as
+    Stepper.gradients gives them), taken on copies and then written into the runtime's weights."""
+    from graphcore.train import make_optimizer
+    from graphcore.training_config import OPTIMIZERS
+
+    chosen, copies = [], []
+    for name, weight in trainable_parameters(runtime).items():
+        grad = gradients.get(f"{name}.out", gradients.get(name))
+        if grad is None:
+            continue
+        copy = weight.detach().clone().requires_grad_(True)
+        copy.grad = grad.detach().clone().reshape(copy.shape)
+        chosen.append((name, weight, grad))
+        copies.append(copy)
+    name = config.get("name", "sgd")
+    make_optimizer({**OPTIMIZERS.get(name, OPTIMIZERS["sgd"])[1], **config}, copies).step()
+    updates = []
+    with torch.no_grad():
+        for (name, weight, grad), copy in zip(chosen, copies):
+            updates.append(ParameterUpdate(name, weight.detach().clone(), grad, copy.detach().clone()))
+            weight.copy_(copy)
+    return updates

@@ -7,10 +7,12 @@ then shapes (inferred node by node, so one bad node does not hide problems elsew
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphcore import collector
 from graphcore.graph import Graph, Node, PortRef
-from graphcore.program import output_shapes
+from graphcore.interpreter import ShapeInterpreter
+from graphcore.program import Instr, Program
 from graphcore.registry import REGISTRY, NodeSpec, Shape, ShapeError
 
 
@@ -86,23 +88,36 @@ def _validate(graph: Graph) -> Report:
 Wiring = tuple[Node, NodeSpec, list[PortRef | None]]  # a node, its type and what feeds each input port
 
 
+class _Shapes(ShapeInterpreter):
+    """Shape inference that reports instead of raising, and skips nodes downstream of a reported one."""
+
+    def __init__(self, program: Program, report: Report) -> None:
+        super().__init__(program)
+        self.report = report
+
+    def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if any(a is not None and a not in self.env for a in instr.args):
+            return None  # an upstream node is already reported
+        try:
+            return super().run_node(instr, args)
+        except ShapeError as error:
+            message = str(error)
+        except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as error:
+            message = f"cannot infer the output shape: {error}"
+        self.report.diagnostics.append(Diagnostic(instr.node, None, message))
+        return None
+
+
 def _infer(order: list[str], wiring: dict[str, Wiring], report: Report, broken: set[str]) -> None:
-    shapes = report.shapes
+    """Shapes of the well-formed nodes, walked as a program of just those nodes."""
+    instrs = []
     for node_id in order:
         if node_id in broken:
             continue
         node, spec, sources = wiring[node_id]
-        args = [str(s) if s is not None else None for s in sources]
-        if not all(a is None or a in shapes for a in args):
-            continue  # an upstream node is already reported
-        in_shapes = [shapes[a] if a is not None else None for a in args]
-        params = spec.with_defaults(node.params)
-        try:
-            shapes.update(output_shapes(node_id, spec, params, in_shapes))
-        except ShapeError as error:
-            report.diagnostics.append(Diagnostic(node_id, None, str(error)))
-        except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as error:
-            report.diagnostics.append(Diagnostic(node_id, None, f"cannot infer the output shape: {error}"))
+        args = tuple(str(s) if s is not None else None for s in sources)
+        instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
+    report.shapes.update(_Shapes(Program(tuple(instrs)), report).run())
 
 
 def check(graph: Graph) -> Report:

@@ -34,7 +34,12 @@ from PySide6.QtWidgets import (
 
 from app.document import Document
 from app.lab.choices import parse_element, refill, select
-from app.lab.derivatives import (
+from app.lab.names import Names
+from app.lab.runner import Runner
+from app.lab.style import LabPlots, scrolling
+from app.panels.lazy import RefreshWhenSeen
+from app.training.worker import WeightsFrame
+from graphcore.lab import (
     SWEEPABLE_KINDS,
     DerivativeChoice,
     DerivativePoint,
@@ -43,11 +48,6 @@ from app.lab.derivatives import (
     differentiable_values,
     sweep,
 )
-from app.lab.names import Names
-from app.lab.runner import Runner
-from app.lab.style import LabPlots, scrolling
-from app.panels.lazy import RefreshWhenSeen
-from app.training.worker import WeightsFrame
 from graphcore.program import Program, lower
 
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI

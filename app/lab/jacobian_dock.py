@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document
-from app.lab.derivatives import JacobianResults, compute_jacobians, differentiable_values, show_number
+from app.lab.derivatives import show_number
 from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
+from graphcore.lab import JacobianResults, compute_jacobians, differentiable_values
 from graphcore.program import Program, lower
 from graphcore.registry import show
 

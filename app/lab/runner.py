@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.lab.derivatives import warm_up
+from graphcore.lab import warm_up
 from graphcore.program import NodeError
 
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.lab.names import Names
-from graphcore._torch import torch
+from graphcore.autodiff import local_jacobians
 from graphcore.graph import Graph, PortRef
-from graphcore.program import NodeError, lower, node_errors
+from graphcore.program import NodeError, lower
 from graphcore.runtime import Runtime
-from graphcore.stepping import StepEvent, Stepper
-from graphcore.training_config import OPTIMIZERS
+from graphcore.stepping import ParameterUpdate, StepEvent, Stepper, optimizer_step, trainable_parameters
 from graphcore.validate import validate
 
 
@@ -32,18 +31,6 @@ class StepperError(ValueError):
 class NodeState:
     values: dict[str, Any] = field(default_factory=dict)  # output -> value
     grads: dict[str, Any] = field(default_factory=dict)  # output -> d(of)/d(output) so far
-
-
-@dataclass
-class ParameterUpdate:
-    name: str
-    before: Any
-    grad: Any
-    after: Any
-
-    @property
-    def delta(self) -> Any:
-        return self.after - self.before
 
 
 class StepperSession:
@@ -168,81 +155,27 @@ class StepperSession:
     def local_derivatives(self, event: StepEvent, limit: int = 16) -> dict[str, Any]:
         """∂out/∂input for each input of a backward step's node, as a Jacobian (when small enough to
         show: at most `limit` entries), built column by column from the node's own JVP."""
-        from graphcore.autodiff import node_jvp
-
         instr = self.program.by_node[event.node]
         forward = self.forward_event(event.node)
         if forward is None:
             return {}
         args = tuple(forward.inputs.get(a) if a else None for a in instr.args)
-        module = self.runtime.module_of(instr)
-        result: dict[str, Any] = {}
         out = forward.outputs[instr.outs[0]]
-        for slot, (port, arg) in enumerate(zip(instr.spec.inputs, args)):
-            if arg is None or not arg.is_floating_point():
-                continue
-            if arg.numel() * out.numel() > limit:
-                result[port] = f"{out.numel()}×{arg.numel()} Jacobian (not shown; its VJP is used)"
-                continue
-            columns = []
-            try:
-                for index in range(arg.numel()):
-                    tangent = torch.zeros_like(arg).reshape(-1)
-                    tangent[index] = 1.0
-                    tangents = tuple(
-                        tangent.reshape(arg.shape) if i == slot else None for i in range(len(args))
-                    )
-                    with node_errors(instr):
-                        columns.append(node_jvp(instr, module, args, tangents)[0].reshape(-1))
-            except (NotImplementedError, ValueError) as error:  # NodeError names the node
-                result[port] = str(error)
-                continue
-            jacobian = torch.stack(columns, -1)
-            result[port] = jacobian.reshape(()) if jacobian.numel() == 1 else jacobian
-        return result
+        return local_jacobians(instr, self.runtime.module_of(instr), args, out, limit)
 
     # --- the optimizer step -------------------------------------------------------------------------
 
     def parameters(self) -> dict[str, Any]:
         """Trainable tensors by name: Parameter nodes (`w`) and layer weights (`fc.weight`)."""
-        found = {}
-        for instr in self.program:
-            if instr.spec.kind == "parameter":
-                found[instr.node] = self.runtime.source_value(instr)
-            elif instr.spec.kind == "layer":
-                for name, weight in self.runtime.module_of(instr).named_parameters():
-                    found[f"{instr.node}.{name}"] = weight
-        return found
+        return trainable_parameters(self.runtime)
 
     def optimizer_step(self) -> list[ParameterUpdate]:
         """One step of the training section's optimizer (SGD, lr 0.01 without one) on the gradients
         of this pass, applied to the stepper's weights; returns each parameter's update."""
-        from graphcore.train import make_optimizer
-
         if not self.exhausted and not self.at_end:
             raise StepperError("finish the backward pass first (Run to end)")
-        gradients = self.stepper.gradients()
-        chosen, copies = [], []
-        for name, weight in self.parameters().items():
-            grad = gradients.get(f"{name}.out", gradients.get(name))
-            if grad is None:
-                continue
-            copy = weight.detach().clone().requires_grad_(True)
-            copy.grad = grad.detach().clone().reshape(copy.shape)
-            chosen.append((name, weight, grad))
-            copies.append(copy)
-        name = self.optimizer_config.get("name", "sgd")
-        config = {**OPTIMIZERS.get(name, OPTIMIZERS["sgd"])[1], **self.optimizer_config}
-        optimizer = make_optimizer(config, copies)
-        optimizer.step()
         for event in self.history:  # forward values share storage with the weights about to change
             event.inputs = {k: v.clone() for k, v in event.inputs.items()}
             event.outputs = {k: v.clone() for k, v in event.outputs.items()}
-        self.updates = []
-        with torch.no_grad():
-            for (name, weight, grad), copy in zip(chosen, copies):
-                self.updates.append(
-                    ParameterUpdate(name, weight.detach().clone(), grad, copy.detach().clone())
-                )
-                weight.copy_(copy)
+        self.updates = optimizer_step(self.runtime, self.stepper.gradients(), self.optimizer_config)
         return self.updates

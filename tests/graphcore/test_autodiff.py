@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphcore.autodiff import autograd_reference, forward_mode, reverse_mode
+from graphcore.derivatives import forward_mode, reverse_mode
 from graphcore.fileformat import load, loads
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper, SteppingError
+from tests.oracles import autograd_reference
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
