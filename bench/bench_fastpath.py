@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphcore.autodiff import forward_mode, reverse_mode, trace_forward
+from graphcore.autodiff import trace_forward
+from graphcore.derivatives import jacobian
 from graphcore.fileformat import load
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.program import lower
@@ -170,11 +171,11 @@ def grad_modes(repeats: int) -> list[tuple[str, float, float, int, int]]:
         wrt = [f"{n}.out" for n in differentiable_nodes(program) if program.by_node[n].spec.is_source]
         trace = trace_forward(runtime)
         times = {}
-        for name, mode in (("reverse", reverse_mode), ("forward", forward_mode)):
+        for name in ("reverse", "forward"):
             samples = []
             for _ in range(repeats):
                 start = time.perf_counter()
-                result = mode(runtime, of, wrt, trace)
+                result = jacobian(runtime, [of], wrt, name, trace)
                 samples.append(time.perf_counter() - start)
             times[name] = (statistics.median(samples) * 1e3, result.passes)
         rows.append(

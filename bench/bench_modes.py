@@ -17,9 +17,11 @@ from datetime import date
 
 import torch
 
-from graphcore.autodiff import backward_steps, trace_forward
+from graphcore.autodiff import reverse_sweep, trace_forward
+from graphcore.derivatives import jacobian
 from graphcore.fileformat import loads
-from graphcore.jacobian import evaluate, jacobian, mlp_family_graph
+from graphcore.interpreter import Evaluator
+from graphcore.jacobian import mlp_family_graph
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.schedule import backward_schedule
@@ -50,10 +52,9 @@ def row(n: int, repeats: int) -> tuple[int, float, float, float, float, float]:
     seed = torch.ones((), dtype=torch.float64)
 
     def reverse_pass() -> None:
-        for _ in backward_steps(runtime.program, trace, "f.out", seed, steps, {}):
-            pass
+        reverse_sweep(runtime.program, trace, "f.out", seed, steps=steps)
 
-    evaluation = median_time(lambda: evaluate(runtime, {}), repeats)
+    evaluation = median_time(lambda: Evaluator(runtime).run(), repeats)
     reverse = median_time(reverse_pass, repeats)
     reverse_gradient = median_time(lambda: jacobian(runtime, ["f.out"], ["x.out"], "reverse", trace), repeats)
     forward_gradient = median_time(

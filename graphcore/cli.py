@@ -87,7 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    from graphcore.autodiff import forward_mode, reverse_mode, trace_forward
+    from graphcore.autodiff import trace_forward
+    from graphcore.derivatives import jacobian
     from graphcore.stepping import SteppingError, check_value
 
     if (opened := open_program(args)) is None:
@@ -106,8 +107,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     modes = ("forward", "reverse") if args.mode == "both" else (args.mode,)
     results = {}
     for mode in modes:
-        compute = forward_mode if mode == "forward" else reverse_mode
-        derivative = compute(runtime, of, list(wrt.values()), trace)
+        derivative = jacobian(runtime, [of], list(wrt.values()), mode, trace)
         results[mode] = {
             "mode": mode,
             "value": derivative.value,
@@ -195,7 +195,7 @@ def _values(program: Program, names: str, flag: str) -> list[str]:
 
 def cmd_jacobian(args: argparse.Namespace) -> int:
     from graphcore.autodiff import trace_forward
-    from graphcore.jacobian import METHODS, jacobian
+    from graphcore.derivatives import METHODS, jacobian
 
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
