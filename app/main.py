@@ -30,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.window import MainWindow
+    from graphcore.registry import load_library
 
+    load_library()
     args = list(sys.argv[1:] if argv is None else argv)
     qt_app = QApplication.instance() or QApplication([sys.argv[0], *args])
     qt_app.setApplicationName("Backprop Studio")

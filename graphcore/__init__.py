@@ -3,10 +3,13 @@
 A `Graph` is the document (nodes, port-to-port edges). `validate` reports what is wrong with it;
 `lower` turns it into a `Program`, the straight-line list every interpreter walks: shape
 inference, the generated nn.Module (fast path), the stepping engine and both AD modes.
+
+Node types live in a registry that starts empty; a script loads the built-in library first:
+`import graphcore; graphcore.load_library()`.
 """
 
 from graphcore.graph import EditError, Graph, Node, PortRef
-from graphcore.registry import REGISTRY, NodeSpec, Param, ShapeError, load_library
+from graphcore.registry import REGISTRY, NodeSpec, Param, ShapeError, TorchRule, load_library
 
 __all__ = [
     "EditError",
@@ -17,5 +20,6 @@ __all__ = [
     "PortRef",
     "REGISTRY",
     "ShapeError",
+    "TorchRule",
     "load_library",
 ]

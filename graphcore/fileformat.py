@@ -21,7 +21,7 @@ from typing import Any
 from graphcore import collector, migrations
 from graphcore.atomic_write import SaveError, write_text_atomic
 from graphcore.graph import EditError, Graph, Node, PortRef
-from graphcore.registry import REGISTRY, load_library, shorten
+from graphcore.registry import REGISTRY, Registry, require_library, shorten
 
 FORMAT = "backprop-studio-graph"
 VERSION = 1
@@ -348,8 +348,12 @@ def _plain_edge(entry: Any) -> bool:
 # --- data -> Graph -----------------------------------------------------------------------------------
 
 
-def graph_from_dict(data: Any) -> Graph:
-    """Check `data` (a parsed file) and build its Graph; the first problem is raised as FileFormatError."""
+def graph_from_dict(data: Any, registry: Registry = REGISTRY) -> Graph:
+    """Check `data` (a parsed file) and build its Graph; the first problem is raised as FileFormatError.
+
+    `registry` holds the node types whose params are checked (others become placeholders); an empty
+    one raises NoLibraryError."""
+    require_library(registry)
     if not isinstance(data, dict):
         raise _fail("top level", f"expected a JSON object, got {shorten(data)}")
     if data.get("format") != FORMAT:
@@ -368,12 +372,11 @@ def graph_from_dict(data: Any) -> Graph:
             except migrations.MigrationError as error:
                 raise FileFormatError(str(error)) from None
         _check_schema(data, newer=version > VERSION)
-    load_library()
     graph = Graph()
     graph.format_version = version
     graph.unread = {k: v for k, v in data.items() if k not in TOP_KEYS}
     for index, entry in enumerate(data.get("nodes", [])):
-        graph.add_node(_node(entry, index, graph, data))
+        graph.add_node(_node(entry, index, graph, data, registry))
     _edges(data, graph)
     graph.meta = data.get("meta", {})
     graph.training = data.get("training", {})
@@ -381,13 +384,13 @@ def graph_from_dict(data: Any) -> Graph:
     return graph
 
 
-def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any) -> Node:
+def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any, registry: Registry) -> Node:
     node_id, type_ = entry["id"], entry["type"]
     if node_id in graph:
         where = json_path(data, ["nodes", index, "type"]).removesuffix(".type")  # "nodes[3] (id 'a')"
         raise _fail(f"{where}.id", "duplicate node id")
     params = entry.get("params", {})
-    spec = REGISTRY.get(type_)
+    spec = registry.get(type_)
     if spec is not None:  # an unknown type is kept as a placeholder: validate() reports it
         for name, message in spec.param_problems(params):
             raise _fail(json_path(data, ["nodes", index, "params", name]), message)
@@ -467,15 +470,15 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
 # --- files -----------------------------------------------------------------------------------------
 
 
-def loads(text: str, name: str = "<string>") -> Graph:
+def loads(text: str, name: str = "<string>", registry: Registry = REGISTRY) -> Graph:
     try:
         with collector.paused():
-            return graph_from_dict(parse_json(text))
+            return graph_from_dict(parse_json(text), registry)
     except FileFormatError as error:
         raise FileFormatError(f"{name}: {error}") from None
 
 
-def load(path: str | Path) -> Graph:
+def load(path: str | Path, registry: Registry = REGISTRY) -> Graph:
     path = Path(path)
     try:
         info = path.stat()
@@ -499,7 +502,7 @@ def load(path: str | Path) -> Graph:
         raise FileFormatError(f"{path}: cannot read (not UTF-8 text at byte {error.start})") from None
     except OSError as error:
         raise FileFormatError(f"{path}: cannot read ({_one_line(error)})") from None
-    return loads(text, str(path))
+    return loads(text, str(path), registry)
 
 
 def _one_line(error: OSError) -> str:

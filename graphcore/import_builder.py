@@ -18,8 +18,8 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.graph import Graph, Node, PortRef
-from graphcore.registry import REGISTRY
-from graphcore.torch_ops import IDENTITY_METHODS, OPERATORS, RESULT_PORTS, Rule, functions, methods, modules
+from graphcore.registry import Registry
+from graphcore.torch_ops import IDENTITY_METHODS, OPERATORS, Rule, TorchTables
 
 COLUMN, ROW = 220.0, 140.0
 
@@ -68,12 +68,13 @@ class _NotLiteral(Exception):
     """An argument a graph file cannot record as a literal."""
 
 
-def module_params(module: Any) -> tuple[str, dict[str, Any]] | None:
-    found = modules().get(type(module))
+def module_params(module: Any, registry: Registry, rules: TorchTables) -> tuple[str, dict[str, Any]] | None:
+    """The node type and params that compute `module`, or None when no type can."""
+    found = rules.modules.get(type(module))
     if found is None:
         return None
     params = found[1](module)
-    if params is None or REGISTRY[found[0]].param_problems(params):
+    if params is None or registry[found[0]].param_problems(params):
         return None
     return found[0], params
 
@@ -127,8 +128,11 @@ class Builder:
         batch: int,
         source: Path,
         helpers: Mapping[Any, Rule],
+        registry: Registry,
+        rules: TorchTables,
     ) -> None:
         self.gm, self.runs, self.inputs, self.helpers = gm, runs, inputs, helpers
+        self.registry, self.rules = registry, rules
         self.symbols, self.batch, self.source = symbols, batch, source.resolve()
         self.graph = Graph()
         self.result = ImportResult(self.graph)
@@ -257,8 +261,8 @@ class Builder:
 
     def on_call_module(self, n: Any) -> Any:
         module = self.gm.get_submodule(n.target)
-        type_, params = module_params(module)  # type: ignore[misc]
-        spec = REGISTRY[type_]
+        type_, params = module_params(module, self.registry, self.rules)  # type: ignore[misc]
+        spec = self.registry[type_]
         ports = dict(zip(spec.inputs, n.args))
         for key, value in n.kwargs.items():
             key = {"hx": spec.inputs[1] if len(spec.inputs) > 1 else key, "input": "x"}.get(key, key)
@@ -286,7 +290,7 @@ class Builder:
         def refs(ports: Any) -> Any:
             return tuple(refs(p) for p in ports) if isinstance(ports, tuple) else Ref(f"{node_id}.{ports}")
 
-        return refs(RESULT_PORTS.get(type_, "out"))
+        return refs(self.rules.results.get(type_, "out"))
 
     def on_call_method(self, n: Any) -> Any:
         return self.on_call_function(n)
@@ -304,7 +308,7 @@ class Builder:
             return first
         if n.target is operator.getitem and isinstance(first, Ref):
             return self.index(n, first)
-        rule = methods().get(n.target) if n.op == "call_method" else functions().get(n.target)
+        rule = (self.rules.methods if n.op == "call_method" else self.rules.functions).get(n.target)
         rule = self.helpers.get(n.target, rule)
         mapped = self.apply(rule, n) if rule is not None else None
         return mapped if mapped is not None else self.opaque(n)
@@ -314,7 +318,7 @@ class Builder:
         bound = rule.bind(list(n.args), dict(n.kwargs))
         if bound is None:
             return None
-        spec = REGISTRY[rule.type]
+        spec = self.registry[rule.type]
         if "tensors" in bound:  # cat and stack: one port per tensor, in order (more than fit: Opaque)
             tensors = bound.pop("tensors")
             required = len(spec.inputs) - len(spec.optional_inputs)
@@ -346,9 +350,9 @@ class Builder:
         if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
             type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
         params = self.fixed(params, n)
-        if REGISTRY[type_].param_problems(params):
+        if self.registry[type_].param_problems(params):
             return None
-        if type_ in RESULT_PORTS and len(self.runs[0][n]) != 2:
+        if type_ in self.rules.results and len(self.runs[0][n]) != 2:
             return None
         node_id = self.add(n.name, type_, params)
         for port, value in ports.items():
@@ -405,7 +409,7 @@ class Builder:
             raise ImportTorchError(
                 f"{n.name}{self.where(n)}: {target} takes an argument a graph file cannot hold"
             ) from None
-        ports = REGISTRY["Opaque"].inputs
+        ports = self.registry["Opaque"].inputs
         if len(refs) > len(ports):
             raise ImportTorchError(f"{n.name}{self.where(n)}: {target} reads more than {len(ports)} tensors")
         outputs = [run[n] if item is None else run[n][item] for run in self.runs]
@@ -438,7 +442,7 @@ class Builder:
             candidates = [
                 f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
             ]
-        return next((c for c in candidates if opaque_may_call(c)), None)
+        return next((c for c in candidates if opaque_may_call(c, self.registry)), None)
 
 
 def shortest(tensor: Any) -> Any:
@@ -459,9 +463,9 @@ def _holds_tensor(value: Any) -> bool:
     return isinstance(value, torch.Tensor)
 
 
-def opaque_may_call(name: str) -> bool:
+def opaque_may_call(name: str, registry: Registry) -> bool:
     """Whether an Opaque node may call `name`: its declaration (nodes/imported.py) decides."""
-    spec = REGISTRY["Opaque"]
+    spec = registry["Opaque"]
     try:
         spec.template({**spec.defaults(), "target": name})
     except ValueError:

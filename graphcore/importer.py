@@ -2,7 +2,7 @@
 
 Each fx node becomes a graph node: placeholders become Inputs, parameters and buffers read with
 get_attr become Parameters and Constants, calls that a node type computes become that type (the
-tables of graphcore.torch_ops), and any other call becomes an Opaque node, listed in the report.
+`torch_rules` each type declares in nodes/), and any other call becomes an Opaque node, listed in the report.
 Sizes such as `x.size(0)` are computed by running the traced module on example inputs, once more
 per symbolic size ("N"), so a value that follows the batch is recognised (`view(x.size(0), -1)`
 becomes `view([-1, ...])`). The graph file it writes never runs the module: only node types, and
@@ -21,8 +21,8 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.import_builder import Builder, ImportResult, ImportTorchError, module_params
-from graphcore.registry import load_library
-from graphcore.torch_ops import Rule
+from graphcore.registry import REGISTRY, Registry, require_library
+from graphcore.torch_ops import Rule, TorchTables, tables
 
 __all__ = [
     "ImportResult",
@@ -98,11 +98,12 @@ def instantiate(cls: Any, kwargs: Mapping[str, Any]) -> Any:
         raise ImportTorchError(f"{cls.__name__}(**{dict(kwargs)!r}) failed: {_one_line(error)}") from None
 
 
-def declared_inputs(table: Any, where: str) -> dict[str, dict[str, Any]]:
+def declared_inputs(table: Any, where: str, registry: Registry = REGISTRY) -> dict[str, dict[str, Any]]:
     """Input params per forward argument, checked as a graph file's Input nodes are."""
     if not isinstance(table, Mapping):
         raise ImportTorchError(f'{where}: expected {{"argument": {{"shape": [...]}}, ...}}')
-    spec = load_library()["Input"]
+    require_library(registry)
+    spec = registry["Input"]
     for name, params in table.items():
         problems = spec.param_problems(params) if isinstance(params, dict) else [("", "expected an object")]
         if problems:
@@ -113,12 +114,13 @@ def declared_inputs(table: Any, where: str) -> dict[str, dict[str, Any]]:
 class _Tracer(torch.fx.Tracer):
     """Modules with a node type stay whole; every other module is traced through to its calls."""
 
-    def __init__(self, leaf_functions: tuple[Any, ...] = ()) -> None:
+    def __init__(self, registry: Registry, rules: TorchTables, leaf_functions: tuple[Any, ...] = ()) -> None:
         super().__init__(autowrap_functions=leaf_functions)
+        self.registry, self.rules = registry, rules
         self.record_stack_traces = True
 
     def is_leaf_module(self, m: Any, qualified_name: str) -> bool:
-        return module_params(m) is not None
+        return module_params(m, self.registry, self.rules) is not None
 
 
 class _Recorder(torch.fx.Interpreter):
@@ -144,13 +146,13 @@ def example_value(declared: Mapping[str, Any], sizes: Mapping[str, int], seed: i
     return torch.rand(shape, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
 
 
-def helper_rules(namespace: Mapping[str, Any]) -> dict[Any, Rule]:
+def helper_rules(namespace: Mapping[str, Any], registry: Registry = REGISTRY) -> dict[Any, Rule]:
     """Functions a graphcore export defines (a node type's `helpers`, as `positional_encoding`), as rules.
 
     A function counts only when its source is the registry's text, so a user's own function of the
     same name is traced through like any other code."""
     found = {}
-    for spec in load_library().values():
+    for spec in registry.values():
         match = re.search(r"^def (\w+)\(", spec.helpers, re.MULTILINE)
         function = namespace.get(match[1]) if match else None
         if function is None or not inspect.isfunction(function):
@@ -175,11 +177,12 @@ def import_module(
     batch: int = 4,
     source: Path | str = "<module>",
     namespace: Mapping[str, Any] | None = None,
+    registry: Registry = REGISTRY,
 ) -> ImportResult:
     """Trace `module` and build its graph; `inputs` gives each forward argument's Input params.
 
     `namespace` is the module file's globals, where a graphcore export's helper functions live."""
-    load_library()
+    require_library(registry)
     parameters = inspect.signature(module.forward).parameters
     unknown = sorted(set(inputs) - set(parameters))
     if unknown:
@@ -189,8 +192,9 @@ def import_module(
         for k, p in parameters.items()
         if k not in inputs and p.default is not inspect.Parameter.empty
     }
-    helpers = helper_rules(namespace or {})
-    tracer = _Tracer(tuple(helpers))
+    helpers = helper_rules(namespace or {}, registry)
+    rules = tables(registry)
+    tracer = _Tracer(registry, rules, tuple(helpers))
     try:
         traced = tracer.trace(module, concrete_args=concrete or None)
     except Exception as error:
@@ -224,7 +228,7 @@ def import_module(
         ) from None
     finally:
         gm.train(training)
-    builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers)
+    builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers, registry, rules)
     result = builder.build()
     _compare_weights(result, result.layers, gm)
     return result

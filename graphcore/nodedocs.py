@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from graphcore.registry import NodeSpec, Param, load_library
+from graphcore.registry import REGISTRY, NodeSpec, Param, load_library
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "nodes.md"
 
@@ -80,9 +80,8 @@ def _entry(spec: NodeSpec) -> list[str]:
     return [*lines, ""]
 
 
-def node_docs(registry: Mapping[str, NodeSpec] | None = None) -> str:
-    """The Markdown page for every registered type, grouped by category in palette order."""
-    registry = load_library() if registry is None else registry
+def node_docs(registry: Mapping[str, NodeSpec] = REGISTRY) -> str:
+    """The Markdown page for every type of `registry`, grouped by category in palette order."""
     order = {c: i for i, c in enumerate(CATEGORIES)}
     by_category: dict[str, list[NodeSpec]] = {}
     for spec in sorted(registry.values(), key=lambda s: (order.get(s.category, len(order)), s.type.lower())):
@@ -108,7 +107,7 @@ def node_docs(registry: Mapping[str, NodeSpec] | None = None) -> str:
 
 
 def main() -> None:
-    DOCS.write_text(node_docs(), encoding="utf-8")
+    DOCS.write_text(node_docs(load_library()), encoding="utf-8")
     print(f"wrote {DOCS}")
 
 

@@ -266,6 +266,47 @@ class Example:
 
 
 @dataclass(frozen=True)
+class TorchRule:
+    """A torch call that a node type computes, read by `graphcore import-torch`.
+
+    Exactly one of `function` (a function or operator, "torch.relu", "operator.add"), `method` (a
+    Tensor method, "relu") or `module` (an nn.Module class, "torch.nn.ReLU") is given; functions and
+    classes are named by dotted path, so declaring a rule does not import torch.
+
+    Functions and methods give `signature`, the call's parameter list in torch's own names
+    ("input, dim=None, keepdim=False"), and `rename` maps those names to the type's ports and params.
+    An argument the type has no param for must keep its default, or the call is imported as an
+    Opaque node. With `varargs` the last parameter also collects extra positionals (x.view(2, -1)).
+    Modules give `read`: the type's params from the module's attributes, or None when the type
+    cannot express that module.
+    """
+
+    function: str = ""
+    method: str = ""
+    module: str = ""
+    signature: str = ""
+    rename: Mapping[str, str] = field(default_factory=dict)
+    varargs: bool = False
+    read: Callable[[Any], dict[str, Any] | None] | None = None
+
+    def __post_init__(self) -> None:
+        if sum(map(bool, (self.function, self.method, self.module))) != 1:
+            raise ValueError("a TorchRule names exactly one of function, method or module")
+        if bool(self.module) != (self.read is not None):
+            raise ValueError(f"TorchRule {self.key}: a module rule gives read, a call rule gives signature")
+
+    @property
+    def key(self) -> str:
+        """What the rule matches, as a reader writes it: torch.relu, Tensor.relu, torch.nn.ReLU."""
+        return self.function or self.module or f"Tensor.{self.method}"
+
+
+# How a torch call's result maps to a type's output ports: "out", or a tuple such as
+# ("out", ("h", "c")) for an LSTM's (out, (h, c)).
+ResultPorts = str | tuple["ResultPorts", ...]
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """Everything about one node type.
 
@@ -280,7 +321,9 @@ class NodeSpec:
     hand-written local rules (declared where the formula is the lesson); without them torch.func
     differentiates `code`. `examples` draws valid configurations for the registry-driven tests.
     `editable` is False for types whose params record something rather than ask for it (an op
-    imported from PyTorch): the app shows them read-only.
+    imported from PyTorch): the app shows them read-only. `torch_rules` are the torch calls and
+    modules the type computes, which `graphcore import-torch` maps to it; `torch_result` is how such
+    a call's result maps to the output ports (default: the one port "out").
     """
 
     type: str
@@ -304,6 +347,8 @@ class NodeSpec:
     helpers: str = ""  # module-level source the code needs (a function or class), emitted once
     post_init: str | Callable[[Mapping[str, Any]], str] = ""
     editable: bool = True
+    torch_rules: tuple[TorchRule, ...] = ()
+    torch_result: ResultPorts = "out"
     examples: Callable[[random.Random], Sequence[Example]] | None = field(default=None, compare=False)
     _accepted: set[tuple[Any, ...]] = field(default_factory=set, init=False, repr=False, compare=False)
 
@@ -362,21 +407,41 @@ class NodeSpec:
         return problems
 
 
-REGISTRY: dict[str, NodeSpec] = {}
+Registry = Mapping[str, NodeSpec]
+
+REGISTRY: dict[str, NodeSpec] = {}  # empty until an entry point calls load_library()
+
+NO_LIBRARY = "no node library loaded: call graphcore.load_library()"
 
 
-def register(spec: NodeSpec) -> NodeSpec:
-    if spec.type in REGISTRY:
+class NoLibraryError(RuntimeError):
+    """A file was read with an empty registry: the caller forgot to load the node library."""
+
+
+def register(spec: NodeSpec, registry: dict[str, NodeSpec] | None = None) -> NodeSpec:
+    """Add `spec` to `registry` (the global REGISTRY by default, where `nodes/` declares its types)."""
+    registry = REGISTRY if registry is None else registry
+    if spec.type in registry:
         raise ValueError(f"node type {spec.type!r} is registered twice")
-    REGISTRY[spec.type] = spec
+    registry[spec.type] = spec
     return spec
 
 
 def load_library() -> dict[str, NodeSpec]:
-    """The built-in node library; graphcore imports `nodes` only here."""
+    """Register the built-in node library (`nodes/`) in REGISTRY and return it.
+
+    The entry points call this: the CLI's main, the app, the tests' conftest, and scripts
+    (`import graphcore; graphcore.load_library()`). graphcore functions never do: they take the
+    registry they read, defaulting to REGISTRY."""
     import nodes  # noqa: F401  (registers every family)
 
     return REGISTRY
+
+
+def require_library(registry: Registry) -> None:
+    """Raise NoLibraryError when `registry` is empty, before it makes every node a placeholder."""
+    if not registry:
+        raise NoLibraryError(NO_LIBRARY)
 
 
 # Shape helpers shared by node families.

@@ -7,8 +7,11 @@ relu in lower case, the rest as their nn classes (the generated code calls torch
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphcore._torch import torch
-from graphcore.registry import Param, Shape, call_template, expect, show
+from graphcore.registry import Param, Shape, TorchRule, call_template, expect, show
+from graphcore.torch_ops import X, attributes, no_params
 from nodes.elementwise import unary
 
 
@@ -27,6 +30,12 @@ unary(
     vjp=lambda g, x: (g * torch.sigmoid(x) * (1 - torch.sigmoid(x)),),
     jvp=lambda t, x: t[0] * torch.sigmoid(x) * (1 - torch.sigmoid(x)),
     aliases=("logistic", "σ"),
+    torch_rules=(
+        TorchRule(function="torch.sigmoid", signature="input", rename=X),
+        TorchRule(method="sigmoid", signature="self", rename=X),
+        TorchRule(function="torch.nn.functional.sigmoid", signature="input", rename=X),
+        TorchRule(module="torch.nn.Sigmoid", read=no_params),
+    ),
 )
 unary(
     "tanh",
@@ -36,6 +45,12 @@ unary(
     category="activations",
     vjp=lambda g, x: (g * (1 - torch.tanh(x) ** 2),),
     jvp=lambda t, x: t[0] * (1 - torch.tanh(x) ** 2),
+    torch_rules=(
+        TorchRule(function="torch.tanh", signature="input", rename=X),
+        TorchRule(method="tanh", signature="self", rename=X),
+        TorchRule(function="torch.nn.functional.tanh", signature="input", rename=X),
+        TorchRule(module="torch.nn.Tanh", read=no_params),
+    ),
 )
 unary(
     "relu",
@@ -47,6 +62,12 @@ unary(
     jvp=lambda t, x: t[0] * (x > 0).to(t[0].dtype),
     values="nonzero",
     aliases=("rectifier", "rectified linear", "ReLU"),
+    torch_rules=(
+        TorchRule(function="torch.relu", signature="input", rename=X),
+        TorchRule(method="relu", signature="self", rename=X),
+        TorchRule(function="torch.nn.functional.relu", signature="input, inplace=False", rename=X),
+        TorchRule(module="torch.nn.ReLU", read=no_params),
+    ),
 )
 
 SLOPE = Param("negative_slope", "float", 0.01, "Slope α for negative inputs.")
@@ -60,6 +81,14 @@ unary(
     values="nonzero",
     example=lambda r: {"negative_slope": r.choice([0.01, 0.2])},
     aliases=("leaky relu",),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.leaky_relu",
+            signature="input, negative_slope=0.01, inplace=False",
+            rename=X,
+        ),
+        TorchRule(module="torch.nn.LeakyReLU", read=attributes("negative_slope")),
+    ),
 )
 
 ALPHA = Param("alpha", "float", 1.0, "Scale α of the negative part.", min=0.0)
@@ -73,6 +102,10 @@ unary(
     values="nonzero",
     example=lambda r: {"alpha": r.choice([1.0, 0.5])},
     aliases=("exponential linear",),
+    torch_rules=(
+        TorchRule(function="torch.nn.functional.elu", signature="input, alpha=1.0, inplace=False", rename=X),
+        TorchRule(module="torch.nn.ELU", read=attributes("alpha")),
+    ),
 )
 unary(
     "SELU",
@@ -82,6 +115,10 @@ unary(
     category="activations",
     values="nonzero",
     aliases=("scaled elu",),
+    torch_rules=(
+        TorchRule(function="torch.nn.functional.selu", signature="input, inplace=False", rename=X),
+        TorchRule(module="torch.nn.SELU", read=no_params),
+    ),
 )
 unary(
     "SiLU",
@@ -90,6 +127,10 @@ unary(
     "Sigmoid-weighted linear unit, also called Swish.",
     category="activations",
     aliases=("swish", "silu"),
+    torch_rules=(
+        TorchRule(function="torch.nn.functional.silu", signature="input, inplace=False", rename=X),
+        TorchRule(module="torch.nn.SiLU", read=no_params),
+    ),
 )
 unary(
     "Mish",
@@ -97,6 +138,10 @@ unary(
     "z·tanh(softplus(z)),  ∂/∂z = tanh(sp) + z·σ(z)(1 − tanh²(sp)), sp = softplus(z)",
     "Smooth, non-monotonic activation close to Swish.",
     category="activations",
+    torch_rules=(
+        TorchRule(function="torch.nn.functional.mish", signature="input, inplace=False", rename=X),
+        TorchRule(module="torch.nn.Mish", read=no_params),
+    ),
 )
 
 APPROXIMATE = Param(
@@ -110,6 +155,10 @@ unary(
     params=(APPROXIMATE,),
     category="activations",
     example=lambda r: {"approximate": r.choice(["none", "tanh"])},
+    torch_rules=(
+        TorchRule(function="torch.nn.functional.gelu", signature="input, approximate='none'", rename=X),
+        TorchRule(module="torch.nn.GELU", read=attributes("approximate")),
+    ),
 )
 
 SOFTPLUS = (
@@ -124,7 +173,19 @@ unary(
     params=SOFTPLUS,
     category="activations",
     example=lambda r: {"beta": r.choice([1.0, 2.0])},
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.softplus", signature="input, beta=1.0, threshold=20.0", rename=X
+        ),
+        TorchRule(module="torch.nn.Softplus", read=attributes("beta", "threshold")),
+    ),
 )
+
+
+def dim_module(module: Any) -> dict[str, Any] | None:
+    """nn.Softmax(dim=None) picks a dim from the input's rank, which the node cannot say."""
+    return None if module.dim is None else {"dim": module.dim}
+
 
 DIM = Param("dim", "int", -1, "The dimension that sums to one (the classes).")
 unary(
@@ -137,6 +198,16 @@ unary(
     category="activations",
     example=lambda r: {"dim": r.choice([-1, 0])},
     aliases=("softmax", "normalised exponential"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.softmax",
+            signature="input, dim=None, _stacklevel=3, dtype=None",
+            rename=X,
+        ),
+        TorchRule(function="torch.softmax", signature="input, dim, dtype=None", rename=X),
+        TorchRule(method="softmax", signature="self, dim, dtype=None", rename=X),
+        TorchRule(module="torch.nn.Softmax", read=dim_module),
+    ),
 )
 unary(
     "LogSoftmax",
@@ -148,6 +219,16 @@ unary(
     category="activations",
     example=lambda r: {"dim": r.choice([-1, 0])},
     aliases=("log softmax",),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.log_softmax",
+            signature="input, dim=None, _stacklevel=3, dtype=None",
+            rename=X,
+        ),
+        TorchRule(function="torch.log_softmax", signature="input, dim, dtype=None", rename=X),
+        TorchRule(method="log_softmax", signature="self, dim, dtype=None", rename=X),
+        TorchRule(module="torch.nn.LogSoftmax", read=dim_module),
+    ),
 )
 
 
@@ -171,4 +252,12 @@ unary(
     values="spread",
     example=lambda r: r.choice([{}, {"min_val": -0.5, "max_val": 2.0}]),
     aliases=("hard tanh", "clip"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.hardtanh",
+            signature="input, min_val=-1.0, max_val=1.0, inplace=False",
+            rename=X,
+        ),
+        TorchRule(module="torch.nn.Hardtanh", read=attributes("min_val", "max_val")),
+    ),
 )

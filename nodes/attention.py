@@ -9,11 +9,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from graphcore._torch import torch
 from graphcore.registry import (
     Example,
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     broadcast,
     call_template,
     expect,
@@ -69,6 +71,13 @@ register(
             Example({}, ((2, 3), (4, 3), (4, 5))),
         ],
         aliases=("attention", "sdpa", "dot-product attention"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.scaled_dot_product_attention",
+                signature="query, key, value, attn_mask=None, "
+                "dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False",
+            ),
+        ),
     )
 )
 
@@ -140,6 +149,21 @@ def mha_examples(r: random.Random) -> list[Example]:
     ]
 
 
+def attention_module(module: Any) -> dict[str, Any] | None:
+    """The params of an nn.MultiheadAttention; None for the bias_k/add_zero_attn variants."""
+    if module.bias_k is not None or module.add_zero_attn:
+        return None
+    return {
+        "embed_dim": module.embed_dim,
+        "num_heads": module.num_heads,
+        "dropout": module.dropout,
+        "bias": module.in_proj_bias is not None,
+        "kdim": None if module.kdim == module.embed_dim else module.kdim,
+        "vdim": None if module.vdim == module.embed_dim else module.vdim,
+        "batch_first": module.batch_first,
+    }
+
+
 register(
     NodeSpec(
         "MultiheadAttention",
@@ -169,6 +193,8 @@ register(
         params=MHA,
         examples=mha_examples,
         aliases=("attention", "self-attention", "mha"),
+        torch_rules=(TorchRule(module="torch.nn.MultiheadAttention", read=attention_module),),
+        torch_result=("out", "weights"),
     )
 )
 
@@ -195,6 +221,27 @@ ENCODER = (
     Param("bias", "bool", True, "Learn biases in linear layers and layer norms."),
     *INIT_PARAMS,
 )
+
+
+def encoder_module(module: Any) -> dict[str, Any] | None:
+    """The params of an nn.TransformerEncoderLayer; None for an activation other than relu or gelu."""
+    F = torch.nn.functional
+    activation = {F.relu: "relu", F.gelu: "gelu"}.get(module.activation)
+    if activation is None:
+        return None
+    return {
+        "d_model": module.self_attn.embed_dim,
+        "nhead": module.self_attn.num_heads,
+        "dim_feedforward": module.linear1.out_features,
+        "dropout": module.dropout.p,
+        "activation": activation,
+        "layer_norm_eps": module.norm1.eps,
+        "batch_first": module.self_attn.batch_first,
+        "norm_first": module.norm_first,
+        "bias": module.linear1.bias is not None,
+    }
+
+
 register(
     NodeSpec(
         "TransformerEncoderLayer",
@@ -244,6 +291,7 @@ register(
             Example({"d_model": 2, "nhead": 1, "dim_feedforward": 3}, ((3, 2),)),
         ],
         aliases=("transformer", "encoder block", "transformer block"),
+        torch_rules=(TorchRule(module="torch.nn.TransformerEncoderLayer", read=encoder_module),),
     )
 )
 

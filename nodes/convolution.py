@@ -7,9 +7,22 @@ formula, written out once in `window_size`; a size that would drop below 1 is a 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
-from graphcore.registry import Dim, Example, NodeSpec, Param, Shape, call_template, expect, register, show
+from graphcore.registry import (
+    Dim,
+    Example,
+    NodeSpec,
+    Param,
+    Shape,
+    TorchRule,
+    call_template,
+    expect,
+    register,
+    show,
+)
+from graphcore.torch_ops import X, attributes, compact
 from nodes.init import INIT_PARAMS, rendered, weight_init
 
 
@@ -144,6 +157,29 @@ def conv_examples(n: int, transposed: bool = False) -> Any:
     return draw
 
 
+def conv_module(transposed: bool) -> Callable[[Any], dict[str, Any] | None]:
+    """The params of an nn.Conv*; None for padding the type cannot say ("same", non-zero modes)."""
+
+    def read(module: Any) -> dict[str, Any] | None:
+        if module.padding_mode != "zeros" or isinstance(module.padding, str):
+            return None
+        params = {
+            "in_channels": module.in_channels,
+            "out_channels": module.out_channels,
+            "kernel_size": compact(module.kernel_size),
+            "stride": compact(module.stride),
+            "padding": compact(module.padding),
+            "dilation": compact(module.dilation),
+            "groups": module.groups,
+            "bias": module.bias is not None,
+        }
+        if transposed:
+            params["output_padding"] = compact(module.output_padding)
+        return params
+
+    return read
+
+
 CONVOLUTIONS = (
     (
         "Conv1d",
@@ -209,6 +245,7 @@ for type_, n, transposed, doc, formula in CONVOLUTIONS:
             params=params,
             examples=conv_examples(n, transposed),
             aliases=ALIASES[type_],
+            torch_rules=(TorchRule(module=f"torch.nn.{type_}", read=conv_module(transposed)),),
         )
     )
 
@@ -253,6 +290,18 @@ def pool_params(dilated: bool) -> tuple[Param, ...]:
     )
 
 
+def max_pool_module(module: Any) -> dict[str, Any] | None:
+    if module.return_indices:
+        return None
+    return attributes("kernel_size", "stride", "padding", "dilation", "ceil_mode")(module)
+
+
+def avg_pool_module(module: Any) -> dict[str, Any] | None:
+    if module.divisor_override:
+        return None
+    return attributes("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")(module)
+
+
 def pool_examples(r: random.Random) -> list[Example]:
     size = r.randint(4, 7)
     return [
@@ -278,6 +327,15 @@ register(
         params=MAX_POOL,
         examples=pool_examples,
         aliases=("max pooling", "pool"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.max_pool2d",
+                signature="input, kernel_size, stride=None, "
+                "padding=0, dilation=1, ceil_mode=False, return_indices=False",
+                rename=X,
+            ),
+            TorchRule(module="torch.nn.MaxPool2d", read=max_pool_module),
+        ),
     )
 )
 AVG_POOL = pool_params(dilated=False)
@@ -299,6 +357,15 @@ register(
         params=AVG_POOL,
         examples=pool_examples,
         aliases=("average pooling", "mean pooling"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.avg_pool2d",
+                signature="input, kernel_size, stride=None, "
+                "padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None",
+                rename=X,
+            ),
+            TorchRule(module="torch.nn.AvgPool2d", read=avg_pool_module),
+        ),
     )
 )
 
@@ -326,6 +393,12 @@ register(
             Example({"output_size": [2, 3]}, ((1, 4, 7),)),
         ],
         aliases=("global average pooling", "gap"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.adaptive_avg_pool2d", signature="input, output_size", rename=X
+            ),
+            TorchRule(module="torch.nn.AdaptiveAvgPool2d", read=attributes("output_size")),
+        ),
     )
 )
 
@@ -397,5 +470,13 @@ register(
             Example({"mode": "bicubic", "scale_factor": 1.5}, ((1, 1, 4, 4),)),
         ],
         aliases=("interpolate", "resize", "upscale"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.interpolate",
+                signature="input, size=None, scale_factor=None, "
+                "mode='nearest', align_corners=None, recompute_scale_factor=None, antialias=False",
+                rename=X,
+            ),
+        ),
     )
 )

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.registry import Example, NodeSpec, Param, Shape, broadcast, expect, register, same_shape
+from graphcore.registry import (
+    Example,
+    NodeSpec,
+    Param,
+    Shape,
+    TorchRule,
+    broadcast,
+    expect,
+    register,
+    same_shape,
+)
+from graphcore.torch_ops import AB, X
 
 
 def unbroadcast(grad: Any, like: Any) -> Any:
@@ -108,6 +119,11 @@ binary(
     vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(g, b)),
     jvp=lambda t, a, b: t[0] + t[1],
     aliases=("plus", "+", "sum of two"),
+    torch_rules=(
+        TorchRule(function="operator.add", signature="input, other", rename=AB),
+        TorchRule(function="torch.add", signature="input, other, alpha=1", rename=AB),
+        TorchRule(method="add", signature="self, other", rename=AB),
+    ),
 )
 binary(
     "sub",
@@ -117,6 +133,11 @@ binary(
     vjp=lambda g, a, b: (unbroadcast(g, a), unbroadcast(-g, b)),
     jvp=lambda t, a, b: t[0] - t[1],
     aliases=("minus", "subtract", "-"),
+    torch_rules=(
+        TorchRule(function="operator.sub", signature="input, other", rename=AB),
+        TorchRule(function="torch.sub", signature="input, other, alpha=1", rename=AB),
+        TorchRule(method="sub", signature="self, other", rename=AB),
+    ),
 )
 binary(
     "mul",
@@ -126,6 +147,11 @@ binary(
     vjp=lambda g, a, b: (unbroadcast(g * b, a), unbroadcast(g * a, b)),
     jvp=lambda t, a, b: t[0] * b + a * t[1],
     aliases=("times", "multiply", "product", "*"),
+    torch_rules=(
+        TorchRule(function="operator.mul", signature="input, other", rename=AB),
+        TorchRule(function="torch.mul", signature="input, other", rename=AB),
+        TorchRule(method="mul", signature="self, other", rename=AB),
+    ),
 )
 binary(
     "div",
@@ -136,6 +162,11 @@ binary(
     jvp=lambda t, a, b: t[0] / b - a * t[1] / (b * b),
     values=("real", "nonzero"),
     aliases=("divide", "quotient", "/"),
+    torch_rules=(
+        TorchRule(function="operator.truediv", signature="input, other", rename=AB),
+        TorchRule(function="torch.div", signature="input, other, rounding_mode=None", rename=AB),
+        TorchRule(method="div", signature="self, other", rename=AB),
+    ),
 )
 binary(
     "maximum",
@@ -144,6 +175,10 @@ binary(
     "Element-wise larger of a and b (broadcasting).",
     values=("spread", "spread2"),
     aliases=("larger",),
+    torch_rules=(
+        TorchRule(function="torch.maximum", signature="input, other", rename=AB),
+        TorchRule(method="maximum", signature="self, other", rename=AB),
+    ),
 )
 binary(
     "minimum",
@@ -152,9 +187,24 @@ binary(
     "Element-wise smaller of a and b (broadcasting).",
     values=("spread", "spread2"),
     aliases=("smaller",),
+    torch_rules=(
+        TorchRule(function="torch.minimum", signature="input, other", rename=AB),
+        TorchRule(method="minimum", signature="self, other", rename=AB),
+    ),
 )
 
-unary("neg", "-{x}", "−x,  ∂/∂x = −1", "Negation.", aliases=("negate", "minus"))
+unary(
+    "neg",
+    "-{x}",
+    "−x,  ∂/∂x = −1",
+    "Negation.",
+    aliases=("negate", "minus"),
+    torch_rules=(
+        TorchRule(function="operator.neg", signature="input", rename=X),
+        TorchRule(function="torch.neg", signature="input", rename=X),
+        TorchRule(method="neg", signature="self", rename=X),
+    ),
+)
 unary(
     "pow",
     "torch.pow({x}, {exponent!r})",
@@ -164,8 +214,23 @@ unary(
     values="positive",
     example=lambda r: {"exponent": r.choice([2.0, 3.0, 0.5, -1.0])},
     aliases=("power", "**"),
+    torch_rules=(
+        TorchRule(function="operator.pow", signature="input, exponent", rename=X),
+        TorchRule(function="torch.pow", signature="input, exponent", rename=X),
+        TorchRule(method="pow", signature="self, exponent", rename=X),
+    ),
 )
-unary("square", "torch.square({x})", "x²,  ∂/∂x = 2x", "Square of each element.", aliases=("squared", "x²"))
+unary(
+    "square",
+    "torch.square({x})",
+    "x²,  ∂/∂x = 2x",
+    "Square of each element.",
+    aliases=("squared", "x²"),
+    torch_rules=(
+        TorchRule(function="torch.square", signature="input", rename=X),
+        TorchRule(method="square", signature="self", rename=X),
+    ),
+)
 unary(
     "sqrt",
     "torch.sqrt({x})",
@@ -173,6 +238,10 @@ unary(
     "Square root (inputs must be non-negative).",
     values="positive",
     aliases=("root", "√"),
+    torch_rules=(
+        TorchRule(function="torch.sqrt", signature="input", rename=X),
+        TorchRule(method="sqrt", signature="self", rename=X),
+    ),
 )
 unary(
     "exp",
@@ -181,6 +250,10 @@ unary(
     "Exponential.",
     vjp=lambda g, x: (g * torch.exp(x),),
     jvp=lambda t, x: t[0] * torch.exp(x),
+    torch_rules=(
+        TorchRule(function="torch.exp", signature="input", rename=X),
+        TorchRule(method="exp", signature="self", rename=X),
+    ),
 )
 unary(
     "log",
@@ -189,6 +262,10 @@ unary(
     "Natural logarithm (inputs must be positive).",
     values="positive",
     aliases=("ln", "logarithm"),
+    torch_rules=(
+        TorchRule(function="torch.log", signature="input", rename=X),
+        TorchRule(method="log", signature="self", rename=X),
+    ),
 )
 unary(
     "abs",
@@ -197,6 +274,10 @@ unary(
     "Absolute value (not differentiable at 0).",
     values="nonzero",
     aliases=("absolute", "magnitude"),
+    torch_rules=(
+        TorchRule(function="torch.abs", signature="input", rename=X),
+        TorchRule(method="abs", signature="self", rename=X),
+    ),
 )
 
 
@@ -223,4 +304,10 @@ unary(
         [{"min": -0.5, "max": 0.5}, {"min": 0.0, "max": None}, {"min": None, "max": 0.3}]
     ),
     aliases=("clip",),
+    torch_rules=(
+        TorchRule(function="torch.clamp", signature="input, min=None, max=None", rename=X),
+        TorchRule(function="torch.clip", signature="input, min=None, max=None", rename=X),
+        TorchRule(method="clamp", signature="self, min=None, max=None", rename=X),
+        TorchRule(method="clip", signature="self, min=None, max=None", rename=X),
+    ),
 )

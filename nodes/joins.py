@@ -12,7 +12,19 @@ import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from graphcore.registry import Dim, Example, NodeSpec, Param, Shape, expect, register, same_dim, show
+from graphcore.registry import (
+    Dim,
+    Example,
+    NodeSpec,
+    Param,
+    Shape,
+    TorchRule,
+    expect,
+    register,
+    same_dim,
+    show,
+)
+from graphcore.torch_ops import X
 from nodes.shape_ops import axis_of
 
 JOINED = ("a", "b", "c", "d", "e", "f")
@@ -83,7 +95,14 @@ def _join_code(function: str) -> Callable[[Mapping[str, Any], Collection[str]], 
     return template
 
 
-def join(type_: str, rule: Callable[..., Shape], doc: str, formula: str, examples: Any) -> None:
+def join(
+    type_: str,
+    rule: Callable[..., Shape],
+    doc: str,
+    formula: str,
+    examples: Any,
+    torch_rules: tuple[TorchRule, ...],
+) -> None:
     register(
         NodeSpec(
             type_,
@@ -97,6 +116,7 @@ def join(type_: str, rule: Callable[..., Shape], doc: str, formula: str, example
             formula=formula,
             params=(Param("dim", "int", 0, "The dimension to join along."),),
             examples=examples,
+            torch_rules=torch_rules,
         )
     )
 
@@ -114,6 +134,10 @@ join(
         Example({"dim": 1}, _joined(("N", 2), ("N", 3), ("N", 1))),
         Example({"dim": r.choice([0, -3])}, _joined((1, "N", 2), (2, "N", 2), (1, "N", 2), (3, "N", 2))),
     ],
+    torch_rules=(
+        TorchRule(function="torch.cat", signature="tensors, dim=0"),
+        TorchRule(function="torch.concat", signature="tensors, dim=0"),
+    ),
 )
 join(
     "stack",
@@ -126,6 +150,7 @@ join(
         Example({"dim": 1}, _joined(("N", 3), ("N", 3), ("N", 3))),
         Example({"dim": r.randint(-3, 2)}, _joined((2, "N"), (2, "N"), (2, "N"), (2, "N"))),
     ],
+    torch_rules=(TorchRule(function="torch.stack", signature="tensors, dim=0"),),
 )
 
 
@@ -191,6 +216,15 @@ register(
             Example({"split_size_or_sections": 3, "dim": 1}, (("N", 5),)),
             Example({"split_size_or_sections": [1, 3], "dim": -1}, (("N", 2, 4),)),
         ],
+        torch_rules=(
+            TorchRule(
+                function="torch.split",
+                signature="tensor, split_size_or_sections, dim=0",
+                rename={"tensor": "x"},
+            ),
+            TorchRule(method="split", signature="self, split_size_or_sections, dim=0", rename=X),
+        ),
+        torch_result=("out0", "out1"),
     )
 )
 register(
@@ -206,5 +240,10 @@ register(
         formula="[y₀; y₁] = x",
         examples=lambda r: [Example({"dim": 1}, (("N", r.choice([4, 5])),)), Example({}, ((3, "N"),))],
         aliases=("halve",),
+        torch_rules=(
+            TorchRule(function="torch.chunk", signature="input, chunks=2, dim=0", rename=X),
+            TorchRule(method="chunk", signature="self, chunks=2, dim=0", rename=X),
+        ),
+        torch_result=("out0", "out1"),
     )
 )

@@ -6,17 +6,21 @@ A layer is built once in the generated `__init__` from its `init` expression; it
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphcore.registry import (
     Example,
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     call_template,
     expect,
     register,
     same_dim,
     show,
 )
+from graphcore.torch_ops import attributes
 from nodes.init import INIT_PARAMS, rendered, weight_init
 from nodes.shape_ops import flatten_shape
 
@@ -38,6 +42,16 @@ LINEAR = (
     BIAS,
     *INIT_PARAMS,
 )
+
+
+def linear_module(module: Any) -> dict[str, Any]:
+    return {
+        "in_features": module.in_features,
+        "out_features": module.out_features,
+        "bias": module.bias is not None,
+    }
+
+
 register(
     NodeSpec(
         "Linear",
@@ -66,6 +80,7 @@ register(
             Example({"in_features": 2, "out_features": 2, "weight_init": "kaiming_normal"}, ((2,),)),
         ],
         aliases=("dense", "fully connected", "fc", "affine"),
+        torch_rules=(TorchRule(module="torch.nn.Linear", read=linear_module),),
     )
 )
 
@@ -95,6 +110,17 @@ BILINEAR = (
     BIAS,
     *INIT_PARAMS,
 )
+
+
+def bilinear_module(module: Any) -> dict[str, Any]:
+    return {
+        "in1_features": module.in1_features,
+        "in2_features": module.in2_features,
+        "out_features": module.out_features,
+        "bias": module.bias is not None,
+    }
+
+
 register(
     NodeSpec(
         "Bilinear",
@@ -125,6 +151,7 @@ register(
             ),
         ],
         aliases=("bilinear form",),
+        torch_rules=(TorchRule(module="torch.nn.Bilinear", read=bilinear_module),),
     )
 )
 
@@ -153,6 +180,19 @@ EMBEDDING = (
     Param("padding_idx", "int", None, "A row that stays zero and gets no gradient.", optional=True),
     *INIT_PARAMS,
 )
+
+
+def embedding_module(module: Any) -> dict[str, Any] | None:
+    """The params of an nn.Embedding; None for max_norm, scale_grad_by_freq or sparse gradients."""
+    if module.max_norm is not None or module.scale_grad_by_freq or module.sparse:
+        return None
+    return {
+        "num_embeddings": module.num_embeddings,
+        "embedding_dim": module.embedding_dim,
+        "padding_idx": module.padding_idx,
+    }
+
+
 register(
     NodeSpec(
         "Embedding",
@@ -180,6 +220,7 @@ register(
             ),
         ],  # the padding row gets no gradient by design, so gradcheck must not read it
         aliases=("lookup", "word embedding", "token embedding"),
+        torch_rules=(TorchRule(module="torch.nn.Embedding", read=embedding_module),),
     )
 )
 
@@ -201,5 +242,6 @@ register(
         doc="Merges all but the batch dimension: the bridge from convolutions to Linear layers.",
         formula="y = x.reshape(N, −1)",
         examples=lambda r: [Example({}, (("N", 2, 3, 2),)), Example({"end_dim": 2}, (("N", 2, 3, 2),))],
+        torch_rules=(TorchRule(module="torch.nn.Flatten", read=attributes("start_dim", "end_dim")),),
     )
 )

@@ -15,12 +15,25 @@ from graphcore.registry import (
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     call_template,
     expect,
     register,
     same_dim,
     show,
 )
+from graphcore.torch_ops import attributes
+
+
+def unweighted(*names: str) -> Callable[[Any], dict[str, Any] | None]:
+    """A loss module's params; None when it has class or positive weights, which no param holds."""
+
+    def read(module: Any) -> dict[str, Any] | None:
+        if getattr(module, "weight", None) is not None or getattr(module, "pos_weight", None) is not None:
+            return None
+        return attributes(*names)(module)
+
+    return read
 
 
 def _same(a: Shape, b: Shape) -> bool:
@@ -94,6 +107,13 @@ loss(
     "L = (1/n) Σᵢ (xᵢ − yᵢ)²,  ∂L/∂xᵢ = 2(xᵢ − yᵢ)/n",
     "Mean squared error between prediction and target.",
     aliases=("squared error", "l2 loss", "mse"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.mse_loss",
+            signature="input, target, size_average=None, reduce=None, reduction='mean', weight=None",
+        ),
+        TorchRule(module="torch.nn.MSELoss", read=attributes("reduction")),
+    ),
 )
 loss(
     "L1Loss",
@@ -101,6 +121,13 @@ loss(
     "L = (1/n) Σᵢ |xᵢ − yᵢ|,  ∂L/∂xᵢ = sign(xᵢ − yᵢ)/n",
     "Mean absolute error: less sensitive to outliers than MSE.",
     aliases=("absolute error", "mae"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.l1_loss",
+            signature="input, target, size_average=None, reduce=None, reduction='mean'",
+        ),
+        TorchRule(module="torch.nn.L1Loss", read=attributes("reduction")),
+    ),
 )
 HUBER = (REDUCTION, Param("delta", "float", 1.0, "Where the loss turns from quadratic to linear.", min=1e-12))
 loss(
@@ -110,6 +137,13 @@ loss(
     "Quadratic for small errors, linear for large ones.",
     params=HUBER,
     aliases=("huber",),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.huber_loss",
+            signature="input, target, reduction='mean', delta=1.0, weight=None",
+        ),
+        TorchRule(module="torch.nn.HuberLoss", read=attributes("reduction", "delta")),
+    ),
 )
 SMOOTH = (REDUCTION, Param("beta", "float", 1.0, "Where the loss turns from quadratic to linear.", min=0.0))
 loss(
@@ -118,6 +152,13 @@ loss(
     "lᵢ = ½dᵢ²/β if |dᵢ| < β else |dᵢ| − ½β,  dᵢ = xᵢ − yᵢ,  ∂lᵢ/∂xᵢ = clamp(dᵢ/β, −1, 1)",
     "L1 loss with a quadratic bowl near zero (Huber divided by β).",
     params=SMOOTH,
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.smooth_l1_loss",
+            signature="input, target, size_average=None, reduce=None, reduction='mean', beta=1.0",
+        ),
+        TorchRule(module="torch.nn.SmoothL1Loss", read=attributes("reduction", "beta")),
+    ),
 )
 loss(
     "BCELoss",
@@ -126,6 +167,13 @@ loss(
     "Binary cross-entropy of probabilities p in (0, 1), e.g. after a sigmoid.",
     values=("unit", "unit"),
     aliases=("binary cross entropy", "log loss"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.binary_cross_entropy",
+            signature="input, target, weight=None, size_average=None, reduce=None, reduction='mean'",
+        ),
+        TorchRule(module="torch.nn.BCELoss", read=unweighted("reduction")),
+    ),
 )
 loss(
     "BCEWithLogitsLoss",
@@ -134,6 +182,13 @@ loss(
     "Sigmoid and binary cross-entropy in one stable step, on raw scores z.",
     values=("real", "unit"),
     aliases=("sigmoid cross entropy", "logistic loss"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.binary_cross_entropy_with_logits",
+            signature="input, target, weight=None, size_average=None, reduce=None, reduction='mean', pos_weight=None",
+        ),
+        TorchRule(module="torch.nn.BCEWithLogitsLoss", read=unweighted("reduction")),
+    ),
 )
 
 
@@ -205,6 +260,17 @@ loss(
     shape=class_loss_shape("CrossEntropyLoss", True),
     examples=class_examples("probs"),
     aliases=("cross entropy", "softmax loss", "categorical cross entropy"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.cross_entropy",
+            signature="input, target, weight=None, size_average=None, "
+            "ignore_index=-100, reduce=None, reduction='mean', label_smoothing=0.0",
+        ),
+        TorchRule(
+            module="torch.nn.CrossEntropyLoss",
+            read=unweighted("reduction", "ignore_index", "label_smoothing"),
+        ),
+    ),
 )
 NLL = (REDUCTION, IGNORE)
 loss(
@@ -216,6 +282,13 @@ loss(
     shape=class_loss_shape("NLLLoss", False),
     examples=class_examples(),
     aliases=("negative log likelihood",),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.nll_loss",
+            signature="input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean'",
+        ),
+        TorchRule(module="torch.nn.NLLLoss", read=unweighted("reduction", "ignore_index")),
+    ),
 )
 
 KL_DIV = (
@@ -239,6 +312,13 @@ loss(
         Example({"log_target": True, "reduction": r.choice(["sum", "none"])}, ((2, 4), (2, 4))),
     ],
     aliases=("kl divergence", "relative entropy"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.kl_div",
+            signature="input, target, size_average=None, reduce=None, reduction='mean', log_target=False",
+        ),
+        TorchRule(module="torch.nn.KLDivLoss", read=attributes("reduction", "log_target")),
+    ),
 )
 HINGE = (Param("margin", "float", 1.0, "Margin Δ for the negative pairs.", min=0.0), REDUCTION)
 loss(
@@ -248,6 +328,12 @@ loss(
     "For distances x of pairs labelled similar (1) or dissimilar (−1).",
     params=HINGE,
     values=("real", "sign"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.hinge_embedding_loss",
+            signature="input, target, margin=1.0, size_average=None, reduce=None, reduction='mean'",
+        ),
+    ),
 )
 
 
@@ -271,6 +357,12 @@ loss(
     examples=lambda r: [e for e in class_examples(extra={"p": r.choice([1, 2])})(r) if len(e.shapes[0]) < 3],
     no_jvp_reason="torch has no forward-mode rule for multi_margin_loss; use reverse mode.",
     aliases=("svm loss", "multi-class hinge"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.multi_margin_loss",
+            signature="input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction='mean'",
+        ),
+    ),
 )
 
 
@@ -309,6 +401,12 @@ loss(
         Example({"reduction": "sum"}, (("N", 2), ("N", 2), ("N",)), POSITIVE_VAR),
     ],
     aliases=("gaussian likelihood", "heteroscedastic"),
+    torch_rules=(
+        TorchRule(
+            function="torch.nn.functional.gaussian_nll_loss",
+            signature="input, target, var, full=False, eps=1e-06, reduction='mean'",
+        ),
+    ),
 )
 
 KL_TERM = "1 + {logvar} - {mu} ** 2 - torch.exp({logvar})"

@@ -16,12 +16,14 @@ from graphcore.registry import (
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     call_template,
     expect,
     register,
     same_dim,
     show,
 )
+from graphcore.torch_ops import X, attributes
 from nodes.init import rendered
 
 EPS = Param("eps", "float", 1e-5, "Added to the variance before the square root, for stability.", min=0.0)
@@ -93,6 +95,12 @@ for type_, ranks, layout, examples in (
             doc=f"Normalises each channel over the batch and {'positions' if ranks != (4,) else 'pixels'}, then "
             "scales and shifts it. Training and evaluation mode differ.",
             aliases=("batch norm", "bn", "batch normalisation"),
+            torch_rules=(
+                TorchRule(
+                    module=f"torch.nn.{type_}",
+                    read=attributes("num_features", "eps", "momentum", "affine", "track_running_stats"),
+                ),
+            ),
         )
     )
 
@@ -104,6 +112,16 @@ def layer_norm_shape(x: Shape, *, normalized_shape: int | list[int], **_: Any) -
         f"LayerNorm normalized_shape={dims} must match the last dimensions of x {show(x)}",
     )
     return x
+
+
+def layer_norm_module(module: Any) -> dict[str, Any]:
+    shape = module.normalized_shape
+    return {
+        "normalized_shape": shape[0] if len(shape) == 1 else list(shape),
+        "eps": module.eps,
+        "elementwise_affine": module.elementwise_affine,
+        "bias": module.bias is not None or not module.elementwise_affine,
+    }
 
 
 LAYER_NORM = (
@@ -138,6 +156,7 @@ register(
             Example({"normalized_shape": [2, 3], "elementwise_affine": r.random() < 0.5}, (("N", 4, 2, 3),)),
         ],
         aliases=("layer norm", "ln", "layer normalisation"),
+        torch_rules=(TorchRule(module="torch.nn.LayerNorm", read=layer_norm_module),),
     )
 )
 
@@ -180,6 +199,11 @@ register(
             Example({"num_groups": 1, "num_channels": 3, "affine": False}, ((2, 3, 2, 2),)),
         ],
         aliases=("group norm", "gn"),
+        torch_rules=(
+            TorchRule(
+                module="torch.nn.GroupNorm", read=attributes("num_groups", "num_channels", "eps", "affine")
+            ),
+        ),
     )
 )
 
@@ -209,6 +233,14 @@ register(
             Example({"p": 0.0}, (("N", 2),)),
         ],
         aliases=("drop out", "regularisation"),
+        torch_rules=(
+            TorchRule(
+                function="torch.nn.functional.dropout",
+                signature="input, p=0.5, training=True, inplace=False",
+                rename=X,
+            ),
+            TorchRule(module="torch.nn.Dropout", read=attributes("p")),
+        ),
     )
 )
 

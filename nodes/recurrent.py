@@ -9,6 +9,7 @@ state may be wired into `h0` (and `c0`): an encoder's final state starting a dec
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from graphcore.registry import (
@@ -16,6 +17,7 @@ from graphcore.registry import (
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     call_template,
     expect,
     register,
@@ -115,6 +117,27 @@ def recurrent_examples(type_: str) -> Any:
     return draw
 
 
+def recurrent_module(nonlinearity: bool) -> Callable[[Any], dict[str, Any] | None]:
+    """The params of an nn.RNN, LSTM or GRU; None for dropout between layers or projections."""
+
+    def read(module: Any) -> dict[str, Any] | None:
+        if module.dropout or getattr(module, "proj_size", 0):
+            return None
+        params = {
+            "input_size": module.input_size,
+            "hidden_size": module.hidden_size,
+            "num_layers": module.num_layers,
+            "bias": module.bias,
+            "batch_first": module.batch_first,
+            "bidirectional": module.bidirectional,
+        }
+        if nonlinearity:
+            params["nonlinearity"] = module.nonlinearity
+        return params
+
+    return read
+
+
 def recurrent_code(outputs: str, states: tuple[str, ...]) -> Any:
     """`out, h = self.rnn(x)`, passing the initial state only when one is wired in."""
     state = "{h0}" if len(states) == 1 else "({h0}, {c0})"
@@ -183,5 +206,7 @@ for type_, outputs, code, formula, doc in RECURRENT:
             formula=formula,
             examples=recurrent_examples(type_),
             aliases=("recurrent", "sequence", type_.lower()),
+            torch_rules=(TorchRule(module=f"torch.nn.{type_}", read=recurrent_module(type_ == "RNN")),),
+            torch_result=("out", ("h", "c")) if type_ == "LSTM" else ("out", "h"),
         )
     )

@@ -6,7 +6,19 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from graphcore.registry import Example, NodeSpec, Param, Shape, broadcast, expect, register, same_dim, show
+from graphcore.registry import (
+    Example,
+    NodeSpec,
+    Param,
+    Shape,
+    TorchRule,
+    broadcast,
+    expect,
+    register,
+    same_dim,
+    show,
+)
+from graphcore.torch_ops import AB, X
 
 
 def _dims(dim: int | list[int] | None, rank: int, x: Shape) -> list[int]:
@@ -84,6 +96,10 @@ reduction(
     "Σᵢ xᵢ,  ∂/∂xᵢ = 1",
     "Sum of elements, over all or some dimensions.",
     aliases=("total", "Σ"),
+    torch_rules=(
+        TorchRule(function="torch.sum", signature="input, dim=None, keepdim=False, dtype=None", rename=X),
+        TorchRule(method="sum", signature="self, dim=None, keepdim=False, dtype=None", rename=X),
+    ),
 )
 reduction(
     "mean",
@@ -92,6 +108,10 @@ reduction(
     "(1/n) Σᵢ xᵢ,  ∂/∂xᵢ = 1/n",
     "Average of elements, over all or some dimensions.",
     aliases=("average", "avg"),
+    torch_rules=(
+        TorchRule(function="torch.mean", signature="input, dim=None, keepdim=False, dtype=None", rename=X),
+        TorchRule(method="mean", signature="self, dim=None, keepdim=False, dtype=None", rename=X),
+    ),
 )
 reduction(
     "max",
@@ -101,6 +121,11 @@ reduction(
     "Largest element, over all or some dimensions (the values; torch.amax).",
     values="spread",
     aliases=("maximum value", "amax"),
+    torch_rules=(
+        TorchRule(function="torch.max", signature="input", rename=X),
+        TorchRule(function="torch.amax", signature="input, dim=(), keepdim=False", rename=X),
+        TorchRule(method="amax", signature="self, dim=(), keepdim=False", rename=X),
+    ),
 )
 reduction(
     "min",
@@ -110,6 +135,11 @@ reduction(
     "Smallest element, over all or some dimensions (the values; torch.amin).",
     values="spread",
     aliases=("minimum value", "amin"),
+    torch_rules=(
+        TorchRule(function="torch.min", signature="input", rename=X),
+        TorchRule(function="torch.amin", signature="input, dim=(), keepdim=False", rename=X),
+        TorchRule(method="amin", signature="self, dim=(), keepdim=False", rename=X),
+    ),
 )
 reduction(
     "norm",
@@ -121,6 +151,13 @@ reduction(
     params=(Param("p", "int", 2, "Which norm: 1 or 2.", choices=(1, 2)),),
     extra=lambda r: {"p": r.choice([1, 2])},
     aliases=("length", "magnitude", "‖x‖"),
+    torch_rules=(
+        TorchRule(
+            function="torch.linalg.vector_norm",
+            signature="x, ord=2, dim=None, keepdim=False, dtype=None",
+            rename={"ord": "p"},
+        ),
+    ),
 )
 
 
@@ -142,6 +179,10 @@ register(
         formula="a · b = Σᵢ aᵢbᵢ,  ∂/∂a = b,  ∂/∂b = a",
         examples=lambda r: [Example({}, ((k := r.randint(1, 5),), (k,)))],
         aliases=("inner product", "scalar product"),
+        torch_rules=(
+            TorchRule(function="torch.dot", signature="input, other", rename=AB),
+            TorchRule(method="dot", signature="self, other", rename=AB),
+        ),
     )
 )
 
@@ -184,5 +225,10 @@ register(
             )
         ],
         aliases=("matrix multiply", "@", "mm", "bmm"),
+        torch_rules=(
+            TorchRule(function="operator.matmul", signature="input, other", rename=AB),
+            TorchRule(function="torch.matmul", signature="input, other", rename=AB),
+            TorchRule(method="matmul", signature="self, other", rename=AB),
+        ),
     )
 )

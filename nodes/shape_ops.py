@@ -15,11 +15,13 @@ from graphcore.registry import (
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     dim_product,
     expect,
     register,
     show,
 )
+from graphcore.torch_ops import X
 
 
 def axis_of(dim: int, rank: int, x: Shape, extra: int = 0) -> int:
@@ -85,6 +87,10 @@ register(
         formula="y = x, rearranged",
         examples=_reshape_examples,
         aliases=("resize",),
+        torch_rules=(
+            TorchRule(function="torch.reshape", signature="input, shape", rename=X),
+            TorchRule(method="reshape", signature="self, shape", rename=X, varargs=True),
+        ),
     )
 )
 register(
@@ -99,6 +105,7 @@ register(
         doc="Like reshape, but never copies: x must be contiguous (reshape after a transpose).",
         formula="y = x, rearranged",
         examples=_reshape_examples,
+        torch_rules=(TorchRule(method="view", signature="self, shape", rename=X, varargs=True),),
     )
 )
 
@@ -134,6 +141,10 @@ register(
             Example({}, ((2, 3),)),
             Example({"start_dim": 0, "end_dim": 1}, (("N", 3, 2),)),
         ],
+        torch_rules=(
+            TorchRule(function="torch.flatten", signature="input, start_dim=0, end_dim=-1", rename=X),
+            TorchRule(method="flatten", signature="self, start_dim=0, end_dim=-1", rename=X),
+        ),
     )
 )
 
@@ -163,6 +174,10 @@ register(
             Example({}, ((2, 3),)),
         ],
         aliases=("swap axes", "T"),
+        torch_rules=(
+            TorchRule(function="torch.transpose", signature="input, dim0, dim1", rename=X),
+            TorchRule(method="transpose", signature="self, dim0, dim1", rename=X),
+        ),
     )
 )
 
@@ -190,6 +205,10 @@ register(
             Example({"dims": r.sample([0, 1, 2], 3)}, (("N", 2, 3),)),
             Example({"dims": [1, 0]}, ((2, 3),)),
         ],
+        torch_rules=(
+            TorchRule(function="torch.permute", signature="input, dims", rename=X),
+            TorchRule(method="permute", signature="self, dims", rename=X, varargs=True),
+        ),
     )
 )
 
@@ -226,6 +245,10 @@ register(
             Example({"dim": [1, 2]}, (("N", 1, 1, 3),)),
             Example({"dim": 0}, (("N", 2),)),
         ],
+        torch_rules=(
+            TorchRule(function="torch.squeeze", signature="input, dim=None", rename=X),
+            TorchRule(method="squeeze", signature="self, dim=None", rename=X),
+        ),
     )
 )
 
@@ -248,6 +271,10 @@ register(
         formula="y = x, a size-1 dim inserted",
         examples=lambda r: [Example({"dim": r.randint(-3, 2)}, (("N", 3),)), Example({}, ((),))],
         aliases=("expand dims",),
+        torch_rules=(
+            TorchRule(function="torch.unsqueeze", signature="input, dim", rename=X),
+            TorchRule(method="unsqueeze", signature="self, dim", rename=X),
+        ),
     )
 )
 
@@ -295,6 +322,10 @@ register(
             Example({}, ((3,),)),
         ],
         aliases=("index", "getitem", "x[i]"),
+        torch_rules=(
+            TorchRule(function="torch.select", signature="input, dim, index", rename=X),
+            TorchRule(method="select", signature="self, dim, index", rename=X),
+        ),
     )
 )
 register(
@@ -317,5 +348,9 @@ register(
             Example({"start": -2, "length": 2}, ((3, 2),)),
         ],
         aliases=("slice", "x[a:b]"),
+        torch_rules=(
+            TorchRule(function="torch.narrow", signature="input, dim, start, length", rename=X),
+            TorchRule(method="narrow", signature="self, dim, start, length", rename=X),
+        ),
     )
 )

@@ -14,12 +14,14 @@ from graphcore.registry import (
     NodeSpec,
     Param,
     Shape,
+    TorchRule,
     expect,
     literal_shape,
     register,
     same_shape,
     show,
 )
+from graphcore.torch_ops import X
 from nodes.init import init_call
 
 PARAMETER_INITS = (
@@ -202,6 +204,7 @@ like(
     "0",
     "Zeros shaped like x (the 'fake' labels of a GAN's discriminator loss).",
     aliases=("zeros",),
+    torch_rules=(TorchRule(function="torch.zeros_like", signature="input", rename=X),),
 )
 like(
     "ones_like",
@@ -209,6 +212,7 @@ like(
     "1",
     "Ones shaped like x (the 'real' labels of a GAN's losses).",
     aliases=("ones",),
+    torch_rules=(TorchRule(function="torch.ones_like", signature="input", rename=X),),
 )
 like(
     "full_like",
@@ -218,6 +222,7 @@ like(
     params=(Param("fill_value", "float", 0.0, "The value of every element."),),
     example={"fill_value": 0.9},
     aliases=("fill",),
+    torch_rules=(TorchRule(function="torch.full_like", signature="input, fill_value", rename=X),),
 )
 
 SEEDED_RANDN = '''
@@ -240,4 +245,5 @@ like(
     example={"seed": 7},
     helpers=SEEDED_RANDN,
     aliases=("noise", "epsilon", "normal noise", "randn_like"),
+    torch_rules=(TorchRule(function="torch.randn_like", signature="input", rename=X),),
 )

@@ -6,6 +6,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402  (after the platform is set)
 
+from graphcore.registry import load_library  # noqa: E402
+
+# The entry point of the tests, like the CLI's main and the app: graphcore never loads the library itself.
+load_library()
+
 # Fuzz figures (tests/fuzz/counts.py) shown in the summary. These hooks live here, not in
 # tests/fuzz/conftest.py: under xdist only this top conftest is loaded by the controller.
 SUMMARY: list[str] = []  # on the controller: every fuzz test's figures, from this process or a worker's
