@@ -138,7 +138,8 @@ register(
         params=(
             Param("shape", "shape", [], "Size of each dimension; [] is a scalar."),
             Param("init", "str", "value", "How the initial value is drawn.", choices=PARAMETER_INITS),
-            Param("value", "value", None, "The initial value when init is 'value'.", optional=True),
+            # 0.0, not null: a Parameter added from the palette (shape [], init 'value') is valid as added
+            Param("value", "value", 0.0, "The initial value when init is 'value'.", optional=True),
             Param("std", "float", 1.0, "Standard deviation for init 'normal'.", min=0.0),
             Param("bound", "float", 1.0, "Half-width of U(−bound, bound) for init 'uniform'.", min=0.0),
         ),
@@ -146,6 +147,7 @@ register(
         examples=lambda r: [
             Example({"shape": [r.randint(1, 4), r.randint(1, 4)], "init": r.choice(PARAMETER_INITS[1:])}, ()),
             Example({"shape": [2], "init": "value", "value": [0.5, -1.0]}, ()),
+            Example({}, ()),  # as the palette adds it
         ],
     )
 )
