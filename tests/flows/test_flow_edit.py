@@ -1,0 +1,88 @@
+"""Editing as a user does, read back from the History panel: a click and the Delete key, values and
+names typed into the inspector key by key, a node dragged, a wire dragged port to port, Ctrl+Z.
+Each step reads as what was done, naming nodes as the canvas shows them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.window import MainWindow
+from graphcore.graph import PortRef
+from tests.app.canvas_gestures import drag, mouse, port_pos
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+GRAB = QPointF(40, 10)  # a point on a node's header, away from its ports
+
+
+def click_node(window: MainWindow, node_id: str) -> None:
+    at = window.scene.nodes[node_id].mapToScene(GRAB)
+    mouse(window.view, QEvent.Type.MouseButtonPress, at)
+    mouse(window.view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
+    window.view.setFocus()  # as the click on the canvas gives it
+    assert window.inspector.node_id == node_id
+
+
+def retype(qtbot, field, text: str) -> None:
+    """Click a field, select what is there, type `text` key by key and press Enter."""
+    QTest.mouseClick(field, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(field, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+def history(window: MainWindow) -> list[str]:
+    """The History panel's rows, as shown ("Opened" first)."""
+    model = window.history.model()
+    return [model.index(i, 0).data() for i in range(model.rowCount())]
+
+
+def test_the_history_reads_as_what_the_user_did(neuron: MainWindow, qtbot):
+    neuron.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is neuron)
+    graph = neuron.document.graph
+    click_node(neuron, "half")
+    qtbot.keyClick(neuron.view, Qt.Key.Key_Delete)
+    click_node(neuron, "sq")
+    retype(qtbot, neuron.inspector.editors["exponent"].lineEdit(), "3")
+    click_node(neuron, "w")
+    retype(qtbot, neuron.inspector.editors["value"], "0.75")
+    click_node(neuron, "wx")
+    retype(qtbot, neuron.inspector.id_edit, "product")
+    click_node(neuron, "t")
+    qtbot.keyClick(neuron.view, Qt.Key.Key_F2)
+    qtbot.keyClicks(neuron.inspector.label_edit, "activation")
+    qtbot.keyClick(neuron.inspector.label_edit, Qt.Key.Key_Return)
+    header = neuron.scene.nodes["L"].mapToScene(GRAB)
+    drag(neuron.view, header, header + QPointF(120, 60))
+    drag(neuron.view, port_pos(neuron, "x.out", True), port_pos(neuron, "z.b", False))
+    assert graph.source_of(PortRef("z", "b")) == PortRef("x", "out")
+    assert history(neuron) == [
+        "Opened",
+        "Delete ½",
+        "Set (y − t)².exponent to 3.0",
+        "Set w.value to 0.75",
+        "Rename id wx to product",
+        "Rename t = σ(z) to activation",
+        "Move L",
+        "Connect x → z.b",
+    ]
+    qtbot.keyClick(neuron.view, Qt.Key.Key_Z, CTRL)
+    qtbot.keyClick(neuron.view, Qt.Key.Key_Z, CTRL)
+    assert neuron.document.stack.index() == 5  # two steps back: the wire and the move
+    assert neuron.history.selectionModel().currentIndex().row() == 5  # the panel marks "Rename t = σ(z) …"
+    assert graph.source_of(PortRef("z", "b")) == PortRef("b", "out")
+    assert "L" in graph and neuron.scene.nodes["L"].mapToScene(GRAB) == header  # the move undone
+
+
+def test_a_refused_id_is_named_and_adds_no_step(neuron: MainWindow, qtbot):
+    click_node(neuron, "r")
+    retype(qtbot, neuron.inspector.id_edit, "z")
+    assert neuron.statusBar().currentMessage() == "Cannot rename r: there is already a node 'z'"
+    retype(qtbot, neuron.inspector.id_edit, "r.1")
+    assert neuron.statusBar().currentMessage() == "Cannot rename r: a node id cannot contain '.' (id 'r.1')"
+    assert history(neuron) == ["Opened"] and neuron.inspector.id_edit.text() == "r"
+    retype(qtbot, neuron.inspector.id_edit, "residual")
+    assert history(neuron) == ["Opened", "Rename id r to residual"]
+    assert neuron.scene.selected_node_ids() == ["residual"]
