@@ -9,6 +9,7 @@ one under the mouse), and edges, the most numerous items, are Qt's own C++ items
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from app.canvas.edges import EdgeItem
     from app.canvas.scene import CanvasScene
 
-HEADER, ROW, PARAM_ROW, PAD, RADIUS, PORT_RADIUS = 26.0, 20.0, 16.0, 8.0, 6.0, 5.0
+HEADER, ROW, PARAM_ROW, PAD, RADIUS, PORT_RADIUS = 26.0, 20.0, 16.0, 8.0, 6.0, 6.5
 MIN_WIDTH, MAX_WIDTH, MAX_PARAMS = 150.0, 280.0, 3
+VALUE_ROOM = 64.0  # room a param line leaves for its value (a longer one is elided, never widens)
 OVERVIEW_LOD = 0.5  # below this zoom, nodes draw only a big title and edges drop their labels
 PORTS_LOD = 0.3  # below this zoom, ports are not drawn and wires cannot start (too small to aim at)
 EDGE_WIDTH = 1.5
@@ -94,11 +96,32 @@ def pill(label: str) -> tuple[QPainterPath, QPointF]:
     return path, QPointF(-width / 2 + 5, -height / 2 + 1)
 
 
+def distance(a: QPointF, b: QPointF) -> float:
+    return math.hypot(a.x() - b.x(), a.y() - b.y())
+
+
+def param_lines(node: Node, spec: NodeSpec | None) -> list[str]:
+    """The params a node shows: those changed from their defaults, and always a Constant's value
+    (what the constant is is the point of the node)."""
+    defaults = spec.defaults() if spec else {}
+    always = {p.name for p in spec.params} if spec and spec.kind == "constant" else set()
+    values = {**{k: defaults[k] for k in always}, **node.params}
+    shown = {k: v for k, v in values.items() if k in always or v != defaults.get(k, ...)}
+    lines = [f"{k} = {show_value(v) or 'null'}" for k, v in list(shown.items())[:MAX_PARAMS]]
+    if len(shown) > MAX_PARAMS:
+        lines.append(f"+{len(shown) - MAX_PARAMS} more")
+    return lines
+
+
 class Port:
     """A port's place and look. Its node draws it and finds it under the mouse: giving each port an
-    item of its own would add thousands of items to a big graph for a few pixels each."""
+    item of its own would add thousands of items to a big graph for a few pixels each.
 
-    HIT_RADIUS = 9.0
+    The hit area (HIT_RADIUS) is wider than half a row, so the nearest port wins where two overlap:
+    a press is never ambiguous, and a port is easy to aim at.
+    """
+
+    HIT_RADIUS = 12.0
 
     def __init__(self, node_item: NodeItem, name: str, is_output: bool) -> None:
         self.node_item, self.name, self.is_output = node_item, name, is_output
@@ -125,7 +148,7 @@ class Port:
         fill = {"ok": theme.ok, "bad": theme.error}.get(
             self.highlight or "", theme.edge if self.connected else theme.port
         )
-        radius = PORT_RADIUS + (2 if self.hovered or self.highlight else 0)
+        radius = PORT_RADIUS + (1.5 if self.hovered or self.highlight else 0)
         painter.setPen(pen(theme.error if self.problem else theme.node_border, 1.5))
         painter.setBrush(brush(fill))
         painter.drawEllipse(self.pos, radius, radius)
@@ -165,23 +188,24 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def rebuild(self) -> None:
-        """Recompute size, texts and paths from the model node (after a label or param change)."""
+        """Recompute size, texts and paths from the model node (after a label or param change).
+
+        The width follows the type, its ports and its params, never the label or the param values:
+        renaming a node or editing a value leaves its ports where they are (long texts are elided).
+        """
         self.prepareGeometryChange()
         spec, node = self.spec, self.node
         inputs, outputs = (spec.inputs, spec.outputs) if spec else (tuple(self.inputs), tuple(self.outputs))
         title_m, small_m = fonts()["title"][1], fonts()["small"][1]
         type_name = node.type if node.title != node.type else ""
-        defaults = spec.defaults() if spec else {}
-        shown = {k: v for k, v in node.params.items() if v != defaults.get(k, ...)}
-        lines = [f"{k} = {show_value(v) or 'null'}" for k, v in list(shown.items())[:MAX_PARAMS]]
-        if len(shown) > MAX_PARAMS:
-            lines.append(f"+{len(shown) - MAX_PARAMS} more")
+        lines = param_lines(node, spec)
+        param_names = [p.name for p in spec.params] if spec else list(node.params)
         widest_in = max((text_width("port", p) for p in inputs), default=0)
         widest_out = max((text_width("port", p) for p in outputs), default=0)
         wanted = max(
-            title_m.horizontalAdvance(node.title) + text_width("small", type_name) + 36,
+            title_m.horizontalAdvance(node.type) + text_width("small", node.type) + 36,
             widest_in + widest_out + 48,
-            *(small_m.horizontalAdvance(t) + 24 for t in lines),
+            *(text_width("small", f"{name} = ") + VALUE_ROOM + 24 for name in param_names),
         )
         self.width = width = min(MAX_WIDTH, max(MIN_WIDTH, wanted))
         rows = max(len(inputs), len(outputs))
@@ -202,7 +226,8 @@ class NodeItem(QGraphicsItem):
         self.header.arcTo(QRectF(width - 2 * RADIUS, 0, 2 * RADIUS, 2 * RADIUS), 90, -90)
         self.header.lineTo(width, HEADER)
         self.header.closeSubpath()
-        self._bounds = QRectF(-PORT_RADIUS - 4, -3, width + 2 * PORT_RADIUS + 8, self.height + 6)
+        reach = Port.HIT_RADIUS + 1  # the port dots and their hit areas stick out of the body
+        self._bounds = QRectF(-reach, -3, width + 2 * reach, self.height + 6)
         self._place_ports(inputs, outputs)
         self.update()
 
@@ -235,11 +260,12 @@ class NodeItem(QGraphicsItem):
         return self.mapToScene(port.pos if port else QPointF(self.width if is_output else 0, HEADER / 2))
 
     def port_at(self, local: QPointF) -> Port | None:
-        """The port whose dot is under `local` (item coordinates), when ports are shown."""
+        """The port nearest `local` (item coordinates) within its hit area, when ports are shown."""
         scene: CanvasScene | None = self.scene()  # type: ignore[assignment]
         if scene is None or not scene.ports_shown:
             return None
-        return next((p for p in self.ports() if (p.pos - local).manhattanLength() <= Port.HIT_RADIUS), None)
+        near = [p for p in self.ports() if distance(p.pos, local) <= Port.HIT_RADIUS]
+        return min(near, key=lambda p: distance(p.pos, local), default=None)
 
     def set_problems(self, problems: list[str]) -> None:
         if problems != self.problems:
@@ -249,7 +275,8 @@ class NodeItem(QGraphicsItem):
     def describe(self) -> str:
         """The tooltip: what the node is, then its problems."""
         about = f"{self.node.type}: {self.spec.doc}" if self.spec else f"unknown type {self.node.type!r}"
-        return "\n".join([f"{self.node.id} — {about}", *self.problems])
+        label = [f"Label: {self.node.label}"] if self.node.label else []  # the title may be elided
+        return "\n".join([f"{self.node.id} — {about}", *label, *self.problems])
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -340,12 +367,14 @@ class NodeItem(QGraphicsItem):
         self.unsetCursor()
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        port = self.port_at(event.pos()) if event.button() == Qt.MouseButton.LeftButton else None
+        scene: CanvasScene = self.scene()  # type: ignore[assignment]
+        left = event.button() == Qt.MouseButton.LeftButton
+        port = scene.port_near(event.scenePos()) if left and self.port_at(event.pos()) else None
         if port is None:
             super().mousePressEvent(event)
             return
         self.wiring = True
-        self.scene().wire_pressed.emit(port)
+        scene.start_wire(port)
         event.accept()
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -357,6 +386,6 @@ class NodeItem(QGraphicsItem):
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self.wiring:
             self.wiring = False
-            self.scene().wire_released.emit(event.scenePos())
+            self.scene().finish_wire(event.scenePos())
         else:
             super().mouseReleaseEvent(event)

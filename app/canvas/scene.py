@@ -8,6 +8,8 @@ to turn into undo commands.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QPointF, QRectF, QSignalBlocker, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QTransform
 from PySide6.QtWidgets import (
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.canvas.backdrop import BackdropItem
 from app.canvas.edges import EdgeItem, WireItem
-from app.canvas.items import OVERVIEW_LOD, PORTS_LOD, NodeItem, Port
+from app.canvas.items import OVERVIEW_LOD, PORTS_LOD, NodeItem, Port, distance
 from app.document import Document
 from app.groups import KEY as GROUPS
 from app.groups import external_ports, groups_of
@@ -31,6 +33,15 @@ from graphcore.registry import REGISTRY, show
 from graphcore.validate import Report
 
 SCENE_HALF = 100_000.0  # the canvas is effectively unbounded: pan anywhere
+
+
+@dataclass(frozen=True)
+class DraggedWire:
+    """The wire being dragged: it hangs from `anchor`; `picked_up` is the input whose edge it is."""
+
+    anchor: PortRef
+    from_output: bool
+    picked_up: PortRef | None = None
 
 
 class CanvasScene(QGraphicsScene):
@@ -54,6 +65,7 @@ class CanvasScene(QGraphicsScene):
         self._flagged: tuple[set[str], set[PortRef]] = (set(), set())  # nodes and ports shown red
         self._dragging_nodes = False
         self._group_drag: dict[str, QPointF] | None = None
+        self.dragged_wire: DraggedWire | None = None
         self.wire = WireItem()
         self.addItem(self.wire)
         signals = document.signals
@@ -249,14 +261,66 @@ class CanvasScene(QGraphicsScene):
         text = (port or item).describe()  # type: ignore[attr-defined]
         QToolTip.showText(event.screenPos(), text, event.widget())
 
+    def start_wire(self, port: Port) -> None:
+        """A press on a port starts a wire. Pressing a connected input picks up the edge into it,
+        so the wire hangs from that edge's source (the controller follows the same rule)."""
+        source = None if port.is_output else self.graph.source_of(port.ref)
+        if source is not None:
+            self.dragged_wire = DraggedWire(source, True, port.ref)
+        else:
+            self.dragged_wire = DraggedWire(port.ref, port.is_output)
+        self.wire_pressed.emit(port)
+
+    def finish_wire(self, pos: QPointF) -> None:
+        """The wire is let go: while the release is handled (a quick-add may open for it) the wire
+        is still known, so the popup can offer only types that take it."""
+        try:
+            self.wire_released.emit(pos)
+        finally:
+            self.dragged_wire = None
+
     def port_at(self, pos: QPointF, exclude: PortRef | None = None) -> Port | None:
-        """The port under a scene position (a wire's candidate target)."""
+        """A wire's candidate target at a scene position: the port under it, else, while a wire is
+        dragged over a node's body, the port of that node the wire fits best (see best_port)."""
+        port = self.port_near(pos)
+        if port is not None:
+            return port if port.ref != exclude else None  # still where the wire starts
+        body = next((i for i in self.items(pos) if isinstance(i, NodeItem) and i.isVisible()), None)
+        if body is None or self.dragged_wire is None or not self.ports_shown:
+            return None
+        return self.best_port(body, pos, self.dragged_wire)
+
+    def port_near(self, pos: QPointF) -> Port | None:
+        """The port nearest a scene position within its hit area, whichever node under it has it
+        (two nodes side by side may both reach there)."""
+        found = []
         for item in self.items(pos):
             if isinstance(item, NodeItem) and item.isVisible():
-                port = item.port_at(item.mapFromScene(pos))
-                if port is not None and port.ref != exclude:
-                    return port
-        return None
+                local = item.mapFromScene(pos)
+                port = item.port_at(local)
+                if port is not None:
+                    found.append((distance(port.pos, local), port))
+        return min(found, key=lambda f: f[0])[1] if found else None
+
+    def best_port(self, item: NodeItem, pos: QPointF, wire: DraggedWire) -> Port | None:
+        """The port of `item` a wire dropped on its body means: of the other direction, one the
+        model accepts before one it refuses, a free input before one it would replace, then the
+        nearest. With no port of the other direction, the nearest other port (refused, with why)."""
+        local = item.mapFromScene(pos)
+        others = [p for p in item.ports() if p.ref != wire.anchor]
+        facing = [p for p in others if p.is_output != wire.from_output]
+        if not facing:
+            return min(others, key=lambda p: distance(p.pos, local), default=None)
+
+        def rank(port: Port) -> tuple[bool, bool, float]:
+            src, dst = (wire.anchor, port.ref) if wire.from_output else (port.ref, wire.anchor)
+            fed_by = self.graph.source_of(dst)
+            picked_up = wire.picked_up == dst and fed_by == src
+            refused = not picked_up and self.graph.why_not_connect(src, dst) is not None
+            taken = fed_by is not None and not picked_up and wire.from_output
+            return refused, taken, distance(port.pos, local)
+
+        return min(facing, key=rank)
 
     def port_tooltip(self, port: Port) -> str:
         ref, report = port.ref, self.document.report

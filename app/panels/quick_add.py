@@ -13,6 +13,7 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
+    QGraphicsView,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -20,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.canvas.scene import CanvasScene, DraggedWire
 from app.panels.palette import TYPE_ROLE
 from app.search import search
+from graphcore.registry import NodeSpec
 
 NAVIGATION = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
 
@@ -34,6 +37,7 @@ class QuickAdd(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
         self._watching = False  # following application focus while open
+        self.wire: DraggedWire | None = None  # the wire it was opened for, if any
         self.hide()
         self.edit = QLineEdit(placeholderText="Add node…")
         self.list = QListWidget()
@@ -47,7 +51,15 @@ class QuickAdd(QFrame):
         self.list.itemActivated.connect(self._choose)
 
     def open_at(self, pos: QPoint, text: str = "") -> None:
-        """Open at `pos` (in the parent's coordinates), kept inside the parent."""
+        """Open at `pos` (in the parent's coordinates), kept inside the parent. Opened for a wire
+        let go on the canvas, it lists only the types that can take that wire."""
+        self.wire = self._dragged_wire()
+        if self.wire is None:
+            self.edit.setPlaceholderText("Add node…")
+        elif self.wire.from_output:
+            self.edit.setPlaceholderText(f"Add a node fed by {self.wire.anchor}…")
+        else:
+            self.edit.setPlaceholderText(f"Add a node feeding {self.wire.anchor}…")
         self.edit.setText(text)
         self._fill(text)
         area = self.parentWidget().rect()
@@ -72,9 +84,20 @@ class QuickAdd(QFrame):
             self._watching = False
         super().closeEvent(event)
 
+    def _dragged_wire(self) -> DraggedWire | None:
+        view = self.parentWidget()
+        scene = view.scene() if isinstance(view, QGraphicsView) else None
+        return scene.dragged_wire if isinstance(scene, CanvasScene) else None
+
+    def takes_wire(self, spec: NodeSpec) -> bool:
+        """Whether a node of this type can be wired to the wire the popup was opened for."""
+        if self.wire is None:
+            return True
+        return bool(spec.inputs if self.wire.from_output else spec.outputs)
+
     def _fill(self, text: str) -> None:
         self.list.clear()
-        for spec in search(text):
+        for spec in filter(self.takes_wire, search(text)):
             item = QListWidgetItem(f"{spec.type}    ({spec.category})")
             item.setData(TYPE_ROLE, spec.type)
             item.setToolTip(spec.doc)
