@@ -23,6 +23,7 @@ from graphcore.fileformat import loads
 from graphcore.interpreter import Evaluator
 from graphcore.jacobian import mlp_family_graph
 from graphcore.program import lower
+from graphcore.registry import load_library
 from graphcore.runtime import Runtime
 from graphcore.schedule import backward_schedule
 
@@ -77,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    load_library()
     print(
         f"### {date.today()} — {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, float64, CPU\n"

@@ -185,7 +185,9 @@ def gradient_value(program: Program, name: str) -> str:
     instr = program.by_node[node]
     if port in instr.spec.outputs:
         return name
-    return instr.args[instr.spec.inputs.index(port)]
+    source = instr.args[instr.spec.inputs.index(port)]
+    assert source is not None, f"{name} is an unconnected port: no gradient passes through it"
+    return source
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from graphcore._torch import torch
 from graphcore.program import Instr, Program, node_errors
 from graphcore.registry import Shape
 
@@ -60,6 +59,7 @@ class Evaluator(Interpreter):
         self.runtime = runtime
 
     def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        from graphcore._torch import torch  # validate imports this module and must not need torch
         from graphcore.codegen import node_function
 
         if instr.spec.is_source:
@@ -71,8 +71,8 @@ class Evaluator(Interpreter):
 class ShapeInterpreter(Interpreter):
     """Shape of every value from the node types' shape rules; a ShapeError propagates."""
 
-    def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        result = instr.spec.shape(*args, **instr.params)
+    def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        result: Any = instr.spec.shape(*args, **instr.params)
         if len(instr.spec.outputs) > 1:
             return tuple(tuple(s) for s in result)
         return tuple(tuple(result) for _ in instr.spec.outputs)

@@ -119,6 +119,7 @@ def _add_paths(data: PathData, runtime: Runtime, trace: Any, limit: int) -> None
             "the sum over paths is listed for scalar graphs: some values between X and Z are tensors"
         )
         return
+    assert data.x and data.z  # the caller asks for paths only with both ends chosen
     try:
         data.paths = path_sum(runtime, data.x, data.z, limit=limit, trace=trace)
     except ValueError as error:
