@@ -25,6 +25,7 @@ def edit_a_lot(window: MainWindow) -> None:
     controller.connect(PortRef("z", "out"), PortRef(node_id, "x"))
     controller.set_label(node_id, "h")
     controller.set_param("x", "value", 2.5)
+    controller.rename_node("half", "one_half")
     window.scene.select_nodes(["w", "x"])
     controller.group_selection()
     item = window.scene.nodes["L"]

@@ -60,6 +60,10 @@ EDITS: dict[str, tuple[Callable[[MainWindow], None] | None, Callable[[MainWindow
     "set label": (None, lambda w: w.controller.set_label("t", "activation")),
     "rename id": (None, lambda w: w.controller.rename_node("wx", "product")),
     "rename grouped id": (group_then("rename id"), lambda w: w.controller.rename_node("z", "pre")),
+    "rename id in a collapsed group": (
+        lambda w: (group_then("collapse")(w), w.controller.toggle_collapsed("group1")),
+        lambda w: w.controller.rename_node("wx", "product"),
+    ),
     "set pos": (None, lambda w: w.document.push(SetAttr(w.document.graph, "t", "pos", (5.0, 5.0)))),
     "move": (
         None,
