@@ -16,6 +16,7 @@ from app.main import DEFAULT_EXAMPLE
 from app.theme import LIGHT
 from app.window import MainWindow
 from graphcore.fileformat import load, loads
+from graphcore.graph import PortRef
 from graphcore.registry import show
 
 
@@ -39,6 +40,34 @@ def test_items_show_the_model(neuron: MainWindow):
         assert scene.edges[dst].label == show(report.shapes[str(src)])
     assert set(scene.nodes["wx"].inputs) == {"a", "b"} and set(scene.nodes["wx"].outputs) == {"out"}
     assert "shape []" in scene.nodes["t"].outputs["out"].describe()
+
+
+def test_ports_are_easy_to_aim_at_and_the_nearest_one_wins(neuron: MainWindow):
+    """A press 9.5 px below wx.a (10.5 px above wx.b, rows 20 apart) takes wx.a: it picks up the
+    edge into it, which moves to relu.x, dropped 10 px left of that port."""
+    relu = neuron.controller.add_node("relu", QPointF(700, 400))
+    item = neuron.scene.nodes["wx"]
+    assert item.inputs["b"].pos.y() - item.inputs["a"].pos.y() == 20
+    start = neuron.scene.port_scene_pos(PortRef("wx", "a"), False) + QPointF(0, 9.5)
+    end = neuron.scene.port_scene_pos(PortRef(relu, "x"), False) + QPointF(-10, 0)
+    drag(neuron.view, start, end)
+    graph = neuron.document.graph
+    assert graph.source_of(PortRef(relu, "x")) == PortRef("w", "out")
+    assert graph.source_of(PortRef("wx", "a")) is None
+    assert graph.source_of(PortRef("wx", "b")) == PortRef("x", "out")
+
+
+def test_a_node_keeps_its_width_whatever_its_label_and_values(neuron: MainWindow):
+    """Ports stay put when a node is renamed or a value edited; long texts are elided instead."""
+    controller, half = neuron.controller, neuron.scene.nodes["half"]
+    width, out = half.width, half.port_scene_pos("out", True)
+    assert half.param_lines == ["value = 0.5"]
+    controller.set_param("half", "value", [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]])
+    controller.set_label("half", "one half, the factor in front of the squared error")
+    assert (half.width, half.port_scene_pos("out", True)) == (width, out)
+    assert half.param_lines[0].endswith("…") and half.title.endswith("…")
+    fresh = neuron.scene.nodes[controller.add_node("Constant", QPointF(700, 400))]
+    assert fresh.param_lines == ["value = 1.0"]  # a Constant always shows what it is
 
 
 def test_dragging_a_node_is_one_undo_step_and_snaps(neuron: MainWindow):
