@@ -106,22 +106,13 @@ class SetAttr(QUndoCommand):
         self.setText(self._describe())
 
     def _describe(self) -> str:
-        """ "Set sq.exponent to 3", "Rename t = σ(z) to activation", "Move t"."""
+        """ "Set sq.exponent to 3.0", "Rename t = σ(z) to activation", "Move t"."""
         if self.name == "label":
             return f"Rename {self.old or self.node_id} to {self.new or self.node_id}"
         if self.name == "pos":
             return f"Move {self.node_name}"
-        if self.name == "params" and isinstance(self.old, dict) and isinstance(self.new, dict):
-            changed = [
-                k for k in {**self.old, **self.new} if self.old.get(k, _MISSING) != self.new.get(k, _MISSING)
-            ]
-            if len(changed) == 1:
-                key = changed[0]
-                if key not in self.new:
-                    return f"Reset {self.node_name}.{key}"
-                return f"Set {self.node_name}.{key} to {shown(self.new[key])}"
-            if changed:
-                return f"Set {self.node_name}.{', '.join(changed)}"
+        if self.name == "params":
+            return set_text(self.node_name, self.old, self.new)
         return f"Set {self.node_name}.{self.name}"
 
     def id(self) -> int:
@@ -287,6 +278,27 @@ def _port(graph: Graph, ref: PortRef, name: str, output: bool) -> str:
     spec = REGISTRY.get(graph.node(ref.node).type) if ref.node in graph else None
     ports = (spec.outputs if output else spec.inputs) if spec is not None else ()
     return name if len(ports) == 1 and ports[0] == ref.port else f"{name}.{ref.port}"
+
+
+def set_text(path: str, old: Any, new: Any) -> str:
+    """What an edit set, to what: "Set sq.exponent to 3.0", "Set training.optimizer.lr to 0.02" (the
+    one entry that changed inside an object, found by comparing), "Set training.optimizer: name to
+    sgd, lr to 0.1" (a few), "Reset x.value" (an entry removed). Undo commands of params and of the
+    training section build their History text with it."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed = [k for k in {**old, **new} if old.get(k, _MISSING) != new.get(k, _MISSING)]
+        if len(changed) == 1:
+            return set_text(
+                f"{path}.{changed[0]}", old.get(changed[0], _MISSING), new.get(changed[0], _MISSING)
+            )
+        if 1 < len(changed) <= LISTED:
+            return f"Set {path}: " + ", ".join(
+                f"{k} to {shown(new[k])}" if k in new else f"no {k}" for k in changed
+            )
+        return f"Set {path} ({len(changed)} values)" if changed else f"Set {path}"
+    if new is _MISSING:
+        return f"Reset {path}"
+    return f"Set {path} to {shown(new)}"
 
 
 def shown(value: Any, limit: int = 40) -> str:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from app import groups
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.commands import AddNode, Connect, Disconnect, MoveNodes, RemoveNodes, SetAttr
+from app.commands import AddNode, Connect, Disconnect, MoveNodes, RemoveNodes, SetAttr, set_text
 from app.controller import Controller
 from app.document import Document
 from app.main import EXAMPLES
@@ -297,3 +297,18 @@ def test_renaming_an_id_keeps_edges_groups_training_and_selection(neuron: MainWi
         "Cannot rename wx: there is already a node 'z'",
         "Cannot rename wx: a node id cannot contain '.' (id 'a.b')",
     ]
+
+
+def test_set_text_names_the_entry_that_changed_and_its_value():
+    """The one text builder for params and (for app/training/commands.py) the training section."""
+    optimizer = {"name": "adam", "lr": 0.05}
+    assert set_text("training.optimizer", optimizer, {**optimizer, "lr": 0.02}) == (
+        "Set training.optimizer.lr to 0.02"
+    )
+    assert set_text("training.optimizer", optimizer, {"name": "sgd", "lr": 0.1}) == (
+        "Set training.optimizer: name to sgd, lr to 0.1"
+    )
+    assert set_text("training.epochs", 10, 20) == "Set training.epochs to 20"
+    assert set_text("x", {"shape": [], "value": 1.0}, {"shape": []}) == "Reset x.value"
+    assert set_text("x", {"shape": ["N", 3]}, {"shape": ["N", 4]}) == "Set x.shape to [N, 4]"
+    assert set_text("x", {"value": "a" * 100}, {"value": "b" * 100}) == f"Set x.value to {'b' * 39}…"
