@@ -267,6 +267,10 @@ class NodeItem(QGraphicsItem):
         near = [p for p in self.ports() if distance(p.pos, local) <= Port.HIT_RADIUS]
         return min(near, key=lambda p: distance(p.pos, local), default=None)
 
+    def on_body(self, local: QPointF) -> bool:
+        """Whether `local` (item coordinates) is inside the node's box, not on a dot sticking out."""
+        return PORT_RADIUS <= local.x() <= self.width - PORT_RADIUS and 0 <= local.y() <= self.height
+
     def set_problems(self, problems: list[str]) -> None:
         if problems != self.problems:
             self.problems = problems

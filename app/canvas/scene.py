@@ -281,14 +281,20 @@ class CanvasScene(QGraphicsScene):
 
     def port_at(self, pos: QPointF, exclude: PortRef | None = None) -> Port | None:
         """A wire's candidate target at a scene position: the port under it, else, while a wire is
-        dragged over a node's body, the port of that node the wire fits best (see best_port)."""
-        port = self.port_near(pos)
+        dragged over a node's body, the port of that node the wire fits best (see best_port). On
+        the body, a port of the wire's own kind (an output, for a wire from an output) never is."""
+        port, wire = self.port_near(pos), self.dragged_wire
+        if port is not None and port.ref == exclude:
+            return None  # still where the wire starts
         if port is not None:
-            return port if port.ref != exclude else None  # still where the wire starts
+            item = port.node_item
+            if wire is None or port.is_output != wire.from_output or not item.on_body(item.mapFromScene(pos)):
+                return port  # outside the body, a port of the wire's own kind is refused, with why
+            return self.best_port(item, pos, wire)
         body = next((i for i in self.items(pos) if isinstance(i, NodeItem) and i.isVisible()), None)
-        if body is None or self.dragged_wire is None or not self.ports_shown:
+        if body is None or wire is None or not self.ports_shown:
             return None
-        return self.best_port(body, pos, self.dragged_wire)
+        return self.best_port(body, pos, wire)
 
     def port_near(self, pos: QPointF) -> Port | None:
         """The port nearest a scene position within its hit area, whichever node under it has it

@@ -170,7 +170,8 @@ def test_a_wire_dropped_on_a_node_body_finds_its_port(neuron: MainWindow, qtbot)
     # a free input before an occupied one, even when the occupied one is nearer
     add = add_by_tab(neuron, qtbot, "add", port_pos(neuron, "L.out", True) + QPointF(200, 150))
     drag(view, port_pos(neuron, "y.out", True), port_pos(neuron, f"{add}.a", False))
-    drag(view, port_pos(neuron, "t.out", True), port_pos(neuron, f"{add}.a", False) + QPointF(30, 0))
+    # dropped on the body beside add's output: the wire still goes to an input
+    drag(view, port_pos(neuron, "t.out", True), port_pos(neuron, f"{add}.out", True) - QPointF(10, 0))
     assert graph.source_of(PortRef(add, "a")) == PortRef("y", "out")
     assert graph.source_of(PortRef(add, "b")) == PortRef("t", "out")
 
