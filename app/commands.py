@@ -3,9 +3,9 @@
 Commands remember what they need to undo when they are built: the stack guarantees that the graph
 is in the same state every time a command's redo() or undo() runs. Each builds its History text
 itself, naming nodes as the user sees them (by label; the id only where two would read the same)
-and saying what was set to what. Under PySide6 a child
-QUndoCommand must stay referenced from Python or its parent's redo() segfaults, so the few
-compound edits here are single commands or stack macros (`QUndoStack.beginMacro`) instead.
+and saying what was set to what. Under PySide6 a child QUndoCommand must stay referenced from
+Python or its parent's redo() segfaults, so the few compound edits here are single commands or
+stack macros (`QUndoStack.beginMacro`) instead.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def node_names(graph: Graph, node_ids: Iterable[str], extra: Iterable[Node] = ()
     be added), goes by the same name, the id follows in parentheses: "w (w2)"."""
     extra = list(extra)
     by_id = {n.id: n for n in extra}
-    wanted = {i: short_name(by_id[i].label, i) if i in by_id else _name(graph.node(i)) for i in node_ids}
+    wanted = {i: _name(by_id[i] if i in by_id else graph.node(i)) for i in node_ids}
     if not wanted:
         return []
     bases = set(wanted.values())
@@ -270,7 +270,8 @@ def describe(names: list[str], noun: str = "nodes") -> str:
 
 def edge_text(graph: Graph, src: PortRef, dst: PortRef) -> str:
     """ "w → w·x.a": nodes by name, a port only where its node has more than one on that side."""
-    src_name, dst_name = node_names(graph, [src.node, dst.node]) if src.node != dst.node else [src.node] * 2
+    names = node_names(graph, dict.fromkeys([src.node, dst.node]))
+    src_name, dst_name = names[0], names[-1]
     return f"{_port(graph, src, src_name, True)} → {_port(graph, dst, dst_name, False)}"
 
 
