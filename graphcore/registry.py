@@ -285,7 +285,7 @@ class TorchRule:
     method: str = ""
     module: str = ""
     signature: str = ""
-    rename: Mapping[str, str] = field(default_factory=dict)
+    rename: Mapping[str, str] = field(default_factory=dict, hash=False)  # hash=False: a spec stays hashable
     varargs: bool = False
     read: Callable[[Any], dict[str, Any] | None] | None = None
 
