@@ -200,7 +200,8 @@ class Builder:
             if isinstance(value, Static) and isinstance(value.runs[0], torch.Tensor):
                 value = self.constant(value, f"{arg.name}_value")
             if isinstance(value, Ref):
-                if value not in refs:  # type: ignore[operator]
+                assert refs is not None  # a tensor with refs None raised above
+                if value not in refs:
                     refs.append(value)
                 return {"input": refs.index(value)}
             if isinstance(value, Static):
@@ -363,7 +364,8 @@ class Builder:
         """x[i], x[:, i], x[a:b]: select and narrow nodes, one per indexed dimension."""
         index = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
         shape = list(self.values[source][0].shape)
-        steps = []
+        steps: list[tuple[str, dict[str, int]]] = []
+        indexable = True
         for dim, key in enumerate(index):
             if isinstance(key, int):
                 steps.append(("select", {"dim": dim, "index": key}))
@@ -374,12 +376,12 @@ class Builder:
                 ):
                     steps.append(("narrow", {"dim": dim, "start": start, "length": max(0, stop - start)}))
                 else:
-                    steps = None
+                    indexable = False
                     break
             elif key != slice(None):
-                steps = None
+                indexable = False
                 break
-        if steps is None or len(index) > len(shape):
+        if not indexable or len(index) > len(shape):
             raise ImportTorchError(
                 f"{n.name}{self.where(n)}: indexing with {n.args[1]!r} has no node type; use torch.narrow or select"
             )
