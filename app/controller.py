@@ -299,8 +299,14 @@ class Controller(QObject):
             self.scene.select_nodes([node_id])
 
     def auto_layout(self) -> None:
-        sizes = {i: (item.width, item.height) for i, item in self.scene.nodes.items()}
-        positions = layered_positions(self.graph, sizes)
+        items = self.scene.nodes
+        sizes = {i: (item.width, item.height) for i, item in items.items()}
+
+        def port_offset(ref: PortRef, is_output: bool) -> tuple[float, float]:
+            at = items[ref.node].port_scene_pos(ref.port, is_output) - items[ref.node].scenePos()
+            return at.x(), at.y()
+
+        positions = layered_positions(self.graph, sizes, port_offset)
         if not positions:
             self.message.emit("Nothing to lay out")
             return

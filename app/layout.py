@@ -1,28 +1,41 @@
-"""Automatic layered layout: one column per topological generation (graphcore's `generations()`),
-left to right, so data flows the way it is read.
+"""Automatic layered layout: data flows left to right in columns, and no wire runs under a node.
 
-Within a column, nodes are ordered by the mean row of the nodes feeding them (the barycentre
-heuristic), which untangles most wires in one pass. Separate pieces of the graph (connected
-components) are laid out on their own and stacked, so ten small graphs do not become one tall
-column of sources. Sizes come from the canvas, since how big a node is drawn is a view matter.
+Columns come from graphcore's topological generations, except that a source (a parameter, an
+input, a target) moves to the column just before its first consumer: `y` feeding the loss sits
+beside the loss, not three columns away with its wire drawn under everything between. Within a
+column, nodes are ordered by the mean row of the nodes feeding them (the barycentre heuristic),
+which untangles most wires in one pass. A wire that still crosses a node (a skip connection)
+pushes that node, and the nodes below it in its column, down until the wire runs clear.
+Separate pieces of the graph (connected components) are laid out on their own and stacked.
+Sizes and port positions come from the canvas, since how a node is drawn is a view matter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 
 import networkx as nx
+from PySide6.QtCore import QPointF, QRectF
 
-from graphcore.graph import Graph
+from app.canvas.edges import curve
+from graphcore.graph import Graph, PortRef
 
-COLUMN_GAP, ROW_GAP, COMPONENT_GAP, GRID = 80.0, 40.0, 100.0, 20.0
+COLUMN_GAP, ROW_GAP, COMPONENT_GAP, GRID, CLEARANCE = 80.0, 40.0, 100.0, 20.0, 12.0
 Size = tuple[float, float]
+Point = tuple[float, float]
+PortOffset = Callable[[PortRef, bool], Point]  # (port, is_output) -> offset from the node's top-left
 
 
-def layered_positions(graph: Graph, sizes: Mapping[str, Size]) -> dict[str, tuple[float, float]]:
+def layered_positions(
+    graph: Graph, sizes: Mapping[str, Size], port_offset: PortOffset | None = None
+) -> dict[str, Point]:
     """New top-left positions for every node; the layout keeps the graph's current top-left corner."""
     if not len(graph) or graph.has_cycle():
         return {}
+    offset = port_offset or (
+        lambda ref, is_output: (sizes[ref.node][0] if is_output else 0.0, sizes[ref.node][1] / 2)
+    )
     sources: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
     links = nx.Graph()
     links.add_nodes_from(sources)
@@ -31,16 +44,30 @@ def layered_positions(graph: Graph, sizes: Mapping[str, Size]) -> dict[str, tupl
         links.add_edge(src.node, dst.node)
     order = {n.id: i for i, n in enumerate(graph.nodes)}
     components = sorted(nx.connected_components(links), key=lambda c: min(order[n] for n in c))
-    generations = graph.generations()
+    layer = _layers(graph, sources)
     left = min(n.pos[0] for n in graph.nodes)
     top = min(n.pos[1] for n in graph.nodes)
-    positions: dict[str, tuple[float, float]] = {}
+    positions: dict[str, Point] = {}
     for component in components:
-        columns = [[n for n in generation if n in component] for generation in generations]
+        columns = [sorted(n for n in component if layer[n] == k) for k in range(max(layer.values()) + 1)]
         placed = _place([c for c in columns if c], sources, sizes, left, top)
+        _clear_wires(placed, [e for e in graph.edges if e[0].node in component], sizes, offset)
         positions.update(placed)
-        top = max(y + sizes[n][1] for n, (_, y) in placed.items()) + COMPONENT_GAP
+        top = max(y + sizes[n][1] for n, (_, y) in positions.items() if n in component) + COMPONENT_GAP
     return positions
+
+
+def _layers(graph: Graph, sources: Mapping[str, list[str]]) -> dict[str, int]:
+    """Each node's column: its generation, a source moved up to just before its first consumer."""
+    layer = {node: k for k, generation in enumerate(graph.generations()) for node in generation}
+    consumers: dict[str, list[str]] = {n: [] for n in layer}
+    for node, feeding in sources.items():
+        for source in feeding:
+            consumers[source].append(node)
+    for node in layer:
+        if not sources[node] and consumers[node]:
+            layer[node] = min(layer[c] for c in consumers[node]) - 1
+    return layer
 
 
 def _place(
@@ -49,7 +76,7 @@ def _place(
     sizes: Mapping[str, Size],
     left: float,
     top: float,
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, Point]:
     """Columns left to right, each centred on the tallest, nodes ordered by where their inputs are."""
     row: dict[str, float] = {}
     ordered = []
@@ -59,7 +86,7 @@ def _place(
         ordered.append(column)
     heights = [sum(sizes[n][1] for n in column) + ROW_GAP * (len(column) - 1) for column in ordered]
     tallest = max(heights)
-    positions: dict[str, tuple[float, float]] = {}
+    positions: dict[str, Point] = {}
     x = left
     for column, height in zip(ordered, heights, strict=True):
         y = top + (tallest - height) / 2
@@ -68,6 +95,56 @@ def _place(
             y += sizes[node_id][1] + ROW_GAP
         x += max(sizes[n][0] for n in column) + COLUMN_GAP
     return positions
+
+
+def _clear_wires(
+    positions: dict[str, Point],
+    edges: list[tuple[PortRef, PortRef]],
+    sizes: Mapping[str, Size],
+    offset: PortOffset,
+) -> None:
+    """Push down each node a wire runs under (and what is below it in its column) until none is.
+
+    Nodes only ever move down, and each push clears one crossing, so a few passes settle it; the
+    bound stops a pathological graph from looping, leaving the crossings it could not clear.
+    """
+    for _ in range(4 * len(positions) ** 2):
+        crossing = _first_crossing(positions, edges, sizes, offset)
+        if crossing is None:
+            return
+        node, below = crossing
+        x, y = positions[node]
+        shift = math.ceil((below - y) / GRID) * GRID  # stays on the grid, so snapping cannot undo it
+        for other, (ox, oy) in positions.items():
+            if ox == x and oy >= y:
+                positions[other] = (ox, oy + shift)
+
+
+def _first_crossing(
+    positions: Mapping[str, Point],
+    edges: list[tuple[PortRef, PortRef]],
+    sizes: Mapping[str, Size],
+    offset: PortOffset,
+) -> tuple[str, float] | None:
+    """The first node some wire runs under, with the y its top must move to for the wire to clear."""
+    rects = {n: QRectF(x, y, *sizes[n]) for n, (x, y) in positions.items()}
+    for src, dst in edges:
+        start, end = _port(positions, src, True, offset), _port(positions, dst, False, offset)
+        path = curve(start, end)
+        points = [path.pointAtPercent(i / 64) for i in range(65)]
+        for node, rect in rects.items():
+            if node in (src.node, dst.node):
+                continue
+            inside = [p for p in points if rect.adjusted(-4, -CLEARANCE, 4, CLEARANCE).contains(p)]
+            if inside:
+                return node, max(p.y() for p in inside) + CLEARANCE + 1
+    return None
+
+
+def _port(positions: Mapping[str, Point], ref: PortRef, is_output: bool, offset: PortOffset) -> QPointF:
+    x, y = positions[ref.node]
+    dx, dy = offset(ref, is_output)
+    return QPointF(x + dx, y + dy)
 
 
 def _mean(values: list[float]) -> float:
