@@ -92,7 +92,11 @@ def conv_shape(n: int, type_: str, transposed: bool = False) -> Any:
         )
         if not transposed:
             windows = zip(sizes, k, s, p, d, strict=True)
-            return (*batch, out_channels, *(window_size(L, *args, what=type_) for L, *args in windows))
+            return (
+                *batch,
+                out_channels,
+                *(window_size(L, k_, s_, p_, d_, what=type_) for L, k_, s_, p_, d_ in windows),
+            )
         extra = per_dim(output_padding, n, "output_padding", type_)
         out: list[Dim] = []
         for L, k_, s_, p_, d_, e in zip(sizes, k, s, p, d, extra, strict=True):
@@ -134,7 +138,7 @@ def conv_examples(n: int, transposed: bool = False) -> Any:
     def draw(r: random.Random) -> list[Example]:
         c, o, k = r.choice([1, 2]), r.choice([2, 4]), r.choice([1, 2, 3])
         sizes = tuple(r.randint(k + 1, 5) for _ in range(n))
-        params = {
+        params: dict[str, Any] = {
             "in_channels": c,
             "out_channels": o,
             "kernel_size": k,
@@ -267,8 +271,8 @@ def pool_shape(type_: str, dilated: bool) -> Any:
             *batch,
             channels,
             *(
-                window_size(L, *a, ceil=ceil_mode, what=type_)
-                for L, *a in zip(sizes, k, s, p, d, strict=True)
+                window_size(L, k_, s_, p_, d_, ceil=ceil_mode, what=type_)
+                for L, k_, s_, p_, d_ in zip(sizes, k, s, p, d, strict=True)
             ),
         )
 
@@ -420,6 +424,7 @@ def upsample_shape(
     )
     if size is not None:
         return (*x[:2], *per_dim(size, len(x) - 2, "size", "Upsample"))
+    assert scale_factor is not None  # exactly one of the two, as expected above
     out = [f"int({d}*{scale_factor!r})" if isinstance(d, str) else int(d * scale_factor) for d in x[2:]]
     expect(
         all(isinstance(d, str) or d >= 1 for d in out),

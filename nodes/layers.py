@@ -6,6 +6,7 @@ A layer is built once in the generated `__init__` from its `init` expression; it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphcore.registry import (
@@ -30,7 +31,7 @@ BIAS = Param("bias", "bool", True, "Learn an additive bias b.")
 def linear_shape(x: Shape, *, in_features: int, out_features: int, **_: object) -> Shape:
     got = x[-1] if x else None
     expect(
-        x != () and same_dim(got, in_features),
+        x != () and same_dim(x[-1], in_features),
         f"Linear in_features={in_features} but x has {got if x else 'no'} features",
     )
     return (*x[:-1], out_features)
@@ -166,7 +167,7 @@ def embedding_shape(
     return (*x, embedding_dim)
 
 
-def embedding_init(params: dict[str, object]) -> str:
+def embedding_init(params: Mapping[str, Any]) -> str:
     """Weight initialisation; the padding row starts at zero again, as torch's own init leaves it."""
     lines = weight_init(bias=None)(params)
     if lines and params["padding_idx"] is not None:

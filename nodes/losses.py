@@ -354,7 +354,9 @@ loss(
     "Multi-class hinge loss (the SVM loss) on raw class scores against class indices (dtype long).",
     params=MULTI_MARGIN,
     shape=multi_margin_shape,
-    examples=lambda r: [e for e in class_examples(extra={"p": r.choice([1, 2])})(r) if len(e.shapes[0]) < 3],
+    examples=lambda r: [
+        e for e in class_examples(extra={"p": r.choice([1, 2])})(r) if len(e.shapes[0] or ()) < 3
+    ],
     no_jvp_reason="torch has no forward-mode rule for multi_margin_loss; use reverse mode.",
     aliases=("svm loss", "multi-class hinge"),
     torch_rules=(

@@ -49,7 +49,7 @@ def recurrent_shape(type_: str) -> Any:
         if len(x) == 3:
             length, batch = (x[1], x[0]) if batch_first else (x[0], x[1])
             features = directions * hidden_size
-            out = (batch, length, features) if batch_first else (length, batch, features)
+            out: Shape = (batch, length, features) if batch_first else (length, batch, features)
             state: Shape = (directions * num_layers, batch, hidden_size)
         else:
             out, state = (x[0], directions * hidden_size), (directions * num_layers, hidden_size)
