@@ -1,6 +1,9 @@
 """Loading reads the registry it is given: a tiny one of two types, and an empty one refused in one line."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +79,21 @@ def test_an_empty_registry_is_refused_in_one_line():
     with pytest.raises(NoLibraryError) as error:
         loads(document({}), registry={})
     assert str(error.value) == NO_LIBRARY == "no node library loaded: call graphcore.load_library()"
+
+
+def test_graphcore_never_loads_the_library_behind_the_callers_back():
+    """In a fresh process: importing graphcore registers nothing, and loading a file says what to call."""
+    code = (
+        "import sys, graphcore, graphcore.fileformat, graphcore.importer, graphcore.nodedocs, graphcore.cli\n"
+        "from graphcore.registry import NoLibraryError\n"
+        "try:\n"
+        "    graphcore.fileformat.load('examples/xor.json')\n"
+        "except NoLibraryError as error:\n"
+        "    print(error)\n"
+        "print(len(graphcore.REGISTRY), any(m.split('.')[0] == 'nodes' for m in sys.modules))\n"
+        "graphcore.load_library()\n"
+        "print(len(graphcore.fileformat.load('examples/xor.json').nodes) > 0)\n"
+    )
+    root = Path(__file__).parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.splitlines() == [NO_LIBRARY, "0 False", "True"]
