@@ -56,7 +56,7 @@ class DerivativeLab(QObject):
             window.docks["diagnostics"].raise_()
         self._menu()
         session = window.run_tools.session  # the derivative plot can follow training
-        session.worker.weights.connect(self.derivative_plot.training_frame)
+        session.weights.connect(self.derivative_plot.training_frame)
         self.derivative_plot.follow_changed.connect(session.share_weights)
 
     def _menu(self) -> None:

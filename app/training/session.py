@@ -26,6 +26,7 @@ class TrainingSession(QObject):
     state_changed = Signal(str)
     message = Signal(str)  # a sentence for the status bar
     failed = Signal(str)
+    weights = Signal(object)  # a WeightsFrame of this document's run (never of the previous one's)
     _request = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -51,6 +52,7 @@ class TrainingSession(QObject):
         self.worker.failed_at.connect(self._on_failed_at)
         self.worker.failed.connect(self._on_failed)
         self.worker.retuned.connect(self.message)
+        self.worker.weights.connect(self._on_weights)
 
     # --- requests -----------------------------------------------------------------------------------
 
@@ -173,6 +175,10 @@ class TrainingSession(QObject):
             self.message.emit(f"Training {how} after {result.step} steps ({self.run_time:.1f} s)")
         elif self.state in ("running", "pausing", "busy", "starting"):
             self._set_state("paused")
+
+    def _on_weights(self, frame: Any) -> None:
+        if not self.stale:
+            self.weights.emit(frame)
 
     def _on_nonfinite(self, nonfinite: Any) -> None:
         if not self.stale:

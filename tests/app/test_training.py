@@ -12,6 +12,7 @@ from canvas_gestures import press_run_action
 from app.plots.training_plots import CAPACITY, TrainingPlots
 from app.training.changes import Structure
 from app.training.commands import SetTraining
+from app.training.worker import WeightsFrame
 from app.window import MainWindow
 from graphcore.fileformat import load
 from graphcore.graph import Node, PortRef
@@ -286,3 +287,16 @@ def test_the_notice_names_what_changed_in_the_graph_a_run_trains(examples: Path)
     assert trained.change(graph) == "deleted h1, added h2, connected x.out → fc2.x"  # h1's wires go with it
     graph.set_param("fc1", "bias", False)
     assert trained.change(graph) == "deleted h1, added h2, set hidden.bias and 1 more"  # named by label
+
+
+def test_weights_of_the_previous_documents_run_never_reach_the_derivative_plot(xor: MainWindow, qtbot):
+    session = xor.run_tools.session
+    seen: list[object] = []
+    session.weights.connect(seen.append)
+    frame = WeightsFrame(step=3, state={}, inputs={})
+    session.stale = True  # what opening another document mid-run sets
+    session.worker.weights.emit(frame)
+    assert seen == []
+    session.stale = False
+    session.worker.weights.emit(frame)
+    assert seen == [frame]
