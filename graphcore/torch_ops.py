@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcore.registry import NodeSpec, ResultPorts, TorchRule
+from graphcore.registry import NodeSpec, ResultPorts
 
 REQUIRED = object()
 
@@ -112,7 +112,7 @@ class TorchTables:
 def tables(registry: Mapping[str, NodeSpec]) -> TorchTables:
     """Every `torch_rules` entry of `registry`, resolved; a call two types claim is a declaration error."""
     found = TorchTables({}, {}, {}, {})
-    claimed: dict[Any, tuple[str, TorchRule]] = {}
+    claimed: dict[tuple[str, Any], str] = {}  # (kind, call) -> the type that claims it
     for spec in registry.values():
         if spec.torch_result != "out":
             found.results[spec.type] = spec.torch_result
@@ -120,9 +120,8 @@ def tables(registry: Mapping[str, NodeSpec]) -> TorchTables:
             key: Any = declared.method or resolve(declared.function or declared.module)
             kind = "method" if declared.method else "function" if declared.function else "module"
             if (kind, key) in claimed:
-                other = claimed[kind, key][0]
-                raise ValueError(f"{declared.key} is claimed by both {other} and {spec.type}")
-            claimed[kind, key] = spec.type, declared
+                raise ValueError(f"{declared.key} is claimed by both {claimed[kind, key]} and {spec.type}")
+            claimed[kind, key] = spec.type
             if declared.read is not None:
                 found.modules[key] = (spec.type, declared.read)
                 continue
