@@ -15,7 +15,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app import theme as themes
 from app.actions import SHORTCUTS_HELP, Actions
+from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
 from app.controller import Controller
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
         self.decorate()
         self._default_state = self.saveState(LAYOUT_VERSION)  # every dock where the code put it
         # the view and panels outlive documents: they reach the current one through self.controller
-        self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self.view.center()))
+        self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self._free_spot()))
         self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
         self.quick_add.chosen.connect(self._on_quick_chosen)
         self.view.quick_add_requested.connect(lambda text, at: self._open_quick_add(text, at, None))
@@ -492,6 +493,19 @@ class MainWindow(QMainWindow):
     def _on_wire_dropped(self, port: PortRef, is_output: bool, at: QPointF) -> None:
         """A wire let go on empty canvas: offer a node to connect it to, as Blender and Unreal do."""
         self._open_quick_add("", at, (port, is_output))
+
+    def _free_spot(self) -> QPointF:
+        """Where a palette entry lands: the view's centre, or below the nodes already there, so that
+        adding several in a row leaves each one in sight (none hides under another)."""
+        at = self.view.center()
+        taken = [item.sceneBoundingRect() for item in self.scene.nodes.values()]
+        for _ in range(len(taken)):
+            spot = QRectF(at.x() - MIN_WIDTH / 2, at.y() - HEADER / 2, MIN_WIDTH, 2 * HEADER)
+            below = [rect.bottom() for rect in taken if rect.intersects(spot)]
+            if not below:
+                break
+            at = QPointF(at.x(), max(below) + 20 + HEADER / 2)
+        return at
 
     def _on_quick_chosen(self, node_type: str) -> None:
         at, connect_to = self._quick

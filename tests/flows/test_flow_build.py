@@ -219,3 +219,16 @@ def test_renaming_a_node_does_not_move_its_ports(neuron: MainWindow, qtbot):
     assert item.title.endswith("…") and long_name in item.describe()  # elided, whole in the tooltip
     edge = neuron.scene.edges[next(d for s, d in neuron.document.graph.edges if s.node == "t")]
     assert edge.path().pointAtPercent(0) == ports[1]
+
+
+def test_palette_entries_added_in_a_row_do_not_hide_each_other(window: MainWindow):
+    palette, tree = window.palette, window.palette.tree
+    for _ in range(3):
+        spot = tree.visualItemRect(palette.item_for("Parameter")).center()
+        QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+        QTest.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+    rects = [item.sceneBoundingRect() for item in window.scene.nodes.values()]
+    assert len(rects) == 3
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert all(visible.contains(rect.center()) for rect in rects)
+    assert not any(rects[i].intersects(other) for i in range(3) for other in rects[i + 1 :])
