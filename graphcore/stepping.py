@@ -3,7 +3,8 @@
 Each forward step runs one node's code; each backward step runs that node's local vector-Jacobian
 product alone (graphcore.autodiff) and passes gradients down; where a value fans out, an
 `accumulate` step adds the contributions. The CLI's `steps` and the app's stepper consume the same
-generator, so what a user clicks through is what the tests check.
+generator, so what a user clicks through is what the tests check. After a pass, `optimizer_step`
+moves the runtime's weights by those gradients (the app's stepper takes it; the graph keeps its own).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Stepper:
 
     def events(self) -> Iterator[StepEvent]:
         index = 0
+        # The forward schedule is the program's order: one Step per instruction the Tracer runs.
         for step, instr in zip(self.forward_schedule, Tracer(self.runtime, self.trace).steps()):
             values = self.trace.values
             yield StepEvent(
