@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from app.commands import set_text
 from graphcore.graph import Graph
 
 
@@ -20,10 +21,16 @@ class SetTraining(QUndoCommand):
     MERGE_ID = 1101
 
     def __init__(self, graph: Graph, key: str, value: Any) -> None:
-        super().__init__(f"Set training.{key}")
+        super().__init__()
         self.graph, self.key = graph, key
         self.old, self.new = copy.deepcopy(graph.training.get(key)), copy.deepcopy(value)
         self.order = list(graph.training)
+        self._describe()
+
+    def _describe(self) -> None:
+        """Say what was set to what ("Set training.optimizer.lr to 0.02"), or what was removed."""
+        path = f"training.{self.key}"
+        self.setText(f"Reset {path}" if self.new is None else set_text(path, self.old, self.new))
 
     def id(self) -> int:
         return self.MERGE_ID
@@ -31,7 +38,10 @@ class SetTraining(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, SetTraining) or other.key != self.key:
             return False
+        if _changed(self.old, self.new) != _changed(other.old, other.new):
+            return False  # lr typed twice is one step; lr then the optimizer's name are two
         self.new = other.new
+        self._describe()
         self.setObsolete(self.new == self.old)
         return True
 
@@ -50,3 +60,10 @@ class SetTraining(QUndoCommand):
 
     def undo(self) -> None:
         self._set(self.old)
+
+
+def _changed(old: Any, new: Any) -> set[str] | None:
+    """Which entries of an object value an edit changed (None for a plain value)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k for k in {**old, **new} if old.get(k) != new.get(k)}
+    return None

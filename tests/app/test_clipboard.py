@@ -37,7 +37,7 @@ def test_cut_removes_and_paste_brings_back(neuron: MainWindow):
     graph = neuron.document.graph
     neuron.scene.select_nodes(["half"])
     neuron.menu["cut"].trigger()
-    assert "half" not in graph and neuron.document.stack.undoText() == "Cut"
+    assert "half" not in graph and neuron.document.stack.undoText() == "Cut ½"
     neuron.menu["paste"].trigger()
     assert "half" in graph and graph.node("half").params == {"value": 0.5}
     assert graph.source_of(PortRef("L", "a")) is None  # edges to the outside are not pasted

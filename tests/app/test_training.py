@@ -89,8 +89,10 @@ def test_hyperparameter_edits_are_undoable_edits_of_the_training_section(xor: Ma
     dock.lr.setValue(0.2)
     dock.lr.setValue(0.3)  # one undo step for both (the edits merge)
     assert graph.training["optimizer"] == {"name": "adam", "lr": 0.3}
+    assert stack.undoText() == "Set training.optimizer.lr to 0.3"  # History says what was set to what
     dock.optimizer.setCurrentText("momentum")
     assert graph.training["optimizer"] == {"name": "momentum", "lr": 0.3}
+    assert stack.undoText() == "Set training.optimizer.name to momentum"
     assert xor.windowTitle().startswith("xor.json*")
     stack.undo()
     assert graph.training["optimizer"]["name"] == "adam" and dock.optimizer.currentText() == "adam"

@@ -23,7 +23,7 @@ def test_drag_from_output_to_input_connects(neuron: MainWindow):
     assert PortRef(relu, "x") in neuron.scene.edges
     assert neuron.scene.edges[PortRef(relu, "x")].label == "[]"
     assert neuron.document.report.ok
-    assert neuron.document.stack.text(neuron.document.stack.index() - 1) == f"Connect L.out → {relu}.x"
+    assert neuron.document.stack.text(neuron.document.stack.index() - 1) == f"Connect L → {relu}"
 
 
 def test_drag_from_input_to_output_connects_too(neuron: MainWindow):
