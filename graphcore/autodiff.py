@@ -314,16 +314,3 @@ def local_jacobians(
         jacobian = torch.stack(columns, -1)
         result[port] = jacobian.reshape(()) if jacobian.numel() == 1 else jacobian
     return result
-
-
-def __getattr__(name: str) -> Any:
-    """Whole Jacobians moved to graphcore.derivatives; these names still import from here."""
-    if name in ("forward_mode", "reverse_mode"):
-        from graphcore import derivatives
-
-        return getattr(derivatives, name)
-    if name == "autograd_reference":  # the test oracle, in tests/oracles.py (for tests/examples)
-        from tests.oracles import autograd_reference
-
-        return autograd_reference
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.program import Instr, Program, infer_shapes
+from graphcore.interpreter import infer_shapes
+from graphcore.program import Instr, Program
 from graphcore.registry import Shape, show
 
 ENV = "BACKPROP_MEMORY_BUDGET"

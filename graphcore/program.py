@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from graphcore.graph import Graph, PortRef
-from graphcore.registry import REGISTRY, NodeSpec, Shape
+from graphcore.registry import REGISTRY, NodeSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,10 +128,3 @@ def lower(graph: Graph) -> Program:
         args = tuple(str(s) if s is not None else None for s in graph.sources_of(node_id, spec.inputs))
         instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
     return Program(tuple(instrs))
-
-
-def infer_shapes(program: Program) -> dict[str, Shape]:
-    """Shape of every value; a shape rule's ShapeError propagates (graphcore.interpreter does the walk)."""
-    from graphcore.interpreter import infer_shapes as walk
-
-    return walk(program)

@@ -6,14 +6,6 @@ import math
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.lab import DerivativePoint
-
-__all__ = [
-    "DerivativePoint",
-    "describe",
-    "same",
-    "show_number",
-]  # DerivativePoint: tests/app/test_lab_plots.py
 
 
 def same(a: float, b: float) -> bool:

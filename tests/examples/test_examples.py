@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphcore.autodiff import autograd_reference, forward_mode, reverse_mode, trace_forward
+from graphcore.autodiff import trace_forward
+from graphcore.derivatives import forward_mode, reverse_mode
 from graphcore.fileformat import load
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.schedule import differentiable_nodes
 from graphcore.stepping import Stepper
 from graphcore.validate import validate
+from tests.oracles import autograd_reference
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.json"))
 SMALL = 64  # forward mode takes one pass per element: differentiate with respect to small sources only
