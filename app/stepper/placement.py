@@ -17,6 +17,7 @@ from app.canvas.items import NodeItem
 GAP = 8.0  # between a badge and its node: clear of the current-node frame
 STEP = 8.0  # grid of the search
 REACH = 480.0  # how far from the node a spot is searched
+MARGIN = 4.0  # kept clear around a badge, so two never touch (on screen, rounding would join them)
 
 
 def _blocks(item: QGraphicsItem, moving: QGraphicsItem) -> bool:
@@ -29,10 +30,11 @@ def _blocks(item: QGraphicsItem, moving: QGraphicsItem) -> bool:
 
 
 def is_free(rect: QRectF, moving: QGraphicsItem) -> bool:
-    """Nothing that blocks a badge intersects `rect` (scene coordinates)."""
+    """Nothing that blocks a badge comes within MARGIN of `rect` (scene coordinates)."""
     scene = moving.scene()
     mode = Qt.ItemSelectionMode.IntersectsItemBoundingRect
-    return not any(_blocks(item, moving) for item in scene.items(rect, mode))
+    around = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    return not any(_blocks(item, moving) for item in scene.items(around, mode))
 
 
 def free_spot(node: NodeItem, anchor: QPointF, size: tuple[float, float], moving: QGraphicsItem) -> QPointF:
