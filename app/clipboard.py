@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import re
 
-from graphcore.fileformat import FileFormatError, dumps, loads
+from graphcore.files.fileformat import FileFormatError, dumps, loads
 from graphcore.graph import Graph, Node, PortRef
 
 Fragment = tuple[list[Node], list[tuple[PortRef, PortRef]]]

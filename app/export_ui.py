@@ -60,7 +60,7 @@ def export_name(document: Document) -> str:
 
 def python_source(document: Document, train: bool = False) -> str:
     """export_python's source for the document (raises InvalidGraph or ExportError)."""
-    from graphcore.export import export_python
+    from graphcore.exchange.export import export_python
 
     path = document.path
     return export_python(
@@ -151,7 +151,7 @@ class CodePreview(RefreshWhenSeen, QWidget):
 
     def refresh_now(self) -> None:
         """Show the export of the graph as it is now, or the problems that stop it."""
-        from graphcore.export import ExportError
+        from graphcore.exchange.export import ExportError
         from graphcore.validate import InvalidGraph
 
         if self.document is None:
@@ -261,7 +261,7 @@ class ExportTools:
     # --- export ---
 
     def export_python(self, train: bool | None = None) -> bool:
-        from graphcore.export import ExportError
+        from graphcore.exchange.export import ExportError
         from graphcore.validate import InvalidGraph
 
         w = self.window
@@ -285,7 +285,7 @@ class ExportTools:
         return True
 
     def export_onnx(self) -> bool:
-        from graphcore.export import ExportError
+        from graphcore.exchange.export import ExportError
         from graphcore.validate import InvalidGraph
 
         w = self.window
@@ -294,7 +294,7 @@ class ExportTools:
         if path is None:
             return False
         try:
-            from graphcore.export_onnx import export_onnx
+            from graphcore.exchange.export_onnx import export_onnx
 
             result = export_onnx(w.document.graph, path, name=export_name(w.document))
         except InvalidGraph as error:

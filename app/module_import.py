@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal, SignalInstance
 
 if TYPE_CHECKING:
-    from graphcore.importer import ImportResult
+    from graphcore.exchange.importer import ImportResult
 
 
 def import_torch(path: str, class_name: str, inputs_text: str, kwargs_text: str = "") -> ImportResult:
     """Run graphcore's importer as `graphcore import-torch` does; raises ImportTorchError with one line."""
     import json
 
-    from graphcore.importer import (
+    from graphcore.exchange.importer import (
         ImportTorchError,
         declared_inputs,
         import_module,
@@ -54,7 +54,7 @@ class _ImportJob(QRunnable):
         self.done, self.request = done, request
 
     def run(self) -> None:
-        from graphcore.importer import ImportTorchError
+        from graphcore.exchange.importer import ImportTorchError
 
         try:
             result = import_torch(*self.request)

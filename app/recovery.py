@@ -21,8 +21,8 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.document import Document
-from graphcore.atomic_write import write_text_atomic
-from graphcore.fileformat import graph_to_dict
+from graphcore.files.atomic_write import write_text_atomic
+from graphcore.files.fileformat import graph_to_dict
 
 FOLDER_ENV = "BACKPROP_RECOVERY_DIR"  # tests point this at a temporary folder
 FORMAT = "backprop-studio-recovery"

@@ -49,8 +49,8 @@ from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
 from app.recovery import Autosaver, Recovered, ask_restore, recovery_folder
 from app.run_tools import RunTools
-from graphcore.atomic_write import SaveError
-from graphcore.fileformat import FileFormatError, load, loads, save
+from graphcore.files.atomic_write import SaveError
+from graphcore.files.fileformat import FileFormatError, load, loads, save
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
 from graphcore.validate import Report

@@ -30,7 +30,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from graphcore.fileformat import save  # noqa: E402
+from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import load_library  # noqa: E402
 

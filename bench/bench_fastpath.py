@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphcore.autodiff import trace_forward
-from graphcore.derivatives import jacobian
-from graphcore.fileformat import load
+from graphcore.derivatives.api import jacobian
+from graphcore.derivatives.autodiff import trace_forward
+from graphcore.files.fileformat import load
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.program import lower
 from graphcore.registry import load_library
@@ -99,7 +99,7 @@ def fast_path_vs_hand_written(steps: int, device: str) -> tuple[float, float, fl
 
 def trainer_vs_loop(steps: int, device: str) -> tuple[float, float, float]:
     """graphcore's Trainer (batching, NaN checks, scheduler, loss history) against a plain torch loop."""
-    from graphcore.train import Trainer
+    from graphcore.training.train import Trainer
 
     graph = mlp_graph([784, 512, 512, 10])
     graph.training = {

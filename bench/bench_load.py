@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from graphcore.fileformat import load, save  # noqa: E402
+from graphcore.files.fileformat import load, save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import load_library  # noqa: E402
 from graphcore.validate import validate  # noqa: E402

@@ -17,11 +17,11 @@ from datetime import date
 
 import torch
 
-from graphcore.autodiff import reverse_sweep, trace_forward
-from graphcore.derivatives import jacobian
-from graphcore.fileformat import loads
+from graphcore.derivatives.api import jacobian
+from graphcore.derivatives.autodiff import reverse_sweep, trace_forward
+from graphcore.derivatives.paths import mlp_family_graph
+from graphcore.files.fileformat import loads
 from graphcore.interpreter import Evaluator
-from graphcore.jacobian import mlp_family_graph
 from graphcore.program import lower
 from graphcore.registry import load_library
 from graphcore.runtime import Runtime

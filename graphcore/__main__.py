@@ -1,5 +1,5 @@
 import sys
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 
 sys.exit(main())

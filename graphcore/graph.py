@@ -57,7 +57,7 @@ class Node:
 
 
 EDITABLE = ("params", "label", "pos")
-MAX_ID_LENGTH = 200  # what the file format stores (graphcore/schema: node.id)
+MAX_ID_LENGTH = 200  # what the file format stores (graphcore/files/schema: node.id)
 _ID_FORBIDDEN = re.compile(r"[.\x00-\x1f\x7f]")
 
 

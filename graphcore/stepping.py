@@ -1,7 +1,7 @@
 """The stepping engine: forward then backward propagation, one node per step, as events.
 
 Each forward step runs one node's code; each backward step runs that node's local vector-Jacobian
-product alone (graphcore.autodiff) and passes gradients down; where a value fans out, an
+product alone (graphcore.derivatives.autodiff) and passes gradients down; where a value fans out, an
 `accumulate` step adds the contributions. The CLI's `steps` and the app's stepper consume the same
 generator, so what a user clicks through is what the tests check. After a pass, `optimizer_step`
 moves the runtime's weights by those gradients (the app's stepper takes it; the graph keeps its own).
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import ForwardTrace, Tracer, backward_steps, total_gradient
+from graphcore.derivatives.autodiff import ForwardTrace, Tracer, backward_steps, total_gradient
 from graphcore.program import Program
 from graphcore.runtime import Runtime
 from graphcore.schedule import Step, backward_schedule, differentiable_nodes, forward_schedule
@@ -167,8 +167,8 @@ def optimizer_step(
 ) -> list[ParameterUpdate]:
     """One step of a training section's optimizer (`config`: name and settings) on `gradients` (as
     Stepper.gradients gives them), taken on copies and then written into the runtime's weights."""
-    from graphcore.train import make_optimizer
-    from graphcore.training_config import OPTIMIZERS
+    from graphcore.training.config import OPTIMIZERS
+    from graphcore.training.train import make_optimizer
 
     chosen, copies = [], []
     for name, weight in trainable_parameters(runtime).items():

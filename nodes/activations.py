@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.exchange.torch_ops import X, attributes, no_params
 from graphcore.registry import Param, Shape, TorchRule, call_template, expect, show
-from graphcore.torch_ops import X, attributes, no_params
 from nodes.elementwise import unary
 
 

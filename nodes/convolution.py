@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from graphcore.exchange.torch_ops import X, attributes, compact
 from graphcore.registry import (
     Dim,
     Example,
@@ -22,7 +23,6 @@ from graphcore.registry import (
     register,
     show,
 )
-from graphcore.torch_ops import X, attributes, compact
 from nodes.init import INIT_PARAMS, rendered, weight_init
 
 

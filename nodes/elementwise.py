@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.exchange.torch_ops import AB, X
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -22,7 +23,6 @@ from graphcore.registry import (
     register,
     same_shape,
 )
-from graphcore.torch_ops import AB, X
 
 
 def unbroadcast(grad: Any, like: Any) -> Any:

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from graphcore.exchange.torch_ops import X
 from graphcore.registry import (
     Dim,
     Example,
@@ -24,7 +25,6 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from graphcore.torch_ops import X
 from nodes.shape_ops import axis_of
 
 JOINED = ("a", "b", "c", "d", "e", "f")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from graphcore.exchange.torch_ops import attributes
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -21,7 +22,6 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from graphcore.torch_ops import attributes
 from nodes.init import INIT_PARAMS, rendered, weight_init
 from nodes.shape_ops import flatten_shape
 

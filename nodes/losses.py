@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from graphcore.exchange.torch_ops import attributes
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -22,7 +23,6 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from graphcore.torch_ops import attributes
 
 
 def unweighted(*names: str) -> Callable[[Any], dict[str, Any] | None]:

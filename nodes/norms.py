@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.exchange.torch_ops import X, attributes
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -23,7 +24,6 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from graphcore.torch_ops import X, attributes
 from nodes.init import rendered
 
 EPS = Param("eps", "float", 1e-5, "Added to the variance before the square root, for stability.", min=0.0)

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from graphcore.exchange.torch_ops import AB, X
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -18,7 +19,6 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from graphcore.torch_ops import AB, X
 
 
 def _dims(dim: int | list[int] | None, rank: int, x: Shape) -> list[int]:

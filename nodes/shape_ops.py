@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from graphcore.exchange.torch_ops import X
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -21,7 +22,6 @@ from graphcore.registry import (
     register,
     show,
 )
-from graphcore.torch_ops import X
 
 
 def axis_of(dim: int, rank: int, x: Shape, extra: int = 0) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from graphcore.exchange.torch_ops import X
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -21,7 +22,6 @@ from graphcore.registry import (
     same_shape,
     show,
 )
-from graphcore.torch_ops import X
 from nodes.init import init_call
 
 PARAMETER_INITS = (

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.main import DEFAULT_EXAMPLE, EXAMPLES  # noqa: E402
 from app.window import MainWindow  # noqa: E402
-from graphcore.fileformat import save  # noqa: E402
+from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
 

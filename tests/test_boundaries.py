@@ -15,7 +15,7 @@ def python(code: str) -> str:
 
 def test_graphcore_and_nodes_never_import_qt():
     code = (
-        "import sys, graphcore, nodes, graphcore.cli, graphcore.stepping, graphcore.autodiff; "
+        "import sys, graphcore, nodes, graphcore.cli.main, graphcore.stepping, graphcore.derivatives.autodiff; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6', 'shiboken6', 'pyqtgraph'}))"
     )
     assert python(code) == "[]"
@@ -23,7 +23,7 @@ def test_graphcore_and_nodes_never_import_qt():
 
 def test_checking_a_graph_does_not_load_torch():
     code = (
-        "import sys; from graphcore.cli import main; main(['check', 'examples/sigmoid_neuron.json']); "
-        "print(type(sys.modules['torch']).__name__)"
+        "import sys; from graphcore.cli.main import main; main(['check', 'examples/sigmoid_neuron.json']); "
+        "print('torch' in sys.modules)"
     )
-    assert python(code).splitlines() == ["ok: 11 nodes, 10 edges", "_LazyModule"]
+    assert python(code).splitlines() == ["ok: 11 nodes, 10 edges", "False"]

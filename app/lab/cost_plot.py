@@ -29,7 +29,7 @@ from app.document import Document
 from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
-from graphcore.lab import CostPoint, LabError, cost_point, cost_sweep, make_runtime
+from graphcore.derivatives.lab import CostPoint, LabError, cost_point, cost_sweep, make_runtime
 from graphcore.program import lower
 
 COLORS = {"forward": "#2f6fdb", "reverse": "#d9622b"}

@@ -39,7 +39,7 @@ from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
 from app.training.worker import WeightsFrame
-from graphcore.lab import (
+from graphcore.derivatives.lab import (
     SWEEPABLE_KINDS,
     DerivativeChoice,
     DerivativePoint,

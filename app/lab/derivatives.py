@@ -1,4 +1,4 @@
-"""How the derivative lab's views write numbers and tensors; the lab's math is graphcore.lab's."""
+"""How the derivative lab's views write numbers and tensors; the lab's math is graphcore.derivatives.lab's."""
 
 from __future__ import annotations
 

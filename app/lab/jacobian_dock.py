@@ -34,7 +34,7 @@ from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
-from graphcore.lab import JacobianResults, compute_jacobians, differentiable_values
+from graphcore.derivatives.lab import JacobianResults, compute_jacobians, differentiable_values
 from graphcore.program import Program, lower
 from graphcore.registry import show
 

@@ -4,7 +4,7 @@ Forward mode (∂·/∂X) tracks how one input X affects every node; reverse mod
 node affects one output Z. The badges appear all at once or node by node, in the order each mode
 reaches the nodes, with the step's sum over incoming (or outgoing) edges spelled out. For scalar
 graphs the panel lists every path from X to Z with the product of its edge derivatives: their sum
-is what both modes compute, factored. All numbers come from graphcore (graphcore.lab).
+is what both modes compute, factored. All numbers come from graphcore (graphcore.derivatives.lab).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from app.lab.derivatives import describe, same, show_number
 from app.lab.names import Names
 from app.lab.runner import Runner
 from app.panels.lazy import RefreshWhenSeen
-from graphcore.lab import PathData, compute_paths, differentiable_values
+from graphcore.derivatives.lab import PathData, compute_paths, differentiable_values
 from graphcore.program import Program, lower
 
 FORWARD, BACKWARD = "forward", "backward"

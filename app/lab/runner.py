@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from graphcore.lab import warm_up
+from graphcore.derivatives.lab import warm_up
 from graphcore.program import NodeError
 
 

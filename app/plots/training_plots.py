@@ -104,7 +104,7 @@ class TrainingPlots(QWidget):
         self.status.setText(NO_TRAINING)
 
     def add(self, progress: Any) -> None:
-        """Record one graphcore.train.Progress report (drawn at the next timer tick)."""
+        """Record one graphcore.training.train.Progress report (drawn at the next timer tick)."""
         buffers = self.buffers
         for step, loss in progress.losses:
             buffers["train loss"].append(step, loss)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.lab.names import Names
-from graphcore.autodiff import local_jacobians
+from graphcore.derivatives.autodiff import local_jacobians
 from graphcore.graph import Graph, PortRef
 from graphcore.program import NodeError, lower
 from graphcore.runtime import Runtime

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.document import Document
 from app.training.commands import SetTraining
-from graphcore.training_config import (
+from graphcore.training.config import (
     CLASS_HYPERPARAMETERS,
     OPTIMIZERS,
     SCHEDULES,

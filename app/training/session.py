@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from app.training.changes import Structure
 from app.training.worker import Request, TrainerInfo, TrainingWorker
-from graphcore.fileformat import dumps
+from graphcore.files.fileformat import dumps
 from graphcore.graph import Graph
 
 

@@ -88,11 +88,11 @@ def histogram(tensor: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 class TrainingWorker(QObject):
     built = Signal(object)  # TrainerInfo
-    progress = Signal(object)  # graphcore.train.Progress
+    progress = Signal(object)  # graphcore.training.train.Progress
     boundary = Signal(object)  # BoundaryFrame
     histograms = Signal(object)  # NodeHistograms
     finished = Signal(object)  # TrainResult of a run, or None after a step/reset/drop
-    nonfinite = Signal(object)  # graphcore.train.NonFinite
+    nonfinite = Signal(object)  # graphcore.training.train.NonFinite
     weights = Signal(object)  # WeightsFrame, while weights_rows > 0
     retuned = Signal(str)  # what became of an edited training section, in a sentence
     budget = Signal(int, int)  # steps done and the step budget, after an edit the trainer took
@@ -140,8 +140,8 @@ class TrainingWorker(QObject):
         self.finished.emit(None)
 
     def _build(self, request: Request) -> None:
-        from graphcore.fileformat import graph_from_dict, parse_json
-        from graphcore.train import Trainer
+        from graphcore.files.fileformat import graph_from_dict, parse_json
+        from graphcore.training.train import Trainer
 
         self.trainer = None
         if request.graph_text is None:
@@ -172,7 +172,7 @@ class TrainingWorker(QObject):
         self.finished.emit(result)
 
     def _step(self) -> None:
-        from graphcore.train import Progress
+        from graphcore.training.train import Progress
 
         trainer = self.trainer
         lr = trainer.optimizer.param_groups[0]["lr"]
@@ -322,8 +322,8 @@ def _boundary_frame(trainer: Any, setup: dict[str, Any]) -> BoundaryFrame:
 def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
     """Histograms of a node's value on the first batch, and of its weights and their gradients."""
     from graphcore._torch import torch
-    from graphcore.autodiff import as_tuple
     from graphcore.codegen import node_function
+    from graphcore.derivatives.autodiff import as_tuple
 
     program, runtime = trainer.program, trainer.runtime
     if node not in program.by_node:

@@ -15,7 +15,7 @@ from app.document import Document
 from app.main import DEFAULT_EXAMPLE
 from app.theme import LIGHT
 from app.window import MainWindow
-from graphcore.fileformat import load, loads
+from graphcore.files.fileformat import load, loads
 from graphcore.graph import PortRef
 from graphcore.registry import show
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from app.window import MainWindow
-from graphcore.fileformat import loads
+from graphcore.files.fileformat import loads
 from graphcore.graph import PortRef
 
 

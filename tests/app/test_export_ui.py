@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.window import MainWindow
-from graphcore.export import export_python
+from graphcore.exchange.export import export_python
 from graphcore.registry import REGISTRY
 
 NET = """

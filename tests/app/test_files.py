@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.panels.inspector import unwritable
 from app.window import MainWindow
-from graphcore.fileformat import dumps, load
+from graphcore.files.fileformat import dumps, load
 from graphcore.graph import PortRef
 
 

@@ -9,7 +9,7 @@ from canvas_gestures import drag
 from PySide6.QtCore import QPointF, Qt
 
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.graph import PortRef
 from graphcore.program import lower
 

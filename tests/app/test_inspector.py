@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox
 
 from app.window import MainWindow
-from graphcore.fileformat import dumps
+from graphcore.files.fileformat import dumps
 from graphcore.graph import PortRef
 from graphcore.registry import REGISTRY
 

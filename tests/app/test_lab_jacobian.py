@@ -13,8 +13,8 @@ from PySide6.QtCore import QRectF
 from app.commands import Disconnect
 from app.lab.jacobian_dock import JacobianDock, checked_values
 from app.window import MainWindow
-from graphcore import cli
-from graphcore.fileformat import graph_from_dict, save
+from graphcore.cli import main as cli
+from graphcore.files.fileformat import graph_from_dict, save
 from graphcore.graph import PortRef
 
 

@@ -13,9 +13,9 @@ from app.lab.names import Names
 from app.lab.style import LabPlots
 from app.panels.lazy import on_screen
 from app.window import MainWindow
-from graphcore.fileformat import graph_from_dict
+from graphcore.derivatives.lab import DerivativePoint
+from graphcore.files.fileformat import graph_from_dict
 from graphcore.graph import PortRef
-from graphcore.lab import DerivativePoint
 from graphcore.program import Program, lower
 from tests.flows.test_flow_lab import assert_readable, drawn_labels
 

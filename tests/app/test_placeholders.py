@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QPointF
 
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 
 
 def test_a_file_with_an_unknown_type_opens_greyed_and_saves_unchanged(window: MainWindow, tmp_path: Path):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.main import offer_recovery, on_signals
 from app.recovery import FORMAT, Recovered, find_recovered
 from app.window import MainWindow
-from graphcore.fileformat import dumps, graph_from_dict, load
+from graphcore.files.fileformat import dumps, graph_from_dict, load
 
 
 def files(folder: Path) -> list[Path]:

@@ -18,8 +18,8 @@ from app.stepper import controller
 from app.stepper.format import describe
 from app.stepper.viewer import ValueViewer
 from app.window import MainWindow
-from graphcore.cli import main as graphcore_main
-from graphcore.fileformat import save
+from graphcore.cli.main import main as graphcore_main
+from graphcore.files.fileformat import save
 from graphcore.graph import Graph, Node, PortRef
 
 

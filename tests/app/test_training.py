@@ -14,9 +14,9 @@ from app.training.changes import Structure
 from app.training.commands import SetTraining
 from app.training.worker import WeightsFrame
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.graph import Node, PortRef
-from graphcore.train import Progress
+from graphcore.training.train import Progress
 
 BUILD_TIMEOUT = 60_000  # the first run in a process imports torch.optim (slow on small machines)
 

@@ -22,7 +22,7 @@ from app.document import Document
 from app.main import EXAMPLES
 from app.theme import LIGHT
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.graph import Node, PortRef
 
 

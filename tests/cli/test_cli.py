@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PATH_SUM = str(EXAMPLES / "path_sum.json")

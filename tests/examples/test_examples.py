@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphcore.autodiff import trace_forward
-from graphcore.derivatives import forward_mode, reverse_mode
-from graphcore.fileformat import load
+from graphcore.derivatives.api import forward_mode, reverse_mode
+from graphcore.derivatives.autodiff import trace_forward
+from graphcore.files.fileformat import load
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.schedule import differentiable_nodes

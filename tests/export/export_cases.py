@@ -13,8 +13,8 @@ from typing import Any
 
 import networkx as nx
 
-from graphcore.export import export_python
-from graphcore.fileformat import loads
+from graphcore.exchange.export import export_python
+from graphcore.files.fileformat import loads
 from graphcore.graph import Graph
 from graphcore.registry import REGISTRY, load_library
 

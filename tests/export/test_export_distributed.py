@@ -14,7 +14,7 @@ import pytest
 import torch.distributed
 from export_cases import TRAINED, load_file, losses_printed, write_export
 
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 
 STEPS = 20
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from export_cases import EXAMPLES, graph_from
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 
 ONNX_MISSING = [m for m in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(m) is None]
 needs_onnx = pytest.mark.skipif(
@@ -68,7 +68,7 @@ def test_onnx_runs_in_onnxruntime_like_torch_at_any_batch_size(tmp_path, capsys)
     import onnxruntime
 
     from graphcore.codegen import python_source
-    from graphcore.export_onnx import export_onnx
+    from graphcore.exchange.export_onnx import export_onnx
     from graphcore.program import lower
 
     graph = graph_from(cnn())

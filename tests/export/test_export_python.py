@@ -9,9 +9,9 @@ import pytest
 import torch
 from export_cases import EXAMPLES, TRAINED, graph_from, load_file, ruff, run_python, write_export
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 from graphcore.codegen import class_name_from, python_source
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.program import lower
 
 THIRD_PARTY = {"torch", "numpy"}

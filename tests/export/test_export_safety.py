@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from export_cases import graph_from, ruff, run_python, write_export
 
-from graphcore.fileformat import FileFormatError
+from graphcore.files.fileformat import FileFormatError
 
 HOSTILE = [
     "__import__('os').system('touch pwned')",
@@ -158,7 +158,7 @@ def test_hostile_text_never_becomes_code(tmp_path):
 
 
 def test_hostile_training_values_are_refused_or_written_as_literals(tmp_path):
-    from graphcore.export import ExportError, export_python
+    from graphcore.exchange.export import ExportError, export_python
 
     data = graph("x fc p y loss w c wx out a b q".split(), "t", "d.npz", "x")
     data["training"]["dataset"] = {"name": "xor", "n=4); __import__('os').system('touch pwned'); (": 1}

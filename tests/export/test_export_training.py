@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from export_cases import TRAINED, graph_from, load_file, losses_printed, ruff, run_python, write_export
 
-from graphcore.cli import main
-from graphcore.fileformat import dumps, load
-from graphcore.training_config import OPTIMIZERS
+from graphcore.cli.main import main
+from graphcore.files.fileformat import dumps, load
+from graphcore.training.config import OPTIMIZERS
 
 TOLERANCE = 1e-6
 
@@ -167,7 +167,7 @@ def test_a_dataset_file_is_read_from_its_path(kind, tmp_path, capsys):
 
 
 def test_each_generated_dataset_exports_clean_code(tmp_path, capsys):
-    """Every generator of graphcore.datasets, copied into a file that ruff accepts as it is."""
+    """Every generator of graphcore.training.datasets, copied into a file that ruff accepts as it is."""
     xor = load(TRAINED[[p.stem for p in TRAINED].index("xor")])
     paths = []
     for name in [

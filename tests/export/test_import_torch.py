@@ -16,10 +16,10 @@ import pytest
 import torch
 from export_cases import EXAMPLES, TRAINED, graph_from, load_file, same_structure, write_export
 
-from graphcore.cli import main
-from graphcore.fileformat import load
+from graphcore.cli.main import main
+from graphcore.exchange.importer import declared_inputs, import_module, load_class
+from graphcore.files.fileformat import load
 from graphcore.graph import Graph
-from graphcore.importer import declared_inputs, import_module, load_class
 from graphcore.program import lower
 from graphcore.registry import REGISTRY
 from graphcore.runtime import Runtime

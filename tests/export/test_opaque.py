@@ -8,9 +8,9 @@ import json
 import pytest
 from export_cases import graph_from
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 from graphcore.codegen import python_source
-from graphcore.fileformat import dumps
+from graphcore.files.fileformat import dumps
 from graphcore.program import lower
 from graphcore.registry import REGISTRY
 from graphcore.validate import validate

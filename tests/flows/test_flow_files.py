@@ -19,7 +19,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QTabBar
 
 from app.window import MainWindow
-from graphcore.fileformat import dumps, load
+from graphcore.files.fileformat import dumps, load
 from tests.app.canvas_gestures import mouse
 from tests.app.conftest import OFFSCREEN_NOTICE
 

@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 
 from app.stepper.format import describe
 from app.window import MainWindow
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper

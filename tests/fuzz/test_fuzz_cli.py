@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from graphcore.cli import main
+from graphcore.cli.main import main
 from tests.fuzz.counts import report
 from tests.fuzz.mutations import EXAMPLE_DOCS, EXAMPLES, HOSTILE_VALUES, mutated_texts
 from tests.fuzz.training_sections import random_sections, write_data_files

@@ -30,7 +30,7 @@ from app.document import Document
 from app.main import EXAMPLES
 from app.theme import LIGHT
 from app.window import MainWindow
-from graphcore.fileformat import dumps, graph_to_dict, loads
+from graphcore.files.fileformat import dumps, graph_to_dict, loads
 from tests.fuzz.counts import report
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))

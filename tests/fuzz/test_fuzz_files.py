@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphcore.codegen import python_source
-from graphcore.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
+from graphcore.files.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
 from graphcore.program import lower
 from graphcore.validate import validate
 from tests.fuzz.counts import report

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from graphcore import atomic_write
-from graphcore.atomic_write import SaveError, write_text_atomic
+from graphcore.files import atomic_write
+from graphcore.files.atomic_write import SaveError, write_text_atomic
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and links")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphcore.derivatives import forward_mode, reverse_mode
-from graphcore.fileformat import load, loads
+from graphcore.derivatives.api import forward_mode, reverse_mode
+from graphcore.files.fileformat import load, loads
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper, SteppingError

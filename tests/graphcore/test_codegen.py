@@ -6,7 +6,7 @@ import json
 import pytest
 
 from graphcore.codegen import Namespace, class_name_from, exec_source, python_source, template_fields
-from graphcore.fileformat import loads
+from graphcore.files.fileformat import loads
 from graphcore.program import lower
 from graphcore.registry import REGISTRY, load_library
 from graphcore.runtime import Runtime

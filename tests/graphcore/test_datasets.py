@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphcore.datasets import GENERATED, DatasetError, build, split
+from graphcore.training.datasets import GENERATED, DatasetError, build, split
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
@@ -219,7 +219,7 @@ def test_folders_and_huge_files_are_refused(tmp_path):
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(DatasetError, match="folder.csv: is a folder, not a data file"):
         read(tmp_path, "folder.csv", {"x": {"columns": "a"}})
-    from graphcore.datasets import _read_file
+    from graphcore.training.datasets import _read_file
 
     (tmp_path / "big.csv").write_text("a\n" + "1\n" * 600)
     with pytest.raises(DatasetError, match="big.csv: the file holds 1.2e-06 GB; data files of up to 1 GB"):

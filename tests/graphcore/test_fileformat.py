@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphcore.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
+from graphcore.files.fileformat import FileFormatError, dumps, graph_to_dict, load, loads, save
 from graphcore.graph import PortRef
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.json"))
@@ -248,7 +248,7 @@ def test_long_strings_and_long_values_are_shortened():
 
 
 def test_file_size_and_counts_have_their_own_limits(tmp_path, monkeypatch):
-    from graphcore import fileformat
+    from graphcore.files import fileformat
 
     big = tmp_path / "big.json"
     big.write_text(doc())
@@ -314,14 +314,14 @@ def test_a_newer_version_opens_and_is_written_back_as_it_came():
 def test_every_example_fits_the_schema(path):
     from jsonschema import Draft202012Validator
 
-    from graphcore.fileformat import schema
+    from graphcore.files.fileformat import schema
 
     Draft202012Validator.check_schema(schema())
     assert list(Draft202012Validator(schema()).iter_errors(json.loads(path.read_text()))) == []
 
 
 def test_the_schema_is_published_in_the_docs():
-    from graphcore.fileformat import schema
+    from graphcore.files.fileformat import schema
 
     text = (Path(__file__).parents[2] / "docs" / "file-format.md").read_text(encoding="utf-8")
     published = text.split("```json schema\n", 1)[1].split("```", 1)[0]
@@ -345,7 +345,7 @@ NODE_KEYS = st.sampled_from(["id", "type", "params", "label", "pos", "extra"])
 @given(st.dictionaries(NODE_KEYS, NODE_PARTS | st.sampled_from(["a.b", "n", "x" * 201])))
 def test_the_quick_node_check_never_accepts_what_the_schema_refuses(entry):
     """_plain_node skips jsonschema for speed; it must only ever accept nodes the schema accepts."""
-    from graphcore.fileformat import _plain_node, _validator
+    from graphcore.files.fileformat import _plain_node, _validator
 
     if _plain_node(entry):
         assert _validator("node").is_valid(entry), entry
@@ -375,7 +375,7 @@ def test_param_values_typed_in_the_app_meet_the_same_limits():
 
 
 def test_a_failed_save_raises_save_error_and_keeps_the_old_file(tmp_path):
-    from graphcore.atomic_write import SaveError
+    from graphcore.files.atomic_write import SaveError
 
     graph = loads(doc())
     target = tmp_path / "g.json"
@@ -406,7 +406,7 @@ LIMIT_PARTS = NODE_PARTS | st.sampled_from(
 )
 def test_the_quick_file_check_never_accepts_what_the_limits_or_the_schema_refuse(entry, edge):
     """_plain stands in for the limits and the schema together; whatever it accepts, both accept."""
-    from graphcore.fileformat import _check_limits, _check_schema, _plain
+    from graphcore.files.fileformat import _check_limits, _check_schema, _plain
 
     for params in (None, entry.get("params")):
         node = entry if params is None else {"id": "n", "type": "neg", "params": params}

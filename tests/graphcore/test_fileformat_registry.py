@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from graphcore.fileformat import FileFormatError, load, loads
+from graphcore.files.fileformat import FileFormatError, load, loads
 from graphcore.registry import NO_LIBRARY, NodeSpec, NoLibraryError, Param, register, same_shape
 
 
@@ -84,15 +84,16 @@ def test_an_empty_registry_is_refused_in_one_line():
 def test_graphcore_never_loads_the_library_behind_the_callers_back():
     """In a fresh process: importing graphcore registers nothing, and loading a file says what to call."""
     code = (
-        "import sys, graphcore, graphcore.fileformat, graphcore.importer, graphcore.nodedocs, graphcore.cli\n"
+        "import sys, graphcore, graphcore.files.fileformat, graphcore.exchange.importer\n"
+        "import graphcore.nodedocs, graphcore.cli.main\n"
         "from graphcore.registry import NoLibraryError\n"
         "try:\n"
-        "    graphcore.fileformat.load('examples/xor.json')\n"
+        "    graphcore.files.fileformat.load('examples/xor.json')\n"
         "except NoLibraryError as error:\n"
         "    print(error)\n"
         "print(len(graphcore.REGISTRY), any(m.split('.')[0] == 'nodes' for m in sys.modules))\n"
         "graphcore.load_library()\n"
-        "print(len(graphcore.fileformat.load('examples/xor.json').nodes) > 0)\n"
+        "print(len(graphcore.files.fileformat.load('examples/xor.json').nodes) > 0)\n"
     )
     root = Path(__file__).parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)

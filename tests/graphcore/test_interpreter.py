@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphcore.autodiff import Tracer, forward_sweep, reverse_sweep, trace_forward
-from graphcore.fileformat import load
+from graphcore.derivatives.autodiff import Tracer, forward_sweep, reverse_sweep, trace_forward
+from graphcore.files.fileformat import load
 from graphcore.interpreter import Evaluator, Interpreter, ShapeInterpreter, infer_shapes
 from graphcore.program import lower
 from graphcore.runtime import Runtime

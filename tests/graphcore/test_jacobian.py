@@ -7,8 +7,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphcore.fileformat import load, loads
-from graphcore.jacobian import edge_derivatives, jacobian, mlp_family_graph, path_sum
+from graphcore.derivatives.paths import edge_derivatives, jacobian, mlp_family_graph, path_sum
+from graphcore.files.fileformat import load, loads
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 

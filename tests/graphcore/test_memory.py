@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from graphcore import memory
-from graphcore.autodiff import trace_forward
-from graphcore.fileformat import graph_from_dict, load, loads
-from graphcore.jacobian import jacobian
+from graphcore.derivatives.autodiff import trace_forward
+from graphcore.derivatives.paths import jacobian
+from graphcore.files.fileformat import graph_from_dict, load, loads
 from graphcore.memory import MemoryBudgetError, Workload
 from graphcore.program import NodeError, lower
 from graphcore.registry import REGISTRY, load_library
 from graphcore.runtime import Runtime
 from graphcore.stepping import Stepper
-from graphcore.train import Trainer
+from graphcore.training.train import Trainer
 from graphcore.validate import validate
 from tests.nodes.node_cases import NODE, cases
 

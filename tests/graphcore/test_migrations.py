@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from graphcore import fileformat, migrations
-from graphcore.fileformat import FileFormatError, graph_to_dict, loads
-from graphcore.migrations import MigrationError, upgrade
+from graphcore.files import fileformat, migrations
+from graphcore.files.fileformat import FileFormatError, graph_to_dict, loads
+from graphcore.files.migrations import MigrationError, upgrade
 
 
 def rename_old_negate(data):

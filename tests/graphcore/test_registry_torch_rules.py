@@ -3,8 +3,8 @@ twice, and every type with a torch counterpart declares one."""
 
 import pytest
 
+from graphcore.exchange.torch_ops import X, tables
 from graphcore.registry import REGISTRY, NodeSpec, TorchRule, register, same_shape
-from graphcore.torch_ops import X, tables
 
 # Types deliberately without a torch-import rule, each with the reason. Every other type must declare
 # at least one `torch_rules` entry, so a new type either says how torch computes it or says why not.
@@ -51,7 +51,7 @@ def test_every_rule_resolves_to_a_torch_call_of_a_registered_type():
 @pytest.mark.parametrize("spec", [s for s in REGISTRY.values() if s.torch_rules], ids=lambda s: s.type)
 def test_rules_bind_to_the_types_ports_and_params(spec):
     """A call's required arguments become the type's ports or params; its result ports exist."""
-    from graphcore.torch_ops import rule as make_rule
+    from graphcore.exchange.torch_ops import rule as make_rule
 
     names = {*spec.inputs, *(p.name for p in spec.params)}
     for declared in spec.torch_rules:

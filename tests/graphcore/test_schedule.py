@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.program import lower
 from graphcore.schedule import backward_schedule, format_schedule, forward_schedule, relevant_nodes
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from graphcore.fileformat import load, loads
-from graphcore.train import Trainer
-from graphcore.training_config import OPTIMIZERS, TrainingConfigError
+from graphcore.files.fileformat import load, loads
+from graphcore.training.config import OPTIMIZERS, TrainingConfigError
+from graphcore.training.train import Trainer
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphcore.config_checks import shorten
-from graphcore.dataset_config import GENERATED_KEYS
-from graphcore.datasets import GENERATED
-from graphcore.training_config import KNOWN_KEYS, OPTIMIZERS, SCHEDULES, TrainingConfigError, parse
+from graphcore.training.checks import shorten
+from graphcore.training.config import KNOWN_KEYS, OPTIMIZERS, SCHEDULES, TrainingConfigError, parse
+from graphcore.training.dataset_config import GENERATED_KEYS
+from graphcore.training.datasets import GENERATED
 from tests.fuzz.training_sections import HOSTILE, random_sections
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

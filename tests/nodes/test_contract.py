@@ -14,7 +14,7 @@ import pytest
 import torch
 from node_cases import NODE, OPERATIONS, TYPES, Case, cases, concrete, examples_of, make_case
 
-from graphcore.autodiff import call_with_pullback, node_jvp
+from graphcore.derivatives.autodiff import call_with_pullback, node_jvp
 from graphcore.nodedocs import CATEGORIES
 from graphcore.registry import REGISTRY, Example, Param
 

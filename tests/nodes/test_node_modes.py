@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphcore.autodiff import call_with_pullback, trace_forward
 from graphcore.codegen import node_function
-from graphcore.derivatives import forward_mode, reverse_mode
+from graphcore.derivatives.api import forward_mode, reverse_mode
+from graphcore.derivatives.autodiff import call_with_pullback, trace_forward
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.program import lower
 from graphcore.registry import load_library

@@ -4,7 +4,7 @@ Each node's local vector-Jacobian product (reverse mode) and Jacobian-vector pro
 mode) comes from its own declared rule when it has one, else from torch.func applied to the node's
 code alone. Layers are differentiated with respect to their weights too, through
 torch.func.functional_call. `reverse_sweep` walks a backward schedule of graphcore.schedule;
-`forward_sweep` is an Interpreter pushing tangents. Whole Jacobians: graphcore.derivatives.
+`forward_sweep` is an Interpreter pushing tangents. Whole Jacobians: graphcore.derivatives.api.
 """
 
 from __future__ import annotations

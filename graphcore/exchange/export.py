@@ -4,7 +4,7 @@ The file's model class is the text of `codegen.python_source`, the very code the
 so the exported file and the app compute the same numbers by construction. Around it the export
 writes a docstring, the imports, the table of forward arguments (`INPUTS`, which `graphcore
 import-torch` reads back), `example_inputs` (what `graphcore run` feeds) and a `main` that prints
-the outputs. With `train=True` the training section follows (graphcore.export_training). What a
+the outputs. With `train=True` the training section follows (graphcore.exchange.export_training). What a
 graph contributes is an identifier from a Namespace or a literal written by repr, nothing else.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from graphcore.codegen import GeneratedModule, class_name_from, python_source
-from graphcore.export_training import ExportError, check_outputs, format_expression, training_code
+from graphcore.exchange.export_training import ExportError, check_outputs, format_expression, training_code
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
-from graphcore.training_code import literal
-from graphcore.training_config import TrainingConfigError, parse
+from graphcore.training.code import literal
+from graphcore.training.config import TrainingConfigError, parse
 from graphcore.validate import check
 
 __all__ = ["Export", "ExportError", "export_python", "inputs_code", "model_class_name"]

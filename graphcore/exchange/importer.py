@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.import_builder import Builder, ImportResult, ImportTorchError, module_params
+from graphcore.exchange.import_builder import Builder, ImportResult, ImportTorchError, module_params
+from graphcore.exchange.torch_ops import Rule, TorchTables, tables
 from graphcore.registry import REGISTRY, Registry, require_library
-from graphcore.torch_ops import Rule, TorchTables, tables
 
 __all__ = [
     "ImportResult",

@@ -2,7 +2,7 @@
 
 For small scalar graphs, `path_sum` lists every path from an input to an output with the product
 of its edges' local derivatives, whose sum forward and reverse mode must both equal. Whole
-Jacobians (the record, the dispatcher) are graphcore.derivatives'.
+Jacobians (the record, the dispatcher) are graphcore.derivatives.api'.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import ForwardTrace, node_jvp, trace_forward
-from graphcore.derivatives import METHODS, Jacobian, jacobian
+from graphcore.derivatives.api import METHODS, Jacobian, jacobian
+from graphcore.derivatives.autodiff import ForwardTrace, node_jvp, trace_forward
 from graphcore.program import Program, node_errors
 from graphcore.runtime import Runtime
 

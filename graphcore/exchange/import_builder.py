@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.exchange.torch_ops import IDENTITY_METHODS, OPERATORS, Rule, TorchTables
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.registry import Registry
-from graphcore.torch_ops import IDENTITY_METHODS, OPERATORS, Rule, TorchTables
 
 COLUMN, ROW = 220.0, 140.0
 

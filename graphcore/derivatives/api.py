@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import ForwardTrace, basis, forward_sweep, reverse_sweep, trace_forward
+from graphcore.derivatives.autodiff import ForwardTrace, basis, forward_sweep, reverse_sweep, trace_forward
 from graphcore.graph import PortRef
 from graphcore.interpreter import Evaluator
 from graphcore.memory import check_jacobian

@@ -4,7 +4,7 @@ Every problem is a TrainingConfigError of one line naming the key
 (`training.optimizer.lr: must be a positive number, got -1`), so the loader, the CLI and the app
 show the same line. `parse` is pure and quick (no files, no torch, no numpy): the file loader calls
 it on every open. What needs the graph or the data (Input nodes, outputs, shapes) is checked when
-a Trainer is built. The checks are graphcore.config_checks; the dataset section's, dataset_config.
+a Trainer is built. The checks are graphcore.training.checks; the dataset section's, dataset_config.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcore.config_checks import (
+from graphcore.training.checks import (
     MAX_SEED,
     Check,
     TrainingConfigError,
@@ -29,7 +29,7 @@ from graphcore.config_checks import (
     shorten,
     text_value,
 )
-from graphcore.dataset_config import check_dataset
+from graphcore.training.dataset_config import check_dataset
 
 # name -> (torch.optim class name, default hyperparameters); momentum and nesterov are SGD variants
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from graphcore.cli_common import (
+from graphcore.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_UNUSABLE,
@@ -38,9 +38,9 @@ from graphcore.cli_common import (
     positive_float,
     show_value,
 )
-from graphcore.cli_exchange import EXCHANGE_COMMANDS, add_exchange_parsers
-from graphcore.config_checks import MAX_COUNT, MAX_SEED
+from graphcore.cli.exchange import EXCHANGE_COMMANDS, add_exchange_parsers
 from graphcore.program import Program
+from graphcore.training.checks import MAX_COUNT, MAX_SEED
 
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE
 MAX_BATCH = 1_000_000
@@ -87,8 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    from graphcore.autodiff import trace_forward
-    from graphcore.derivatives import jacobian
+    from graphcore.derivatives.api import jacobian
+    from graphcore.derivatives.autodiff import trace_forward
     from graphcore.stepping import SteppingError, check_value
 
     if (opened := open_program(args)) is None:
@@ -137,7 +137,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    from graphcore.autodiff import trace_forward
+    from graphcore.derivatives.autodiff import trace_forward
     from graphcore.stepping import Stepper, SteppingError
 
     if (opened := open_program(args)) is None:
@@ -194,8 +194,8 @@ def _values(program: Program, names: str, flag: str) -> list[str]:
 
 
 def cmd_jacobian(args: argparse.Namespace) -> int:
-    from graphcore.autodiff import trace_forward
-    from graphcore.derivatives import METHODS, jacobian
+    from graphcore.derivatives.api import METHODS, jacobian
+    from graphcore.derivatives.autodiff import trace_forward
 
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
@@ -236,7 +236,7 @@ def _progress_bar(progress: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from graphcore.train import Trainer
+    from graphcore.training.train import Trainer
 
     if (opened := open_program(args)) is None:
         return EXIT_INVALID

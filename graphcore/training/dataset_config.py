@@ -1,12 +1,12 @@
 """The `training.dataset` section: a generated set and its keyword arguments, or a data file and the
-fields to read from it. Checked without reading the file (graphcore.datasets reads it for a Trainer).
+fields to read from it. Checked without reading the file (graphcore.training.datasets reads it for a Trainer).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from graphcore.config_checks import (
+from graphcore.training.checks import (
     MAX_SEED,
     Check,
     checked_object,
@@ -28,7 +28,7 @@ MAX_NUMBERS = 10**8  # numbers in a generated dataset (400 MB of float32)
 _SAMPLES = count(1, MAX_SAMPLES)
 _NOISE = number(0)
 _LABELS = choice(LABELS, "label encoding")
-# each generated set's keyword arguments (graphcore.datasets.GENERATED; a test keeps the two in step)
+# each generated set's keyword arguments (graphcore.training.datasets.GENERATED; a test keeps the two in step)
 GENERATED_KEYS: dict[str, dict[str, Check]] = {
     "xor": {"n": _SAMPLES, "noise": _NOISE, "labels": _LABELS},
     "two_moons": {"n": _SAMPLES, "noise": _NOISE, "labels": _LABELS},

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from graphcore.training_config import OPTIMIZERS
+from graphcore.training.config import OPTIMIZERS
 
 SCHEDULERS = "torch.optim.lr_scheduler"
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from graphcore import datasets
 from graphcore._torch import torch
 from graphcore.graph import Graph
 from graphcore.memory import Workload, optimizer_slots
 from graphcore.program import Instr, NodeError, lower
 from graphcore.runtime import Runtime
-from graphcore.training_code import optimizer_code, schedule_code
-from graphcore.training_config import TrainingConfig, TrainingConfigError, parse
+from graphcore.training import datasets
+from graphcore.training.code import optimizer_code, schedule_code
+from graphcore.training.config import TrainingConfig, TrainingConfigError, parse
 from graphcore.validate import check
 
 LIVE_KEYS = {"optimizer", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from graphcore.fileformat import load
+from graphcore.files.fileformat import load
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
 from graphcore.validate import Report, validate
@@ -71,7 +71,7 @@ def path(text: str) -> str:
 
 def device(text: str) -> str:
     """An argparse type: the device names training sections and runtimes take."""
-    from graphcore.training_config import DEVICE
+    from graphcore.training.config import DEVICE
 
     if not DEVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text[:40]!r}")
@@ -147,15 +147,15 @@ def one_line(error: BaseException) -> str:
 def exit_code(error: Exception) -> int | None:
     """EXIT_INVALID for a graph that fails when it runs, EXIT_UNUSABLE for input that cannot be used,
     None for an exception no user input should cause (a bug: the caller reports it as one)."""
-    from graphcore.datasets import DatasetError
-    from graphcore.export_training import ExportError
-    from graphcore.fileformat import FileFormatError
-    from graphcore.import_builder import ImportTorchError
+    from graphcore.exchange.export_training import ExportError
+    from graphcore.exchange.import_builder import ImportTorchError
+    from graphcore.files.fileformat import FileFormatError
     from graphcore.memory import MemoryBudgetError
     from graphcore.program import NodeError
     from graphcore.stepping import SteppingError
-    from graphcore.train import StepError
-    from graphcore.training_config import TrainingConfigError
+    from graphcore.training.config import TrainingConfigError
+    from graphcore.training.datasets import DatasetError
+    from graphcore.training.train import StepError
     from graphcore.validate import InvalidGraph
 
     if isinstance(error, NodeError | InvalidGraph | StepError):

@@ -2,7 +2,7 @@
 
 Every problem is reported as one FileFormatError whose message names the file and the JSON path
 (`nodes[2] (id 'z').params.shape: expected ...`), so the CLI and the app show the same line. The
-structure is the JSON Schema in graphcore/schema; limits (size, nesting, numbers, strings) and what
+structure is the JSON Schema in graphcore/files/schema; limits (size, nesting, numbers, strings) and what
 the schema cannot say (params per node type, edges, the training section) are checked here.
 """
 
@@ -18,8 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graphcore import collector, migrations
-from graphcore.atomic_write import SaveError, write_text_atomic
+from graphcore import collector
+from graphcore.files import migrations
+from graphcore.files.atomic_write import SaveError, write_text_atomic
 from graphcore.graph import EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, Registry, require_library, shorten
 
@@ -182,7 +183,7 @@ def _check_limits(data: Any) -> None:
 @cache
 def schema() -> dict[str, Any]:
     """The JSON Schema of format v1, shipped inside the package (and published in docs/file-format.md)."""
-    return json.loads(resources.files("graphcore").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return json.loads(resources.files("graphcore.files").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 @cache
@@ -438,7 +439,7 @@ def _check_training(section: dict[str, Any]) -> None:
     """The training section is refused at load, with the line `graphcore train` would give."""
     if not section:
         return
-    from graphcore.training_config import TrainingConfigError, parse
+    from graphcore.training.config import TrainingConfigError, parse
 
     try:
         parse(section)
@@ -514,7 +515,7 @@ def dumps(graph: Graph) -> str:
 
 
 def save(graph: Graph, path: str | Path) -> None:
-    """Write atomically (graphcore.atomic_write): a failed save raises SaveError and never loses the old file."""
+    """Write atomically (graphcore.files.atomic_write): a failed save raises SaveError and never loses the old file."""
     try:
         text = dumps(graph)
     except ValueError as error:  # NaN or infinity: JSON has no way to write them

@@ -1,7 +1,7 @@
 """The derivative lab's questions, answered as plain records its views can show.
 
 Every function runs in the lab's worker thread (app.lab.runner) and returns dataclasses. The
-derivatives all come from graphcore.derivatives and graphcore.autodiff (local edge derivatives,
+derivatives all come from graphcore.derivatives.api and graphcore.derivatives.autodiff (local edge derivatives,
 the two sweeps, Jacobians, path sums); this module only chooses what to ask for.
 """
 
@@ -14,11 +14,11 @@ from functools import cache
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.autodiff import forward_sweep, one_hot, reverse_sweep, trace_forward
-from graphcore.derivatives import METHODS, Jacobian, jacobian
-from graphcore.fileformat import graph_from_dict
+from graphcore.derivatives.api import METHODS, Jacobian, jacobian
+from graphcore.derivatives.autodiff import forward_sweep, one_hot, reverse_sweep, trace_forward
+from graphcore.derivatives.paths import Path, edge_derivatives, mlp_family_graph, path_sum
+from graphcore.files.fileformat import graph_from_dict
 from graphcore.graph import PortRef
-from graphcore.jacobian import Path, edge_derivatives, mlp_family_graph, path_sum
 from graphcore.memory import MemoryBudgetError
 from graphcore.program import Program, lower
 from graphcore.runtime import Runtime

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graphcore.cli_common import (
+from graphcore.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
@@ -32,8 +32,8 @@ def write(path: str, text: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from graphcore.export import ExportError, export_python
-    from graphcore.export_onnx import export_onnx
+    from graphcore.exchange.export import ExportError, export_python
+    from graphcore.exchange.export_onnx import export_onnx
 
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
@@ -91,8 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_torch(args: argparse.Namespace) -> int:
-    from graphcore.fileformat import dumps, graph_to_dict
-    from graphcore.importer import (
+    from graphcore.exchange.importer import (
         ImportTorchError,
         declared_inputs,
         import_module,
@@ -100,6 +99,7 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
         load_class,
         parse_argument,
     )
+    from graphcore.files.fileformat import dumps, graph_to_dict
 
     try:
         cls, path, namespace = load_class(args.module)

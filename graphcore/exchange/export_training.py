@@ -1,8 +1,8 @@
 """The training half of `graphcore export --train`: data, optimizer, schedule and loop as plain Python.
 
 Every piece comes from the code the app trains with, so the numbers agree: the dataset generator
-and `split` are the text of graphcore.datasets, the optimizer and schedule are the expressions
-the Trainer evaluates (graphcore.training_code), and the loop does what `Trainer.step` and
+and `split` are the text of graphcore.training.datasets, the optimizer and schedule are the expressions
+the Trainer evaluates (graphcore.training.code), and the loop does what `Trainer.step` and
 `Trainer.run` do, in the same order (tests/export compares the losses step by step). Under
 torchrun the loop runs DistributedDataParallel instead, each process taking its share of every batch.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from graphcore import datasets
-from graphcore import train as trainer
 from graphcore.codegen import GeneratedModule, format_expression
 from graphcore.program import Program
-from graphcore.training_code import literal, optimizer_code, schedule_code
-from graphcore.training_config import TrainingConfig
+from graphcore.training import datasets
+from graphcore.training import train as trainer
+from graphcore.training.code import literal, optimizer_code, schedule_code
+from graphcore.training.config import TrainingConfig
 
 
 class ExportError(ValueError):
@@ -43,7 +43,7 @@ def _source(function: Any) -> str:
 
 
 def data_code(dataset: Mapping[str, Any], base_dir: Path) -> tuple[str, bool]:
-    """`load_data(seed)` and the graphcore.datasets functions it calls; True when it reads a file."""
+    """`load_data(seed)` and the graphcore.training.datasets functions it calls; True when it reads a file."""
     config = dict(dataset)
     name = config.pop("name")
     header = [
@@ -81,7 +81,7 @@ def data_code(dataset: Mapping[str, Any], base_dir: Path) -> tuple[str, bool]:
     functions = [datasets._labels] if "_labels(" in _source(generate) else []
     load = [
         "def load_data(seed):",
-        f'    """The training section\'s dataset: the {name} set of graphcore.datasets."""',
+        f'    """The training section\'s dataset: the {name} set of graphcore.training.datasets."""',
         *format_expression(f"{name}(np.random.default_rng({seed}){arguments})", "    return "),
     ]
     parts = ["\n".join(header), *map(_source, [*functions, generate, datasets.split]), "\n".join(load)]
@@ -339,7 +339,7 @@ def training_code(
     stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else [])]
     text = "\n\n\n".join(
         [
-            "# Data: the dataset functions of graphcore.datasets.\n\n" + data,
+            "# Data: the dataset functions of graphcore.training.datasets.\n\n" + data,
             "# Training: the graph's training section.\n\n" + "\n".join(constants),
             optimizer,
             scheduler,

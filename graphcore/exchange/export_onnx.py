@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graphcore.codegen import exec_source, python_source
-from graphcore.export import ExportError, inputs_code, model_class_name
+from graphcore.exchange.export import ExportError, inputs_code, model_class_name
 from graphcore.graph import Graph
 from graphcore.program import lower
 from graphcore.validate import check
