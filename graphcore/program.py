@@ -79,7 +79,7 @@ def node_errors(instr: Instr) -> Iterator[None]:
     except NodeError:
         raise
     except NotImplementedError as error:
-        if str(error).startswith(f"{instr.node}:"):
+        if str(error).startswith(f"{instr.title}:"):
             raise
         raise NodeError(instr, error) from error
     except Exception as error:  # torch raises RuntimeError, ValueError, TypeError, IndexError...

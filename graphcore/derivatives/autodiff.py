@@ -101,7 +101,7 @@ def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[A
     training = module is None or module.training  # a node without a module follows no mode
     if reason := instr.spec.jvp_refusal(instr.params, training):
         raise NotImplementedError(
-            f"{instr.node}: forward mode is not available for {instr.spec.type}: {reason}"
+            f"{instr.title}: forward mode is not available for {instr.spec.type}: {reason}"
         )
     if instr.spec.jvp is not None and module is None:
         filled = tuple(t if t is not None else torch.zeros_like(a) for t, a in zip(tangents, args))

@@ -202,7 +202,7 @@ def set_source(runtime: Runtime, value: str, index: int, number: float) -> None:
     """Replace one element of an Input's data or a Parameter's value in this runtime (not the graph)."""
     instr = runtime.program.producer(value)
     if instr.spec.kind not in SWEEPABLE_KINDS:
-        raise LabError(f"{instr.node} is a {instr.spec.type}: only inputs and parameters can be swept")
+        raise LabError(f"{instr.title} is a {instr.spec.type}: only inputs and parameters can be swept")
     current = runtime.source_value(instr)
     changed = current.detach().clone()
     changed.reshape(-1)[index] = number
