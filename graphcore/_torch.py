@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class _Deferred(ModuleType):
@@ -25,4 +25,7 @@ class _Deferred(ModuleType):
         return value
 
 
-torch = _Deferred("torch")
+if TYPE_CHECKING:
+    import torch  # the checker reads torch's own types; at run time the stand-in below
+else:
+    torch = _Deferred("torch")

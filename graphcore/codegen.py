@@ -118,7 +118,10 @@ def format_expression(text: str, prefix: str, suffix: str = "", width: int = 88)
         items = [*map(ast.unparse, node.args), *(f"{k.arg}={ast.unparse(k.value)}" for k in node.keywords)]
         opening, closing = f"{prefix}{ast.unparse(node.func)}(", f"{indent})" + suffix
     elif isinstance(node, ast.Dict):
-        items = [f"{ast.unparse(k)}: {ast.unparse(v)}" for k, v in zip(node.keys, node.values)]
+        items = [
+            f"**{ast.unparse(v)}" if k is None else f"{ast.unparse(k)}: {ast.unparse(v)}"
+            for k, v in zip(node.keys, node.values)
+        ]
         opening, closing = f"{prefix}{{", f"{indent}}}" + suffix
         return [opening, *(f"{indent}    {item}," for item in items), closing]
     else:
@@ -254,7 +257,7 @@ def exec_source(source: str, label: str) -> dict[str, Any]:
     return scope
 
 
-_node_functions: dict[tuple[str, str], Callable[..., Any]] = {}
+_node_functions: dict[tuple[str, str, frozenset[str]], Callable[..., Any]] = {}
 
 
 def node_function(instr: Instr) -> Callable[..., Any]:

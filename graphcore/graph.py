@@ -113,10 +113,8 @@ class Graph:
         if self._g is None:
             self._g = nx.MultiDiGraph()
             self._g.add_nodes_from(self._by_id)
-            self._g.add_edges_from(
-                (src.node, node, port, {"src": src.port, "dst": port})
-                for (node, port), src in self._into.items()
-            )
+            for (node, port), src in self._into.items():
+                self._g.add_edge(src.node, node, key=port, src=src.port, dst=port)
         return self._g
 
     def _port_index(self, ref: PortRef) -> tuple[int, str]:

@@ -362,7 +362,7 @@ class NodeSpec:
         if not callable(self.code):
             return self.code
         if self.optional_inputs:
-            return self.code(params, frozenset(self.inputs if connected is None else connected))  # type: ignore
+            return self.code(params, frozenset(self.inputs if connected is None else connected))
         return self.code(params)
 
     def jvp_refusal(self, params: Mapping[str, Any], training: bool) -> str:

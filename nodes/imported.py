@@ -144,7 +144,7 @@ def opaque_vjp(cotangent: Any, *tensors: Any, **params: Any) -> tuple[Any, ...]:
     grads: list[Any] = [None] * len(tensors)
     if not slots or not opaque_call(params, list(tensors)).is_floating_point():
         return tuple(torch.zeros_like(tensors[i]) if i in slots else None for i in range(len(tensors)))
-    _, pull = torch.func.vjp(call, *(tensors[i] for i in slots))
+    _, pull = torch.func.vjp(call, *(tensors[i] for i in slots))  # type: ignore[misc]  # torch.func stubs: one return type for both has_aux
     for slot, grad in zip(slots, pull(cotangent)):
         grads[slot] = grad
     return tuple(grads)

@@ -349,14 +349,14 @@ def run_command(argv: list[str], as_json: bool) -> int:
         report("interrupted", as_json)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - every failure ends as one line, never a traceback
-        code = exit_code(error)
+        failure = exit_code(error)
         report(
             one_line(error)
-            if code is not None
+            if failure is not None
             else f"internal error: {type(error).__name__}: {one_line(error)}",
             as_json,
         )
-        return EXIT_UNUSABLE if code is None else code
+        return EXIT_UNUSABLE if failure is None else failure
 
 
 def report(message: str, as_json: bool) -> None:

@@ -76,7 +76,7 @@ def call_with_pullback(instr: Instr, module: Any, args: tuple[Any, ...]) -> Node
         buffers = _fresh_buffers(bound)
         return as_tuple(torch.func.functional_call(bound, {**weights, **buffers}, tuple(full))), buffers
 
-    outputs, pull, buffers = torch.func.vjp(local, weights, *(args[i] for i in slots), has_aux=True)
+    outputs, pull, buffers = torch.func.vjp(local, weights, *(args[i] for i in slots), has_aux=True)  # type: ignore[misc]  # torch.func stubs: one return type for both has_aux
     if bound is not None:  # one forward step, one update of the running statistics (as the fast path)
         with torch.no_grad():
             for name, buffer in bound.named_buffers():
@@ -124,7 +124,7 @@ def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[A
     # torch's fused CPU attention kernel has no forward-mode rule; the math kernel computes the same values.
     with sdpa_kernel(SDPBackend.MATH):
         primals, directions = tuple(args[i] for i in slots), tuple(tangents[i] for i in slots)
-        _, out_tangents = torch.func.jvp(local, primals, directions)
+        _, out_tangents = torch.func.jvp(local, primals, directions)  # type: ignore[misc]  # torch.func stubs: one return type for both has_aux
     return out_tangents
 
 

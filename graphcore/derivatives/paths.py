@@ -45,7 +45,8 @@ def edge_derivatives(runtime: Runtime, trace: ForwardTrace | None = None) -> dic
         for index, arg in enumerate(instr.args):
             if arg is None or trace.values[arg].numel() != 1 or not trace.values[arg].is_floating_point():
                 continue
-            tangents = tuple(torch.ones_like(a) if i == index else None for i, a in enumerate(args))
+            one = torch.ones_like(trace.values[arg])
+            tangents = tuple(one if i == index else None for i in range(len(args)))
             with node_errors(instr):
                 (out_tangent,) = node_jvp(instr, runtime.module_of(instr), args, tangents)
             port = instr.spec.inputs[index]

@@ -189,7 +189,8 @@ class Trainer:
         self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         torch.manual_seed(self.config.seed)
-        self.step_count, self.epoch, self._order, self._cursor = 0, 0, None, 0
+        self.step_count, self.epoch, self._cursor = 0, 0, 0
+        self._order: torch.Tensor | None = None  # this epoch's shuffle, drawn at its first batch
 
     def retune(self, section: Mapping[str, Any]) -> list[str]:
         """Take an edited training section into this run, from its next step, as one would between
@@ -318,7 +319,7 @@ class Trainer:
         return accuracy(prediction, target, self.config.threshold)
 
     @property
-    def target(self) -> str | None:
+    def target(self) -> str:
         """The Input bound to the dataset's label field (`y`, else the last binding)."""
         by_field = {field_name: node for node, field_name in self.config.inputs.items()}
         return by_field.get("y", list(self.config.inputs)[-1])
@@ -368,10 +369,9 @@ class Trainer:
             )
 
         losses, lrs, epochs, pending = [], [], [], []
-        stopped, nonfinite, best, patience_left = "finished", None, math.inf, None
+        stopped, nonfinite, best = "finished", None, math.inf
         stopping = self.config.early_stopping
-        if stopping:
-            patience_left = stopping.get("patience", 10)
+        patience_left = stopping.get("patience", 10) if stopping else 0
         start = last_report = time.perf_counter()
         validation: dict[str, float] = {}
         accuracy = None
