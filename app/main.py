@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.examples import DEFAULT_EXAMPLE, EXAMPLES  # noqa: F401 (EXAMPLES: tests read it from here)
+
 if TYPE_CHECKING:
     from app.window import MainWindow
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-DEFAULT_EXAMPLE = EXAMPLES / "sigmoid_neuron.json"
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 

@@ -39,7 +39,7 @@ from app.document import Document
 from app.export_ui import ExportTools
 from app.icons import decorate_named
 from app.lab.lab import DerivativeLab
-from app.main import EXAMPLES
+from app.examples import example_files
 from app.messages import error_box
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_files", [p for p in self.recent_files() if p != name])
 
     def example_files(self) -> list[Path]:
-        return sorted(EXAMPLES.glob("*.json"))
+        return example_files()
 
     def end_session(self) -> None:
         """SIGTERM or SIGINT: close without asking; unsaved work stays in the recovery file."""

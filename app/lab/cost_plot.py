@@ -30,7 +30,6 @@ from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from graphcore.derivatives.lab import CostPoint, LabError, cost_point, cost_sweep, make_runtime
-from graphcore.program import lower
 
 COLORS = {"forward": "#2f6fdb", "reverse": "#d9622b"}
 SERIES_TITLES = {"n": "inputs n grow (m fixed)", "m": "outputs m grow (n fixed)"}
@@ -178,7 +177,7 @@ class CostPlot(QWidget):
         if not of or not wrt:
             self._fail("Tick outputs and inputs in the Jacobian lab to measure your graph.")
             return
-        program, repeats = lower(self.document.graph), self.repeats.value()
+        program, repeats = self.document.program, self.repeats.value()
         names = Names(program)
         self.mine_label = (
             f"{', '.join(map(names.value, of))} with respect to {', '.join(map(names.value, wrt))}"

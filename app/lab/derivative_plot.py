@@ -48,7 +48,7 @@ from graphcore.derivatives.lab import (
     differentiable_values,
     sweep,
 )
-from graphcore.program import Program, lower
+from graphcore.program import Program
 
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
 MAX_COMPONENTS = 64
@@ -244,7 +244,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         report = self.document.report
         if not report.ok:
             return
-        program = lower(self.document.graph)
+        program = self.document.program
         self.names = Names(program)
         floating = differentiable_values(program)
         every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
@@ -363,7 +363,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         except LabError as error:
             self._fail(str(error))
             return None
-        return lower(self.document.graph), choice
+        return self.document.program, choice
 
     def _run(self, points: list[float], note: str) -> None:
         if (question := self._question()) is None:

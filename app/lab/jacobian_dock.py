@@ -35,7 +35,7 @@ from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
 from app.panels.lazy import RefreshWhenSeen
 from graphcore.derivatives.lab import JacobianResults, compute_jacobians, differentiable_values
-from graphcore.program import Program, lower
+from graphcore.program import Program
 from graphcore.registry import show
 
 METHOD_TITLES = {
@@ -201,7 +201,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         report = self.document.report
         if not report.ok:
             return
-        program = lower(self.document.graph)
+        program = self.document.program
         names = Names(program)
         values = differentiable_values(program)
         sources = [
@@ -242,7 +242,7 @@ class JacobianDock(RefreshWhenSeen, QWidget):
         if not of or not wrt:
             self._say("Choose at least one output and one input.")
             return
-        program: Program = lower(self.document.graph)
+        program: Program = self.document.program
         self.names = Names(program)
         self.runner.cancel(self._job)
         self.message.setText("Computing…")

@@ -41,7 +41,7 @@ from app.lab.names import Names
 from app.lab.runner import Runner
 from app.panels.lazy import RefreshWhenSeen
 from graphcore.derivatives.lab import PathData, compute_paths, differentiable_values
-from graphcore.program import Program, lower
+from graphcore.program import Program
 
 FORWARD, BACKWARD = "forward", "backward"
 COLORS = {FORWARD: "#2f6fdb", BACKWARD: "#d9622b", "edge": "#8b5cf6"}
@@ -195,7 +195,7 @@ class PathView(RefreshWhenSeen, QWidget):
         report = self.document.report
         if not report.ok:
             return
-        program = lower(self.document.graph)
+        program = self.document.program
         names = Names(program)
         values = differentiable_values(program)
         entries = [(names.value(value), value) for value in values]
@@ -238,7 +238,7 @@ class PathView(RefreshWhenSeen, QWidget):
             self.computed.emit()
             return
         self._fill_choices()  # the edit may have added or removed values
-        program = lower(self.document.graph)
+        program = self.document.program
         x, z = self.x_choice.currentData(), self.z_choice.currentData()
         self.message.setText("Computing…")
         self._job = self.runner.submit(

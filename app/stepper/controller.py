@@ -71,8 +71,11 @@ class StepperController(QObject):
         if self.document is None or self.scene is None:
             return False
         try:
+            document = self.document
             self.session = StepperSession(
-                self.document.graph, seed=self.document.graph.training.get("seed", 0)
+                document.graph,
+                seed=document.graph.training.get("seed", 0),
+                program=document.program if document.report.ok else None,
             )
         except Exception as error:  # noqa: BLE001 - a graph that cannot be stepped must not take the app down
             # ValueErrors (MemoryBudgetError, StepperError) are sentences for the user already

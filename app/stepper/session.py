@@ -17,7 +17,7 @@ from typing import Any
 from app.lab.names import Names
 from graphcore.derivatives.autodiff import local_jacobians
 from graphcore.graph import Graph, PortRef
-from graphcore.program import NodeError, lower
+from graphcore.program import NodeError, Program, lower
 from graphcore.runtime import Runtime
 from graphcore.stepping import ParameterUpdate, StepEvent, Stepper, optimizer_step, trainable_parameters
 from graphcore.validate import validate
@@ -34,12 +34,13 @@ class NodeState:
 
 
 class StepperSession:
-    def __init__(self, graph: Graph, seed: int = 0) -> None:
+    def __init__(self, graph: Graph, seed: int = 0, program: Program | None = None) -> None:
+        """`program`: the graph already lowered (a Document keeps one), else it is lowered here."""
         report = validate(graph)
         if not report.ok:
             first = report.diagnostics[0]
             raise StepperError(f"the graph has problems; first: {first}")
-        self.program = program = lower(graph)
+        self.program = program = program if program is not None else lower(graph)
         self.names = Names(program)  # labels in every text, ids only where two labels clash
         self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
         loss = graph.training.get("loss")
