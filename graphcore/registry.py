@@ -16,12 +16,14 @@ import reprlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 Dim = int | str  # a str is a symbolic dimension such as "N", the batch
 Shape = tuple[Dim, ...]
 
-SOURCE_KINDS = ("input", "parameter", "constant")
+NodeKind = Literal["input", "parameter", "constant", "op", "layer"]
+ParamKind = Literal["int", "float", "bool", "str", "shape", "value", "ints", "dims", "list", "object"]
+SOURCE_KINDS: tuple[NodeKind, ...] = ("input", "parameter", "constant")
 
 
 class ShapeError(ValueError):
@@ -116,7 +118,7 @@ class Param:
     """
 
     name: str
-    kind: str
+    kind: ParamKind
     default: Any
     doc: str = ""
     choices: tuple[Any, ...] = ()
@@ -189,7 +191,7 @@ def _int_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
 
 
-_KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+_KIND_CHECKS: dict[ParamKind, tuple[Callable[[Any], bool], str]] = {
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "float": (lambda v: _is_number(v) and math.isfinite(v), "a number"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
@@ -335,7 +337,7 @@ class NodeSpec:
     doc: str
     formula: str = ""
     params: tuple[Param, ...] = ()
-    kind: str = "op"  # input | parameter | constant | op | layer
+    kind: NodeKind = "op"
     init: str | Callable[[Mapping[str, Any]], str] = ""
     optional_inputs: tuple[str, ...] = ()
     vjp: Callable[..., tuple[Any, ...]] | None = None  # (cotangent, *tensors, **params)

@@ -15,9 +15,10 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.derivatives.autodiff import ForwardTrace, Tracer, backward_steps, total_gradient
+from graphcore.graph import PortRef
 from graphcore.program import Program
 from graphcore.runtime import Runtime
-from graphcore.schedule import Step, backward_schedule, differentiable_nodes, forward_schedule
+from graphcore.schedule import Phase, Step, backward_schedule, differentiable_nodes, forward_schedule
 
 
 class SteppingError(ValueError):
@@ -65,7 +66,7 @@ class StepEvent:
     accumulated: dict[str, Any] = field(default_factory=dict)  # totals formed where a value fans out
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         return self.step.phase
 
     @property
@@ -81,7 +82,7 @@ class Stepper:
         self.runtime = runtime
         self.of = check_value(program, of) if of else default_output(program)
         self.wrt = (
-            [check_value(program, w).rpartition(".")[0] for w in wrt]
+            [PortRef.parse(check_value(program, w)).node for w in wrt]
             if wrt
             else differentiable_nodes(program)
         )

@@ -15,13 +15,10 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.codegen import node_function
-from graphcore.graph import PortRef
 from graphcore.interpreter import Interpreter, as_tuple
 from graphcore.program import Instr, Program, node_errors
 from graphcore.runtime import Runtime
 from graphcore.schedule import Step, backward_schedule
-
-WEIGHTS = "<weights>"
 
 
 def _differentiable(value: Any) -> bool:
@@ -179,17 +176,6 @@ def forward_sweep(runtime: Runtime, values: Mapping[str, Any], seeds: Mapping[st
     return Tangents(runtime, values).run(seeds)
 
 
-def gradient_value(program: Program, name: str) -> str:
-    """The value a gradient belongs to: itself for a value, the value read through a port otherwise."""
-    node, port = PortRef.parse(name).node, PortRef.parse(name).port
-    instr = program.by_node[node]
-    if port in instr.spec.outputs:
-        return name
-    source = instr.args[instr.spec.inputs.index(port)]
-    assert source is not None, f"{name} is an unconnected port: no gradient passes through it"
-    return source
-
-
 @dataclass
 class BackwardEvent:
     step: Step
@@ -215,7 +201,7 @@ def backward_steps(
             yield BackwardEvent(step, upstream, {step.writes[0]: total})
             continue
         instr = program.by_node[step.node]
-        by_value = {gradient_value(program, name): g for name, g in upstream.items()}
+        by_value = {ref.value: grads[str(ref)] for ref in step.read_refs}
         cotangents = tuple(by_value.get(v, None) for v in instr.outs)
         with node_errors(instr):
             cotangents = tuple(
@@ -224,13 +210,11 @@ def backward_steps(
             )
             arg_grads, weight_grads = trace.calls[instr.node].pullback(cotangents)
         produced = {}
-        for name in step.writes:
-            port = PortRef.parse(name).port
-            if port == WEIGHTS:
-                continue
-            produced[name] = arg_grads[instr.spec.inputs.index(port)]
+        for ref in step.write_refs:
+            if ref.kind == "input":
+                produced[str(ref)] = arg_grads[instr.spec.inputs.index(ref.port)]
         grads.update(produced)
-        weights = weight_grads if f"{instr.node}.{WEIGHTS}" in step.writes else {}
+        weights = weight_grads if any(ref.kind == "weights" for ref in step.write_refs) else {}
         for weight, g in weights.items():
             grads[f"{instr.node}.{weight}"] = g
         yield BackwardEvent(step, upstream, produced, weights)

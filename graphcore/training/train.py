@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from graphcore._torch import torch
 from graphcore.graph import Graph
 from graphcore.memory import Workload, optimizer_slots
 from graphcore.program import Instr, NodeError, lower
 from graphcore.runtime import Runtime
+from graphcore.schedule import Phase
 from graphcore.training import datasets
 from graphcore.training.code import optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError, parse
@@ -52,13 +53,16 @@ class NonFinite:
     """Where a NaN or Inf first appeared: in a node's value (forward) or a gradient (backward)."""
 
     node: str
-    phase: str
+    phase: Phase
     value: str
     step: int
 
     def __str__(self) -> str:
         where = "value" if self.phase == "forward" else "gradient"
         return f"non-finite {where} at step {self.step}: {self.value} (node {self.node!r})"
+
+
+StopReason = Literal["finished", "early_stopping", "stopped", "nonfinite"]
 
 
 @dataclass
@@ -69,7 +73,7 @@ class TrainResult:
     train: dict[str, float]
     validation: dict[str, float]
     wall_time: float
-    stopped: str  # "finished", "early_stopping", "stopped", "nonfinite"
+    stopped: StopReason
     nonfinite: NonFinite | None = None
     step: int = 0  # the trainer's step count at the end: every step since fresh weights, resumes included
 
@@ -369,7 +373,8 @@ class Trainer:
             )
 
         losses, lrs, epochs, pending = [], [], [], []
-        stopped, nonfinite, best = "finished", None, math.inf
+        stopped: StopReason = "finished"
+        nonfinite, best = None, math.inf
         stopping = self.config.early_stopping
         patience_left = stopping.get("patience", 10) if stopping else 0
         start = last_report = time.perf_counter()
