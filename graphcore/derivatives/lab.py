@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from graphcore._torch import torch
 from graphcore.derivatives.api import METHODS, Jacobian, jacobian
@@ -269,9 +269,12 @@ def sweep(
 # --- cost of the modes -----------------------------------------------------------------------------
 
 
+Series = Literal["n", "m", "graph"]  # inputs vary, outputs vary, or the user's own graph
+
+
 @dataclass(frozen=True)
 class CostPoint:
-    series: str  # "n" (inputs vary) or "m" (outputs vary) or "graph" (the user's own)
+    series: Series
     n: int
     m: int
     forward_passes: int
@@ -293,13 +296,13 @@ def time_modes(runtime: Runtime, of: list[str], wrt: list[str], repeats: int) ->
     return best["forward"], best["reverse"]
 
 
-def cost_point(series: str, runtime: Runtime, of: list[str], wrt: list[str], repeats: int) -> CostPoint:
+def cost_point(series: Series, runtime: Runtime, of: list[str], wrt: list[str], repeats: int) -> CostPoint:
     forward, reverse = time_modes(runtime, of, wrt, repeats)
     n, m = len(forward.columns), len(forward.rows)
     return CostPoint(series, n, m, forward.passes, reverse.passes, forward.seconds, reverse.seconds)
 
 
-def family_point(series: str, n: int, m: int, hidden: int, repeats: int) -> CostPoint:
+def family_point(series: Series, n: int, m: int, hidden: int, repeats: int) -> CostPoint:
     program = lower(graph_from_dict(mlp_family_graph(n, m, hidden)))
     return cost_point(series, make_runtime(program), ["fc2.out"], ["x.out"], repeats)
 
