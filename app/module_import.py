@@ -18,34 +18,18 @@ if TYPE_CHECKING:
 
 def import_torch(path: str, class_name: str, inputs_text: str, kwargs_text: str = "") -> ImportResult:
     """Run graphcore's importer as `graphcore import-torch` does; raises ImportTorchError with one line."""
-    import json
-
-    from graphcore.exchange.importer import (
-        ImportTorchError,
-        declared_inputs,
-        import_module,
-        instantiate,
-        load_class,
-        parse_argument,
-    )
+    from graphcore.exchange.importer import ImportTorchError, import_from_file
 
     if not path or not class_name:
         raise ImportTorchError("give the module's file and its class name")
-    cls, source, namespace = load_class(f"{path}:{class_name}")
-    args = inputs_text.split()
-    if args:
-        inputs = declared_inputs(dict(map(parse_argument, args)), "inputs")
-    elif "INPUTS" in namespace:
-        inputs = declared_inputs(namespace["INPUTS"], f"{source}: INPUTS")
-    else:
-        raise ImportTorchError("give the forward arguments' shapes, e.g. x=[N,3]")
-    try:
-        kwargs = json.loads(kwargs_text or "{}")
-    except json.JSONDecodeError as error:
-        raise ImportTorchError(f"arguments: not a JSON object ({error.msg})") from None
-    if not isinstance(kwargs, dict):
-        raise ImportTorchError('arguments: expected a JSON object such as {"hidden": 16}')
-    return import_module(instantiate(cls, kwargs), inputs, source=source, namespace=namespace)
+    _, result = import_from_file(
+        f"{path}:{class_name}",
+        inputs_text.split(),
+        kwargs_text or "{}",
+        labels=("inputs", "arguments"),
+        no_inputs="give the forward arguments' shapes, e.g. x=[N,3]",
+    )
+    return result
 
 
 class _ImportJob(QRunnable):

@@ -91,33 +91,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_torch(args: argparse.Namespace) -> int:
-    from graphcore.exchange.importer import (
-        ImportTorchError,
-        declared_inputs,
-        import_module,
-        instantiate,
-        load_class,
-        parse_argument,
-    )
+    from graphcore.exchange.importer import ImportTorchError, import_from_file
     from graphcore.files.fileformat import dumps, graph_to_dict
 
     try:
-        cls, path, namespace = load_class(args.module)
-        if args.args:
-            inputs = declared_inputs(dict(map(parse_argument, args.args)), "--args")
-        elif "INPUTS" in namespace:
-            inputs = declared_inputs(namespace["INPUTS"], f"{path}: INPUTS")
-        else:
-            inputs = {}
-        try:
-            kwargs = json.loads(args.kwargs)
-        except json.JSONDecodeError as error:
-            raise ImportTorchError(f"--kwargs: not a JSON object ({error.msg})") from None
-        if not isinstance(kwargs, dict):
-            raise ImportTorchError('--kwargs: expected a JSON object such as {"hidden": 16}')
-        result = import_module(
-            instantiate(cls, kwargs), inputs, batch=args.batch, source=path, namespace=namespace
-        )
+        cls, result = import_from_file(args.module, args.args or (), args.kwargs, batch=args.batch)
     except ImportTorchError as error:
         raise UsageError(str(error)) from None
     graph = result.graph

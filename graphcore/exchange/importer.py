@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "ImportResult",
     "ImportTorchError",
     "declared_inputs",
+    "import_from_file",
     "import_module",
     "instantiate",
     "load_class",
@@ -232,6 +234,39 @@ def import_module(
     result = builder.build()
     _compare_weights(result, result.layers, gm)
     return result
+
+
+def import_from_file(
+    spec: str,
+    arguments: Sequence[str],
+    kwargs_text: str,
+    *,
+    batch: int = 4,
+    labels: tuple[str, str] = ("--args", "--kwargs"),
+    no_inputs: str = "",
+) -> tuple[Any, ImportResult]:
+    """The class at `path/to/file.py:ClassName`, built with the JSON object `kwargs_text` and traced:
+    `graphcore import-torch` and File ▸ Import ▸ PyTorch module both run this. The forward arguments'
+    shapes come from `arguments` (NAME=[shape] words), else the file's INPUTS table, else none, or
+    ImportTorchError(no_inputs) when that is given. `labels` name the arguments and the keyword
+    arguments in messages (the CLI's options, the dialog's fields). Returns the class and the result."""
+    cls, source, namespace = load_class(spec)
+    if arguments:
+        inputs = declared_inputs(dict(map(parse_argument, arguments)), labels[0])
+    elif "INPUTS" in namespace:
+        inputs = declared_inputs(namespace["INPUTS"], f"{source}: INPUTS")
+    elif no_inputs:
+        raise ImportTorchError(no_inputs)
+    else:
+        inputs = {}
+    try:
+        kwargs = json.loads(kwargs_text)
+    except json.JSONDecodeError as error:
+        raise ImportTorchError(f"{labels[1]}: not a JSON object ({error.msg})") from None
+    if not isinstance(kwargs, dict):
+        raise ImportTorchError(f'{labels[1]}: expected a JSON object such as {{"hidden": 16}}')
+    module = instantiate(cls, kwargs)
+    return cls, import_module(module, inputs, batch=batch, source=source, namespace=namespace)
 
 
 def _compare_weights(result: ImportResult, layers: Mapping[str, str], module: Any) -> None:
