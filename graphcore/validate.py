@@ -28,6 +28,10 @@ class Diagnostic:
         where = f"{self.node}.{self.port}" if self.port else self.node
         return f"{where}: {self.message}"
 
+    def as_dict(self) -> dict[str, str | None]:
+        """The diagnostic as the CLI's JSON writes it."""
+        return {"node": self.node, "port": self.port, "message": self.message}
+
 
 @dataclass
 class Report:

@@ -212,21 +212,20 @@ def open_graph(args: argparse.Namespace) -> tuple[Graph, Report]:
     return graph, validate(graph)
 
 
+def emit_diagnostics(args: argparse.Namespace, report: Report) -> None:
+    """A graph that does not check: one line per diagnostic, or with --json each as an object."""
+    emit(
+        args,
+        {"ok": False, "diagnostics": [d.as_dict() for d in report.diagnostics]},
+        "\n".join(map(str, report.diagnostics)),
+    )
+
+
 def open_program(args: argparse.Namespace) -> tuple[Graph, Program] | None:
     """The file's program, or None after printing its diagnostics."""
     graph, report = open_graph(args)
     if not report.ok:
-        lines = [str(d) for d in report.diagnostics]
-        emit(
-            args,
-            {
-                "ok": False,
-                "diagnostics": [
-                    {"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics
-                ],
-            },
-            "\n".join(lines),
-        )
+        emit_diagnostics(args, report)
         return None
     return graph, lower(graph)
 

@@ -109,7 +109,7 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
         "edges": len(graph.edges),
         "opaque": [{"node": node, "target": target} for node, target in result.opaque],
         "notes": result.notes,
-        "diagnostics": [{"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics],
+        "diagnostics": [d.as_dict() for d in report.diagnostics],
     }
     if args.output:
         data["output"] = args.output

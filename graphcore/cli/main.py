@@ -24,6 +24,7 @@ from graphcore.cli.common import (
     add_common_options,
     differentiable,
     emit,
+    emit_diagnostics,
     exit_code,
     integer,
     make_device,
@@ -64,16 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"ok: {plural(len(graph), 'node')}, {plural(edges, 'edge')}",
         )
         return EXIT_OK
-    emit(
-        args,
-        {
-            "ok": False,
-            "diagnostics": [
-                {"node": d.node, "port": d.port, "message": d.message} for d in report.diagnostics
-            ],
-        },
-        "\n".join(map(str, report.diagnostics)),
-    )
+    emit_diagnostics(args, report)
     return EXIT_INVALID
 
 
