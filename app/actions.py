@@ -9,14 +9,19 @@ commands used most; icons and shortcut tooltips are put on by the window (app/ic
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import QMenu, QToolBar
 
 if TYPE_CHECKING:
-    from app.window import MainWindow
+    from app.canvas.view import CanvasView
+    from app.controller import Controller
+    from app.export.actions import ExportTools
+    from app.export.torch_import import TorchImport
+    from app.shell import Shell
 
 Keys = str | QKeySequence.StandardKey | list[str] | None
 TOOLBAR = ("new", "open", "save", None, "undo", "redo", None, "frame_all", "zoom_in", "zoom_out", "layout")
@@ -37,16 +42,40 @@ SHORTCUTS_HELP = """<table>
 </table>"""
 
 
+class Commands(Protocol):
+    """What the menus call: the window's file and canvas commands (MainWindow is one)."""
+
+    undo_group: QUndoGroup
+    view: CanvasView
+    controller: Controller
+
+    def new_document(self) -> bool: ...
+    def open_dialog(self) -> bool: ...
+    def open_path(self, path: str | Path) -> bool: ...
+    def save(self) -> bool: ...
+    def save_as(self) -> bool: ...
+    def close(self) -> bool: ...
+    def recent_files(self) -> list[str]: ...
+    def example_files(self) -> list[Path]: ...
+    def rename_selected(self) -> None: ...
+    def auto_layout(self) -> None: ...
+    def frame_all(self) -> None: ...
+    def set_snap(self, on: bool) -> None: ...
+    def set_theme(self, name: str) -> None: ...
+    def default_layout(self) -> None: ...
+    def show_shortcuts(self) -> None: ...
+
+
 class Actions:
-    """Builds the menu bar of `window` and keeps the actions tests and other code need by name."""
+    """Builds the menu bar through `shell` and keeps the actions tests and other code need by name;
+    the menus call `commands` and, for File ▸ Export and Import, `tools` and `imports`."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, shell: Shell, commands: Commands, tools: ExportTools, imports: TorchImport) -> None:
+        self.shell = shell
+        self.commands = w = commands
         self.by_name: dict[str, QAction] = {}
-        bar = window.menuBar()
-        w = window
 
-        file = bar.addMenu("&File")
+        file = shell.add_menu("&File")
         self._add(file, "new", "&New", QKeySequence.StandardKey.New, w.new_document)
         self._add(file, "open", "&Open…", QKeySequence.StandardKey.Open, w.open_dialog)
         self.recent = file.addMenu("Open &Recent")
@@ -57,7 +86,6 @@ class Actions:
         self._add(file, "save", "&Save", QKeySequence.StandardKey.Save, w.save)
         self._add(file, "save_as", "Save &As…", QKeySequence.StandardKey.SaveAs, w.save_as)
         file.addSeparator()
-        tools = w.export_tools
         export = file.addMenu("&Export")
         self._add(export, "export_python", "&Python…", None, lambda: tools.export_python())
         training = self._add(export, "export_with_training", "  with &Training Loop", None, None)
@@ -71,17 +99,18 @@ class Actions:
         self._add(export, "export_png", "Image (P&NG)…", None, lambda: tools.export_image("png"))
         self._add(export, "export_svg", "Image (&SVG)…", None, lambda: tools.export_image("svg"))
         export.aboutToShow.connect(
-            lambda: training.setEnabled(w.document is not None and bool(w.document.graph.training))
+            lambda: training.setEnabled(shell.document is not None and bool(shell.document.graph.training))
         )
-        imports = file.addMenu("&Import")
-        self._add(imports, "import_torch", "&PyTorch Module…", None, lambda: tools.import_dialog())
+        import_menu = file.addMenu("&Import")
+        importing = self._add(import_menu, "import_torch", "&PyTorch Module…", None, imports.import_dialog)
+        imports.importing.connect(lambda busy: importing.setEnabled(not busy))
         file.addSeparator()
         self._add(file, "quit", "&Quit", QKeySequence.StandardKey.Quit, w.close)
 
-        edit = bar.addMenu("&Edit")
-        undo = w.undo_group.createUndoAction(w, "&Undo")
+        edit = shell.add_menu("&Edit")
+        undo = w.undo_group.createUndoAction(shell.widget, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = w.undo_group.createRedoAction(w, "&Redo")
+        redo = w.undo_group.createRedoAction(shell.widget, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addActions([undo, redo])
         self.by_name.update(undo=undo, redo=redo)
@@ -113,7 +142,7 @@ class Actions:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             w.view.addAction(action)
 
-        view = bar.addMenu("&View")
+        view = shell.add_menu("&View")
         for name, text, keys, slot in (
             ("frame", "&Frame Selection", "F", w.view.frame_selection),
             ("frame_all", "Frame &All", "Home", w.frame_all),
@@ -128,7 +157,7 @@ class Actions:
         snap.setCheckable(True)
         view.addSeparator()
         themes = view.addMenu("&Theme")
-        choice = QActionGroup(window)
+        choice = QActionGroup(shell.widget)
         for name in ("light", "dark"):
             action = self._add(
                 themes, f"theme_{name}", name.title(), None, lambda _=False, name=name: w.set_theme(name)
@@ -137,27 +166,28 @@ class Actions:
             choice.addAction(action)
         view.addSeparator()
         self.panels = view.addMenu("&Panels")
+        shell.list_docks_in(self.panels)
         self._add(view, "reset_layout", "&Reset Layout", None, w.default_layout)
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = shell.add_menu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard and Mouse", "F1", w.show_shortcuts)
         self.toolbar = self._toolbar()
 
     def _toolbar(self) -> QToolBar:
-        bar = QToolBar("File", self.window)
+        bar = QToolBar("File", self.shell.widget)
         bar.setObjectName("file_toolbar")  # saveState finds it by name
         for name in TOOLBAR:
             if name is None:
                 bar.addSeparator()
             else:
                 bar.addAction(self.by_name[name])
-        self.window.addToolBar(bar)
+        self.shell.add_toolbar(bar)
         return bar
 
     def _add(
         self, menu: QMenu, name: str, text: str, keys: Keys, slot: Callable[..., object] | None
     ) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self.shell.widget)
         if isinstance(keys, list):
             action.setShortcuts([QKeySequence(k) for k in keys])
         elif keys is not None:
@@ -173,16 +203,16 @@ class Actions:
 
     def _fill_recent(self) -> None:
         self.recent.clear()
-        paths = self.window.recent_files()
+        paths = self.commands.recent_files()
         for path in paths:
             action = self.recent.addAction(path)
-            action.triggered.connect(lambda _=False, path=path: self.window.open_path(path))
+            action.triggered.connect(lambda _=False, path=path: self.commands.open_path(path))
         if not paths:
             self.recent.addAction("(none yet)").setEnabled(False)
 
     def _fill_examples(self) -> None:
         self.examples.clear()
-        for path in self.window.example_files():
+        for path in self.commands.example_files():
             action = self.examples.addAction(path.stem.replace("_", " "))
             action.setToolTip(str(path))
-            action.triggered.connect(lambda _=False, path=path: self.window.open_path(path))
+            action.triggered.connect(lambda _=False, path=path: self.commands.open_path(path))

@@ -1,6 +1,7 @@
 """The Run menu, the Train and Stepper toolbars, and their docks, wired to the window's document.
 
-The window makes one RunTools, binds it to each document it opens, and shuts it down on close:
+The window makes one RunTools on its Shell (which it follows from document to document) and shuts
+it down on close:
 training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time
 (Run to End in short slices, and its button stops it while it runs).
 A non-finite value or gradient pauses training, frames the node where it first appeared, selects
@@ -11,6 +12,7 @@ added, deleted or re-parametrised, a wire made or removed) stops the run and say
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
@@ -24,9 +26,12 @@ from app.stepper.overlay import Overlay
 from app.stepper.panel import StepperPanel
 from app.training.dock import TrainDock
 from app.training.session import TrainingSession
+from graphcore.graph import Graph
 
 if TYPE_CHECKING:
-    from app.window import MainWindow
+    from app.canvas.scene import CanvasScene
+    from app.document import Document
+    from app.shell import Shell
 
 TRAIN_ACTIONS = (
     ("start", "Start", "F5", "Train from fresh weights with the training section as it is now"),
@@ -48,14 +53,11 @@ STEPPER_ACTIONS = (
 
 
 class RunTools(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.shell = shell
         self.actions: dict[str, QAction] = {}
-        menu = window.menuBar()
-        help_action = next(a for a in menu.actions() if a.text() == "&Help")
-        self.menu = menu.addMenu("&Run")
-        menu.insertMenu(help_action, self.menu)
+        self.menu = shell.add_menu("&Run")
         for name, text, keys, tip in TRAIN_ACTIONS:
             self._action(name, text, keys, tip)
         self.menu.addSeparator()
@@ -70,15 +72,16 @@ class RunTools(QObject):
         self.stepper_panel = StepperPanel()
         self.stepper = StepperController(self.stepper_panel, self)
         self.overlay: Overlay | None = None  # the non-finite frame
-        self._scene: Any = None
-        self._document: Any = None  # the document whose training edits reach the session
+        self._scene: CanvasScene | None = None
+        self._document: Document | None = None  # the document whose training edits reach the session
         self._docks()
         self._toolbars()
         self._wire()
         self._enable()
+        shell.follow_document(self._follow)
 
     def _action(self, name: str, text: str, keys: str | None, tip: str) -> None:
-        action = QAction(text, self.window)
+        action = QAction(text, self.shell.widget)
         if keys:
             action.setShortcut(QKeySequence(keys))
         action.setToolTip(f"{text}: {tip}" + (f" ({keys})" if keys else ""))
@@ -87,26 +90,23 @@ class RunTools(QObject):
         self.actions[name] = action
 
     def _docks(self) -> None:
-        w, areas = self.window, Qt.DockWidgetArea
-        train = w.add_dock("train", "Train", self.train_dock, areas.RightDockWidgetArea)
-        stepper = w.add_dock("stepper", "Stepper", self.stepper_panel, areas.RightDockWidgetArea)
-        w.tabifyDockWidget(w.docks["inspector"], stepper)
-        w.docks["inspector"].raise_()
-        w.splitDockWidget(w.docks["inspector"], train, Qt.Orientation.Vertical)
-        plots = w.add_dock("plots", "Training Plots", self.plots, areas.BottomDockWidgetArea)
-        w.tabifyDockWidget(w.docks["history"], plots)
-        histograms = w.add_dock("histograms", "Histograms", self.histograms, areas.BottomDockWidgetArea)
-        w.tabifyDockWidget(plots, histograms)
-        boundary = w.add_dock("boundary", "Decision Boundary", self.boundary, areas.BottomDockWidgetArea)
-        w.tabifyDockWidget(histograms, boundary)
-        w.docks["diagnostics"].raise_()
+        add, areas = self.shell.add_dock, Qt.DockWidgetArea
+        right, bottom = areas.RightDockWidgetArea, areas.BottomDockWidgetArea
+        add("train", "Train", self.train_dock, right)
+        add("stepper", "Stepper", self.stepper_panel, right, tab_with="inspector")
+        self.shell.raise_dock("inspector")
+        self.shell.split_dock("inspector", "train", Qt.Orientation.Vertical)
+        add("plots", "Training Plots", self.plots, bottom, tab_with="history")
+        add("histograms", "Histograms", self.histograms, bottom, tab_with="plots")
+        add("boundary", "Decision Boundary", self.boundary, bottom, tab_with="histograms")
+        self.shell.raise_dock("diagnostics")
 
     def _toolbars(self) -> None:
-        train = QToolBar("Train", self.window)
+        train = QToolBar("Train", self.shell.widget)
         train.setObjectName("train_toolbar")
         train.addActions([self.actions[n] for n, *_ in TRAIN_ACTIONS])
-        self.window.addToolBar(train)
-        stepper = QToolBar("Stepper", self.window)
+        self.shell.add_toolbar(train)
+        stepper = QToolBar("Stepper", self.shell.widget)
         stepper.setObjectName("stepper_toolbar")
         stepper.addActions([self.actions[n] for n, *_ in STEPPER_ACTIONS])
         self.speed = QSlider(Qt.Orientation.Horizontal)
@@ -116,11 +116,11 @@ class RunTools(QObject):
         self.speed.setToolTip("Auto-play speed (steps per second)")
         stepper.addWidget(QLabel(" speed "))
         stepper.addWidget(self.speed)
-        self.window.addToolBar(stepper)
+        self.shell.add_toolbar(stepper)
         self.toolbars = (train, stepper)
 
     def _wire(self) -> None:
-        a, session, w = self.actions, self.session, self.window
+        a, session, w = self.actions, self.session, self.shell
         a["start"].triggered.connect(self.start)
         a["pause"].triggered.connect(session.pause)
         a["resume"].triggered.connect(lambda: session.resume())
@@ -152,21 +152,27 @@ class RunTools(QObject):
 
     # --- the document ---------------------------------------------------------------------------------
 
-    def bind(self) -> None:
+    def _follow(self, document: Document | None) -> None:
+        if document is None:
+            self.unbind()
+        else:
+            assert self.shell.scene is not None
+            self.bind(document, self.shell.scene)
+
+    def bind(self, document: Document, scene: CanvasScene) -> None:
         """The window has a new document (and scene): follow it; training and stepping start over."""
-        w = self.window
         self.session.forget()
-        self.train_dock.bind(w.document)
+        self.train_dock.bind(document)
         self.train_dock.reset()
         self.plots.reset()
         self.overlay = None
         self.actions["stepper_mode"].setChecked(False)
-        self.stepper.bind(w.document, w.scene)
-        self._scene = w.scene
-        w.scene.selectionChanged.connect(self._on_selection)
-        self._document = w.document
-        self._document.signals.training_changed.connect(self._on_training_edited)
-        self._document.stack.indexChanged.connect(self._on_graph_edited)
+        self.stepper.bind(document, scene)
+        self._scene = scene
+        scene.selectionChanged.connect(self._on_selection)
+        self._document = document
+        document.signals.training_changed.connect(self._on_training_edited)
+        document.stack.indexChanged.connect(self._on_graph_edited)
         self._enable()
 
     def unbind(self) -> None:
@@ -189,19 +195,21 @@ class RunTools(QObject):
 
     # --- training -------------------------------------------------------------------------------------
 
-    def _base_dir(self) -> Any:
-        path = self.window.document.path if self.window.document else None
-        return path.parent if path else "."
+    def _graph_and_folder(self) -> tuple[Graph, Path | str]:
+        """The graph to train, and the folder its data paths are relative to."""
+        document = self.shell.document
+        assert document is not None
+        return document.graph, document.path.parent if document.path else "."
 
     def start(self) -> None:
         self.plots.clear()
         self.train_dock.reset()
         self._clear_nonfinite()
-        self.window.docks["plots"].raise_()
-        self.session.start(self.window.document.graph, self._base_dir())
+        self.shell.raise_dock("plots")
+        self.session.start(*self._graph_and_folder())
 
     def step_batch(self) -> None:
-        self.session.step(self.window.document.graph, self._base_dir())
+        self.session.step(*self._graph_and_folder())
 
     def reset_weights(self) -> None:
         self.plots.clear()
@@ -210,14 +218,16 @@ class RunTools(QObject):
         self.session.reset_weights()
 
     def _on_training_edited(self) -> None:
-        self.session.retune(self.window.document.graph)
+        assert self.shell.document is not None
+        self.session.retune(self.shell.document.graph)
 
     def _on_graph_edited(self) -> None:
         """A run trains the graph it was started with: an edit of that graph stops it, with a notice."""
         session = self.session
         if session.state in ("idle", "stopping") or session.structure is None:
             return
-        change = session.structure.change(self.window.document.graph)
+        assert self.shell.document is not None
+        change = session.structure.change(self.shell.document.graph)
         if change:
             session.stop(f"Training stopped: the graph changed ({change})")
 
@@ -261,7 +271,7 @@ class RunTools(QObject):
         text = f"Training paused: {nonfinite}"
         self.train_dock.show_nonfinite(text)
         self.train_dock.show_state("paused", "a value is not finite")
-        self.window.show_message(text)
+        self.shell.show_message(text)
         self._show_problem_node()
 
     def _on_failed(self, text: str) -> None:
@@ -272,14 +282,14 @@ class RunTools(QObject):
 
     def _show_problem_node(self) -> None:
         """Frame and select the node where a value stopped being finite, or that failed."""
-        nonfinite, w = self.session.nonfinite, self.window
+        nonfinite, scene = self.session.nonfinite, self.shell.scene
         node = nonfinite.node if nonfinite is not None else self.session.failed_node
-        if node is None or node not in w.scene.nodes:
+        if node is None or scene is None or node not in scene.nodes:
             return
         if self.overlay is None:
-            self.overlay = Overlay(w.scene, lambda _: None)
+            self.overlay = Overlay(scene, lambda _: None)
         self.overlay.highlight(node, "nonfinite")
-        w.show_node(node)
+        self.shell.show_node(node)
 
     def _clear_nonfinite(self) -> None:
         if self.overlay is not None:
@@ -298,7 +308,7 @@ class RunTools(QObject):
     def _stepper_mode(self, on: bool) -> None:
         if on and not self.stepper.active:
             if self.stepper.start():
-                self.window.docks["stepper"].raise_()
+                self.shell.raise_dock("stepper")
             else:
                 self.actions["stepper_mode"].setChecked(False)
         elif not on and self.stepper.active:
@@ -325,7 +335,8 @@ class RunTools(QObject):
 
     def _enable(self) -> None:
         state, a = self.session.state, self.actions
-        has_training = bool(self.window.document and self.window.document.graph.training)
+        document = self.shell.document
+        has_training = bool(document and document.graph.training)
         a["start"].setEnabled(has_training and state in ("idle", "finished", "paused"))
         a["pause"].setEnabled(state in ("running", "starting"))
         a["resume"].setEnabled(state == "paused" and self.session.nonfinite is None)

@@ -17,17 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QFrame,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QUndoView,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QUndoView
 
 from app import theme as themes
 from app.actions import SHORTCUTS_HELP, Actions
@@ -35,20 +25,21 @@ from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
 from app.controller import Controller
+from app.dock_layout import DockLayout
 from app.document import Document
-from app.export_ui import ExportTools
+from app.examples import example_files
+from app.export.actions import ExportTools
+from app.export.torch_import import TorchImport
 from app.icons import decorate_named
 from app.lab.lab import DerivativeLab
-from app.examples import example_files
-from app.messages import error_box
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
-from app.panels.lazy import RefreshWhenSeen
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
 from app.recovery import Autosaver, Recovered, ask_restore, recovery_folder
 from app.run_tools import RunTools
+from app.shell import Shell
 from graphcore.files.atomic_write import SaveError
 from graphcore.files.fileformat import FileFormatError, load, loads, save
 from graphcore.graph import PortRef
@@ -57,9 +48,6 @@ from graphcore.validate import Report
 
 FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
 MAX_RECENT = 10
-LAYOUT_VERSION = 2  # raise when the docks change: a layout saved by an older version is not restored
-DOCK_MIN_WIDTH, DOCK_MIN_HEIGHT = 160, 90  # a panel needing more scrolls rather than squeeze the canvas
-CANVAS_SHARE = 0.5  # of the window's width, below which a window resize gives the canvas room back
 
 
 class MainWindow(QMainWindow):
@@ -86,17 +74,19 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.document: Document | None = None
         self._links: list[tuple[Any, Any]] = []
-        self.error_box: QMessageBox | None = None
         self.recovery = recovery_folder()
         self.autosaver: Autosaver | None = None
         self.ending = False  # closing for a signal: keep the unsaved work for the next start
-        self.export_tools = ExportTools(self)  # File ▸ Export / Import and the Code dock
-        self.menu = Actions(self)
+        self.shell = Shell(self)  # all that the features below see of the window (app/shell.py)
+        self.export_tools = ExportTools(self.shell)  # File ▸ Export and the Code dock
+        self.import_tools = TorchImport(self.shell)  # File ▸ Import ▸ PyTorch Module
+        self.menu = Actions(self.shell, self, self.export_tools, self.import_tools)
         self._docks()
-        self.run_tools = RunTools(self)  # Run menu, Train/Stepper toolbars and docks (app/run_tools.py)
-        self.lab = DerivativeLab(self)  # derivative lab (app/lab): its docks and Derivatives menu
+        self.run_tools = RunTools(self.shell)  # Run menu, Train/Stepper toolbars and docks
+        self.lab = DerivativeLab(self.shell, self.run_tools.session)  # app/lab: docks, Derivatives menu
         self.decorate()
-        self._default_state = self.saveState(LAYOUT_VERSION)  # every dock where the code put it
+        self.dock_layout = DockLayout(self, self.shell.docks)
+        self.dock_layout.remember_default()
         # the view and panels outlive documents: they reach the current one through self.controller
         self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self._free_spot()))
         self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
@@ -109,70 +99,34 @@ class MainWindow(QMainWindow):
         self.menu[f"theme_{self.theme.name}"].setChecked(True)
         self.resize(1400, 900)
         self.restoreGeometry(QByteArray(self.settings.value("geometry", QByteArray())))
-        saved = QByteArray(self.settings.value("window_state", QByteArray()))
-        if not self.restoreState(saved, LAYOUT_VERSION):  # none yet, damaged, or an older layout
-            self._size_docks()  # the docks are where the code put them: restoring that state again
-            # before the first show would leave the old tab bars painted over the docks
+        self.dock_layout.restore(QByteArray(self.settings.value("window_state", QByteArray())))
         self._set_document(Document())
 
-    def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        """A panel around the canvas, listed in View ▸ Panels; its layout is saved with the window."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(_scrolling(widget))
-        if isinstance(widget, RefreshWhenSeen):
-            dock.visibilityChanged.connect(widget.seen)
-        self.addDockWidget(area, dock)
-        self.menu.panels.addAction(dock.toggleViewAction())
-        self.docks[name] = dock
-        return dock
+    @property
+    def docks(self) -> dict[str, QDockWidget]:
+        return self.shell.docks
 
     def _docks(self) -> None:
-        areas = Qt.DockWidgetArea
-        self.docks: dict[str, QDockWidget] = {}
-        self.add_dock("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
-        self.add_dock("minimap", "Overview", self.minimap, areas.LeftDockWidgetArea)
-        self.add_dock("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
-        problems = self.add_dock("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
-        history = self.add_dock("history", "History", self.history, areas.BottomDockWidgetArea)
-        self.tabifyDockWidget(problems, history)
-        code = self.add_dock("code", "Code", self.export_tools.preview, areas.BottomDockWidgetArea)
-        self.tabifyDockWidget(history, code)
-        problems.raise_()
+        add, areas = self.shell.add_dock, Qt.DockWidgetArea
+        add("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
+        add("minimap", "Overview", self.minimap, areas.LeftDockWidgetArea)
+        add("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
+        add("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
+        add("history", "History", self.history, areas.BottomDockWidgetArea, tab_with="diagnostics")
+        add("code", "Code", self.export_tools.preview, areas.BottomDockWidgetArea, tab_with="history")
+        self.shell.raise_dock("diagnostics")
 
     def default_layout(self) -> None:
-        """View ▸ Reset Layout (and the first start): every dock where the code put it, sized for this
-        window so the canvas keeps at least half of it and the bottom plots are readable."""
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        self._size_docks()
-
-    def _size_docks(self) -> None:
-        width, height = self.width(), self.height()
-        d, horizontal, vertical = self.docks, Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        left, right = _clamp(0.17 * width, 140, 230), _clamp(0.22 * width, 150, 310)
-        self.resizeDocks([d["palette"], d["inspector"]], [int(left), int(right)], horizontal)
-        bottom = _clamp(0.3 * height + 30, 110, 290) if height >= 600 else 0.2 * height  # + its tabs
-        self.resizeDocks([d["diagnostics"]], [int(bottom)], vertical)
-        side = height - bottom
-        self.resizeDocks([d["palette"], d["minimap"]], [int(side * 0.6), int(side * 0.4)], vertical)
+        """View ▸ Reset Layout (and the first start): every dock where the code put it."""
+        self.dock_layout.reset()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._keep_canvas_usable()
+        self.dock_layout.keep_canvas_usable()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._keep_canvas_usable()
-
-    def _keep_canvas_usable(self) -> None:
-        """A smaller window (or a restored layout made for a bigger one) shrinks the docks, not only
-        the canvas: the canvas keeps CANVAS_SHARE of the width. Measured from the docks, which keep
-        their width while the layout shrinks the canvas."""
-        sides = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        docked = [d for d in self.docks.values() if d.isVisible() and not d.isFloating()]
-        taken = sum(max((d.width() for d in docked if self.dockWidgetArea(d) == a), default=0) for a in sides)
-        if self.isVisible() and self.width() - taken < CANVAS_SHARE * self.width():
-            self._size_docks()
+        self.dock_layout.keep_canvas_usable()
 
     def decorate(self) -> None:
         """Icons (in the theme's colours) and shortcut tooltips on the menus' and toolbars' actions."""
@@ -213,9 +167,7 @@ class MainWindow(QMainWindow):
         self.view.setScene(scene)
         self.minimap.follow_scene()
         self.inspector.bind(document, scene, controller)
-        self.run_tools.bind()
-        self.lab.bind(document, scene)
-        self.export_tools.preview.bind(document)
+        self.shell.document_changed(document)  # the features follow it (app/shell.py)
         self.undo_group.addStack(document.stack)
         self.undo_group.setActiveStack(document.stack)
         for signal, slot in (
@@ -237,8 +189,7 @@ class MainWindow(QMainWindow):
             signal.disconnect(slot)
         self._links = []
         self.inspector.unbind()
-        self.export_tools.preview.unbind()
-        self.run_tools.unbind()
+        self.shell.document_changed(None)
         if self.document is not None:
             self.undo_group.removeStack(self.document.stack)
 
@@ -271,7 +222,15 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(f"zoom {self.view.zoom:.0%}")
 
     def show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+        self.shell.show_message(text)
+
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        self.shell.show_error(title, text, details)
+
+    @property
+    def error_box(self) -> QMessageBox | None:
+        """The error box on show, if any (app/shell.py)."""
+        return self.shell.error_box
 
     # --- files ------------------------------------------------------------------------------------------
 
@@ -312,6 +271,13 @@ class MainWindow(QMainWindow):
             f"{path}: cannot open this file ({type(error).__name__}: {error})",
             "".join(traceback.format_exception(error)),
         )
+
+    def show_unsaved(self, document: Document) -> None:
+        """A new document that was never saved (an imported module): closing it asks first."""
+        self._set_document(document)
+        document.stack.resetClean()
+        self._show_title()
+        self.frame_all()
 
     def restore(self, recovered: Recovered) -> bool:
         """Show a recovered document as unsaved work, under the name of the file it came from."""
@@ -389,34 +355,16 @@ class MainWindow(QMainWindow):
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def ask_open_path(self) -> Path | None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open graph", str(self._folder()), FILE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Open graph", str(self.shell.folder()), FILE_FILTER)
         return Path(name) if name else None
 
     def ask_save_path(self) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save graph", str(self._folder()), FILE_FILTER)
+        name, _ = QFileDialog.getSaveFileName(self, "Save graph", str(self.shell.folder()), FILE_FILTER)
         return Path(name) if name else None
-
-    def _folder(self) -> Path:
-        return self.document.path.parent if self.document and self.document.path else Path.cwd()
 
     def ask_restore(self, recovered: Recovered) -> str:
         """'restore', 'open' (the saved file instead), 'discard' or 'later' (tests replace this method)."""
         return ask_restore(self, recovered)
-
-    def show_error(self, title: str, text: str, details: str = "") -> None:
-        """Say what went wrong without blocking: one line in the status bar and in a window-modal box,
-        the whole text under Show Details. A box is deleted once closed; a newer one replaces it."""
-        if self.error_box is not None:
-            self.error_box.close()
-        box = error_box(self, title, text, details)
-        self.show_message(box.text())
-        box.finished.connect(lambda _=0, box=box: self._forget_box(box))
-        self.error_box = box
-        box.open()
-
-    def _forget_box(self, box: QMessageBox) -> None:
-        if self.error_box is box:
-            self.error_box = None
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
@@ -446,7 +394,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("window_state", self.dock_layout.save())
         if self.document is not None:
             assert self.autosaver is not None
             self.autosaver.close(keep=self.ending)
@@ -533,19 +481,3 @@ class MainWindow(QMainWindow):
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
-
-
-def _scrolling(widget: QWidget) -> QWidget:
-    """`widget`, or, when it needs more room than a dock should demand, a scroll area around it."""
-    needs = widget.minimumSizeHint().expandedTo(widget.minimumSize())
-    if needs.width() <= DOCK_MIN_WIDTH and needs.height() <= DOCK_MIN_HEIGHT:
-        return widget
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(widget)
-    return area
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))

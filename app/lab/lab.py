@@ -1,7 +1,7 @@
-"""DerivativeLab: the lab's docks, its Derivatives menu and its worker, added to a MainWindow.
+"""DerivativeLab: the lab's docks, its Derivatives menu and its worker, added through the window's Shell.
 
-The window makes one and calls `bind` for every document it shows; everything else lives here, so
-the window's side of the lab is two lines.
+The lab follows the shell's document; the training session it is given lets the derivative plot
+follow training. Everything else lives here, so the window's side of the lab is one line.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ from app.lab.path_view import PathView
 from app.lab.runner import Runner
 
 if TYPE_CHECKING:
-    from app.window import MainWindow
+    from app.shell import Shell
+    from app.training.session import TrainingSession
 
 DOCK_HEIGHT = 360
 
 
 class DerivativeLab(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, shell: Shell, training: TrainingSession) -> None:
+        super().__init__(shell)
+        self.shell = shell
         self.runner = Runner(self)
         self.path_view = PathView(self.runner)
         self.jacobian = JacobianDock(self.runner)
@@ -36,35 +37,26 @@ class DerivativeLab(QObject):
         self.cost_plot = CostPlot(self.runner, self.jacobian.chosen)
         areas = Qt.DockWidgetArea
         self.docks: dict[str, QDockWidget] = {}
-        path = self.docks["paths"] = window.add_dock(
-            "lab_paths", "Path View", self.path_view, areas.RightDockWidgetArea
+        self.docks["paths"] = shell.add_dock(
+            "lab_paths", "Path View", self.path_view, areas.RightDockWidgetArea, tab_with="inspector"
         )
-        if "inspector" in window.docks:
-            window.tabifyDockWidget(window.docks["inspector"], path)
-            window.docks["inspector"].raise_()
-        below = window.docks.get("history")
+        shell.raise_dock("inspector")
+        below = "history"
         for key, name, title, widget in (
             ("jacobian", "lab_jacobian", "Jacobian Lab", self.jacobian),
             ("derivative", "lab_derivative", "Derivative Plot", self.derivative_plot),
             ("cost", "lab_cost", "Cost of Modes", self.cost_plot),
         ):
-            dock = self.docks[key] = window.add_dock(name, title, widget, areas.BottomDockWidgetArea)
-            if below is not None:
-                window.tabifyDockWidget(below, dock)
-            below = dock
-        if "diagnostics" in window.docks:
-            window.docks["diagnostics"].raise_()
+            self.docks[key] = shell.add_dock(name, title, widget, areas.BottomDockWidgetArea, tab_with=below)
+            below = name
+        shell.raise_dock("diagnostics")
         self._menu()
-        session = window.run_tools.session  # the derivative plot can follow training
-        session.weights.connect(self.derivative_plot.training_frame)
-        self.derivative_plot.follow_changed.connect(session.share_weights)
+        training.weights.connect(self.derivative_plot.training_frame)  # the plot can follow training
+        self.derivative_plot.follow_changed.connect(training.share_weights)
+        shell.follow_document(self._follow)
 
     def _menu(self) -> None:
-        bar = self.window.menuBar()
-        menu = bar.addMenu("&Derivatives")
-        last = bar.actions()[-2] if len(bar.actions()) > 1 else None  # keep Help at the end
-        if last is not None and last.text().replace("&", "") == "Help":
-            bar.insertMenu(last, menu)
+        menu = self.shell.add_menu("&Derivatives")
         self.path_action = menu.addAction("&Path View on Canvas")
         self.path_action.setCheckable(True)
         self.path_action.toggled.connect(self.show_paths)
@@ -76,6 +68,10 @@ class DerivativeLab(QObject):
             ("cost", "&Cost of Modes"),
         ):
             menu.addAction(text).triggered.connect(lambda _=False, key=key: self.open(key))
+
+    def _follow(self, document: Document | None) -> None:
+        if document is not None and self.shell.scene is not None:
+            self.bind(document, self.shell.scene)
 
     def bind(self, document: Document, scene: CanvasScene) -> None:
         self.path_view.bind(document, scene)
@@ -98,5 +94,5 @@ class DerivativeLab(QObject):
         dock.show()
         dock.raise_()
         if key != "paths":
-            self.window.resizeDocks([dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+            self.shell.resize_dock(dock.objectName(), DOCK_HEIGHT, Qt.Orientation.Vertical)
         return dock

@@ -184,12 +184,12 @@ def net_file(tmp_path: Path) -> Path:
 
 
 def import_and_wait(window: MainWindow, qtbot, *request: str) -> None:
-    with qtbot.waitSignal(window.export_tools.importer.finished, timeout=60_000):
-        assert window.export_tools.import_module(*request)
+    with qtbot.waitSignal(window.import_tools.importer.finished, timeout=60_000):
+        assert window.import_tools.import_module(*request)
 
 
 def test_import_opens_the_module_as_a_new_unsaved_graph(window: MainWindow, net_file: Path, qtbot):
-    tools = window.export_tools
+    tools = window.import_tools
     tools.ask_import = lambda: (str(net_file), "Net", "x=[N,3]", "")
     with qtbot.waitSignal(tools.importer.finished, timeout=60_000):
         window.menu["import_torch"].trigger()
@@ -216,13 +216,13 @@ def test_import_errors_are_messages(window: MainWindow, net_file: Path, tmp_path
     message = window.error_box.text()
     assert message.startswith(f"{raises}: ") and "RuntimeError: the forward is broken" in message
     assert "second line" not in message and window.document is before
-    assert window.menu["import_torch"].isEnabled() and not window.export_tools.importer.busy
+    assert window.menu["import_torch"].isEnabled() and not window.import_tools.importer.busy
 
 
 def test_a_slow_module_imports_while_the_window_stays_live(window: MainWindow, tmp_path: Path, qtbot):
     path = tmp_path / "slow.py"
     path.write_text(SLOW, encoding="utf-8")
-    tools, before = window.export_tools, window.document
+    tools, before = window.import_tools, window.document
     assert tools.import_module(str(path), "Slow", "x=[N,3]")
     ticks: list[int] = []
     timer = QTimer(window, interval=10)
@@ -246,10 +246,10 @@ def test_an_import_does_not_replace_a_graph_edited_meanwhile_unless_allowed(
     path = tmp_path / "slow.py"
     path.write_text(SLOW, encoding="utf-8")
     before = window.document
-    assert window.export_tools.import_module(str(path), "Slow", "x=[N,3]")
+    assert window.import_tools.import_module(str(path), "Slow", "x=[N,3]")
     window.controller.add_node("relu", window.view.center())
     window.ask_save_changes = lambda: "cancel"
-    with qtbot.waitSignal(window.export_tools.importer.finished, timeout=60_000):
+    with qtbot.waitSignal(window.import_tools.importer.finished, timeout=60_000):
         (tmp_path / "go").touch()
     assert window.document is before and "Import of Slow dropped" in window.statusBar().currentMessage()
 
@@ -257,8 +257,8 @@ def test_an_import_does_not_replace_a_graph_edited_meanwhile_unless_allowed(
 def test_closing_the_window_during_an_import(window: MainWindow, tmp_path: Path, qtbot):
     path = tmp_path / "slow.py"
     path.write_text(SLOW, encoding="utf-8")
-    importer = window.export_tools.importer
-    assert window.export_tools.import_module(str(path), "Slow", "x=[N,3]")
+    importer = window.import_tools.importer
+    assert window.import_tools.import_module(str(path), "Slow", "x=[N,3]")
     go = threading.Timer(0.05, (tmp_path / "go").touch)  # the module finishes while the window closes
     go.start()
     assert window.close()
@@ -272,7 +272,7 @@ def test_opaque_nodes_are_read_only_in_the_inspector(window: MainWindow, tmp_pat
     path.write_text(ODD, encoding="utf-8")
     import_and_wait(window, qtbot, str(path), "Odd", "x=[N,3]")
     opaque = [n.id for n in window.document.graph.nodes if not REGISTRY.get(n.type).editable]
-    assert opaque and "Opaque" in window.export_tools.report_box.text()
+    assert opaque and "Opaque" in window.import_tools.report_box.text()
     window.scene.select_nodes(opaque[:1])
     editors = window.inspector.editors
     assert editors and not any(editor.isEnabled() for editor in editors.values())
@@ -297,7 +297,7 @@ def test_export_with_training_loop(window: MainWindow, examples: Path, tmp_path:
 
 
 def test_import_dialog_reads_its_fields(window: MainWindow, tmp_path: Path):
-    from app.export_ui import ImportDialog
+    from app.export.torch_import import ImportDialog
 
     dialog = ImportDialog(tmp_path, window)
     dialog.file.setText(" net.py ")
