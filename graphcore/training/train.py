@@ -352,6 +352,14 @@ class Trainer:
             metrics["accuracy"] = correct / n
         return metrics
 
+    def _progress(
+        self, losses: list[tuple[int, float]], lr: float, validation: dict[str, float], accuracy: float | None
+    ) -> Progress:
+        """A report of where the run is now, with the losses since the last one."""
+        return Progress(
+            self.step_count, self.epoch, self.total_steps, losses, lr, self.grad_norms(), validation, accuracy
+        )
+
     def grad_norms(self) -> dict[str, float]:
         return {
             name: p.grad.norm().item() for name, p in self.module.named_parameters() if p.grad is not None
@@ -415,34 +423,12 @@ class Trainer:
             now = time.perf_counter()
             if listener is not None and (now - last_report >= report_interval or stopped != "finished"):
                 accuracy = self.accuracy(prediction, batch.get(self.target))
-                listener(
-                    Progress(
-                        self.step_count,
-                        self.epoch,
-                        self.total_steps,
-                        pending,
-                        lr,
-                        self.grad_norms(),
-                        validation,
-                        accuracy,
-                    )
-                )
+                listener(self._progress(pending, lr, validation, accuracy))
                 pending, last_report = [], now
             if stopped != "finished":
                 break
         if listener is not None and pending:
-            listener(
-                Progress(
-                    self.step_count,
-                    self.epoch,
-                    self.total_steps,
-                    pending,
-                    self.optimizer.param_groups[0]["lr"],
-                    self.grad_norms(),
-                    validation,
-                    accuracy,
-                )
-            )
+            listener(self._progress(pending, self.optimizer.param_groups[0]["lr"], validation, accuracy))
         return TrainResult(
             losses,
             lrs,
