@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.window import MainWindow
 
+GRAB = QPointF(40, 10)  # a point on a node's header, away from its ports
+
 
 def mouse(
     view,
@@ -45,6 +47,33 @@ def drag(
         point = first + (last - first) * (i / steps)
         mouse(view, QEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, button, modifiers)
     mouse(view, QEvent.Type.MouseButtonRelease, last, button, Qt.MouseButton.NoButton, modifiers)
+
+
+def click(view, at: QPointF) -> None:
+    """Press and release the left button at a scene position."""
+    mouse(view, QEvent.Type.MouseButtonPress, at)
+    mouse(view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
+
+
+def click_node(window: MainWindow, node_id: str) -> None:
+    """Click a node's header, which selects it and shows it in the inspector."""
+    click(window.view, window.scene.nodes[node_id].mapToScene(GRAB))
+    window.view.setFocus()  # as the click on the canvas gives it
+    assert window.inspector.node_id == node_id
+
+
+def retype(qtbot, field, text: str) -> None:
+    """Click a field, select what is there, type `text` key by key and press Enter."""
+    QTest.mouseClick(field, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+def activate(window: MainWindow, qtbot) -> None:
+    """Shortcuts reach only the active window."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
 
 
 def port_pos(window: MainWindow, ref: str, output: bool) -> QPointF:

@@ -17,6 +17,7 @@ from app.window import MainWindow
 from graphcore.files.fileformat import load
 from graphcore.graph import Node, PortRef
 from graphcore.training.train import Progress
+from tests.sample_graphs import OVERFLOW
 
 BUILD_TIMEOUT = 60_000  # the first run in a process imports torch.optim (slow on small machines)
 
@@ -169,35 +170,6 @@ def test_plots_stay_bounded_over_100k_steps(qtbot):
     assert plots.buffers["grad b"].data()[1].min() > 0  # zero norms are kept plottable on the log axis
     plots.log_loss.setChecked(True)
     assert plots.loss_plot.ctrl.logYCheck.isChecked()
-
-
-OVERFLOW = {
-    "format": "backprop-studio-graph",
-    "version": 1,
-    "nodes": [
-        {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
-        {"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 30.0}},
-        {"id": "z", "type": "mul", "pos": [200, 0]},
-        {"id": "e1", "type": "exp", "pos": [400, 0]},
-        {"id": "e2", "type": "exp", "pos": [600, 0]},
-        {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}, "pos": [600, 150]},
-        {"id": "loss", "type": "MSELoss", "pos": [800, 0]},
-    ],
-    "edges": [
-        {"from": "w.out", "to": "z.a"},
-        {"from": "x.out", "to": "z.b"},
-        {"from": "z.out", "to": "e1.x"},
-        {"from": "e1.out", "to": "e2.x"},
-        {"from": "e2.out", "to": "loss.input"},
-        {"from": "y.out", "to": "loss.target"},
-    ],
-    "training": {
-        "dataset": {"name": "sine", "n": 16, "low": 1.0, "high": 2.0},
-        "inputs": {"x": "x", "y": "y"},
-        "loss": "loss.out",
-        "steps": 5,
-    },
-}
 
 
 def test_a_non_finite_value_pauses_and_names_the_node(window: MainWindow, tmp_path: Path, qtbot):

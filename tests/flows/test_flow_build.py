@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 
 from app.window import MainWindow
 from graphcore.graph import PortRef
-from tests.app.canvas_gestures import drag, mouse, port_pos
+from tests.app.canvas_gestures import GRAB, click, drag, mouse, port_pos, retype
 
 # L = ½(y − σ(wx + b))²: (name, type, where its header goes, value typed into the inspector)
 NEURON = [
@@ -40,7 +40,6 @@ NEURON_WIRES = [
     ("half.out", "L.a"),
     ("sq.out", "L.b"),
 ]
-GRAB = QPointF(40, 10)  # a point on a node's header, away from its ports
 
 
 def new_node(window: MainWindow, before: set[str]) -> str:
@@ -48,25 +47,12 @@ def new_node(window: MainWindow, before: set[str]) -> str:
     return added
 
 
-def click(view, at: QPointF) -> None:
-    mouse(view, QEvent.Type.MouseButtonPress, at)
-    mouse(view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
-
-
-def type_into(qtbot, field, text: str) -> None:
-    """Click a field, select what is there, type `text` key by key and press Enter."""
-    QTest.mouseClick(field, Qt.MouseButton.LeftButton)
-    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
-
-
 def set_value(window: MainWindow, qtbot, node_id: str, text: str) -> None:
     """Select the node by clicking its header, then type the value into the inspector."""
     item = window.scene.nodes[node_id]
     click(window.view, item.mapToScene(GRAB))
     assert window.inspector.node_id == node_id
-    type_into(qtbot, window.inspector.editors["value"], text)
+    retype(qtbot, window.inspector.editors["value"], text)
 
 
 def wire(window: MainWindow, ids: dict[str, str], wires: list[tuple[str, str]]) -> None:
@@ -104,7 +90,7 @@ def assert_neuron_built(window: MainWindow, ids: dict[str, str]) -> None:
 
 def test_build_the_sigmoid_neuron_from_the_palette(window: MainWindow, qtbot):
     """Search the palette, double-click each type, drag the new node by its header to its place."""
-    palette, view, tree = window.palette, window.view, window.palette.tree
+    palette, view, tree = window.node_palette, window.view, window.node_palette.tree
     assert window.counts.text() == "0 nodes · 0 edges · valid"
     ids: dict[str, str] = {}
     for name, node_type, (x, y), value in NEURON:
@@ -213,7 +199,7 @@ def test_renaming_a_node_does_not_move_its_ports(neuron: MainWindow, qtbot):
     ports = [port_pos(neuron, "t.x", False), port_pos(neuron, "t.out", True)]
     click(view, item.mapToScene(GRAB))
     long_name = "the squashed pre-activation of the neuron, sigma(z)"
-    type_into(qtbot, neuron.inspector.label_edit, long_name)
+    retype(qtbot, neuron.inspector.label_edit, long_name)
     assert neuron.document.graph.node("t").label == long_name
     assert [port_pos(neuron, "t.x", False), port_pos(neuron, "t.out", True)] == ports
     assert item.title.endswith("…") and long_name in item.describe()  # elided, whole in the tooltip
@@ -222,7 +208,7 @@ def test_renaming_a_node_does_not_move_its_ports(neuron: MainWindow, qtbot):
 
 
 def test_palette_entries_added_in_a_row_do_not_hide_each_other(window: MainWindow):
-    palette, tree = window.palette, window.palette.tree
+    palette, tree = window.node_palette, window.node_palette.tree
     for _ in range(3):
         spot = tree.visualItemRect(palette.item_for("Parameter")).center()
         QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=spot)

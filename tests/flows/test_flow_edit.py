@@ -4,32 +4,13 @@ Each step reads as what was done, naming nodes as the canvas shows them."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF, Qt
 
 from app.window import MainWindow
 from graphcore.graph import PortRef
-from tests.app.canvas_gestures import drag, mouse, port_pos
+from tests.app.canvas_gestures import GRAB, activate, click_node, drag, port_pos, retype
 
 CTRL = Qt.KeyboardModifier.ControlModifier
-GRAB = QPointF(40, 10)  # a point on a node's header, away from its ports
-
-
-def click_node(window: MainWindow, node_id: str) -> None:
-    at = window.scene.nodes[node_id].mapToScene(GRAB)
-    mouse(window.view, QEvent.Type.MouseButtonPress, at)
-    mouse(window.view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
-    window.view.setFocus()  # as the click on the canvas gives it
-    assert window.inspector.node_id == node_id
-
-
-def retype(qtbot, field, text: str) -> None:
-    """Click a field, select what is there, type `text` key by key and press Enter."""
-    QTest.mouseClick(field, Qt.MouseButton.LeftButton)
-    qtbot.keyClick(field, Qt.Key.Key_A, CTRL)
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
 
 
 def history(window: MainWindow) -> list[str]:
@@ -39,8 +20,7 @@ def history(window: MainWindow) -> list[str]:
 
 
 def test_the_history_reads_as_what_the_user_did(neuron: MainWindow, qtbot):
-    neuron.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is neuron)
+    activate(neuron, qtbot)
     graph = neuron.document.graph
     click_node(neuron, "half")
     qtbot.keyClick(neuron.view, Qt.Key.Key_Delete)

@@ -14,39 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QTabBar
 
 from app.window import MainWindow
 from graphcore.files.fileformat import dumps, load
-from tests.app.canvas_gestures import mouse
+from tests.app.canvas_gestures import activate, click_node, retype
 from tests.app.conftest import OFFSCREEN_NOTICE
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
-GRAB = QPointF(40, 10)  # a point on a node's header, away from its ports
-
-
-def activate(window: MainWindow, qtbot) -> None:
-    """Shortcuts reach only the active window."""
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-
-
-def click_node(window: MainWindow, node_id: str) -> None:
-    at = window.scene.nodes[node_id].mapToScene(GRAB)
-    mouse(window.view, QEvent.Type.MouseButtonPress, at)
-    mouse(window.view, QEvent.Type.MouseButtonRelease, at, buttons=Qt.MouseButton.NoButton)
-    window.view.setFocus()  # as the click on the canvas gives it
-    assert window.inspector.node_id == node_id
-
-
-def retype(qtbot, field, text: str) -> None:
-    """Click a field, select what is there, type `text` key by key and press Enter."""
-    QTest.mouseClick(field, Qt.MouseButton.LeftButton)
-    qtbot.keyClick(field, Qt.Key.Key_A, CTRL)
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
 
 
 def press(window: MainWindow, qtbot, key: Qt.Key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from graphcore.files.fileformat import load, loads
 from graphcore.training.config import OPTIMIZERS, TrainingConfigError
 from graphcore.training.train import Trainer
+from tests.sample_graphs import OVERFLOW
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -246,35 +247,7 @@ def test_reset_weights_starts_over():
 
 
 def test_overflow_is_caught_and_the_first_node_named():
-    text = json.dumps(
-        {
-            "format": "backprop-studio-graph",
-            "version": 1,
-            "nodes": [
-                {"id": "x", "type": "Input", "params": {"shape": ["N", 1]}},
-                {"id": "w", "type": "Parameter", "params": {"shape": [], "init": "value", "value": 30.0}},
-                {"id": "z", "type": "mul"},
-                {"id": "e1", "type": "exp"},
-                {"id": "e2", "type": "exp"},
-                {"id": "y", "type": "Input", "params": {"shape": ["N", 1]}},
-                {"id": "loss", "type": "MSELoss"},
-            ],
-            "edges": [
-                {"from": "w.out", "to": "z.a"},
-                {"from": "x.out", "to": "z.b"},
-                {"from": "z.out", "to": "e1.x"},
-                {"from": "e1.out", "to": "e2.x"},
-                {"from": "e2.out", "to": "loss.input"},
-                {"from": "y.out", "to": "loss.target"},
-            ],
-            "training": {
-                "dataset": {"name": "sine", "n": 16, "low": 1.0, "high": 2.0},
-                "inputs": {"x": "x", "y": "y"},
-                "loss": "loss.out",
-                "steps": 5,
-            },
-        }
-    )
+    text = json.dumps(OVERFLOW)
     result = Trainer(loads(text)).run()
     assert result.stopped == "nonfinite" and len(result.losses) == 1
     assert (result.nonfinite.node, result.nonfinite.phase, result.nonfinite.value) == (
