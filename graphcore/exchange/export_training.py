@@ -78,7 +78,8 @@ def data_code(dataset: Mapping[str, Any], base_dir: Path) -> tuple[str, bool]:
                 f"training.dataset: {name} has no parameter {key!r} (it has {', '.join(known)})"
             )
     arguments = "".join(f", {key}={literal(value)}" for key, value in config.items())
-    functions = [datasets._labels] if "_labels(" in _source(generate) else []
+    helpers = (datasets._noisy_polar, datasets._labels)  # what a generator may call, in order of need
+    functions = [f for f in helpers if f"{f.__name__}(" in _source(generate)]
     load = [
         "def load_data(seed):",
         f'    """The training section\'s dataset: the {name} set of graphcore.training.datasets."""',

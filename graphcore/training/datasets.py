@@ -58,6 +58,17 @@ def two_moons(
     return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
 
 
+def _noisy_polar(
+    rng: np.random.Generator,
+    radius: Any,
+    angle: Any,
+    noise: float,
+) -> np.ndarray:
+    """Points at (radius, angle) in the plane plus Gaussian noise, as float32."""
+    points = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+    return (points + rng.normal(0, noise, (len(points), 2))).astype(np.float32)
+
+
 def circles(
     rng: np.random.Generator,
     n: int = 512,
@@ -67,10 +78,8 @@ def circles(
 ) -> Fields:
     y = np.arange(n) % 2
     angles = rng.uniform(0, 2 * np.pi, n)
-    radius = np.where(y == 0, 1.0, factor)
-    ring = np.stack([radius * np.cos(angles), radius * np.sin(angles)], 1)
-    x = ring + rng.normal(0, noise, (n, 2))
-    return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
+    x = _noisy_polar(rng, np.where(y == 0, 1.0, factor), angles, noise)
+    return {"x": x, "y": _labels(y, labels, 2)}
 
 
 def spirals(
@@ -82,10 +91,8 @@ def spirals(
 ) -> Fields:
     y = np.arange(n) % 2
     t = rng.uniform(0.05, 1, n)
-    angle = 2 * np.pi * turns * t + np.pi * y
-    arms = np.stack([t * np.cos(angle), t * np.sin(angle)], 1)
-    x = arms + rng.normal(0, noise, (n, 2))
-    return {"x": x.astype(np.float32), "y": _labels(y, labels, 2)}
+    x = _noisy_polar(rng, t, 2 * np.pi * turns * t + np.pi * y, noise)
+    return {"x": x, "y": _labels(y, labels, 2)}
 
 
 def blobs(
