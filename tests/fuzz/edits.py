@@ -23,6 +23,8 @@ from graphcore.registry import REGISTRY, Param
 
 TYPES = sorted(REGISTRY)
 LABELS = ("", "a", "hidden layer", "λ→∂😀", "x" * 60, "  spaced  ", "two\nlines", "sq")
+# ids a rename may try: common ones (often taken, or freed by a delete), and ones a file cannot store
+IDS = ("x", "y", "fc1", "loss", "renamed", "λ→∂😀", "h 1", "", "  ", "a.b", "tab\there", "i" * 201)
 
 
 class Canvas:
@@ -186,6 +188,41 @@ def set_label(canvas: Canvas, rng: random.Random) -> str | None:
     return f"label {ids[0]} {label!r}"
 
 
+def names_in_training(training: dict[str, Any], node_id: str) -> bool:
+    """Whether the training section names `node_id` (an `inputs` key, `loss` or `predict`), as it still
+    does for a bound node that was deleted."""
+    inputs = training.get("inputs")
+    refs = [training.get(key) for key in ("loss", "predict")]
+    named = any(isinstance(ref, str) and ref.rpartition(".")[0] == node_id for ref in refs)
+    return named or (isinstance(inputs, dict) and node_id in inputs)
+
+
+def rename_node(canvas: Canvas, rng: random.Random) -> str | None:
+    """What the inspector's id field does: a new id, taken over by the node's edges, the training
+    section's references and its groups, or refused with the reason and no step. Often on the
+    selected node, which stays selected under its new id."""
+    ids = pick_nodes(canvas, rng, 1)
+    if not ids:
+        return None
+    old = ids[0]
+    graph, stack = canvas.document.graph, canvas.document.stack
+    new = rng.choice((*IDS, f"{old}_{rng.randint(2, 9)}", rng.choice([n.id for n in graph.nodes])))
+    if new not in graph and names_in_training(graph.training, new):
+        return None  # undo cannot tell the two references apart yet: see test_fuzz_edits.py's xfail
+    selected = rng.random() < 0.5
+    if selected:
+        canvas.scene.select_nodes([old])
+    allowed, count = graph.why_not_rename(old, new) is None, stack.count()
+    assert canvas.controller.rename_node(old, new) == allowed, f"rename {old!r} to {new!r}"
+    if not allowed or new == old:
+        assert stack.count() == count and old in graph, f"refused rename {old!r} to {new!r} left a trace"
+        return f"rename {old!r} to {new!r} (refused)" if not allowed else f"rename {old!r} to itself"
+    assert new in graph and old not in graph
+    if selected:
+        assert canvas.scene.selected_node_ids() == [new], "the renamed node is no longer selected"
+    return f"rename {old!r} to {new!r}"
+
+
 def move(canvas: Canvas, rng: random.Random) -> str | None:
     """What a drag of the selection ends with: items already moved, then the scene reports them."""
     ids = [i for i in pick_nodes(canvas, rng) if canvas.scene.nodes[i].isVisible()]
@@ -312,6 +349,7 @@ EDITS: list[tuple[Callable[[Canvas, random.Random], str | None], int]] = [
     (set_param, 10),
     (set_bad_param, 1),
     (set_label, 4),
+    (rename_node, 4),
     (move, 4),
     (connect, 9),
     (wire, 6),
