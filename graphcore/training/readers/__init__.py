@@ -12,13 +12,17 @@ from graphcore.training.readers.common import MAX_BYTES, LabelledImages
 from graphcore.training.readers.digits import read_digits
 from graphcore.training.readers.folders import read_image_folder
 from graphcore.training.readers.idx import read_idx, read_idx_array
+from graphcore.training.readers.section import READERS, read_dataset, reader_options
 
 __all__ = [
     "MAX_BYTES",
+    "READERS",
     "LabelledImages",
     "read_cifar10",
+    "read_dataset",
     "read_digits",
     "read_idx",
     "read_idx_array",
     "read_image_folder",
+    "reader_options",
 ]

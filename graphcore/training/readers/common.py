@@ -3,10 +3,11 @@ and file names that print on one line."""
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -14,6 +15,10 @@ from graphcore.training.datasets import DatasetError, Fields
 
 MAX_BYTES = 2**30  # decoded data a reader will hold: 1 GB, as for the CSV / .npy / .npz files
 CHUNK = 2**24  # bytes read at a time from a stream whose real length is not known yet
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -55,15 +60,15 @@ def layout(pixels: np.ndarray, scale: float, flatten: bool) -> np.ndarray:
     return x.reshape(len(x), -1) if flatten else x
 
 
-def check_size(path: Path, declared: int, what: str, max_bytes: int) -> None:
+def check_size(path: Path, declared: int, what: str, max_bytes: int, limit_helps: bool = True) -> None:
     if declared > max_bytes:
+        hint = " (give a sample limit to read fewer)" if limit_helps else ""
         raise DatasetError(
-            f"{shown(path)}: {what} {declared / 1e9:.3g} GB; up to {max_bytes / 1e9:.3g} GB is read "
-            "(give a sample limit to read fewer)"
+            f"{shown(path)}: {what} {declared / 1e9:.3g} GB; up to {max_bytes / 1e9:.3g} GB is read{hint}"
         )
 
 
-def read_exactly(stream: IO[bytes], size: int) -> bytes:
+def read_exactly(stream: Readable, size: int) -> bytes:
     """Up to `size` bytes, read in chunks so that memory grows only with data really there: a
     hostile header's size is never allocated up front."""
     parts, got = [], 0
@@ -76,7 +81,7 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def skip(stream: IO[bytes], size: int) -> int:
+def skip(stream: Readable, size: int) -> int:
     """Reads and drops up to `size` bytes; returns how many there were."""
     got = 0
     while got < size:
@@ -85,3 +90,16 @@ def skip(stream: IO[bytes], size: int) -> int:
             break
         got += len(part)
     return got
+
+
+def why_missing(path: Path) -> str:
+    """What a path that is neither a file nor a folder is: a broken link, a link loop, or nothing."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return "a broken symbolic link"
+        return "no such file or folder"
+    return "neither a file nor a folder"
