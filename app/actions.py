@@ -115,7 +115,7 @@ class Actions:
         edit.addActions([undo, redo])
         self.by_name.update(undo=undo, redo=redo)
         edit.addSeparator()
-        canvas = [
+        canvas: list[tuple[str, str, Keys, Callable[[], object]] | None] = [
             ("cut", "Cu&t", QKeySequence.StandardKey.Cut, lambda: w.controller.cut()),
             ("copy", "&Copy", QKeySequence.StandardKey.Copy, lambda: w.controller.copy()),
             ("paste", "&Paste", QKeySequence.StandardKey.Paste, lambda: w.controller.paste()),
@@ -128,16 +128,17 @@ class Actions:
                 lambda: w.controller.select_all(),
             ),
             ("rename", "&Rename", "F2", w.rename_selected),
-            (None, None, None, None),
+            None,
             ("group", "&Group", "Ctrl+G", lambda: w.controller.group_selection()),
             ("ungroup", "U&ngroup", "Ctrl+Shift+G", lambda: w.controller.ungroup_selection()),
             ("collapse", "Collapse / &Expand Group", "Ctrl+E", lambda: w.controller.toggle_selected_groups()),
             ("layout", "Auto &Layout", "Ctrl+L", w.auto_layout),
         ]
-        for name, text, keys, slot in canvas:
-            if name is None:
+        for entry in canvas:
+            if entry is None:
                 edit.addSeparator()
                 continue
+            name, text, keys, slot = entry
             action = self._add(edit, name, text, keys, slot)
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             w.view.addAction(action)

@@ -96,7 +96,7 @@ class Controller(QObject):
         self.scene.select_nodes([node_id])
         return node_id
 
-    def connect(self, src: PortRef, dst: PortRef) -> bool:
+    def connect(self, src: PortRef, dst: PortRef) -> bool:  # type: ignore[override]  # not QObject.connect
         """Connect, or say in the status bar why not."""
         reason = self.graph.why_not_connect(src, dst)
         if reason is not None:

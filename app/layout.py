@@ -37,7 +37,7 @@ def layered_positions(
         lambda ref, is_output: (sizes[ref.node][0] if is_output else 0.0, sizes[ref.node][1] / 2)
     )
     sources: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
-    links = nx.Graph()
+    links: nx.Graph[str] = nx.Graph()
     links.add_nodes_from(sources)
     for src, dst in graph.edges:
         sources[dst.node].append(src.node)

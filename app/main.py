@@ -82,6 +82,7 @@ def offer_recovery(window: MainWindow, reuse: bool) -> list[MainWindow]:
         if answer == "restore":
             opened = target.restore(recovered)
         else:
+            assert recovered.source is not None  # "open" is offered only when there is a saved file
             recovered.discard()
             opened = target.open_path(recovered.source)
         if target is not window:

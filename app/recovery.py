@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from app.document import Document
 from graphcore.files.atomic_write import write_text_atomic
@@ -100,7 +100,7 @@ def ask_restore(parent: QWidget, recovered: Recovered) -> str:
         parent,
     )
     role = QMessageBox.ButtonRole
-    answers = {box.addButton("Restore", role.AcceptRole): "restore"}
+    answers: dict[QAbstractButton, str] = {box.addButton("Restore", role.AcceptRole): "restore"}
     if recovered.source is not None and recovered.source.exists():
         answers[box.addButton("Open Saved File", role.AcceptRole)] = "open"
     answers[box.addButton("Discard", role.DestructiveRole)] = "discard"

@@ -32,7 +32,8 @@ def search(query: str) -> list[NodeSpec]:
     found: list[tuple[int, str, str, NodeSpec]] = []
     for spec in REGISTRY.values():
         ranks = [_rank(spec, word) for word in words]
-        if all(r is not None for r in ranks):
-            found.append((max(ranks, default=0), spec.category, spec.type.lower(), spec))  # type: ignore[arg-type]
+        known = [r for r in ranks if r is not None]
+        if len(known) == len(ranks):
+            found.append((max(known, default=0), spec.category, spec.type.lower(), spec))
     found.sort(key=lambda f: f[:3])
     return [f[3] for f in found]

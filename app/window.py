@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
         self.undo_group = QUndoGroup(self)
         self.view = CanvasView()
         self.setCentralWidget(self.view)
-        self.palette = Palette(self.theme)
+        self.node_palette = Palette(self.theme)
         self.inspector = Inspector()
         self.diagnostics = DiagnosticsPanel()
         self.history = QUndoView(self.undo_group)
@@ -88,19 +88,23 @@ class MainWindow(QMainWindow):
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()
         # the view and panels outlive documents: they reach the current one through self.controller
-        self.palette.add_requested.connect(lambda t: self.controller.add_node(t, self._free_spot()))
+        self.node_palette.add_requested.connect(lambda t: self.controller.add_node(t, self._free_spot()))
         self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
         self.quick_add.chosen.connect(self._on_quick_chosen)
         self.view.quick_add_requested.connect(lambda text, at: self._open_quick_add(text, at, None))
         self.diagnostics.node_chosen.connect(self.show_node)
         self.view.view_changed.connect(self._show_zoom)
-        self.snap = self.settings.value("snap", True, type=bool)
+        self.snap = bool(self.settings.value("snap", True, type=bool))
         self.menu["snap"].setChecked(self.snap)
         self.menu[f"theme_{self.theme.name}"].setChecked(True)
         self.resize(1400, 900)
-        self.restoreGeometry(QByteArray(self.settings.value("geometry", QByteArray())))
-        self.dock_layout.restore(QByteArray(self.settings.value("window_state", QByteArray())))
+        self.restoreGeometry(self._saved_bytes("geometry"))
+        self.dock_layout.restore(self._saved_bytes("window_state"))
         self._set_document(Document())
+
+    def _saved_bytes(self, key: str) -> QByteArray:
+        value = self.settings.value(key, QByteArray())
+        return value if isinstance(value, QByteArray) else QByteArray()
 
     @property
     def docks(self) -> dict[str, QDockWidget]:
@@ -108,7 +112,7 @@ class MainWindow(QMainWindow):
 
     def _docks(self) -> None:
         add, areas = self.shell.add_dock, Qt.DockWidgetArea
-        add("palette", "Nodes", self.palette, areas.LeftDockWidgetArea)
+        add("palette", "Nodes", self.node_palette, areas.LeftDockWidgetArea)
         add("minimap", "Overview", self.minimap, areas.LeftDockWidgetArea)
         add("inspector", "Inspector", self.inspector, areas.RightDockWidgetArea)
         add("diagnostics", "Problems", self.diagnostics, areas.BottomDockWidgetArea)
@@ -368,7 +372,9 @@ class MainWindow(QMainWindow):
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
     def _remember_recent(self, path: Path) -> None:
         name = str(path.resolve())
@@ -409,6 +415,7 @@ class MainWindow(QMainWindow):
 
     def frame_all(self) -> None:
         """Home: everything, or, when that is too big to read, the graph from its first node on."""
+        assert self.document is not None
         items = (self.scene.nodes.get(n.id) for n in self.document.graph.nodes)
         first = next((item for item in items if item is not None and item.isVisible()), None)
         self.view.frame(self.scene.items_rect(), first.sceneBoundingRect() if first is not None else None)
@@ -469,7 +476,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("theme", name)
         themes.apply(self.theme)
         self.scene.set_theme(self.theme)
-        self.palette.set_theme(self.theme)
+        self.node_palette.set_theme(self.theme)
         self.view.resetCachedContent()
         self.minimap.refresh()
         self.decorate()

@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, QWidget
 
-from app.canvas.items import HEADER, MIN_WIDTH, PAD, PORT_RADIUS, RADIUS, ROW, fonts
+from app.canvas.items import HEADER, MIN_WIDTH, PAD, PORT_RADIUS, RADIUS, ROW, fonts, scene_of
 from graphcore.graph import PortRef
 
 
@@ -88,7 +88,7 @@ class BackdropItem(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        theme = self.scene().theme
+        theme = scene_of(self).theme
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         fill = QColor(theme.node_body) if self.collapsed else QColor(self.color)
         if not self.collapsed:
@@ -139,15 +139,15 @@ class BackdropItem(QGraphicsItem):
             return
         super().mousePressEvent(event)  # selection, as for any selectable item
         self._press = event.scenePos()
-        self.scene().begin_group_drag(self)
+        scene_of(self).begin_group_drag(self)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._press is not None:
-            self.scene().drag_group(self, event.scenePos() - self._press)
+            scene_of(self).drag_group(self, event.scenePos() - self._press)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         self._press = None
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self.scene().group_toggled.emit(self.group_id)
+        scene_of(self).group_toggled.emit(self.group_id)

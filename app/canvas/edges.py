@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsSceneMouseEvent, QGraphicsSimpleTextItem
 
-from app.canvas.items import EDGE_WIDTH, brush, fonts, pen, pill
+from app.canvas.items import EDGE_WIDTH, brush, fonts, pen, pill, scene_of
 from app.theme import Theme
 from graphcore.graph import PortRef
 
@@ -95,7 +95,7 @@ class EdgeItem(QGraphicsPathItem):
             event.ignore()
             return
         additive = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
-        self.scene().select_edge(self, additive)
+        scene_of(self).select_edge(self, additive)
         event.accept()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -39,6 +39,12 @@ from graphcore.registry import NodeSpec
 if TYPE_CHECKING:
     from app.canvas.edges import EdgeItem
     from app.canvas.scene import CanvasScene
+
+
+def scene_of(item: QGraphicsItem) -> CanvasScene:
+    """The CanvasScene an item of the canvas is on."""
+    return cast("CanvasScene", item.scene())
+
 
 HEADER, ROW, PARAM_ROW, PAD, RADIUS, PORT_RADIUS = 26.0, 20.0, 16.0, 8.0, 6.0, 6.5
 MIN_WIDTH, MAX_WIDTH, MAX_PARAMS = 150.0, 280.0, 3
@@ -142,7 +148,7 @@ class Port:
 
     def describe(self) -> str:
         """The tooltip: the port, where its value comes from, its shape and any problem."""
-        return self.node_item.scene().port_tooltip(self)
+        return scene_of(self.node_item).port_tooltip(self)
 
     def paint(self, painter: QPainter, theme: Theme) -> None:
         fill = {"ok": theme.ok, "bad": theme.error}.get(
@@ -383,13 +389,13 @@ class NodeItem(QGraphicsItem):
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self.wiring:
-            self.scene().wire_moved.emit(event.scenePos())
+            scene_of(self).wire_moved.emit(event.scenePos())
         else:
             super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self.wiring:
             self.wiring = False
-            self.scene().finish_wire(event.scenePos())
+            scene_of(self).finish_wire(event.scenePos())
         else:
             super().mouseReleaseEvent(event)

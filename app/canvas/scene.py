@@ -258,7 +258,7 @@ class CanvasScene(QGraphicsScene):
             QToolTip.hideText()
             return
         port = item.port_at(item.mapFromScene(event.scenePos())) if isinstance(item, NodeItem) else None
-        text = (port or item).describe()  # type: ignore[attr-defined]
+        text = (port or item).describe()
         QToolTip.showText(event.screenPos(), text, event.widget())
 
     def start_wire(self, port: Port) -> None:

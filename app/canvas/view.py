@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -253,7 +253,8 @@ class CanvasView(QGraphicsView):
 
     # --- grid -------------------------------------------------------------------------------------------
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, exposed: QRectF | QRect) -> None:
+        rect = QRectF(exposed)
         scene = self.canvas()
         theme = scene.theme
         painter.fillRect(rect, theme.color("canvas"))
@@ -267,7 +268,7 @@ class CanvasView(QGraphicsView):
             painter.setPen(QPen(theme.color(color), 0))
             painter.drawLines(lines)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         """The graph's title (meta.title), pinned to the top-left corner of the view."""
         title = self.canvas().graph.meta.get("title")
         if not isinstance(title, str) or not title:

@@ -54,7 +54,7 @@ def _render_png(scene: CanvasScene, theme: Theme, path: Path, source: QRectF, si
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     _paint(scene, theme, painter, source, size)
     painter.end()
-    return image.save(str(path), "PNG")
+    return image.save(str(path), b"PNG")
 
 
 def _render_svg(

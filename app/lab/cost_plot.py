@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.names import Names
 from app.lab.runner import Runner
-from app.lab.style import LabPlots, scrolling
+from app.lab.style import LabPlots, redraw_timer, scrolling
 from graphcore.derivatives.lab import CostPoint, LabError, cost_point, cost_sweep, make_runtime
 
 COLORS = {"forward": "#2f6fdb", "reverse": "#d9622b"}
@@ -73,10 +73,7 @@ class CostPlot(QWidget):
         self.table.verticalHeader().hide()
         self._plots()
         self._layout()
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self._redraw)
-        self.timer.start()
+        self.timer = redraw_timer(self, self._redraw, REFRESH_MS)
         self.run_button.clicked.connect(self.run_sweep)
         self.mine_button.clicked.connect(self.add_my_graph)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.choices import parse_element, refill, select
 from app.lab.names import Names
+from app.lab.panel import LabPanel
 from app.lab.runner import Runner
-from app.lab.style import LabPlots, scrolling
-from app.panels.lazy import RefreshWhenSeen
+from app.lab.style import LabPlots, redraw_timer, scrolling
 from app.training.worker import WeightsFrame
 from graphcore.derivatives.lab import (
     SWEEPABLE_KINDS,
@@ -82,18 +82,14 @@ def difference_ticks(span: float) -> list[list[tuple[float, str]]]:
     return [[(0.0, "0"), (-tick, f"{-tick:g}"), (tick, f"{tick:g}")]]
 
 
-class DerivativePlot(RefreshWhenSeen, QWidget):
+class DerivativePlot(LabPanel):
     point_added = Signal(object)  # DerivativePoint
     finished = Signal(str)  # "" when a sweep completed, else the message shown
     follow_changed = Signal(int)  # training samples wanted with each weights copy (0: none)
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.document: Document | None = None
-        self.names: Names | None = None
+        super().__init__(runner, parent)
         self.points: dict[float, DerivativePoint] = {}
-        self._job: int | None = None
         self._dirty = False
         self._pending: WeightsFrame | None = None  # arrived while a point was being computed
         self._last_frame: WeightsFrame | None = None
@@ -120,10 +116,7 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.message.setWordWrap(True)
         self._plots()
         self._layout()
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self._redraw)
-        self.timer.start()
+        self.timer = redraw_timer(self, self._redraw, REFRESH_MS)
         self.sweep_button.clicked.connect(self.sweep_range)
         self.slider.valueChanged.connect(self._slid)
         self.count.valueChanged.connect(lambda n: self.slider.setRange(0, n - 1))
@@ -240,12 +233,10 @@ class DerivativePlot(RefreshWhenSeen, QWidget):
         self.forget()
 
     def refresh_now(self) -> None:
-        assert self.document is not None
-        report = self.document.report
-        if not report.ok:
+        if (program := self.valid_program()) is None:
             return
-        program = self.document.program
-        self.names = Names(program)
+        assert self.document is not None
+        report, self.names = self.document.report, Names(program)
         floating = differentiable_values(program)
         every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
         sweepable = [

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from app.document import Document
 from app.lab.derivatives import show_number
 from app.lab.names import Names
+from app.lab.panel import LabPanel
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, scrolling
-from app.panels.lazy import RefreshWhenSeen
 from graphcore.derivatives.lab import JacobianResults, compute_jacobians, differentiable_values
 from graphcore.program import Program
 from graphcore.registry import show
@@ -122,16 +122,12 @@ def number_font(points: float) -> QFont:
     return font
 
 
-class JacobianDock(RefreshWhenSeen, QWidget):
+class JacobianDock(LabPanel):
     computed = Signal()  # results or a message are on screen
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.document: Document | None = None
+        super().__init__(runner, parent)
         self.results: JacobianResults | None = None
-        self.names: Names | None = None
-        self._job: int | None = None
         self.outputs, self.inputs = QListWidget(), QListWidget()
         for values in (self.outputs, self.inputs):
             values.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -197,12 +193,10 @@ class JacobianDock(RefreshWhenSeen, QWidget):
 
     def refresh_now(self) -> None:
         """List every value with its shape; keep what was ticked, else tick sinks and sources."""
-        assert self.document is not None
-        report = self.document.report
-        if not report.ok:
+        if (program := self.valid_program()) is None:
             return
-        program = self.document.program
-        names = Names(program)
+        assert self.document is not None
+        report, names = self.document.report, Names(program)
         values = differentiable_values(program)
         sources = [
             i.outs[0] for i in program if i.spec.kind in ("input", "parameter") and i.outs[0] in values

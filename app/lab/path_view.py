@@ -38,8 +38,8 @@ from app.document import Document
 from app.lab.choices import refill
 from app.lab.derivatives import describe, same, show_number
 from app.lab.names import Names
+from app.lab.panel import LabPanel
 from app.lab.runner import Runner
-from app.panels.lazy import RefreshWhenSeen
 from graphcore.derivatives.lab import PathData, compute_paths, differentiable_values
 from graphcore.program import Program
 
@@ -108,21 +108,18 @@ class PathOverlay:
             tag.setPos(QPointF(item.width - rect.width() / 2, -rect.height() / 2 - 4))
 
 
-class PathView(RefreshWhenSeen, QWidget):
+class PathView(LabPanel):
     """The path view's panel (X, Z, direction, stepping, the path list) and its canvas overlay."""
 
     computed = Signal()  # new derivatives arrived (or an error message)
 
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.document: Document | None = None
+        super().__init__(runner, parent)
         self.scene: CanvasScene | None = None
         self.overlay: PathOverlay | None = None
         self.program: Program | None = None
-        self.names: Names | None = None
         self.data: PathData | None = None
-        self.direction, self.revealed, self._job = FORWARD, 0, None
+        self.direction, self.revealed = FORWARD, 0
         self.enabled = QCheckBox("Show derivatives on the canvas")
         self.x_choice, self.z_choice = QComboBox(), QComboBox()
         self.forward_button = QRadioButton("Forward  ∂·/∂X")
@@ -191,11 +188,8 @@ class PathView(RefreshWhenSeen, QWidget):
     def _fill_choices(self) -> None:
         """Values to choose from: every floating-point value of the graph, in schedule order (while
         the view is in sight or on: on a big graph this takes a while)."""
-        assert self.document is not None
-        report = self.document.report
-        if not report.ok:
+        if (program := self.valid_program()) is None:
             return
-        program = self.document.program
         names = Names(program)
         values = differentiable_values(program)
         entries = [(names.value(value), value) for value in values]
@@ -328,7 +322,7 @@ class PathView(RefreshWhenSeen, QWidget):
         value = self.program.by_node[node].outs[0]
         if self.direction == FORWARD:
             return names.derivative(value, data.x or "")
-        if data.values[data.z].numel() == 1:
+        if data.values[data.z or ""].numel() == 1:
             return names.derivative(data.z or "", value)
         return f"∂Σ{names.value(data.z or '', bracket=True)}/∂{names.value(value, bracket=True)}"
 
@@ -363,7 +357,7 @@ class PathView(RefreshWhenSeen, QWidget):
             how = f"the VJPs of {name}'s consumers, accumulated"
         scalar = all(f is not None and t.numel() == 1 for f, t in terms)
         if scalar and terms and len(terms) <= MAX_CAPTION_TERMS:
-            how = " + ".join(f"{show_number(f)} × {describe(t)}" for f, t in terms)
+            how = " + ".join(f"{show_number(f or 0.0)} × {describe(t)}" for f, t in terms)
         return f"{self.derivative_at(node)} = {how} = {describe(self._result(node))}"
 
     # --- the sum over paths -------------------------------------------------------------------------
@@ -391,7 +385,7 @@ class PathView(RefreshWhenSeen, QWidget):
         total = data.path_total
         lines = [f"Σ over {len(data.paths)} paths: {derivative} = <b>{show_number(total)}</b>"]
         for mode, results in (("forward mode", data.forward), ("reverse mode", data.backward)):
-            got = results.get(data.z if mode == "forward mode" else data.x)
+            got = results.get((data.z if mode == "forward mode" else data.x) or "")
             if got is None:
                 lines.append(f"{mode}: {derivative} = 0 (no path)")
                 continue

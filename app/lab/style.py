@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QLayout, QScrollArea, QWidget
 
@@ -54,6 +56,16 @@ class LabPlots(pg.GraphicsLayoutWidget):
                 axis.setTextPen(text)
             if item.titleLabel.text:
                 item.setTitle(item.titleLabel.text, color=text.name())
+
+
+def redraw_timer(parent: QObject, redraw: Callable[[], None], ms: int) -> QTimer:
+    """A running timer that calls `redraw` every `ms`: results land in buffers, the plots draw from
+    them at this pace however fast the results come."""
+    timer = QTimer(parent)
+    timer.setInterval(ms)
+    timer.timeout.connect(redraw)
+    timer.start()
+    return timer
 
 
 def scrolling(layout: QLayout) -> QScrollArea:

@@ -9,6 +9,7 @@ that could not be saved (a lone surrogate cannot be written as UTF-8) is refused
 
 from __future__ import annotations
 
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -133,8 +134,8 @@ class Inspector(QScrollArea):
             editor = editor_for(
                 param,
                 node.params.get(name, param.default),
-                lambda value, name=name: self._set_param(name, value),
-                lambda message, name=name: self.controller.message.emit(f"{self.node_id}.{name}: {message}"),
+                partial(self._set_param, name),
+                partial(self._refused, name),
             )
             editor.setToolTip(param.doc)
             caption = QLabel(name)
@@ -158,16 +159,23 @@ class Inspector(QScrollArea):
                 layout.addWidget(_wrapped(f"<i>{escape(spec.formula)}</i>"))
         self._on_validated(self.document.report)
 
-    def _set_param(self, name: str, value: Any) -> None:
+    def _refused(self, name: str, message: str) -> None:
+        assert self.controller is not None
+        self.controller.message.emit(f"{self.node_id}.{name}: {message}")
+
+    def _set_param(self, name: str, value: Any) -> bool:
+        """Commit an editor's value; False (the editor shows it refused) when it was not taken."""
+        assert self.controller is not None and self.scene is not None and self.node_id is not None
         problem = unwritable(value) if isinstance(value, str) else None
         if problem:
             self.controller.message.emit(f"{self.node_id}.{name}: {problem}")
             self._on_node_changed(self.scene.graph.node(self.node_id), "params")
-            return
-        self.controller.set_param(self.node_id, name, value)
+            return False
+        return self.controller.set_param(self.node_id, name, value)
 
     def _on_label_edited(self) -> None:
         if self.label_edit is not None and self.label_edit.isModified() and self.node_id:
+            assert self.controller is not None and self.scene is not None
             self.label_edit.setModified(False)
             problem = unwritable(self.label_edit.text())
             if problem:
@@ -183,6 +191,7 @@ class Inspector(QScrollArea):
         if field is None or not field.isModified() or not self.node_id:
             return
         field.setModified(False)
+        assert self.controller is not None
         if not self.controller.rename_node(self.node_id, field.text().strip()):
             field.setText(self.node_id)
 
@@ -197,7 +206,7 @@ class Inspector(QScrollArea):
             self.label_edit.setText(node.label)
 
     def _on_validated(self, report: Report) -> None:
-        if self.node_id is None or self.node_id not in self.scene.graph:
+        if self.node_id is None or self.scene is None or self.node_id not in self.scene.graph:
             return
         graph = self.scene.graph
         spec = REGISTRY.get(graph.node(self.node_id).type)
@@ -231,7 +240,7 @@ class Inspector(QScrollArea):
     # --- one group --------------------------------------------------------------------------------
 
     def _group_form(self, layout: QVBoxLayout, group_id: str) -> None:
-        assert self.controller is not None
+        assert self.controller is not None and self.scene is not None
         self.group_id = group_id
         group = groups.find(groups.groups_of(self.scene.graph), group_id)
         layout.addWidget(
@@ -266,6 +275,7 @@ class Inspector(QScrollArea):
 
     def _on_title_edited(self) -> None:
         if self.title_edit.isModified() and self.group_id:
+            assert self.controller is not None
             self.title_edit.setModified(False)
             problem = unwritable(self.title_edit.text())
             if problem:
@@ -275,7 +285,7 @@ class Inspector(QScrollArea):
             self.controller.set_group(self.group_id, "Rename group", title=self.title_edit.text())
 
     def _on_meta(self, key: str) -> None:
-        if self.group_id is None or key != groups.KEY:
+        if self.group_id is None or self.scene is None or key != groups.KEY:
             return
         found = [g for g in groups.groups_of(self.scene.graph) if g["id"] == self.group_id]
         if not found:

@@ -2,7 +2,7 @@
 after an edit only while someone can see them, and catch up when they come into view.
 
 A dock behind another tab is still `isVisible()` to Qt; only its empty visible region tells, and
-its dock's `visibilityChanged` says when its tab comes to the front (`MainWindow.add_dock` connects
+its dock's `visibilityChanged` says when its tab comes to the front (`Shell.add_dock` connects
 it to `seen`).
 """
 

@@ -61,7 +61,9 @@ class Palette(QWidget):
         self.theme = theme
         self.search = QLineEdit(placeholderText="Search nodes…", clearButtonEnabled=True)
         self.search.setToolTip("Matches names, aliases and descriptions: 'swish' finds SiLU")
-        self.tree = _NodeTree(headerHidden=True, rootIsDecorated=True)
+        self.tree = _NodeTree()
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         layout = QVBoxLayout(self)
@@ -105,7 +107,8 @@ class Palette(QWidget):
         shown = []
         for c in range(self.tree.topLevelItemCount()):
             header = self.tree.topLevelItem(c)
-            shown += [header.child(i).data(0, TYPE_ROLE) for i in range(header.childCount())]
+            assert header is not None
+            shown += [header.child(i).data(0, TYPE_ROLE) for i in range(header.childCount())]  # type: ignore[union-attr]
         return shown
 
     def item_for(self, node_type: str) -> QTreeWidgetItem | None:

@@ -41,12 +41,16 @@ def editor_for(param: Param, value: Any, commit: Commit, refused: Callable[[str]
         combo.activated.connect(lambda index: commit(param.choices[index]))
         return combo
     if param.kind in ("int", "float") and not param.optional:
-        spin = QSpinBox() if param.kind == "int" else _FloatSpin()
         limit = INT_LIMIT if param.kind == "int" else FLOAT_LIMIT
-        spin.setRange(
-            param.min if param.min is not None else -limit, param.max if param.max is not None else limit
-        )
-        if isinstance(spin, QDoubleSpinBox):
+        low = param.min if param.min is not None else -limit
+        high = param.max if param.max is not None else limit
+        spin: QSpinBox | QDoubleSpinBox
+        if param.kind == "int":
+            spin = QSpinBox()
+            spin.setRange(int(low), int(high))
+        else:
+            spin = _FloatSpin()
+            spin.setRange(low, high)
             spin.setDecimals(6)
             spin.setSingleStep(0.1)
         spin.setKeyboardTracking(False)  # one edit per Enter or arrow step, not per keystroke

@@ -62,7 +62,9 @@ class QuickAdd(QFrame):
             self.edit.setPlaceholderText(f"Add a node feeding {self.wire.anchor}…")
         self.edit.setText(text)
         self._fill(text)
-        area = self.parentWidget().rect()
+        parent = self.parentWidget()
+        assert parent is not None  # made on the canvas view
+        area = parent.rect()
         self.move(
             max(0, min(pos.x(), area.width() - self.width())),
             max(0, min(pos.y(), area.height() - self.height())),
@@ -71,7 +73,7 @@ class QuickAdd(QFrame):
         self.raise_()
         self.edit.setFocus()
         if not self._watching:
-            QApplication.instance().focusChanged.connect(self._on_focus_changed)
+            _application().focusChanged.connect(self._on_focus_changed)
             self._watching = True
 
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
@@ -80,7 +82,7 @@ class QuickAdd(QFrame):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._watching:
-            QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
+            _application().focusChanged.disconnect(self._on_focus_changed)
             self._watching = False
         super().closeEvent(event)
 
@@ -124,3 +126,9 @@ class QuickAdd(QFrame):
             return
         self.close()
         self.chosen.emit(item.data(TYPE_ROLE))
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    return app

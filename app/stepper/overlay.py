@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.items import HEADER
+from app.canvas.items import HEADER, NodeItem
 from app.canvas.scene import CanvasScene
 from app.stepper.format import describe
 from app.stepper.placement import GAP, free_spot, is_free
@@ -93,7 +93,7 @@ class Badge(QGraphicsItem):
         self.update()
         return resized or appeared
 
-    def place(self, node: QGraphicsItem, anchor: QPointF) -> None:
+    def place(self, node: NodeItem, anchor: QPointF) -> None:
         """Keep a spot that is still free; else move to the free spot nearest `anchor` (the node's
         output), with a line back to it when that spot is off the node's edge."""
         size = (self._rect.width(), self._rect.height())
@@ -236,7 +236,7 @@ class Overlay(QObject):
     def clear(self) -> None:
         self.animation.stop()
         for badge in self.badges.values():
-            badge.setParentItem(None)
+            badge.setParentItem(None)  # type: ignore[arg-type]  # None: no parent, as Qt documents
             if badge.scene() is not None:
                 badge.scene().removeItem(badge)
         self.badges.clear()

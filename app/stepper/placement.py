@@ -45,8 +45,8 @@ def free_spot(node: NodeItem, anchor: QPointF, size: tuple[float, float], moving
     if is_free(node.mapRectToScene(QRectF(preferred.x(), preferred.y(), width, height)), moving):
         return preferred
     steps = np.arange(-REACH, REACH + STEP, STEP)
-    xs, ys = np.meshgrid(anchor.x() + steps, anchor.y() + steps)
-    xs, ys = xs.ravel(), ys.ravel()
+    grid_x, grid_y = np.meshgrid(anchor.x() + steps, anchor.y() + steps)
+    xs, ys = grid_x.ravel(), grid_y.ravel()
     bounds = node.boundingRect().adjusted(-GAP, -GAP, GAP, GAP)  # the node's own box is never free
     apart = (
         (xs + width <= bounds.left())

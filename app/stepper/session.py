@@ -44,15 +44,15 @@ class StepperSession:
         self.names = Names(program)  # labels in every text, ids only where two labels clash
         self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
         loss = graph.training.get("loss")
-        self.of = loss if isinstance(loss, str) and loss in program.consumers else None
+        self.of = ""  # what is differentiated: the loss, else the program's default output (_new_pass)
         self.optimizer_config = dict(graph.training.get("optimizer") or {"name": "sgd", "lr": 0.01})
         self.passes = 0
         self.updates: list[ParameterUpdate] = []
-        self._new_pass()
+        self._new_pass(loss if isinstance(loss, str) and loss in program.consumers else None)
 
-    def _new_pass(self) -> None:
+    def _new_pass(self, of: str | None = None) -> None:
         try:
-            self.stepper = Stepper(self.runtime, of=self.of)
+            self.stepper = Stepper(self.runtime, of=of or self.of or None)
         except ValueError as error:
             raise StepperError(str(error)) from None
         self.of = self.stepper.of

@@ -41,10 +41,10 @@ class TrainingSession(QObject):
         self.structure: Structure | None = None  # the graph the trainer was built from
         self.run_time = 0.0  # seconds trained since fresh weights, across pauses and resumes
         self.stale = False  # a run of the previous document is winding down: its reports are not shown
-        self.thread = QThread()
-        self.thread.setObjectName("training")
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("training")
         self.worker = TrainingWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.worker_thread)
         self._request.connect(self.worker.handle)
         self.worker.built.connect(self._on_built)
         self.worker.finished.connect(self._on_finished)
@@ -139,16 +139,18 @@ class TrainingSession(QObject):
     def _send(self, request: Request) -> None:
         if request.kind != "drop":
             self.worker.stop_flag.clear()
-        if not self.thread.isRunning():  # started on first use: a window that never trains has no thread
-            self.thread.start()
+        if (
+            not self.worker_thread.isRunning()
+        ):  # started on first use: a window that never trains has no thread
+            self.worker_thread.start()
         self._request.emit(request)
 
     def shutdown(self) -> None:
         """Stop and join the thread (window close, test teardown); safe to call twice."""
-        if self.thread.isRunning():
+        if self.worker_thread.isRunning():
             self.worker.stop_flag.set()
-            self.thread.quit()
-            self.thread.wait()
+            self.worker_thread.quit()
+            self.worker_thread.wait()
         self.state = "idle"
 
     # --- answers from the worker -------------------------------------------------------------------

@@ -34,7 +34,7 @@ def drop_on(view, mime: QMimeData, spot: QPoint) -> None:
 
 
 def test_palette_lists_every_registered_type_by_category(window: MainWindow):
-    palette = window.palette
+    palette = window.node_palette
     assert sorted(palette.types_shown()) == sorted(REGISTRY)
     categories = {palette.tree.topLevelItem(i).text(0) for i in range(palette.tree.topLevelItemCount())}
     assert categories == {spec.category for spec in REGISTRY.values()}
@@ -52,8 +52,8 @@ def test_palette_lists_every_registered_type_by_category(window: MainWindow):
 def test_search_matches_names_aliases_and_descriptions(window: MainWindow, qtbot, query: str, expected: str):
     if expected not in REGISTRY:
         pytest.skip(f"{expected} is not in this build's node library")
-    qtbot.keyClicks(window.palette.search, query)
-    shown = window.palette.types_shown()
+    qtbot.keyClicks(window.node_palette.search, query)
+    shown = window.node_palette.types_shown()
     assert expected in shown and len(shown) < len(REGISTRY)
     assert [s.type for s in search(query)] == shown or set(shown) == {s.type for s in search(query)}
 
@@ -64,7 +64,7 @@ def test_exact_names_rank_first(window: MainWindow):
 
 
 def test_double_click_adds_at_the_view_centre(window: MainWindow, qtbot):
-    palette = window.palette
+    palette = window.node_palette
     item = palette.item_for("tanh")
     palette.tree.scrollToItem(item)
     spot = palette.tree.visualItemRect(item).center()
@@ -83,13 +83,13 @@ def test_double_click_adds_at_the_view_centre(window: MainWindow, qtbot):
 
 
 def test_enter_in_the_search_field_adds_the_best_match(window: MainWindow, qtbot):
-    qtbot.keyClicks(window.palette.search, "sigmoid")
-    qtbot.keyClick(window.palette.search, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.node_palette.search, "sigmoid")
+    qtbot.keyClick(window.node_palette.search, Qt.Key.Key_Return)
     assert [n.type for n in window.document.graph.nodes] == ["sigmoid"]
 
 
 def test_dragging_from_the_palette_drops_a_node_where_released(window: MainWindow):
-    palette, view = window.palette, window.view
+    palette, view = window.node_palette, window.view
     mime = palette.tree.mimeData([palette.item_for("Linear")])
     assert bytes(mime.data(NODE_MIME).data()) == b"Linear"
     spot = QPoint(300, 200)
@@ -143,6 +143,6 @@ def test_unknown_types_are_refused_with_a_message(window: MainWindow):
 def test_a_drop_after_opening_another_file_goes_to_that_file_only(window: MainWindow, examples):
     first = window.document.graph
     assert window.open_path(examples / "path_sum.json")
-    mime = window.palette.tree.mimeData([window.palette.item_for("relu")])
+    mime = window.node_palette.tree.mimeData([window.node_palette.item_for("relu")])
     drop_on(window.view, mime, QPoint(200, 200))
     assert [n.type for n in window.document.graph.nodes].count("relu") == 1 and len(first) == 0
