@@ -1,23 +1,22 @@
-"""The main window: the canvas in the middle, docks around it, files, and the unsaved-changes guard.
+"""The main window: the canvas in the middle, docks around it, and the document it shows.
 
-A window shows one Document at a time; New and Open build a fresh Document with its own scene and
-controller and retire the old one only once the new one is in place (a file that fails to open
-leaves the window as it was). Each document's unsaved work is autosaved for crash recovery
-(app/recovery.py). The `*` in the title comes from the undo stack's clean state, never from a
-separate flag. Questions to the user (save changes? restore? which file?) are small methods so
-tests can answer them.
+A window shows one Document at a time; New and Open (app/file_commands.py) build a fresh Document
+with its own scene and controller, and the window retires the old one only once the new one is in
+place (a file that fails to open leaves the window as it was). Each document's unsaved work is
+autosaved for crash recovery (app/recovery.py). The `*` in the title comes from the undo stack's
+clean state, never from a separate flag. Features around the canvas (menus, export and import, Run,
+the derivative lab) see the window only through its Shell (app/shell.py); where the docks sit is
+app/dock_layout.py's.
 """
 
 from __future__ import annotations
 
-import traceback
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QUndoView
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView
 
 from app import theme as themes
 from app.actions import SHORTCUTS_HELP, Actions
@@ -27,9 +26,9 @@ from app.canvas.view import CanvasView
 from app.controller import Controller
 from app.dock_layout import DockLayout
 from app.document import Document
-from app.examples import example_files
 from app.export.actions import ExportTools
 from app.export.torch_import import TorchImport
+from app.file_commands import FileCommands
 from app.icons import decorate_named
 from app.lab.lab import DerivativeLab
 from app.panels.diagnostics import DiagnosticsPanel
@@ -37,20 +36,15 @@ from app.panels.inspector import Inspector
 from app.panels.minimap import Minimap
 from app.panels.palette import Palette
 from app.panels.quick_add import QuickAdd
-from app.recovery import Autosaver, Recovered, ask_restore, recovery_folder
+from app.recovery import Autosaver, recovery_folder
 from app.run_tools import RunTools
 from app.shell import Shell
-from graphcore.files.atomic_write import SaveError
-from graphcore.files.fileformat import FileFormatError, load, loads, save
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
 from graphcore.validate import Report
 
-FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
-MAX_RECENT = 10
 
-
-class MainWindow(QMainWindow):
+class MainWindow(FileCommands, QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         load_library()
@@ -202,10 +196,6 @@ class MainWindow(QMainWindow):
         document.close()
         document.deleteLater()
 
-    @property
-    def dirty(self) -> bool:
-        return self.document is not None and not self.document.stack.isClean()
-
     def _show_title(self) -> None:
         assert self.document is not None
         self.setWindowTitle(f"{self.document.name}{'*' if self.dirty else ''} — Backprop Studio")
@@ -235,159 +225,6 @@ class MainWindow(QMainWindow):
     def error_box(self) -> QMessageBox | None:
         """The error box on show, if any (app/shell.py)."""
         return self.shell.error_box
-
-    # --- files ------------------------------------------------------------------------------------------
-
-    def new_document(self) -> bool:
-        if not self.maybe_save():
-            return False
-        self._set_document(Document())
-        return True
-
-    def open_dialog(self) -> bool:
-        if not self.maybe_save():
-            return False
-        path = self.ask_open_path()
-        return self._open(path) if path else False
-
-    def open_path(self, path: str | Path) -> bool:
-        """Open a graph file, first offering to save unsaved changes. False if nothing was opened."""
-        return self.maybe_save() and self._open(Path(path))
-
-    def _open(self, path: Path) -> bool:
-        try:
-            graph = load(path)
-            self._set_document(Document(graph, path))
-        except Exception as error:  # whatever a hostile file gets past the loader, the window says so
-            self._refuse(path, error)
-            self._forget_recent(path)
-            return False
-        self._remember_recent(path)
-        self.show_message(f"Opened {path.name}: {len(graph)} nodes, {len(graph.edges)} edges")
-        return True
-
-    def _refuse(self, path: Path, error: Exception) -> None:
-        if isinstance(error, FileFormatError):
-            self.show_error("Cannot open file", str(error))
-            return
-        self.show_error(
-            "Cannot open file",
-            f"{path}: cannot open this file ({type(error).__name__}: {error})",
-            "".join(traceback.format_exception(error)),
-        )
-
-    def show_unsaved(self, document: Document) -> None:
-        """A new document that was never saved (an imported module): closing it asks first."""
-        self._set_document(document)
-        document.stack.resetClean()
-        self._show_title()
-        self.frame_all()
-
-    def restore(self, recovered: Recovered) -> bool:
-        """Show a recovered document as unsaved work, under the name of the file it came from."""
-        file = recovered.claim()
-        if file is None:
-            self.show_message(f"{recovered.name} is being restored by another Backprop Studio")
-            return False
-        try:
-            document = Document(loads(recovered.text, str(file)), recovered.source)
-            document.stack.resetClean()  # nothing to undo, but not saved either: the title shows *
-            self._set_document(document, file)
-        except Exception as error:  # a damaged recovery file: set it aside, never offer it again
-            with suppress(OSError):
-                file.replace(file.with_suffix(".unreadable"))
-            self._refuse(file, error)
-            return False
-        self.show_message(f"Restored the unsaved changes to {recovered.name}")
-        return True
-
-    def save(self) -> bool:
-        assert self.document is not None
-        if self.document.path is None:
-            return self.save_as()
-        return self._write(self.document.path)
-
-    def save_as(self) -> bool:
-        path = self.ask_save_path()
-        if not path:
-            return False
-        if path.suffix == "":
-            path = path.with_suffix(".json")
-        return self._write(path)
-
-    def _write(self, path: Path) -> bool:
-        """Save atomically (fileformat.save); on failure the document stays unsaved and says why."""
-        assert self.document is not None
-        graph = self.document.graph
-        graph.meta["view"] = self.view.state()
-        try:
-            save(graph, path)
-        except (OSError, ValueError) as error:  # SaveError names the path; an encoding error may not
-            reason = getattr(error, "strerror", None) or error
-            self.show_error(
-                "Cannot save file", str(error) if isinstance(error, SaveError) else f"{path}: {reason}"
-            )
-            return False
-        self.document.path = path
-        self.document.stack.setClean()
-        assert self.autosaver is not None
-        self.autosaver.discard()
-        self._remember_recent(path)
-        self._show_title()
-        self.show_message(f"Saved {path}")
-        return True
-
-    def maybe_save(self) -> bool:
-        """True when it is fine to drop the current document (saved, discarded, or nothing to lose)."""
-        if not self.dirty:
-            return True
-        answer = self.ask_save_changes()
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
-
-    def ask_save_changes(self) -> str:
-        """'save', 'discard' or 'cancel' (tests replace this method)."""
-        buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            f"Save the changes to {self.document.name if self.document else 'the graph'}?",
-            buttons.Save | buttons.Discard | buttons.Cancel,
-            buttons.Save,
-        )
-        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
-
-    def ask_open_path(self) -> Path | None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open graph", str(self.shell.folder()), FILE_FILTER)
-        return Path(name) if name else None
-
-    def ask_save_path(self) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save graph", str(self.shell.folder()), FILE_FILTER)
-        return Path(name) if name else None
-
-    def ask_restore(self, recovered: Recovered) -> str:
-        """'restore', 'open' (the saved file instead), 'discard' or 'later' (tests replace this method)."""
-        return ask_restore(self, recovered)
-
-    def recent_files(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        if isinstance(value, str):
-            return [value]
-        return [str(v) for v in value] if isinstance(value, list | tuple) else []
-
-    def _remember_recent(self, path: Path) -> None:
-        name = str(path.resolve())
-        self.settings.setValue(
-            "recent_files", [name, *[p for p in self.recent_files() if p != name]][:MAX_RECENT]
-        )
-
-    def _forget_recent(self, path: Path) -> None:
-        name = str(path.resolve())
-        self.settings.setValue("recent_files", [p for p in self.recent_files() if p != name])
-
-    def example_files(self) -> list[Path]:
-        return example_files()
 
     def end_session(self) -> None:
         """SIGTERM or SIGINT: close without asking; unsaved work stays in the recovery file."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main import DEFAULT_EXAMPLE, EXAMPLES  # noqa: E402
+from app.examples import DEFAULT_EXAMPLE, EXAMPLES  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402

@@ -54,7 +54,7 @@ def _render_png(scene: CanvasScene, theme: Theme, path: Path, source: QRectF, si
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     _paint(scene, theme, painter, source, size)
     painter.end()
-    return image.save(str(path), b"PNG")
+    return image.save(str(path), "PNG")  # type: ignore[call-overload]  # the stubs say bytes; Qt takes str
 
 
 def _render_svg(
