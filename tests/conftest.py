@@ -11,6 +11,16 @@ from graphcore.registry import load_library  # noqa: E402
 # The entry point of the tests, like the CLI's main and the app: graphcore never loads the library itself.
 load_library()
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers, registered here because the tests own them (pyproject.toml holds the tool settings)."""
+    config.addinivalue_line(
+        "markers",
+        "slow: a test whose time is in what it checks (a real app process started and killed, a long "
+        "run) and cannot be made fast; run by default and in CI, left out with -m 'not slow'",
+    )
+
+
 # Fuzz figures (tests/fuzz/counts.py) shown in the summary. These hooks live here, not in
 # tests/fuzz/conftest.py: under xdist only this top conftest is loaded by the controller.
 SUMMARY: list[str] = []  # on the controller: every fuzz test's figures, from this process or a worker's

@@ -17,6 +17,8 @@ import pytest
 
 from app.main import EXAMPLES
 
+pytestmark = pytest.mark.slow  # each test starts the real app in a process (Qt, torch) and kills it
+
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = "edited before the end"
 
