@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 
 from app.window import MainWindow
 from graphcore.graph import PortRef
-from tests.flows.test_flow_build import GRAB, click, type_into
+from tests.app.canvas_gestures import click_node, retype
 
 
 def test_a_typed_value_that_breaks_a_shape_is_shown_at_once_and_found_from_the_list(
@@ -19,9 +19,9 @@ def test_a_typed_value_that_breaks_a_shape_is_shown_at_once_and_found_from_the_l
 ):
     assert window.open_path(examples / "xor.json")
     fc1 = window.scene.nodes["fc1"]
-    click(window.view, fc1.mapToScene(GRAB))
+    click_node(window, "fc1")
     assert window.inspector.node_id == "fc1"
-    type_into(qtbot, window.inspector.editors["in_features"], "3")
+    retype(qtbot, window.inspector.editors["in_features"], "3")
 
     assert window.counts.text() == "7 nodes · 6 edges · 1 problem"
     assert window.diagnostics.summary.text().startswith("1 problem")
