@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.exchange.torch_ops import X, attributes, no_params
+from graphcore.exchange.torch_ops import X, attributes, function_and_method, no_params
 from graphcore.registry import Param, Shape, TorchRule, call_template, expect, show
 from nodes.elementwise import unary
 
@@ -31,8 +31,7 @@ unary(
     jvp=lambda t, x: t[0] * torch.sigmoid(x) * (1 - torch.sigmoid(x)),
     aliases=("logistic", "σ"),
     torch_rules=(
-        TorchRule(function="torch.sigmoid", signature="input", rename=X),
-        TorchRule(method="sigmoid", signature="self", rename=X),
+        *function_and_method("sigmoid", "", X),
         TorchRule(function="torch.nn.functional.sigmoid", signature="input", rename=X),
         TorchRule(module="torch.nn.Sigmoid", read=no_params),
     ),
@@ -46,8 +45,7 @@ unary(
     vjp=lambda g, x: (g * (1 - torch.tanh(x) ** 2),),
     jvp=lambda t, x: t[0] * (1 - torch.tanh(x) ** 2),
     torch_rules=(
-        TorchRule(function="torch.tanh", signature="input", rename=X),
-        TorchRule(method="tanh", signature="self", rename=X),
+        *function_and_method("tanh", "", X),
         TorchRule(function="torch.nn.functional.tanh", signature="input", rename=X),
         TorchRule(module="torch.nn.Tanh", read=no_params),
     ),
@@ -63,8 +61,7 @@ unary(
     values="nonzero",
     aliases=("rectifier", "rectified linear", "ReLU"),
     torch_rules=(
-        TorchRule(function="torch.relu", signature="input", rename=X),
-        TorchRule(method="relu", signature="self", rename=X),
+        *function_and_method("relu", "", X),
         TorchRule(function="torch.nn.functional.relu", signature="input, inplace=False", rename=X),
         TorchRule(module="torch.nn.ReLU", read=no_params),
     ),
@@ -204,8 +201,7 @@ unary(
             signature="input, dim=None, _stacklevel=3, dtype=None",
             rename=X,
         ),
-        TorchRule(function="torch.softmax", signature="input, dim, dtype=None", rename=X),
-        TorchRule(method="softmax", signature="self, dim, dtype=None", rename=X),
+        *function_and_method("softmax", "dim, dtype=None", X),
         TorchRule(module="torch.nn.Softmax", read=dim_module),
     ),
 )
@@ -225,8 +221,7 @@ unary(
             signature="input, dim=None, _stacklevel=3, dtype=None",
             rename=X,
         ),
-        TorchRule(function="torch.log_softmax", signature="input, dim, dtype=None", rename=X),
-        TorchRule(method="log_softmax", signature="self, dim, dtype=None", rename=X),
+        *function_and_method("log_softmax", "dim, dtype=None", X),
         TorchRule(module="torch.nn.LogSoftmax", read=dim_module),
     ),
 )

@@ -23,7 +23,7 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from nodes.init import INIT_PARAMS, all_weights_init, rendered
+from nodes.init import INIT_PARAMS, all_weights_init, module_init
 
 
 def _sequence(x: Shape, batch_first: bool, type_: str, port: str) -> tuple[Any, Any]:
@@ -172,14 +172,11 @@ register(
         ("out", "weights"),
         mha_shape,
         kind="layer",
-        init=rendered(
-            call_template(
-                "nn.MultiheadAttention",
-                MHA,
-                ["embed_dim", "num_heads"],
-                ["dropout", "bias", "kdim", "vdim", "batch_first"],
-                "dtype=dtype",
-            )
+        init=module_init(
+            "MultiheadAttention",
+            MHA,
+            ["embed_dim", "num_heads"],
+            ["dropout", "bias", "kdim", "vdim", "batch_first"],
         ),
         post_init=all_weights_init,
         code=lambda p: (
@@ -250,23 +247,20 @@ register(
         ("out",),
         encoder_layer_shape,
         kind="layer",
-        init=rendered(
-            call_template(
-                "nn.TransformerEncoderLayer",
-                ENCODER,
-                ["d_model", "nhead"],
-                [
-                    "dim_feedforward",
-                    "dropout",
-                    "activation",
-                    "layer_norm_eps",
-                    "batch_first",
-                    "norm_first",
-                    "bias",
-                ],
-                "dtype=dtype",
-                always=["dropout"],
-            )
+        init=module_init(
+            "TransformerEncoderLayer",
+            ENCODER,
+            ["d_model", "nhead"],
+            [
+                "dim_feedforward",
+                "dropout",
+                "activation",
+                "layer_norm_eps",
+                "batch_first",
+                "norm_first",
+                "bias",
+            ],
+            always=["dropout"],
         ),
         post_init=all_weights_init,
         code="{module}({x})",

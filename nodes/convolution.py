@@ -23,7 +23,7 @@ from graphcore.registry import (
     register,
     show,
 )
-from nodes.init import INIT_PARAMS, rendered, weight_init
+from nodes.init import INIT_PARAMS, module_init, weight_init
 
 
 def per_dim(value: int | list[int] | None, n: int, name: str, type_: str) -> list[int]:
@@ -232,15 +232,8 @@ for type_, n, transposed, doc, formula in CONVOLUTIONS:
             ("out",),
             conv_shape(n, type_, transposed),
             kind="layer",
-            init=rendered(
-                call_template(
-                    f"nn.{type_}",
-                    params,
-                    ["in_channels", "out_channels", "kernel_size"],
-                    keywords,
-                    "dtype=dtype",
-                    always=["bias"],
-                )
+            init=module_init(
+                type_, params, ["in_channels", "out_channels", "kernel_size"], keywords, always=["bias"]
             ),
             post_init=weight_init(),
             code="{module}({x})",

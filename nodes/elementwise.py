@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphcore._torch import torch
-from graphcore.exchange.torch_ops import AB, X
+from graphcore.exchange.torch_ops import AB, X, function_and_method
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -149,8 +149,7 @@ binary(
     aliases=("times", "multiply", "product", "*"),
     torch_rules=(
         TorchRule(function="operator.mul", signature="input, other", rename=AB),
-        TorchRule(function="torch.mul", signature="input, other", rename=AB),
-        TorchRule(method="mul", signature="self, other", rename=AB),
+        *function_and_method("mul", "other", AB),
     ),
 )
 binary(
@@ -175,10 +174,7 @@ binary(
     "Element-wise larger of a and b (broadcasting).",
     values=("spread", "spread2"),
     aliases=("larger",),
-    torch_rules=(
-        TorchRule(function="torch.maximum", signature="input, other", rename=AB),
-        TorchRule(method="maximum", signature="self, other", rename=AB),
-    ),
+    torch_rules=function_and_method("maximum", "other", AB),
 )
 binary(
     "minimum",
@@ -187,10 +183,7 @@ binary(
     "Element-wise smaller of a and b (broadcasting).",
     values=("spread", "spread2"),
     aliases=("smaller",),
-    torch_rules=(
-        TorchRule(function="torch.minimum", signature="input, other", rename=AB),
-        TorchRule(method="minimum", signature="self, other", rename=AB),
-    ),
+    torch_rules=function_and_method("minimum", "other", AB),
 )
 
 unary(
@@ -201,8 +194,7 @@ unary(
     aliases=("negate", "minus"),
     torch_rules=(
         TorchRule(function="operator.neg", signature="input", rename=X),
-        TorchRule(function="torch.neg", signature="input", rename=X),
-        TorchRule(method="neg", signature="self", rename=X),
+        *function_and_method("neg", "", X),
     ),
 )
 unary(
@@ -216,8 +208,7 @@ unary(
     aliases=("power", "**"),
     torch_rules=(
         TorchRule(function="operator.pow", signature="input, exponent", rename=X),
-        TorchRule(function="torch.pow", signature="input, exponent", rename=X),
-        TorchRule(method="pow", signature="self, exponent", rename=X),
+        *function_and_method("pow", "exponent", X),
     ),
 )
 unary(
@@ -226,10 +217,7 @@ unary(
     "x²,  ∂/∂x = 2x",
     "Square of each element.",
     aliases=("squared", "x²"),
-    torch_rules=(
-        TorchRule(function="torch.square", signature="input", rename=X),
-        TorchRule(method="square", signature="self", rename=X),
-    ),
+    torch_rules=function_and_method("square", "", X),
 )
 unary(
     "sqrt",
@@ -238,10 +226,7 @@ unary(
     "Square root (inputs must be non-negative).",
     values="positive",
     aliases=("root", "√"),
-    torch_rules=(
-        TorchRule(function="torch.sqrt", signature="input", rename=X),
-        TorchRule(method="sqrt", signature="self", rename=X),
-    ),
+    torch_rules=function_and_method("sqrt", "", X),
 )
 unary(
     "exp",
@@ -250,10 +235,7 @@ unary(
     "Exponential.",
     vjp=lambda g, x: (g * torch.exp(x),),
     jvp=lambda t, x: t[0] * torch.exp(x),
-    torch_rules=(
-        TorchRule(function="torch.exp", signature="input", rename=X),
-        TorchRule(method="exp", signature="self", rename=X),
-    ),
+    torch_rules=function_and_method("exp", "", X),
 )
 unary(
     "log",
@@ -262,10 +244,7 @@ unary(
     "Natural logarithm (inputs must be positive).",
     values="positive",
     aliases=("ln", "logarithm"),
-    torch_rules=(
-        TorchRule(function="torch.log", signature="input", rename=X),
-        TorchRule(method="log", signature="self", rename=X),
-    ),
+    torch_rules=function_and_method("log", "", X),
 )
 unary(
     "abs",
@@ -274,10 +253,7 @@ unary(
     "Absolute value (not differentiable at 0).",
     values="nonzero",
     aliases=("absolute", "magnitude"),
-    torch_rules=(
-        TorchRule(function="torch.abs", signature="input", rename=X),
-        TorchRule(method="abs", signature="self", rename=X),
-    ),
+    torch_rules=function_and_method("abs", "", X),
 )
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from graphcore.registry import Param
+from graphcore.registry import Param, call_template
 
-WEIGHT_INITS = (
-    "default",
-    "zeros",
+# The nn.init schemes that a layer's weights (WEIGHT_INITS) and a Parameter (sources.PARAMETER_INITS) offer.
+INIT_SCHEMES = (
     "normal",
     "uniform",
     "xavier_uniform",
@@ -22,6 +21,7 @@ WEIGHT_INITS = (
     "kaiming_uniform",
     "kaiming_normal",
 )
+WEIGHT_INITS = ("default", "zeros", *INIT_SCHEMES)
 
 INIT_PARAMS = (
     Param(
@@ -85,3 +85,14 @@ def all_weights_init(params: Mapping[str, Any]) -> str:
 def rendered(template: Callable[[Mapping[str, Any]], str]) -> Callable[[Mapping[str, Any]], str]:
     """An `init` function from a template: codegen writes a callable init's result as it is."""
     return lambda params: template(params).format(**params)
+
+
+def module_init(
+    module: str,
+    params: Sequence[Param],
+    positional: Sequence[str],
+    keywords: Sequence[str] = (),
+    always: Sequence[str] = (),
+) -> Callable[[Mapping[str, Any]], str]:
+    """A layer's `init`: `nn.<module>(positional, keywords unless at torch's default, dtype=dtype)`."""
+    return rendered(call_template(f"nn.{module}", params, positional, keywords, "dtype=dtype", always=always))

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from graphcore.exchange.torch_ops import X
+from graphcore.exchange.torch_ops import X, function_and_method
 from graphcore.registry import (
     Dim,
     Example,
@@ -240,10 +240,7 @@ register(
         formula="[y₀; y₁] = x",
         examples=lambda r: [Example({"dim": 1}, (("N", r.choice([4, 5])),)), Example({}, ((3, "N"),))],
         aliases=("halve",),
-        torch_rules=(
-            TorchRule(function="torch.chunk", signature="input, chunks=2, dim=0", rename=X),
-            TorchRule(method="chunk", signature="self, chunks=2, dim=0", rename=X),
-        ),
+        torch_rules=function_and_method("chunk", "chunks=2, dim=0", X),
         torch_result=("out0", "out1"),
     )
 )

@@ -16,13 +16,12 @@ from graphcore.registry import (
     Param,
     Shape,
     TorchRule,
-    call_template,
     expect,
     register,
     same_dim,
     show,
 )
-from nodes.init import INIT_PARAMS, rendered, weight_init
+from nodes.init import INIT_PARAMS, module_init, weight_init
 from nodes.shape_ops import flatten_shape
 
 BIAS = Param("bias", "bool", True, "Learn an additive bias b.")
@@ -202,11 +201,7 @@ register(
         ("out",),
         embedding_shape,
         kind="layer",
-        init=rendered(
-            call_template(
-                "nn.Embedding", EMBEDDING, ["num_embeddings", "embedding_dim"], ["padding_idx"], "dtype=dtype"
-            )
-        ),
+        init=module_init("Embedding", EMBEDDING, ["num_embeddings", "embedding_dim"], ["padding_idx"]),
         post_init=embedding_init,
         code="{module}({x})",
         doc="A lookup table: integer indices x (dtype long) pick rows of a learned matrix.",

@@ -24,7 +24,7 @@ from graphcore.registry import (
     same_dim,
     show,
 )
-from nodes.init import rendered
+from nodes.init import module_init, rendered
 
 EPS = Param("eps", "float", 1e-5, "Added to the variance before the square root, for stability.", min=0.0)
 
@@ -79,14 +79,8 @@ for type_, ranks, layout, examples in (
             ("out",),
             batch_norm_shape(type_, ranks, layout),
             kind="layer",
-            init=rendered(
-                call_template(
-                    f"nn.{type_}",
-                    BATCH_NORM,
-                    ["num_features"],
-                    ["eps", "momentum", "affine", "track_running_stats"],
-                    "dtype=dtype",
-                )
+            init=module_init(
+                type_, BATCH_NORM, ["num_features"], ["eps", "momentum", "affine", "track_running_stats"]
             ),
             code="{module}({x})",
             params=BATCH_NORM,
@@ -138,14 +132,8 @@ register(
         ("out",),
         layer_norm_shape,
         kind="layer",
-        init=rendered(
-            call_template(
-                "nn.LayerNorm",
-                LAYER_NORM,
-                ["normalized_shape"],
-                ["eps", "elementwise_affine", "bias"],
-                "dtype=dtype",
-            )
+        init=module_init(
+            "LayerNorm", LAYER_NORM, ["normalized_shape"], ["eps", "elementwise_affine", "bias"]
         ),
         code="{module}({x})",
         params=LAYER_NORM,
@@ -185,11 +173,7 @@ register(
         ("out",),
         group_norm_shape,
         kind="layer",
-        init=rendered(
-            call_template(
-                "nn.GroupNorm", GROUP_NORM, ["num_groups", "num_channels"], ["eps", "affine"], "dtype=dtype"
-            )
-        ),
+        init=module_init("GroupNorm", GROUP_NORM, ["num_groups", "num_channels"], ["eps", "affine"]),
         code="{module}({x})",
         params=GROUP_NORM,
         doc="Normalises each sample over groups of channels: BatchNorm's effect without depending on the batch.",

@@ -18,13 +18,12 @@ from graphcore.registry import (
     Param,
     Shape,
     TorchRule,
-    call_template,
     expect,
     register,
     same_dim,
     show,
 )
-from nodes.init import INIT_PARAMS, all_weights_init, rendered
+from nodes.init import INIT_PARAMS, all_weights_init, module_init
 
 
 def recurrent_shape(type_: str) -> Any:
@@ -196,9 +195,7 @@ for type_, outputs, code, formula, doc in RECURRENT:
             recurrent_shape(type_),
             kind="layer",
             optional_inputs=states,
-            init=rendered(
-                call_template(f"nn.{type_}", params, ["input_size", "hidden_size"], keywords, "dtype=dtype")
-            ),
+            init=module_init(type_, params, ["input_size", "hidden_size"], keywords),
             post_init=all_weights_init,
             code=code,
             params=params,

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from graphcore.exchange.torch_ops import AB, X
+from graphcore.exchange.torch_ops import AB, X, function_and_method
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -96,10 +96,7 @@ reduction(
     "Σᵢ xᵢ,  ∂/∂xᵢ = 1",
     "Sum of elements, over all or some dimensions.",
     aliases=("total", "Σ"),
-    torch_rules=(
-        TorchRule(function="torch.sum", signature="input, dim=None, keepdim=False, dtype=None", rename=X),
-        TorchRule(method="sum", signature="self, dim=None, keepdim=False, dtype=None", rename=X),
-    ),
+    torch_rules=function_and_method("sum", "dim=None, keepdim=False, dtype=None", X),
 )
 reduction(
     "mean",
@@ -108,10 +105,7 @@ reduction(
     "(1/n) Σᵢ xᵢ,  ∂/∂xᵢ = 1/n",
     "Average of elements, over all or some dimensions.",
     aliases=("average", "avg"),
-    torch_rules=(
-        TorchRule(function="torch.mean", signature="input, dim=None, keepdim=False, dtype=None", rename=X),
-        TorchRule(method="mean", signature="self, dim=None, keepdim=False, dtype=None", rename=X),
-    ),
+    torch_rules=function_and_method("mean", "dim=None, keepdim=False, dtype=None", X),
 )
 reduction(
     "max",
@@ -123,8 +117,7 @@ reduction(
     aliases=("maximum value", "amax"),
     torch_rules=(
         TorchRule(function="torch.max", signature="input", rename=X),
-        TorchRule(function="torch.amax", signature="input, dim=(), keepdim=False", rename=X),
-        TorchRule(method="amax", signature="self, dim=(), keepdim=False", rename=X),
+        *function_and_method("amax", "dim=(), keepdim=False", X),
     ),
 )
 reduction(
@@ -137,8 +130,7 @@ reduction(
     aliases=("minimum value", "amin"),
     torch_rules=(
         TorchRule(function="torch.min", signature="input", rename=X),
-        TorchRule(function="torch.amin", signature="input, dim=(), keepdim=False", rename=X),
-        TorchRule(method="amin", signature="self, dim=(), keepdim=False", rename=X),
+        *function_and_method("amin", "dim=(), keepdim=False", X),
     ),
 )
 reduction(
@@ -179,10 +171,7 @@ register(
         formula="a · b = Σᵢ aᵢbᵢ,  ∂/∂a = b,  ∂/∂b = a",
         examples=lambda r: [Example({}, ((k := r.randint(1, 5),), (k,)))],
         aliases=("inner product", "scalar product"),
-        torch_rules=(
-            TorchRule(function="torch.dot", signature="input, other", rename=AB),
-            TorchRule(method="dot", signature="self, other", rename=AB),
-        ),
+        torch_rules=function_and_method("dot", "other", AB),
     )
 )
 
@@ -227,8 +216,7 @@ register(
         aliases=("matrix multiply", "@", "mm", "bmm"),
         torch_rules=(
             TorchRule(function="operator.matmul", signature="input, other", rename=AB),
-            TorchRule(function="torch.matmul", signature="input, other", rename=AB),
-            TorchRule(method="matmul", signature="self, other", rename=AB),
+            *function_and_method("matmul", "other", AB),
         ),
     )
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from graphcore.exchange.torch_ops import X
+from graphcore.exchange.torch_ops import X, function_and_method
 from graphcore.registry import (
     Example,
     NodeSpec,
@@ -141,10 +141,7 @@ register(
             Example({}, ((2, 3),)),
             Example({"start_dim": 0, "end_dim": 1}, (("N", 3, 2),)),
         ],
-        torch_rules=(
-            TorchRule(function="torch.flatten", signature="input, start_dim=0, end_dim=-1", rename=X),
-            TorchRule(method="flatten", signature="self, start_dim=0, end_dim=-1", rename=X),
-        ),
+        torch_rules=function_and_method("flatten", "start_dim=0, end_dim=-1", X),
     )
 )
 
@@ -174,10 +171,7 @@ register(
             Example({}, ((2, 3),)),
         ],
         aliases=("swap axes", "T"),
-        torch_rules=(
-            TorchRule(function="torch.transpose", signature="input, dim0, dim1", rename=X),
-            TorchRule(method="transpose", signature="self, dim0, dim1", rename=X),
-        ),
+        torch_rules=function_and_method("transpose", "dim0, dim1", X),
     )
 )
 
@@ -245,10 +239,7 @@ register(
             Example({"dim": [1, 2]}, (("N", 1, 1, 3),)),
             Example({"dim": 0}, (("N", 2),)),
         ],
-        torch_rules=(
-            TorchRule(function="torch.squeeze", signature="input, dim=None", rename=X),
-            TorchRule(method="squeeze", signature="self, dim=None", rename=X),
-        ),
+        torch_rules=function_and_method("squeeze", "dim=None", X),
     )
 )
 
@@ -271,10 +262,7 @@ register(
         formula="y = x, a size-1 dim inserted",
         examples=lambda r: [Example({"dim": r.randint(-3, 2)}, (("N", 3),)), Example({}, ((),))],
         aliases=("expand dims",),
-        torch_rules=(
-            TorchRule(function="torch.unsqueeze", signature="input, dim", rename=X),
-            TorchRule(method="unsqueeze", signature="self, dim", rename=X),
-        ),
+        torch_rules=function_and_method("unsqueeze", "dim", X),
     )
 )
 
@@ -322,10 +310,7 @@ register(
             Example({}, ((3,),)),
         ],
         aliases=("index", "getitem", "x[i]"),
-        torch_rules=(
-            TorchRule(function="torch.select", signature="input, dim, index", rename=X),
-            TorchRule(method="select", signature="self, dim, index", rename=X),
-        ),
+        torch_rules=function_and_method("select", "dim, index", X),
     )
 )
 register(
@@ -348,9 +333,6 @@ register(
             Example({"start": -2, "length": 2}, ((3, 2),)),
         ],
         aliases=("slice", "x[a:b]"),
-        torch_rules=(
-            TorchRule(function="torch.narrow", signature="input, dim, start, length", rename=X),
-            TorchRule(method="narrow", signature="self, dim, start, length", rename=X),
-        ),
+        torch_rules=function_and_method("narrow", "dim, start, length", X),
     )
 )

@@ -22,19 +22,9 @@ from graphcore.registry import (
     same_shape,
     show,
 )
-from nodes.init import init_call
+from nodes.init import INIT_SCHEMES, init_call
 
-PARAMETER_INITS = (
-    "value",
-    "zeros",
-    "ones",
-    "normal",
-    "uniform",
-    "xavier_uniform",
-    "xavier_normal",
-    "kaiming_uniform",
-    "kaiming_normal",
-)
+PARAMETER_INITS = ("value", "zeros", "ones", *INIT_SCHEMES)
 
 
 def _literal_fits(shape: list[Any], value: Any, what: str) -> Shape:

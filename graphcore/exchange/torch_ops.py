@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcore.registry import NodeSpec, ResultPorts
+from graphcore.registry import NodeSpec, ResultPorts, TorchRule
 
 REQUIRED = object()
 
@@ -59,6 +59,15 @@ class Rule:
 
 X = {"input": "x", "self": "x"}  # the usual renames: a one-tensor call's argument is port x
 AB = {"input": "a", "self": "a", "other": "b"}  # a two-tensor call's are ports a and b
+
+
+def function_and_method(name: str, parameters: str, rename: Mapping[str, str]) -> tuple[TorchRule, TorchRule]:
+    """`torch.NAME(input, ...)` and `tensor.NAME(...)`, both taking `parameters` after the tensor."""
+    after = f", {parameters}" if parameters else ""
+    return (
+        TorchRule(function=f"torch.{name}", signature=f"input{after}", rename=rename),
+        TorchRule(method=name, signature=f"self{after}", rename=rename),
+    )
 
 
 def resolve(path: str) -> Any:
