@@ -13,6 +13,7 @@ from graphcore.training.checks import (
     choice,
     count,
     fail,
+    flag,
     key_name,
     number,
     shorten,
@@ -41,6 +42,53 @@ GENERATED_KEYS: dict[str, dict[str, Check]] = {
 }
 GENERATED_DEFAULT_N = {"xor": 4, "sine": 256}  # the others default to 512 samples
 DATASET_COMMON: dict[str, Check] = {"name": text_value, "seed": count(0, MAX_SEED), "validation": number()}
+
+
+def _image_size(where: str, value: Any) -> Any:
+    """An image folder's size: one number for a square, or [height, width]."""
+    side = count(1, 4096)
+    if not isinstance(value, list):
+        return side(where, value)
+    if len(value) != 2:
+        raise fail(where, f"must be [height, width] or one number, got {shorten(value)}")
+    return [side(f"{where}[{i}]", v) for i, v in enumerate(value)]
+
+
+# each reader's keys (graphcore.training.readers.section.READERS; a test keeps the two in step)
+READER_KEYS: dict[str, dict[str, Check]] = {
+    "idx": {"images": text_value, "labels": text_value, "limit": _SAMPLES, "flatten": flag},
+    "cifar10": {
+        "path": text_value,
+        "split": choice(("train", "test"), "split"),
+        "limit": _SAMPLES,
+        "flatten": flag,
+    },
+    "image_folder": {
+        "path": text_value,
+        "size": _image_size,
+        "mode": choice(("grayscale", "rgb"), "image mode"),
+        "limit": _SAMPLES,
+        "flatten": flag,
+    },
+    "digits": {"limit": _SAMPLES, "flatten": flag},
+}
+READER_EXAMPLES = {
+    "idx": '{"name": "idx", "images": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz"}',
+    "cifar10": '{"name": "cifar10", "path": "cifar-10-batches-bin"}',
+    "image_folder": '{"name": "image_folder", "path": "photos", "size": [32, 32], "mode": "rgb"}',
+    "digits": '{"name": "digits"}',
+}
+READER_REQUIRED = {"idx": ("images", "labels"), "cifar10": ("path",), "image_folder": ("path", "size")}
+
+
+def _reader(where: str, dataset: dict[str, Any]) -> tuple[str, ...]:
+    """Checks a reader's keys (not its files: they are read by the Trainer); its fields are x and y."""
+    name = dataset["name"]
+    checked_object(where, dataset, {**DATASET_COMMON, **READER_KEYS[name]}, READER_EXAMPLES[name])
+    for key in READER_REQUIRED.get(name, ()):
+        if key not in dataset:
+            raise fail(f"{where}.{key}", f"is required, e.g. {READER_EXAMPLES[name]}")
+    return ("x", "y")
 
 
 def _generated(where: str, dataset: dict[str, Any]) -> tuple[str, ...]:
@@ -121,8 +169,10 @@ def check_dataset(value: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
             "dataset", f'expected an object with a "name", such as {{"name": "xor"}}, got {shorten(value)}'
         )
     name = value["name"]
-    if not isinstance(name, str) or (name != "file" and name not in GENERATED_KEYS):
-        options = ", ".join([*GENERATED_KEYS, "file"])
+    options = ", ".join([*GENERATED_KEYS, *READER_KEYS, "file"])
+    if not isinstance(name, str) or name not in [*GENERATED_KEYS, *READER_KEYS, "file"]:
         raise fail("dataset.name", f"unknown dataset {shorten(name)} (use one of {options})")
+    if name in READER_KEYS:
+        return dict(value), _reader("dataset", value)
     fields = _file_dataset("dataset", value) if name == "file" else _generated("dataset", value)
     return dict(value), fields

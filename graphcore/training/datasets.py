@@ -169,6 +169,9 @@ GENERATED: dict[str, Callable[..., Fields]] = {
 }
 
 
+READER_NAMES = ("idx", "cifar10", "image_folder", "digits")  # graphcore.training.readers, read when asked
+
+
 def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:
     """A CSV file as (header, rows of text cells); an .npy file as its array; an .npz file as a dict of
     arrays. Nothing in a file can run code: pickled objects are refused."""
@@ -373,8 +376,13 @@ def build(config: Mapping[str, Any], base_dir: Path, seed: int = 0) -> Fields:
             fields = GENERATED[name](rng, **config)
         except TypeError as error:
             raise DatasetError(f"dataset {name!r}: {error}") from None
+    elif name in READER_NAMES:
+        from graphcore.training.readers import read_dataset  # the readers import this module
+
+        fields = read_dataset(name, config, base_dir).fields
     else:
-        raise DatasetError(f"unknown dataset {name!r} (use one of {', '.join(GENERATED)}, or file)")
+        options = ", ".join([*GENERATED, *READER_NAMES])
+        raise DatasetError(f"unknown dataset {name!r} (use one of {options}, or file)")
     sizes = {k: len(v) for k, v in fields.items()}
     if len(set(sizes.values())) > 1:
         raise DatasetError(f"dataset fields have different numbers of samples: {sizes}")
