@@ -185,6 +185,9 @@ class RenameNode(QUndoCommand):
         super().__init__(f"Rename id {node_id} to {new_id}")
         self.graph, self.old, self.new, self.reselect = graph, node_id, new_id, reselect
         self.groups_before = copy.deepcopy(graph.meta.get(groups.KEY))
+        # renaming onto an id the training section still names (its node deleted) merges the two
+        # references; renaming back cannot split them, so undo puts the section back as it was
+        self.training_before = copy.deepcopy(graph.training)
 
     def _groups_naming(self, node_id: str) -> Any:
         found = copy.deepcopy(self.groups_before)
@@ -195,6 +198,8 @@ class RenameNode(QUndoCommand):
 
     def _apply(self, before: str, after: str) -> None:
         self.graph.rename_node(before, after)
+        if after == self.old and self.graph.training != self.training_before:
+            self.graph.set_training(copy.deepcopy(self.training_before))
         listed = self.groups_before if after == self.old else self._groups_naming(after)
         if listed != self.graph.meta.get(groups.KEY):
             self.graph.set_meta(groups.KEY, listed)
