@@ -243,7 +243,7 @@ class StepperController(QObject):
         """The edges a step moves along: into the node (forward), back out of its inputs (backward),
         or from each consumer back to the fanned-out value (accumulate)."""
         if event.phase == "accumulate":
-            return [(PortRef.parse(read), True) for read in event.step.reads]
+            return [(PortRef(read.node, read.port), True) for read in event.step.read_refs]
         assert self.session is not None
         instr = self.session.program.by_node[event.node]
         ports = [p for p, a in zip(instr.spec.inputs, instr.args) if a]
