@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMenu, QToolBar
 
 if TYPE_CHECKING:
     from app.canvas.view import CanvasView
-    from app.controller import Controller
+    from app.editing.controller import Controller
     from app.export.actions import ExportTools
     from app.export.torch_import import TorchImport
     from app.shell import Shell

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.document import Document
+from app.editing.document import Document
 from app.examples import example_files
 from app.recovery import Autosaver, Recovered, ask_restore
 from graphcore.files.atomic_write import SaveError

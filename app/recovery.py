@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
-from app.document import Document
+from app.editing.document import Document
 from graphcore.files.atomic_write import write_text_atomic
 from graphcore.files.fileformat import graph_to_dict
 

@@ -30,7 +30,7 @@ from graphcore.graph import Graph
 
 if TYPE_CHECKING:
     from app.canvas.scene import CanvasScene
-    from app.document import Document
+    from app.editing.document import Document
     from app.shell import Shell
 
 TRAIN_ACTIONS = (

@@ -22,7 +22,7 @@ from app.panels.lazy import RefreshWhenSeen
 
 if TYPE_CHECKING:
     from app.canvas.scene import CanvasScene
-    from app.document import Document
+    from app.editing.document import Document
     from app.theme import Theme
     from app.window import MainWindow
 

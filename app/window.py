@@ -23,9 +23,9 @@ from app.actions import SHORTCUTS_HELP, Actions
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.controller import Controller
 from app.dock_layout import DockLayout
-from app.document import Document
+from app.editing.controller import Controller
+from app.editing.document import Document
 from app.export.actions import ExportTools
 from app.export.torch_import import TorchImport
 from app.file_commands import FileCommands

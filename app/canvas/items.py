@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.editing.values import show_value
 from app.theme import Theme
-from app.values import show_value
 from graphcore.graph import Node, PortRef
 from graphcore.registry import NodeSpec
 

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 from app.canvas.backdrop import BackdropItem
 from app.canvas.edges import EdgeItem, WireItem
 from app.canvas.items import OVERVIEW_LOD, PORTS_LOD, NodeItem, Port, distance
-from app.document import Document
-from app.groups import KEY as GROUPS
-from app.groups import external_ports, groups_of
+from app.editing.document import Document
+from app.editing.groups import KEY as GROUPS
+from app.editing.groups import external_ports, groups_of
 from app.theme import Theme
 from graphcore.graph import Node, PortRef
 from graphcore.registry import REGISTRY, show

@@ -15,7 +15,7 @@ from app.export.image import image_rect, write_image
 from app.export.source import export_name, python_source
 
 if TYPE_CHECKING:
-    from app.document import Document
+    from app.editing.document import Document
     from app.shell import Shell
 
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
+from app.editing.document import Document
 from app.export.source import python_source
 from app.panels.lazy import RefreshWhenSeen, on_screen
 

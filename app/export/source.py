@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.document import Document
+from app.editing.document import Document
 
 
 def export_name(document: Document) -> str:

@@ -1,5 +1,5 @@
 """File ▸ Import ▸ PyTorch Module: ask for the file, the class and its inputs, import in a worker
-(app/module_import.py) while the window stays live, and open the graph as a new, unsaved document
+(app/export/module_import.py) while the window stays live, and open the graph as a new, unsaved document
 when it lands, with a report of what could not become a node."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
-from app.module_import import ModuleImporter
+from app.editing.document import Document
+from app.export.module_import import ModuleImporter
 from graphcore.graph import Graph
 
 if TYPE_CHECKING:

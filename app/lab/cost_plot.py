@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
+from app.editing.document import Document
 from app.lab.names import Names
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, redraw_timer, scrolling

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
+from app.editing.document import Document
 from app.lab.choices import parse_element, refill, select
 from app.lab.names import Names
 from app.lab.panel import LabPanel

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
+from app.editing.document import Document
 from app.lab.derivatives import show_number
 from app.lab.names import Names
 from app.lab.panel import LabPanel

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget
 
 from app.canvas.scene import CanvasScene
-from app.document import Document
+from app.editing.document import Document
 from app.lab.cost_plot import CostPlot
 from app.lab.derivative_plot import DerivativePlot
 from app.lab.jacobian_dock import JacobianDock

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QWidget
 
-from app.document import Document
+from app.editing.document import Document
 from app.lab.names import Names
 from app.lab.runner import Runner
 from app.panels.lazy import RefreshWhenSeen

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.canvas.items import brush, fonts, pen, pill
 from app.canvas.scene import CanvasScene
-from app.document import Document
+from app.editing.document import Document
 from app.lab.choices import refill
 from app.lab.derivatives import describe, same, show_number
 from app.lab.names import Names

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import groups
 from app.canvas.scene import CanvasScene
-from app.controller import Controller
-from app.document import Document
+from app.editing import groups
+from app.editing.controller import Controller
+from app.editing.document import Document
 from app.lab.names import short_name
 from app.panels.param_editors import editor_for, set_value
 from graphcore.graph import Graph, Node, PortRef

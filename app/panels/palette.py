@@ -2,7 +2,7 @@
 
 Drag a type onto the canvas, double-click it (or press Enter) to add it at the centre of the view.
 The list is built from the registry each time it is filtered, so new node families appear by
-themselves; the search is `app.search`, shared with the quick-add popup.
+themselves; the search is `app.panels.search`, shared with the quick-add popup.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from app.canvas.view import NODE_MIME
-from app.search import search
+from app.panels.search import search
 from app.theme import Theme
 from graphcore.registry import REGISTRY, NodeSpec
 

@@ -1,7 +1,7 @@
 """One editor widget per param kind, fitted to the declaration: range, choices, optional.
 
 int → spin box, float → spin box showing short numbers, bool → check box, str with choices →
-combo box; shapes, values and lists (and any kind added later) → a text field (app.values reads
+combo box; shapes, values and lists (and any kind added later) → a text field (app.editing.values reads
 and writes it). An editor reports a new value through `commit`, which
 returns False when the value is refused; the field then turns red until the next good value.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
-from app.values import ValueReadError, parse_value, show_value
+from app.editing.values import ValueReadError, parse_value, show_value
 from graphcore.registry import Param
 
 Commit = Callable[[Any], bool]

@@ -3,7 +3,7 @@
 As in Blender and Nuke: type a few letters, move with the arrow keys, Enter adds the node where
 the popup opened, Escape or clicking elsewhere closes it. It is an overlay inside the canvas (a
 child widget, as ComfyUI's search box is), not a separate window, so it never fights the window
-manager for focus. Results come from `app.search`, the palette's search.
+manager for focus. Results come from `app.panels.search`, the palette's search.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.canvas.scene import CanvasScene, DraggedWire
 from app.panels.palette import TYPE_ROLE
-from app.search import search
+from app.panels.search import search
 from graphcore.registry import NodeSpec
 
 NAVIGATION = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}

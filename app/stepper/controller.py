@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.canvas.scene import CanvasScene
-from app.document import Document
+from app.editing.document import Document
 from app.stepper.overlay import Overlay
 from app.stepper.panel import StepperPanel
 from app.stepper.session import StepperError, StepperSession

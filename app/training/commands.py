@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.commands import set_text
+from app.editing.commands import set_text
 from graphcore.graph import Graph
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import Document
+from app.editing.document import Document
 from app.training.commands import SetTraining
 from graphcore.training.config import (
     CLASS_HYPERPARAMETERS,

@@ -8,7 +8,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.canvas.view import NODE_MIME
-from app.search import search
+from app.panels.search import search
 from app.window import MainWindow
 from graphcore.registry import REGISTRY
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.canvas.scene import CanvasScene
 from app.canvas.view import readable_zoom
-from app.document import Document
+from app.editing.document import Document
 from app.main import DEFAULT_EXAMPLE
 from app.theme import LIGHT
 from app.window import MainWindow

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PySide6.QtCore import QRectF
 
-from app.commands import Disconnect
+from app.editing.commands import Disconnect
 from app.lab.jacobian_dock import JacobianDock, checked_values
 from app.window import MainWindow
 from graphcore.cli import main as cli

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPointF
 
-from app.commands import Disconnect
+from app.editing.commands import Disconnect
 from app.lab.path_view import BACKWARD, PathView
 from app.window import MainWindow
 from graphcore.graph import PortRef

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from app.canvas.view import readable_zoom
-from app.commands import MoveNodes
+from app.editing.commands import MoveNodes
 from app.window import MainWindow
 from graphcore.graph import PortRef
 

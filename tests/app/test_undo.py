@@ -13,12 +13,12 @@ import pytest
 from canvas_gestures import mouse, port_pos
 from PySide6.QtCore import QEvent, QPointF, Qt
 
-from app import groups
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.commands import AddNode, Connect, Disconnect, MoveNodes, RemoveNodes, SetAttr, set_text
-from app.controller import Controller
-from app.document import Document
+from app.editing import groups
+from app.editing.commands import AddNode, Connect, Disconnect, MoveNodes, RemoveNodes, SetAttr, set_text
+from app.editing.controller import Controller
+from app.editing.document import Document
 from app.main import EXAMPLES
 from app.theme import LIGHT
 from app.window import MainWindow

@@ -15,9 +15,9 @@ from PySide6.QtCore import QPointF
 
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.controller import Controller
-from app.document import Document
-from app.groups import COLORS, groups_of
+from app.editing.controller import Controller
+from app.editing.document import Document
+from app.editing.groups import COLORS, groups_of
 from graphcore.graph import Node, PortRef
 from graphcore.registry import REGISTRY, Param
 

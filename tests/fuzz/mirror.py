@@ -11,8 +11,8 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF
 
 from app.canvas.items import HEADER, PAD, NodeItem
 from app.canvas.scene import CanvasScene
-from app.document import Document
-from app.groups import external_ports, groups_of
+from app.editing.document import Document
+from app.editing.groups import external_ports, groups_of
 from graphcore.graph import Node, PortRef
 from graphcore.registry import REGISTRY, show
 from graphcore.validate import Report, validate

@@ -25,8 +25,8 @@ from pytestqt.exceptions import capture_exceptions
 
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.controller import Controller
-from app.document import Document
+from app.editing.controller import Controller
+from app.editing.document import Document
 from app.main import EXAMPLES
 from app.theme import LIGHT
 from app.window import MainWindow

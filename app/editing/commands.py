@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand  # Qt 6: the undo framework lives in QtGui
 
-from app import groups
+from app.editing import groups
+from app.editing.values import show_value
 from app.lab.names import short_name
-from app.values import show_value
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.registry import REGISTRY
 

@@ -15,12 +15,12 @@ from typing import Any
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QGuiApplication
 
-from app import groups
 from app.canvas.items import HEADER, MIN_WIDTH, Port
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
-from app.clipboard import copy_text, fresh_id, paste_fragment
-from app.commands import (
+from app.editing import groups
+from app.editing.clipboard import copy_text, fresh_id, paste_fragment
+from app.editing.commands import (
     AddNode,
     Connect,
     Disconnect,
@@ -33,8 +33,8 @@ from app.commands import (
     edge_text,
     node_names,
 )
-from app.document import Document
-from app.layout import layered_positions
+from app.editing.document import Document
+from app.editing.layout import layered_positions
 from graphcore.graph import Node, PortRef
 from graphcore.registry import REGISTRY
 

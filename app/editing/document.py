@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.commands import SetMeta
-from app.signals import GraphSignals
+from app.editing.commands import SetMeta
+from app.editing.signals import GraphSignals
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
 from graphcore.validate import Report, validate
