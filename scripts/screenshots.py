@@ -28,7 +28,7 @@ from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
 
-SIZE = (1600, 940)
+SIZE = (1920, 1080)  # a common screen: the default example fits at its readable zoom
 
 
 def settle(app: QApplication) -> None:
