@@ -9,23 +9,16 @@ torchrun the loop runs DistributedDataParallel instead, each process taking its 
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from string import Template
-from typing import Any
 
 from graphcore.codegen import GeneratedModule, format_expression
+from graphcore.exchange.export_data import ExportError, data_code, source_text
 from graphcore.program import Program
-from graphcore.training import datasets
 from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig
-
-
-class ExportError(ValueError):
-    """A graph that cannot be exported as asked; the message says why."""
-
 
 STDLIB_IMPORTS = ["import argparse", "import math", "import os", "from typing import Any"]
 FILE_IMPORTS = ["from collections.abc import Mapping", "from pathlib import Path"]  # to read a dataset file
@@ -36,57 +29,6 @@ THIRD_PARTY_IMPORTS = [
     "from torch.nn.parallel import DistributedDataParallel",
     "from torch.utils.data.distributed import DistributedSampler",
 ]
-
-
-def _source(function: Any) -> str:
-    return inspect.getsource(function).strip("\n")
-
-
-def data_code(dataset: Mapping[str, Any], base_dir: Path) -> tuple[str, bool]:
-    """`load_data(seed)` and the graphcore.training.datasets functions it calls; True when it reads a file."""
-    config = dict(dataset)
-    name = config.pop("name")
-    header = [
-        "Fields = dict[str, np.ndarray]",
-        "",
-        "",
-        "class DatasetError(ValueError):",
-        '    """A dataset that cannot be built or read."""',
-    ]
-    if name == "file":
-        path = Path(config.get("path", ""))
-        path = path if path.is_absolute() else (base_dir / path).resolve()
-        functions = [datasets._read_file, datasets._field_from, datasets.from_file, datasets.split]
-        load = [
-            f"DATA_PATH = {literal(str(path))}",
-            "",
-            "",
-            "def load_data(seed, path=DATA_PATH):",
-            '    """The training section\'s dataset: fields read from a file (seed is unused)."""',
-            *format_expression(f"from_file(Path(path), {literal(config.get('fields', {}))})", "    return "),
-        ]
-        return "\n\n\n".join(["\n".join(header), *map(_source, functions), "\n".join(load)]), True
-    if name not in datasets.GENERATED:
-        raise ExportError(f"training.dataset: unknown dataset {name!r}")
-    generate = datasets.GENERATED[name]
-    seed = literal(config.pop("seed")) if "seed" in config else "seed"
-    config.pop("validation", None)
-    known = list(inspect.signature(generate).parameters)[1:]
-    for key in config:
-        if key not in known:
-            raise ExportError(
-                f"training.dataset: {name} has no parameter {key!r} (it has {', '.join(known)})"
-            )
-    arguments = "".join(f", {key}={literal(value)}" for key, value in config.items())
-    helpers = (datasets._noisy_polar, datasets._labels)  # what a generator may call, in order of need
-    functions = [f for f in helpers if f"{f.__name__}(" in _source(generate)]
-    load = [
-        "def load_data(seed):",
-        f'    """The training section\'s dataset: the {name} set of graphcore.training.datasets."""',
-        *format_expression(f"{name}(np.random.default_rng({seed}){arguments})", "    return "),
-    ]
-    parts = ["\n".join(header), *map(_source, [*functions, generate, datasets.split]), "\n".join(load)]
-    return "\n\n\n".join(parts), False
 
 
 def function_code(signature: str, doc: str, expression: str | None) -> str:
@@ -323,7 +265,7 @@ def training_code(
         "loss, _prediction = network(**fixed, **batch)" if predicts else "loss = network(**fixed, **batch)"
     )
     loop = LOOP.substitute(
-        accuracy=_source(trainer.accuracy),
+        accuracy=source_text(trainer.accuracy),
         evaluate_forward="loss, prediction = model(**fixed, **batch)"
         if predicts
         else "loss, prediction = model(**fixed, **batch), None",
