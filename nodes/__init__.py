@@ -5,6 +5,7 @@ from nodes import (  # noqa: F401
     attention,
     convolution,
     elementwise,
+    gradients,
     imported,
     joins,
     layers,
