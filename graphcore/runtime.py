@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import traceback
-import zlib
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 from graphcore._torch import torch
 from graphcore.codegen import GeneratedModule, class_name_from, exec_source, python_source
+from graphcore.feeds import as_tensors, check_given, default_inputs
 from graphcore.memory import Estimate, Workload, check_program
 from graphcore.program import Instr, NodeError, Program
 
@@ -40,37 +40,13 @@ def resolve_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def default_inputs(
-    program: Program, dtype: Any, device: Any, batch: int = 4, seed: int = 0
-) -> dict[str, Any]:
-    """A value for every Input: its literal `value`, else seeded noise with symbolic dims set to `batch`.
-
-    Each Input's noise is seeded from the run seed and its id, so adding a node changes no other data.
-    """
-    values = {}
-    for instr in program:
-        if instr.spec.kind != "input":
-            continue
-        params = instr.params
-        kind = torch.long if params["dtype"] == "long" else dtype
-        if params["value"] is not None:
-            values[instr.node] = torch.tensor(params["value"], dtype=kind, device=device)
-            continue
-        shape = tuple(batch if isinstance(d, str) else d for d in params["shape"])
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(instr.node.encode()))
-        if kind == torch.long:
-            data = torch.zeros(shape, dtype=kind)
-        else:
-            data = torch.randn(shape, generator=generator, dtype=dtype)
-        values[instr.node] = data.to(device)
-    return values
-
-
 class Runtime:
     """A program made runnable: its generated module, weights built from a seed, and input data.
 
     Before any weight or input is allocated, the run (`workload`: one batch of `batch` by default,
     with gradients) is checked against the memory budget: MemoryBudgetError names the node.
+    `given`: arrays for some Inputs (by id), checked against their declarations (a FeedError says
+    why one does not fit); their sizes bind symbolic dims such as N for the Inputs generated.
     """
 
     def __init__(
@@ -85,20 +61,28 @@ class Runtime:
         inputs: Mapping[str, Any] | None = None,
         batch: int = 4,
         workload: Workload | None = None,
+        given: Mapping[str, Any] | None = None,
     ) -> None:
         self.program = program
         self.dtype, self.device = resolve_dtype(dtype), resolve_device(device)
+        fed, dims = check_given(program, given or {})
         self.generated: GeneratedModule = python_source(program, class_name_from(name), outputs, seed)
         cls = exec_source(self.generated.source, self.generated.class_name)[self.generated.class_name]
         self.memory: Estimate = check_program(
-            program, cls, self.generated.attributes, self.dtype, self.device, workload or Workload(batch)
+            program,
+            cls,
+            self.generated.attributes,
+            self.dtype,
+            self.device,
+            workload or Workload(max([batch, *dims.values()])),
         )
         self.module = cls(dtype=self.dtype).to(self.device)
         self.inputs = (
             dict(inputs)
             if inputs is not None
-            else default_inputs(program, self.dtype, self.device, batch=batch, seed=seed)
+            else default_inputs(program, self.dtype, self.device, batch=batch, seed=seed, dims=dims)
         )
+        self.inputs.update(as_tensors(fed, self.dtype, self.device))
 
     def forward(self, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run the generated module: value name -> tensor for each of its outputs. What a node

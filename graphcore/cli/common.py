@@ -241,8 +241,11 @@ def make_device(name: str) -> Any:
 
 
 def make_runtime(args: argparse.Namespace, program: Program, graph: Graph, **extra: Any) -> Any:
+    """The runtime a command computes with; arrays from its --input arguments feed their Inputs."""
+    from graphcore.cli.inputs import read_inputs
     from graphcore.runtime import Runtime
 
+    given = read_inputs(program, getattr(args, "input", None) or [])
     try:
         return Runtime(
             program,
@@ -251,6 +254,7 @@ def make_runtime(args: argparse.Namespace, program: Program, graph: Graph, **ext
             seed=args.seed,
             batch=args.batch,
             name=graph.meta.get("name", Path(args.file).stem),
+            given=given,
             **extra,
         )
     except ValueError as error:

@@ -294,6 +294,14 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--batch", type=BATCH, default=4, help="size of symbolic dims such as N (default 4)"
             )
+        if name in ("run", "grad", "steps"):
+            p.add_argument(
+                "--input",
+                action="append",
+                type=path,
+                metavar="NAME=FILE.npy",
+                help="feed Input NAME (its id or label) from a .npy file, or FILE.npz:KEY; repeatable",
+            )
         if name == "grad":
             p.add_argument("--of", required=True, help="the output, as NODE.PORT (or NODE)")
             p.add_argument("--wrt", required=True, help="comma-separated node ids (or NODE.PORT)")
