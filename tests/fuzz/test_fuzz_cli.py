@@ -109,6 +109,20 @@ NAMES = (
     "zz.out",
 )
 FILES = ("path_sum.json", "sigmoid_neuron.json", "xor.json", "cnn_bars_stripes.json")
+INPUTS = (  # --input arguments no file here satisfies: each must be refused in one line
+    "x",
+    "=",
+    "x=",
+    "=x.npy",
+    "x=missing.npy",
+    "x=missing.npz:a",
+    f"x={EXAMPLES / 'xor.json'}",
+    f"x={EXAMPLES}",
+    f"fc1={EXAMPLES / 'xor.json'}",
+    f"\ud800={EXAMPLES / 'xor.json'}",
+    "x=\ud800.npy",
+    "x=ü.npy",
+)
 
 
 def random_argv(rng: random.Random) -> list[str]:
@@ -116,9 +130,9 @@ def random_argv(rng: random.Random) -> list[str]:
     command = rng.choice(["run", "grad", "steps", "jacobian", "train", "export", "check"])
     argv = [command, file]
     options = {
-        "run": ["--batch", "--seed", "--device", "--dtype"],
-        "grad": ["--batch", "--seed", "--mode", "--device"],
-        "steps": ["--of", "--batch", "--seed"],
+        "run": ["--batch", "--seed", "--device", "--dtype", "--input"],
+        "grad": ["--batch", "--seed", "--mode", "--device", "--input"],
+        "steps": ["--of", "--batch", "--seed", "--input"],
         "jacobian": ["--eps", "--batch", "--mode", "--seed"],
         "train": ["--steps", "--epochs", "--seed", "--device"],
         "export": ["--seed"],
@@ -132,6 +146,7 @@ def random_argv(rng: random.Random) -> list[str]:
             "--mode": ("forward", "reverse", "both", "fd", "all", "sideways"),
             "--device": ("cpu", "auto", "cuda", "cuda:7", "tpu", "", "cpu\n"),
             "--dtype": ("float32", "float64", "int8"),
+            "--input": INPUTS,
         }.get(option, NUMBERS)
         argv += [option, rng.choice(value)]
     if command == "train" and "--steps" not in argv:
