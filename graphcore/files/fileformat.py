@@ -319,6 +319,9 @@ def _savable(*texts: str) -> bool:
     return "".join(texts).isascii() or all(_value_problem(text) is None for text in texts)
 
 
+_META_LIMITS = {"name": 200, "title": 1000, "description": 2000}  # characters, as the schema says
+
+
 def _plain_top(top: dict[str, Any]) -> bool:
     """The common top level (format and version already checked), as _plain_node is for nodes."""
     meta = top.get("meta", {})
@@ -328,8 +331,8 @@ def _plain_top(top: dict[str, Any]) -> bool:
         and type(top.get("edges", [])) is list
         and type(top.get("training", {})) is dict
         and type(meta) is dict
-        and meta.keys() <= {"name", "title"}
-        and all(type(meta[k]) is str and len(meta[k]) <= 200 for k in meta)
+        and meta.keys() <= _META_LIMITS.keys()
+        and all(type(meta[k]) is str and len(meta[k]) <= _META_LIMITS[k] for k in meta)
     )
 
 
