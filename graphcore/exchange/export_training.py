@@ -227,7 +227,7 @@ def training_code(
     config: TrainingConfig, program: Program, generated: GeneratedModule, base_dir: Path
 ) -> tuple[list[str], list[str], str]:
     """(standard-library imports, other imports, source) of everything `--train` adds after the model."""
-    data, reads_file = data_code(config.dataset, base_dir)
+    data, reads_file, data_imports = data_code(config.dataset, base_dir)
     argument = dict(zip(generated.inputs, generated.arguments))
     for node in config.inputs:
         if node not in argument:
@@ -279,7 +279,7 @@ def training_code(
         if reads_file
         else "",
     )
-    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else [])]
+    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else []), *data_imports]
     text = "\n\n\n".join(
         [
             "# Data: the dataset functions of graphcore.training.datasets.\n\n" + data,

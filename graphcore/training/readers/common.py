@@ -4,10 +4,11 @@ and file names that print on one line."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -15,10 +16,6 @@ from graphcore.training.datasets import DatasetError, Fields
 
 MAX_BYTES = 2**30  # decoded data a reader will hold: 1 GB, as for the CSV / .npy / .npz files
 CHUNK = 2**24  # bytes read at a time from a stream whose real length is not known yet
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ def check_size(path: Path, declared: int, what: str, max_bytes: int, limit_helps
         )
 
 
-def read_exactly(stream: Readable, size: int) -> bytes:
+def read_exactly(stream: io.BufferedIOBase, size: int) -> bytes:
     """Up to `size` bytes, read in chunks so that memory grows only with data really there: a
     hostile header's size is never allocated up front."""
     parts, got = [], 0
@@ -81,7 +78,7 @@ def read_exactly(stream: Readable, size: int) -> bytes:
     return b"".join(parts)
 
 
-def skip(stream: Readable, size: int) -> int:
+def skip(stream: io.BufferedIOBase, size: int) -> int:
     """Reads and drops up to `size` bytes; returns how many there were."""
     got = 0
     while got < size:

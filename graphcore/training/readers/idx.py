@@ -6,6 +6,7 @@ size, so a gzip bomb costs no more memory than an honest file."""
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
@@ -18,7 +19,6 @@ from graphcore.training.datasets import DatasetError
 from graphcore.training.readers.common import (
     MAX_BYTES,
     LabelledImages,
-    Readable,
     as_path,
     check_size,
     checked_limit,
@@ -102,7 +102,7 @@ def _read(path: Path, limit: int | None, max_bytes: int) -> tuple[np.ndarray, tu
 
 
 def _parse(
-    path: Path, stream: Readable, size: int | None, limit: int | None, max_bytes: int
+    path: Path, stream: io.BufferedIOBase, size: int | None, limit: int | None, max_bytes: int
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """`size` is the plain file's size; None for a gzip stream, whose length shows only as it is read."""
     where = f"{shown(path)}:{' (gzip-compressed)' if size is None else ''}"
