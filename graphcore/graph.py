@@ -12,12 +12,15 @@ import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from graphcore.events import Event
 from graphcore.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from graphcore.files.weights import Weights
 
 
 class EditError(ValueError):
@@ -72,6 +75,7 @@ class Graph:
         # save writes both back unchanged (its unknown node types stay as placeholder nodes)
         self.format_version = 1
         self.unread: dict[str, Any] = {}
+        self.weights: Weights | None = None  # the side file's values (graphcore.files.weights)
         self.node_added, self.node_removed = Event(), Event()  # (Node)
         self.edge_added, self.edge_removed = Event(), Event()  # (PortRef src, PortRef dst)
         self.node_changed = Event()  # (Node, attribute name)

@@ -12,10 +12,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphcore.graph import Graph, PortRef
 from graphcore.registry import REGISTRY, NodeSpec
+
+if TYPE_CHECKING:
+    from graphcore.files.weights import Weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +92,7 @@ def node_errors(instr: Instr) -> Iterator[None]:
 @dataclass(frozen=True, eq=False)
 class Program:
     instrs: tuple[Instr, ...]
+    weights: Weights | None = None  # the graph's, which the runtime puts into its module
 
     def __str__(self) -> str:
         return "\n".join(map(str, self.instrs))
@@ -127,4 +131,4 @@ def lower(graph: Graph) -> Program:
         spec = REGISTRY[node.type]
         args = tuple(str(s) if s is not None else None for s in graph.sources_of(node_id, spec.inputs))
         instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
-    return Program(tuple(instrs))
+    return Program(tuple(instrs), graph.weights)

@@ -77,12 +77,21 @@ class Runtime:
             workload or Workload(max([batch, *dims.values()])),
         )
         self.module = cls(dtype=self.dtype).to(self.device)
+        self.load_weights(self.module)
         self.inputs = (
             dict(inputs)
             if inputs is not None
             else default_inputs(program, self.dtype, self.device, batch=batch, seed=seed, dims=dims)
         )
         self.inputs.update(as_tensors(fed, self.dtype, self.device))
+
+    def load_weights(self, module: Any) -> None:
+        """Put the graph's weights, when it has a side file of them, into `module` (built from the
+        seed, on this device): what a trained or imported model computes with."""
+        if self.program.weights is not None:
+            from graphcore.files.weights import apply
+
+            apply(self.program.weights, module, self.generated.attributes)
 
     def forward(self, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run the generated module: value name -> tensor for each of its outputs. What a node

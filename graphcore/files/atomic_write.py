@@ -31,6 +31,12 @@ def write_text_atomic(path: str | Path, text: str, *, keep_backup: bool = True) 
         raise SaveError(
             f"cannot save {path}: character {error.start} ({ascii(bad)}) cannot be written as UTF-8"
         ) from None
+    write_bytes_atomic(path, data, keep_backup=keep_backup)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, keep_backup: bool = True) -> None:
+    """Replace `path` with `data` in one step (a graph's weights file is written this way too)."""
+    path = Path(path)
     try:
         target = path.resolve() if path.is_symlink() else path
     except (OSError, RuntimeError) as error:  # a loop of links

@@ -20,6 +20,7 @@ from typing import Any
 
 from graphcore import collector
 from graphcore.files import migrations
+from graphcore.files import weights as side_file
 from graphcore.files.atomic_write import SaveError, write_text_atomic
 from graphcore.graph import EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, Registry, require_library, shorten
@@ -27,7 +28,7 @@ from graphcore.registry import REGISTRY, Registry, require_library, shorten
 FORMAT = "backprop-studio-graph"
 VERSION = 1
 SCHEMA_FILE = "schema/graph-v1.schema.json"
-TOP_KEYS = {"format", "version", "nodes", "edges", "training", "meta"}
+TOP_KEYS = {"format", "version", "nodes", "edges", "training", "meta", "weights"}
 
 MAX_FILE_BYTES = 64 * 2**20
 MAX_DEPTH = 64  # lists and objects inside each other, counting the top level
@@ -384,6 +385,11 @@ def graph_from_dict(data: Any, registry: Registry = REGISTRY) -> Graph:
     _edges(data, graph)
     graph.meta = data.get("meta", {})
     graph.training = data.get("training", {})
+    if "weights" in data:  # the values are read by load(), which knows the graph file's folder
+        try:
+            graph.weights = side_file.Weights(side_file.check_reference(data["weights"]))
+        except side_file.WeightsError as error:
+            raise FileFormatError(str(error)) from None
     _check_training(graph.training)
     return graph
 
@@ -465,6 +471,8 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
     data["edges"] = [{"from": str(src), "to": str(dst)} for src, dst in graph.edges]
     if graph.training:
         data["training"] = graph.training
+    if graph.weights is not None:
+        data["weights"] = graph.weights.reference
     if graph.meta:
         data["meta"] = graph.meta
     data.update(graph.unread)
@@ -506,7 +514,14 @@ def load(path: str | Path, registry: Registry = REGISTRY) -> Graph:
         raise FileFormatError(f"{path}: cannot read (not UTF-8 text at byte {error.start})") from None
     except OSError as error:
         raise FileFormatError(f"{path}: cannot read ({_one_line(error)})") from None
-    return loads(text, str(path), registry)
+    graph = loads(text, str(path), registry)
+    if graph.weights is not None:
+        try:
+            graph.weights = side_file.read(path.parent, graph.weights.reference)
+            side_file.check_nodes(graph.weights, graph)
+        except side_file.WeightsError as error:
+            raise FileFormatError(f"{path}: weights: {error}") from None
+    return graph
 
 
 def _one_line(error: OSError) -> str:
@@ -519,6 +534,8 @@ def dumps(graph: Graph) -> str:
 
 def save(graph: Graph, path: str | Path) -> None:
     """Write atomically (graphcore.files.atomic_write): a failed save raises SaveError and never loses the old file."""
+    if graph.weights is not None:  # beside the graph, before the graph names the file
+        side_file.write_beside(Path(path), graph.weights)
     try:
         text = dumps(graph)
     except ValueError as error:  # NaN or infinity: JSON has no way to write them

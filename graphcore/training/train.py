@@ -188,6 +188,7 @@ class Trainer:
         """Fresh weights from the seed, a fresh optimizer and schedule: the run starts over."""
         cls = type(self.runtime.module)
         self.runtime.module = cls(dtype=self.runtime.dtype, seed=self.config.seed).to(self.device)
+        self.runtime.load_weights(self.runtime.module)  # a weights file's values, when the graph has one
         self.module = self.runtime.module
         self.optimizer = make_optimizer(self.config.optimizer, self.module.parameters())
         self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
