@@ -134,6 +134,15 @@ class Shell(QObject):
             bar.addMenu(menu)
         return menu
 
+    def menu_named(self, title: str) -> QMenu:
+        """The menu bar's menu called `title` (with or without its '&'), added when there is none."""
+        plain = title.replace("&", "")
+        for action in self._window.menuBar().actions():
+            menu = action.menu()
+            if action.text().replace("&", "") == plain and isinstance(menu, QMenu):
+                return menu
+        return self.add_menu(title)
+
     def add_toolbar(self, toolbar: QToolBar) -> None:
         self._window.addToolBar(toolbar)
 

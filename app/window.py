@@ -19,6 +19,7 @@ from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView
 
 from app import theme as themes
+from app.about_graph import AboutGraph
 from app.actions import SHORTCUTS_HELP, Actions
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
@@ -78,6 +79,7 @@ class MainWindow(FileCommands, QMainWindow):
         self._docks()
         self.run_tools = RunTools(self.shell)  # Run menu, Train/Stepper toolbars and docks
         self.lab = DerivativeLab(self.shell, self.run_tools.session)  # app/lab: docks, Derivatives menu
+        self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()
