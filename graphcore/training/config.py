@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphcore.training.checks import (
@@ -30,6 +30,7 @@ from graphcore.training.checks import (
     text_value,
 )
 from graphcore.training.dataset_config import check_dataset
+from graphcore.training.objectives import Objective, parse_objectives
 
 # name -> (torch.optim class name, default hyperparameters); momentum and nesterov are SGD variants
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -57,19 +58,34 @@ DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
 class TrainingConfig:
     dataset: dict[str, Any]
     inputs: dict[str, str]  # Input node id -> dataset field
-    loss: str  # "node.port" of the scalar loss
+    objectives: tuple[Objective, ...]  # one for a section with one `loss` (graphcore.training.objectives)
     predict: str | None = None  # "node.port" of the prediction, for accuracy
     threshold: float = 0.5  # binary accuracy: prediction > threshold means class 1
     validation: float = 0.0
     batch_size: int = 32
     epochs: int | None = 10
     steps: int | None = None
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "sgd", "lr": 0.01})
-    schedule: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
     clip_grad_norm: float | None = None
     early_stopping: dict[str, Any] | None = None
     seed: int = 0
     device: str = "auto"
+
+    @property
+    def lead(self) -> Objective:
+        """The first objective: it updates on every step, and its loss is the run's loss."""
+        return self.objectives[0]
+
+    @property
+    def loss(self) -> str:
+        return self.lead.loss
+
+    @property
+    def optimizer(self) -> dict[str, Any]:
+        return self.lead.optimizer
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        return self.lead.schedule
 
 
 def _betas(where: str, value: Any) -> list[float]:
@@ -115,16 +131,16 @@ def _inputs(value: Any, fields: tuple[str, ...]) -> dict[str, str]:
     return dict(value)
 
 
-def _optimizer(section: Mapping[str, Any]) -> dict[str, Any]:
-    optimizer = section.get("optimizer", {"name": "sgd"})
+def _optimizer(where: str, optimizer: Any, weight_decay: float | None) -> dict[str, Any]:
+    """An optimizer object checked at `where`, with its kind's defaults and the section's weight decay."""
     if not isinstance(optimizer, dict):
         raise fail(
-            "optimizer",
+            where,
             f'expected an object such as {{"name": "adam", "lr": 0.01}}, got {shorten(optimizer)}',
         )
     if "name" not in optimizer:
-        raise fail("optimizer.name", f"is required (one of {', '.join(OPTIMIZERS)})")
-    name = choice(tuple(OPTIMIZERS), "optimizer")("optimizer.name", optimizer["name"])
+        raise fail(f"{where}.name", f"is required (one of {', '.join(OPTIMIZERS)})")
+    name = choice(tuple(OPTIMIZERS), "optimizer")(f"{where}.name", optimizer["name"])
     class_name, defaults = OPTIMIZERS[name]
     accepted = CLASS_HYPERPARAMETERS[class_name]
     for key, value in optimizer.items():
@@ -132,21 +148,23 @@ def _optimizer(section: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if key not in accepted:
             raise fail(
-                f"optimizer.{key_name(key)}",
+                f"{where}.{key_name(key)}",
                 f"{name} takes no such hyperparameter (it takes {', '.join(accepted)})",
             )
-        HYPERPARAMETER_CHECKS[key](f"optimizer.{key}", value)
-    if "weight_decay" in section:
-        weight_decay = number(0)("weight_decay", section["weight_decay"])
+        HYPERPARAMETER_CHECKS[key](f"{where}.{key}", value)
+    if weight_decay is not None:
         optimizer = {**optimizer, "weight_decay": optimizer.get("weight_decay", weight_decay)}
     merged = {**defaults, **optimizer}
     if merged.get("nesterov") and (merged.get("momentum", 0) <= 0 or merged.get("dampening", 0) != 0):
-        raise fail("optimizer.nesterov", "needs a positive momentum and no dampening")
+        raise fail(f"{where}.nesterov", "needs a positive momentum and no dampening")
     return merged
 
 
+def _schedule(where: str, schedule: Any) -> dict[str, Any]:
+    return {"name": "constant", **checked_object(where, schedule, SCHEDULE_CHECKS, '{"name": "cosine"}')}
+
+
 TOP_CHECKS: dict[str, Check] = {
-    "loss": text_value,
     "predict": optional(text_value),
     "threshold": number(),
     "validation": number(0, high=1, what="a fraction in [0, 1)"),
@@ -157,7 +175,7 @@ TOP_CHECKS: dict[str, Check] = {
     "seed": count(0, MAX_SEED),
 }
 KNOWN_KEYS = (
-    "dataset", "inputs", "loss", "predict", "threshold", "validation", "batch_size", "epochs", "steps",
+    "dataset", "inputs", "loss", "objectives", "predict", "threshold", "validation", "batch_size", "epochs", "steps",
     "optimizer", "schedule", "clip_grad_norm", "weight_decay", "early_stopping", "seed", "device",
 )  # fmt: skip
 
@@ -177,30 +195,35 @@ def parse(section: Any) -> TrainingConfig:
     for key in section:
         if key not in KNOWN_KEYS:
             raise fail(key_name(key), f"unknown key (expected one of {', '.join(sorted(KNOWN_KEYS))})")
-    for key in ("dataset", "inputs", "loss"):
+    for key in ("dataset", "inputs"):
         if key not in section:
             raise fail(key, "is required")
+    if "loss" not in section and "objectives" not in section:
+        raise fail("loss", "is required")
     dataset, fields = check_dataset(section["dataset"])
     inputs = _inputs(section["inputs"], fields)
     for key, check in TOP_CHECKS.items():
         if key in section:
             check(key, section[key])
-    schedule = checked_object("schedule", section.get("schedule", {}), SCHEDULE_CHECKS, '{"name": "cosine"}')
+    weight_decay = number(0)("weight_decay", section["weight_decay"]) if "weight_decay" in section else None
+    objectives = parse_objectives(
+        section, lambda where, value: _optimizer(where, value, weight_decay), _schedule
+    )
     stopping = section.get("early_stopping")
     if stopping is not None:
         stopping = checked_object("early_stopping", stopping, EARLY_STOPPING_CHECKS, '{"patience": 5}')
+        if len(objectives) > 1:
+            raise fail("early_stopping", "watches one loss, and this section has several objectives")
     return TrainingConfig(
         dataset=dataset,
         inputs=inputs,
-        loss=section["loss"],
+        objectives=objectives,
         predict=section.get("predict"),
         threshold=float(section.get("threshold", 0.5)),
         validation=float(section.get("validation", 0.0)),
         batch_size=section.get("batch_size", 32),
         epochs=section.get("epochs", None if "steps" in section else 10),
         steps=section.get("steps"),
-        optimizer=_optimizer(section),
-        schedule={"name": "constant", **schedule},
         clip_grad_norm=section.get("clip_grad_norm"),
         early_stopping=stopping,
         seed=section.get("seed", 0),

@@ -2,7 +2,9 @@
 
 The loop does per step what a hand-written PyTorch loop does (index a batch, forward, backward,
 optional clipping, optimizer and scheduler steps, read the loss) and nothing that grows with the
-graph. Listeners get `Progress` reports at a bounded rate, carrying every loss since the last one,
+graph; with several objectives (graphcore.training.objectives) it does that once per objective due,
+in their order, each with its own forward pass, optimizer and parameters.
+Listeners get `Progress` reports at a bounded rate, carrying every loss since the last one,
 so plotting never slows training. A non-finite loss or gradient stops the run and names the node
 where it first appeared (found by replaying the batch through the stepping engine).
 """
@@ -25,9 +27,16 @@ from graphcore.schedule import Phase
 from graphcore.training import datasets
 from graphcore.training.code import optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError, parse
+from graphcore.training.objectives import (
+    Objective,
+    check_losses,
+    check_parameters,
+    parameter_names,
+    selected,
+)
 from graphcore.validate import check
 
-LIVE_KEYS = {"optimizer", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
+LIVE_KEYS = {"objectives", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
 
 
 class StepError(ValueError):
@@ -41,11 +50,14 @@ class Progress:
     step: int
     epoch: int
     total_steps: int
-    losses: list[tuple[int, float]]  # (step, loss) for every step since the last report
+    losses: list[
+        tuple[int, float]
+    ]  # (step, loss) for every step since the last report (the lead objective's)
     lr: float
     grad_norms: dict[str, float] = field(default_factory=dict)  # parameter -> gradient norm, now
     validation: dict[str, float] = field(default_factory=dict)  # latest validation metrics, if any
     accuracy: float | None = None  # latest training-batch accuracy
+    objectives: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # name -> its (step, loss)
 
 
 @dataclass
@@ -56,10 +68,12 @@ class NonFinite:
     phase: Phase
     value: str
     step: int
+    objective: str = ""  # the objective whose pass found it, when there are several
 
     def __str__(self) -> str:
         where = "value" if self.phase == "forward" else "gradient"
-        return f"non-finite {where} at step {self.step}: {self.value} (node {self.node!r})"
+        of = f" in objective {self.objective!r}" if self.objective else ""
+        return f"non-finite {where} at step {self.step}{of}: {self.value} (node {self.node!r})"
 
 
 StopReason = Literal["finished", "early_stopping", "stopped", "nonfinite"]
@@ -76,10 +90,14 @@ class TrainResult:
     stopped: StopReason
     nonfinite: NonFinite | None = None
     step: int = 0  # the trainer's step count at the end: every step since fresh weights, resumes included
+    objectives: dict[str, list[float | None]] = field(
+        default_factory=dict
+    )  # name -> loss per step (None: not due)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "losses": self.losses,
+            **({"objectives": self.objectives} if len(self.objectives) > 1 else {}),
             "lrs": self.lrs,
             "epochs": self.epochs,
             "train": self.train,
@@ -97,15 +115,17 @@ class TrainResult:
         }
 
 
-def make_optimizer(config: Mapping[str, Any], parameters: Any) -> Any:
+def make_optimizer(config: Mapping[str, Any], parameters: Any, where: str = "optimizer") -> Any:
     """The optimizer `optimizer_code` writes: the export writes the same expression."""
     try:
         return eval(optimizer_code(config), {"torch": torch}, {"parameters": parameters})
     except (TypeError, ValueError) as error:
-        raise TrainingConfigError(f"training.optimizer: {error}") from None
+        raise TrainingConfigError(f"training.{where}: {error}") from None
 
 
-def make_schedule(config: Mapping[str, Any], optimizer: Any, total_steps: int) -> Any:
+def make_schedule(
+    config: Mapping[str, Any], optimizer: Any, total_steps: int, where: str = "schedule"
+) -> Any:
     """The scheduler `schedule_code` writes (None for a constant rate), stepped once per step."""
     code = schedule_code(config)
     if code is None:
@@ -113,7 +133,7 @@ def make_schedule(config: Mapping[str, Any], optimizer: Any, total_steps: int) -
     try:
         return eval(code, {"torch": torch}, {"optimizer": optimizer, "total_steps": total_steps})
     except (TypeError, ValueError) as error:
-        raise TrainingConfigError(f"training.schedule: {error}") from None
+        raise TrainingConfigError(f"training.{where}: {error}") from None
 
 
 def accuracy(prediction: Any, target: Any, threshold: float) -> float | None:
@@ -141,11 +161,11 @@ class Trainer:
     ) -> None:
         self.config: TrainingConfig = parse({**graph.training, **(overrides or {})})
         config = self.config
-        check(graph)
+        shapes = check(graph).shapes
         self.program = program = lower(graph)
-        for value in (config.loss, config.predict):
-            if value is not None and value not in program.consumers:
-                raise TrainingConfigError(f"training: there is no output {value!r} in the graph")
+        check_losses(config.objectives, {value: shapes.get(value) for value in program.consumers})
+        if config.predict is not None and config.predict not in program.consumers:
+            raise TrainingConfigError(f"training: there is no output {config.predict!r} in the graph")
         fields = datasets.build(config.dataset, Path(base_dir), config.seed)
         for node, field_name in config.inputs.items():
             if node not in program.by_node or program.by_node[node].spec.kind != "input":
@@ -157,16 +177,22 @@ class Trainer:
                 )
         inputs = {instr.node: instr.params for instr in program if instr.spec.kind == "input"}
         datasets.check_inputs(fields, config.inputs, inputs, config.batch_size)
-        outputs = [config.loss] + ([config.predict] if config.predict else [])
+        outputs = list(
+            dict.fromkeys([o.loss for o in config.objectives] + ([config.predict] if config.predict else []))
+        )
         data = {
             node: (fields[name].shape, fields[name].itemsize if fields[name].dtype.kind == "i" else None)
             for node, name in config.inputs.items()
         }  # what _tensors will put on the device
-        workload = Workload(config.batch_size, optimizer_slots(config.optimizer), data)
+        slots = max(optimizer_slots(o.optimizer) for o in config.objectives)
+        workload = Workload(config.batch_size, slots, data)
         self.runtime = Runtime(
             program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs, workload=workload
         )
         self.device = self.runtime.device
+        nodes = [instr.node for instr in program]
+        self.weights = parameter_names(self.runtime.module, self.runtime.generated.attributes, nodes)
+        check_parameters(config.objectives, self.weights)
         train, validation = datasets.split(fields, config.validation, config.seed)
         self.train_data = self._tensors(train)
         self.validation_data = self._tensors(validation) if config.validation else {}
@@ -190,43 +216,88 @@ class Trainer:
         self.runtime.module = cls(dtype=self.runtime.dtype, seed=self.config.seed).to(self.device)
         self.runtime.load_weights(self.runtime.module)  # a weights file's values, when the graph has one
         self.module = self.runtime.module
-        self.optimizer = make_optimizer(self.config.optimizer, self.module.parameters())
-        self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
+        named = [self._parameters(o) for o in self.config.objectives]
+        self.groups = [[p for _, p in group] for group in named]
+        self._group_names = [[name for name, _ in group] for group in named]
+        self._own_grads: dict[str, Any] = {}
+        self.optimizers = [
+            make_optimizer(o.optimizer, group, o.key("optimizer"))
+            for o, group in zip(self.config.objectives, self.groups, strict=True)
+        ]
+        self.schedulers = [
+            make_schedule(o.schedule, optimizer, self.total_steps, o.key("schedule"))
+            for o, optimizer in zip(self.config.objectives, self.optimizers, strict=True)
+        ]
         self.generator = torch.Generator().manual_seed(self.config.seed)
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._cursor = 0, 0, 0
         self._order: torch.Tensor | None = None  # this epoch's shuffle, drawn at its first batch
+        self.last_losses: dict[str, float] = {}  # the last step's loss of each objective due in it
+        self._running: Objective = self.config.lead  # the objective whose pass runs now
+
+    def _parameters(self, objective: Objective) -> list[tuple[str, Any]]:
+        """The module's parameters an objective updates, in the module's order (as the export selects)."""
+        chosen = selected(objective, self.weights)
+        return [(name, p) for name, p in self.module.named_parameters() if chosen is None or name in chosen]
+
+    @property
+    def optimizer(self) -> Any:
+        """The lead objective's optimizer (the only one of a single-loss section)."""
+        return self.optimizers[0]
+
+    @property
+    def scheduler(self) -> Any:
+        return self.schedulers[0]
 
     def retune(self, section: Mapping[str, Any]) -> list[str]:
         """Take an edited training section into this run, from its next step, as one would between
-        steps of a torch loop: optimizer hyperparameters (the learning rate rescales the schedule),
-        gradient clipping and the step budget (a cosine schedule keeps the span it started with).
-        Returns the keys that only a fresh start can apply (dataset, inputs, optimizer kind,
-        schedule, batch size, early stopping, seed, device, ...)."""
+        steps of a torch loop: each objective's optimizer hyperparameters (the learning rate rescales
+        its schedule), gradient clipping and the step budget (a cosine schedule keeps the span it
+        started with). Returns the keys that only a fresh start can apply (dataset, inputs, an
+        objective's loss, parameters, optimizer kind or schedule, batch size, seed, device, ...)."""
         new, old = parse(section), self.config
         later = [
             f.name
             for f in fields(TrainingConfig)
             if getattr(new, f.name) != getattr(old, f.name) and f.name not in LIVE_KEYS
         ]
-        if new.optimizer["name"] != old.optimizer["name"]:
-            later.append("optimizer")
-        elif new.optimizer != old.optimizer:
-            self._retune_optimizer(new.optimizer, old.optimizer)
-        kept = {key: getattr(old, key) for key in later}
-        self.config = replace(new, **kept)
+        objectives, changed = self._retune_objectives(new.objectives)
+        self.config = replace(new, objectives=objectives, **{key: getattr(old, key) for key in later})
         self.total_steps = self.config.steps or self.steps_per_epoch * (self.config.epochs or 1)
-        return later
+        return later + changed
 
-    def _retune_optimizer(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
+    def _retune_objectives(self, edited: tuple[Objective, ...]) -> tuple[tuple[Objective, ...], list[str]]:
+        """The objectives this run goes on with (each with its optimizer retuned where only its
+        hyperparameters changed), and the key paths of what waits for a fresh start."""
+        old = self.config.objectives
+        if [o.name for o in edited] != [o.name for o in old]:
+            return old, ["objectives"]
+        kept, later = [], []
+        for index, (new, current) in enumerate(zip(edited, old, strict=True)):
+            fixed = [
+                key
+                for key in ("loss", "parameters", "every", "schedule")
+                if getattr(new, key) != getattr(current, key)
+            ]
+            later += [current.key(key) for key in fixed]
+            if new.optimizer["name"] != current.optimizer["name"]:
+                later.append(current.key("optimizer"))
+            elif new.optimizer != current.optimizer:
+                self._retune_optimizer(index, new.optimizer, current.optimizer)
+                current = replace(current, optimizer=new.optimizer)
+            kept.append(current)
+        return tuple(kept), later
+
+    def _retune_optimizer(self, index: int, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
         fresh = make_optimizer(new, [torch.zeros(1, requires_grad=True)]).defaults  # torch's own defaults
         ratio = new["lr"] / old["lr"]
-        for group in self.optimizer.param_groups:
+        for group in self.optimizers[index].param_groups:
             group.update({key: value for key, value in fresh.items() if key != "lr" and key in group})
             group["lr"] *= ratio
             if "initial_lr" in group:
                 group["initial_lr"] *= ratio
-        pending = [self.scheduler] if self.scheduler is not None else []
+        scheduler = self.schedulers[index]
+        pending = [scheduler] if scheduler is not None else []
         while pending:  # SequentialLR (a warm-up) holds the ramp and the main schedule, and no base_lrs
             scheduler = pending.pop()
             for key in ("base_lrs", "_last_lr"):
@@ -244,40 +315,68 @@ class Trainer:
         self._cursor += self.config.batch_size
         return {node: tensor[index] for node, tensor in self.train_data.items()}
 
-    def _forward(self, batch: Mapping[str, Any]) -> tuple[Any, Any]:
+    def _forward(self, batch: Mapping[str, Any], loss: str | None = None) -> tuple[Any, Any]:
+        """(the loss, the prediction or None) of one forward pass; `loss` defaults to the lead's."""
         outputs = self.runtime.forward(batch)
-        return outputs[self.config.loss], outputs.get(self.config.predict) if self.config.predict else None
+        prediction = outputs.get(self.config.predict) if self.config.predict else None
+        return outputs[loss or self.config.loss], prediction
 
     def step(self) -> tuple[float, Any, Any, NonFinite | None]:
-        """One optimizer step on one batch: (loss, prediction, batch, where a NaN/Inf appeared if it did)."""
+        """One step on one batch: each objective due takes its optimizer step, in order. Returns the
+        lead objective's (loss, prediction), the batch, and where a NaN/Inf appeared if one did;
+        `last_losses` holds every objective's loss of the step."""
         self.module.train()
         batch = self._next_batch()
-        self.optimizer.zero_grad(set_to_none=True)
-        try:
-            loss, prediction = self._forward(batch)
-            loss.backward()
-        except Exception as error:  # torch's errors (out of memory included), named by node
-            raise self.node_error(error, batch) from error
-        max_norm = self.config.clip_grad_norm or math.inf
-        total_norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), max_norm)
-        value = loss.item()
-        if not (math.isfinite(value) and torch.isfinite(total_norm)):
-            return value, prediction, batch, self.locate_nonfinite(batch)
-        try:
-            self.optimizer.step()  # Adam and the like allocate their state here, on the first step
-        except Exception as error:  # out of memory, mostly: no one node to name
-            step = self.step_count + 1
-            raise StepError(f"training step {step}: the optimizer: {NodeError.describe(error)}") from error
-        if self.scheduler is not None:
-            self.scheduler.step()
+        self.last_losses = {}
+        prediction = None
+        several = len(self.config.objectives) > 1
+        for objective, group, names, optimizer, scheduler in zip(
+            self.config.objectives,
+            self.groups,
+            self._group_names,
+            self.optimizers,
+            self.schedulers,
+            strict=True,
+        ):
+            if not objective.due(self.step_count):
+                continue
+            self._running = objective
+            self.module.zero_grad(set_to_none=True)
+            try:
+                loss, predicted = self._forward(batch, objective.loss)
+                loss.backward()
+            except Exception as error:  # torch's errors (out of memory included), named by node
+                raise self.node_error(error, batch) from error
+            if objective is self.config.lead:
+                prediction = predicted
+            if several:
+                self._own_grads.update(zip(names, (p.grad for p in group), strict=True))
+            max_norm = self.config.clip_grad_norm or math.inf
+            total_norm = torch.nn.utils.clip_grad_norm_(group, max_norm)
+            value = self.last_losses[objective.name] = loss.item()
+            if not (math.isfinite(value) and torch.isfinite(total_norm)):
+                found = self.locate_nonfinite(batch)
+                if found is not None and several:
+                    found = replace(found, objective=objective.name)
+                return self.last_losses[self.config.lead.name], prediction, batch, found
+            try:
+                optimizer.step()  # Adam and the like allocate their state here, on the first step
+            except Exception as error:  # out of memory, mostly: no one node to name
+                step = self.step_count + 1
+                raise StepError(
+                    f"training step {step}: the optimizer: {NodeError.describe(error)}"
+                ) from error
+            if scheduler is not None:
+                scheduler.step()
+        self._running = self.config.lead
         self.step_count += 1
-        return value, prediction, batch, None
+        return self.last_losses[self.config.lead.name], prediction, batch, None
 
     def node_error(self, error: Exception, batch: Mapping[str, Any]) -> ValueError:
         """What a step raised, as one line naming the node: the node whose line of the generated
         module raised it, else (an error in autograd's backward pass) the node where a replay of the
         batch through the stepping engine raises."""
-        self.optimizer.zero_grad(set_to_none=True)  # free the gradients before looking further
+        self.module.zero_grad(set_to_none=True)  # free the gradients before looking further
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         if isinstance(error, NodeError):  # Runtime.forward named it
@@ -294,7 +393,7 @@ class Trainer:
 
         self.runtime.inputs.update(batch)
         try:
-            for _ in Stepper(self.runtime, of=self.config.loss).events():
+            for _ in Stepper(self.runtime, of=self._running.loss).events():
                 pass
         except NodeError as found:
             return self.program.by_node[found.node]
@@ -303,11 +402,12 @@ class Trainer:
         return None
 
     def locate_nonfinite(self, batch: Mapping[str, Any]) -> NonFinite | None:
-        """Replay the batch node by node and name the first value, then gradient, that is not finite."""
+        """Replay the batch node by node and name the first value, then gradient, that is not finite
+        (of the objective whose pass runs now)."""
         from graphcore.stepping import Stepper
 
         self.runtime.inputs.update(batch)
-        stepper = Stepper(self.runtime, of=self.config.loss)
+        stepper = Stepper(self.runtime, of=self._running.loss)
         for event in stepper.events():
             produced = {
                 **event.outputs,
@@ -330,41 +430,66 @@ class Trainer:
         return by_field.get("y", list(self.config.inputs)[-1])
 
     def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
-        """Loss (and accuracy) over a whole split, in eval mode, batch by batch."""
+        """Loss (and accuracy) over a whole split, in eval mode, batch by batch: `loss`, or with
+        several objectives each one's as `<name> loss`."""
         if not data:
             return {}
         self.module.eval()
         n = len(next(iter(data.values())))
-        total, correct, size = 0.0, 0.0, self.config.batch_size
+        objectives = self.config.objectives
+        keys = ["loss"] if len(objectives) == 1 else [f"{o.name} loss" for o in objectives]
+        totals, correct, size = [0.0] * len(keys), 0.0, self.config.batch_size
         with torch.no_grad():
             for start in range(0, n, size):
                 batch = {k: v[start : start + size] for k, v in data.items()}
                 try:
-                    loss, prediction = self._forward(batch)
+                    outputs = self.runtime.forward(batch)
                 except Exception as error:  # as in step(): the message names the node
                     raise self.node_error(error, batch) from error
                 count = len(next(iter(batch.values())))
-                total += loss.item() * count
+                for index, objective in enumerate(objectives):
+                    totals[index] += outputs[objective.loss].item() * count
+                prediction = outputs.get(self.config.predict) if self.config.predict else None
                 accuracy = self.accuracy(prediction, batch.get(self.target))
                 correct += (accuracy or 0.0) * count
         self.module.train()
-        metrics = {"loss": total / n}
+        metrics = {key: total / n for key, total in zip(keys, totals, strict=True)}
         if self.config.predict:
             metrics["accuracy"] = correct / n
         return metrics
 
     def _progress(
-        self, losses: list[tuple[int, float]], lr: float, validation: dict[str, float], accuracy: float | None
+        self,
+        losses: dict[str, list[tuple[int, float]]],
+        lr: float,
+        validation: dict[str, float],
+        accuracy: float | None,
     ) -> Progress:
-        """A report of where the run is now, with the losses since the last one."""
+        """A report of where the run is now, with each objective's losses since the last one."""
+        lead = losses[self.config.lead.name]
         return Progress(
-            self.step_count, self.epoch, self.total_steps, losses, lr, self.grad_norms(), validation, accuracy
+            self.step_count,
+            self.epoch,
+            self.total_steps,
+            lead,
+            lr,
+            self.grad_norms(),
+            validation,
+            accuracy,
+            losses,
         )
 
+    def _pending(self) -> dict[str, list[tuple[int, float]]]:
+        return {objective.name: [] for objective in self.config.objectives}
+
     def grad_norms(self) -> dict[str, float]:
-        return {
-            name: p.grad.norm().item() for name, p in self.module.named_parameters() if p.grad is not None
-        }
+        """Each parameter's gradient norm: with several objectives, the gradient of the objective that
+        updates it, from its last pass (another objective's pass reaches it too, and is not its own)."""
+        if len(self.config.objectives) == 1:
+            grads = {name: p.grad for name, p in self.module.named_parameters()}
+        else:
+            grads = self._own_grads
+        return {name: grad.norm().item() for name, grad in grads.items() if grad is not None}
 
     def run(
         self,
@@ -381,7 +506,8 @@ class Trainer:
                 self.step_count - first < steps if steps is not None else self.step_count < self.total_steps
             )
 
-        losses, lrs, epochs, pending = [], [], [], []
+        losses, lrs, epochs, pending = [], [], [], self._pending()
+        history: dict[str, list[float | None]] = {o.name: [] for o in self.config.objectives}
         stopped: StopReason = "finished"
         nonfinite, best = None, math.inf
         stopping = self.config.early_stopping
@@ -398,7 +524,11 @@ class Trainer:
             loss, prediction, batch, nonfinite = self.step()
             losses.append(loss)
             lrs.append(lr)
-            pending.append((self.step_count, loss))
+            for name, values in history.items():
+                value = self.last_losses.get(name)
+                values.append(value)
+                if value is not None:
+                    pending[name].append((self.step_count, value))
             if nonfinite is not None:
                 stopped = "nonfinite"
                 break
@@ -425,10 +555,10 @@ class Trainer:
             if listener is not None and (now - last_report >= report_interval or stopped != "finished"):
                 accuracy = self.accuracy(prediction, batch.get(self.target))
                 listener(self._progress(pending, lr, validation, accuracy))
-                pending, last_report = [], now
+                pending, last_report = self._pending(), now
             if stopped != "finished":
                 break
-        if listener is not None and pending:
+        if listener is not None and pending[self.config.lead.name]:
             listener(self._progress(pending, self.optimizer.param_groups[0]["lr"], validation, accuracy))
         return TrainResult(
             losses,
@@ -440,4 +570,5 @@ class Trainer:
             stopped,
             nonfinite,
             self.step_count,
+            history,
         )
