@@ -15,4 +15,6 @@ from nodes import (  # noqa: F401
     reductions,
     shape_ops,
     sources,
+    statistics,
+    tensor_ops,
 )

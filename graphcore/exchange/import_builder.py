@@ -9,6 +9,7 @@ batch (`Varying`) and which sizes of a shape are symbolic.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.exchange.torch_ops import IDENTITY_METHODS, OPERATORS, Rule, TorchTables
 from graphcore.graph import Graph, Node, PortRef
-from graphcore.registry import Registry
+from graphcore.registry import Registry, dim_product
 
 COLUMN, ROW = 220.0, 140.0
 
@@ -34,6 +35,8 @@ class ImportResult:
     opaque: list[tuple[str, str]] = field(default_factory=list)  # (node id, torch call) with no node type
     notes: list[str] = field(default_factory=list)
     layers: dict[str, str] = field(default_factory=dict)  # layer node id -> the module's submodule name
+    attributes: dict[str, str] = field(default_factory=dict)  # Parameter/Constant node id -> its tensor's name
+    returned: list[str] = field(default_factory=list)  # the values forward returns ("node.port"), in order
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class Pending:
     """A tuple result of an Opaque call: each element used becomes an Opaque node with `item`."""
 
     call: Any  # the fx node
+
+
+REDUCE_ALONG = Rule("", ("input", "dim", "keepdim"), {"keepdim": False})  # torch.max(x, dim, keepdim)
+VALUES_READS = {(operator.getitem, 0), (getattr, "values")}  # what x.max(dim) may be read by
 
 
 class _NotLiteral(Exception):
@@ -102,17 +109,17 @@ def merge_runs(runs: tuple[Any, ...]) -> Any:
 
 
 def symbolic_shape(shapes: list[tuple[int, ...]], symbols: list[str], batch: int) -> list[Any]:
-    """A shape from its sizes over the runs: a size that follows symbol s is "s" (or "s*k")."""
+    """A shape from its sizes over the runs: a size that follows symbols s and t is "s*t" (or "s*t*k").
+
+    Run 0 has every symbol at `batch`; run i has symbol i-1 at batch + 1."""
     result: list[Any] = []
     for i, base in enumerate(shapes[0]):
-        dim: Any = base
+        present = [s for s, shape in zip(symbols, shapes[1:]) if shape[i] != base]
+        factor, rest = divmod(base, batch ** len(present))
         for symbol, shape in zip(symbols, shapes[1:]):
-            if shape[i] != base:
-                factor, rest = divmod(base, batch)
-                if rest or shape[i] != factor * (batch + 1):
-                    raise ImportTorchError(f"a size {base} changes with {symbol} in a way a shape cannot say")
-                dim = symbol if factor == 1 else f"{symbol}*{factor}"
-        result.append(dim)
+            if shape[i] != base and (rest or shape[i] * batch != base * (batch + 1)):
+                raise ImportTorchError(f"a size {base} changes with {symbol} in a way a shape cannot say")
+        result.append(dim_product([*present, factor]) if present else base)
     return result
 
 
@@ -219,7 +226,8 @@ class Builder:
         """Varying sizes as their first run's value, with a note."""
         if isinstance(value, Varying):
             self.result.notes.append(
-                f"{n.name}{self.where(n)}: a size that follows the batch is fixed to {value.value}"
+                f"{n.name}{self.where(n)}: a size that follows {' or '.join(self.symbols)} is fixed to "
+                f"{value.value}"
             )
             return value.value
         if isinstance(value, list):
@@ -231,12 +239,8 @@ class Builder:
     # --- fx nodes -------------------------------------------------------------------------------
 
     def on_placeholder(self, n: Any) -> Any:
-        if n.target not in self.inputs:
-            if not n.users:
-                return None
-            raise ImportTorchError(
-                f"forward argument {n.target!r} needs a shape: --args {n.target}=[N,3], say"
-            )
+        if n.target not in self.inputs:  # an argument left at its default (`targets=None`)
+            return Static(tuple(run[n] for run in self.runs))
         return Ref(f"{self.add(n.target, 'Input', dict(self.inputs[n.target]))}.out")
 
     def on_get_attr(self, n: Any) -> Ref | None:
@@ -247,13 +251,18 @@ class Builder:
             tensor = getattr(tensor, part)
         if isinstance(tensor, torch.nn.Parameter) and tensor.requires_grad:
             params = {"shape": list(tensor.shape), "init": "value", "value": shortest(tensor)}
-            return Ref(f"{self.add(n.name, 'Parameter', params)}.out")
-        return self.constant(tensor, n.name)
+            ref = Ref(f"{self.add(n.name, 'Parameter', params)}.out")
+        else:
+            ref = self.constant(tensor, n.name)
+        self.result.attributes[PortRef.parse(ref.port).node] = n.target
+        return ref
 
     def on_output(self, n: Any) -> None:
         returned = n.args[0] if isinstance(n.args[0], tuple | list) else (n.args[0],)
         for value in returned:
             ref = self.env.get(value) if isinstance(value, torch.fx.Node) else None
+            if isinstance(ref, Ref):
+                self.result.returned.append(ref.port)
             if isinstance(ref, Ref) and self.graph.consumers_of(PortRef.parse(ref.port)):
                 self.result.notes.append(
                     f"forward returns {ref.port}, which other nodes read too: a graph's outputs are the "
@@ -309,10 +318,47 @@ class Builder:
             return first
         if n.target is operator.getitem and isinstance(first, Ref):
             return self.index(n, first)
+        if n.target is getattr and isinstance(first, tuple) and n.args[1] == "values":
+            return first[0]  # x.max(dim).values
+        if isinstance(first, Ref) and self.converts_to_own_dtype(n, first):
+            return first
+        if isinstance(first, Ref) and (values := self.values_only(n, first)) is not None:
+            return values
         rule = (self.rules.methods if n.op == "call_method" else self.rules.functions).get(n.target)
         rule = self.helpers.get(n.target, rule)
         mapped = self.apply(rule, n) if rule is not None else None
+        method = self.rules.methods.get(getattr(n.target, "__name__", ""))
+        if mapped is None and method is not None and getattr(torch, n.target.__name__, None) is n.target:
+            mapped = self.apply(method, n)  # torch.max(x, 1) is x.max(1)
+        if mapped is None and n.op == "call_method" and n.target == "type_as":
+            mapped = self.apply(self.rules.methods["float"], n)
         return mapped if mapped is not None else self.opaque(n)
+
+    def converts_to_own_dtype(self, n: Any, source: Ref) -> bool:
+        """x.float(), x.type_as(y), x.to(dtype) where x has that dtype already: no node, in any dtype the
+        graph runs in (a graph's float tensors follow its dtype)."""
+        if n.op != "call_method" or n.target not in ("float", "double", "half", "type_as", "to", "type"):
+            return False
+        before, after = self.values[source][0], self.runs[0][n]
+        return isinstance(after, torch.Tensor) and (
+            before.dtype == after.dtype or (before.is_floating_point() and after.is_floating_point())
+        )
+
+    def values_only(self, n: Any, source: Ref) -> Ref | tuple[Ref] | None:
+        """x.max(dim) and x.min(dim) give (values, indices); when only the values are read, they are
+        the max or min reduction along dim (torch.amax)."""
+        name = n.target if n.op == "call_method" else getattr(n.target, "__name__", "")
+        if name not in ("max", "min") or getattr(torch, name) is not n.target and n.op != "call_method":
+            return None
+        reads = [(u.target, u.args[1]) for u in n.users]
+        if not isinstance(self.runs[0][n], tuple) or any(r not in VALUES_READS for r in reads):
+            return None
+        bound = REDUCE_ALONG.bind(list(n.args), dict(n.kwargs))
+        if bound is None or not all(isinstance(bound[k], int) for k in ("dim", "keepdim")):
+            return None
+        node_id = self.add(n.name, name, {"dim": bound["dim"], "keepdim": bool(bound["keepdim"])})
+        self.connect(source, node_id, "x")
+        return (Ref(f"{node_id}.out"),)
 
     def apply(self, rule: Rule, n: Any) -> Any:
         """The node `rule` names, or None when the call says more than that type can."""
@@ -322,15 +368,19 @@ class Builder:
         spec = self.registry[rule.type]
         if "tensors" in bound:  # cat and stack: one port per tensor, in order (more than fit: Opaque)
             tensors = bound.pop("tensors")
+            tensors = [tensors] if isinstance(tensors, torch.fx.Node) else tensors  # einsum("ij->ji", x)
             required = len(spec.inputs) - len(spec.optional_inputs)
             if not isinstance(tensors, list | tuple) or not required <= len(tensors) <= len(spec.inputs):
                 return None
             bound.update(zip(spec.inputs, tensors))
         names = {p.name for p in spec.params}
-        ports, params = {}, {}
+        ports: dict[str, Any] = {}
+        params: dict[str, Any] = {}
         try:
             for name, value in bound.items():
                 if name in spec.inputs:
+                    if value is None and name in spec.optional_inputs:
+                        continue  # F.layer_norm(x, shape, weight=None)
                     value = self.env[value] if isinstance(value, torch.fx.Node) else value
                     if not isinstance(value, Ref | Static | int | float) or isinstance(value, bool):
                         return None
@@ -342,12 +392,16 @@ class Builder:
         except _NotLiteral:
             return None
         type_ = rule.type
+        if type_ in ("reshape", "view") and isinstance(params["shape"], int):
+            params["shape"] = [params["shape"]]  # x.view(-1)
         if type_ in ("reshape", "view") and any(isinstance(d, Varying) for d in params["shape"]):
             # view(x.size(0), -1): the sizes of the result, with -1 where the batch goes
             shape = symbolic_shape([tuple(run[n].shape) for run in self.runs], self.symbols, self.batch)
             if sum(isinstance(d, str) for d in shape) != 1:
                 return None
             params["shape"] = [-1 if isinstance(d, str) else d for d in shape]
+        if type_ == "masked_fill" and isinstance(params["value"], float) and math.isinf(params["value"]):
+            params = {"value": 0.0, "fill": "-inf" if params["value"] < 0 else "inf"}  # files hold no ±inf
         if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
             type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
         params = self.fixed(params, n)
@@ -361,36 +415,80 @@ class Builder:
         return self.outputs(node_id, type_)
 
     def index(self, n: Any, source: Ref) -> Ref:
-        """x[i], x[:, i], x[a:b]: select and narrow nodes, one per indexed dimension."""
-        index = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
-        shape = list(self.values[source][0].shape)
-        steps: list[tuple[str, dict[str, int]]] = []
-        indexable = True
-        for dim, key in enumerate(index):
-            if isinstance(key, int):
-                steps.append(("select", {"dim": dim, "index": key}))
-            elif isinstance(key, slice) and key.step in (None, 1) and key != slice(None):
-                start, stop, _ = key.indices(shape[dim])
-                if (key.start is None or isinstance(key.start, int)) and (
-                    key.stop is None or isinstance(key.stop, int)
-                ):
-                    steps.append(("narrow", {"dim": dim, "start": start, "length": max(0, stop - start)}))
+        """x[i], x[a:b], x[::2], x[None], x[..., i], x[[0, 2]]: one select, narrow, index_select or
+        unsqueeze node per key, left to right, each on the dimension the key reaches."""
+        raw = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
+        keys = [self.index_key(key, n) for key in raw]
+        shapes = [list(value.shape) for value in self.values[source]]  # the indexed value, in each run
+        if keys.count(Ellipsis) > 1 or len(shapes[0]) < sum(k is not None and k is not Ellipsis for k in keys):
+            raise ImportTorchError(f"{n.name}{self.where(n)}: indexing with {raw!r} has more keys than dimensions")
+        if Ellipsis in keys:
+            at = keys.index(Ellipsis)
+            keys[at : at + 1] = [slice(None)] * (len(shapes[0]) - len(keys) + 1 + keys.count(None))
+        value, dim = source, 0
+        for key in keys:
+            if isinstance(key, slice):
+                key = slice(*(self.fixed(k, n) for k in (key.start, key.stop, key.step)))
+            key = self.fixed(key, n)
+            step = self.index_step(key, dim, [shape[dim] if dim < len(shape) else 0 for shape in shapes], n)
+            if step is not None:
+                node_id = self.add(n.name, *step)
+                self.connect(value, node_id, "x")
+                value = Ref(f"{node_id}.out")
+            for shape in shapes:
+                if key is None:
+                    shape.insert(dim, 1)
+                elif isinstance(key, int):
+                    del shape[dim]
                 else:
-                    indexable = False
-                    break
-            elif key != slice(None):
-                indexable = False
-                break
-        if not indexable or len(index) > len(shape):
-            raise ImportTorchError(
-                f"{n.name}{self.where(n)}: indexing with {n.args[1]!r} has no node type; use torch.narrow or select"
-            )
-        value = source
-        for type_, params in reversed(steps):  # the last dimension first: earlier ones keep their place
-            node_id = self.add(n.name, type_, params)
-            self.connect(value, node_id, "x")
-            value = Ref(f"{node_id}.out")
+                    shape[dim] = len(range(shape[dim])[key]) if isinstance(key, slice) else len(key)
+            dim += not isinstance(key, int)
         return value
+
+    def index_key(self, key: Any, n: Any) -> Any:
+        """One key of an index with its traced sizes as numbers (a Varying where they change)."""
+        if isinstance(key, slice):
+            return slice(*(self.index_key(k, n) for k in (key.start, key.stop, key.step)))
+        if isinstance(key, torch.fx.Node):
+            found = self.env[key]
+            if not isinstance(found, Static) or _holds_tensor(found.runs[0]):
+                raise ImportTorchError(
+                    f"{n.name}{self.where(n)}: indexing by a tensor (x[mask], x[indices]) has no node type: "
+                    "use torch.gather or torch.masked_select"
+                )
+            try:
+                return merge_runs(found.runs)
+            except _NotLiteral:
+                raise ImportTorchError(f"{n.name}{self.where(n)}: an index {key.name} that is no number") from None
+        if isinstance(key, list | tuple):
+            if not all(isinstance(k, int) and not isinstance(k, bool) for k in key):
+                raise ImportTorchError(f"{n.name}{self.where(n)}: indexing with {key!r}: a list of ints only")
+            return list(key)
+        return key
+
+    def index_step(self, key: Any, dim: int, sizes: list[int], n: Any) -> tuple[str, dict[str, Any]] | None:
+        """The node type and params that apply one key at `dim` (of `sizes` in the runs); None: none."""
+        if key is None:
+            return "unsqueeze", {"dim": dim}
+        if isinstance(key, int):
+            return "select", {"dim": dim, "index": key}
+        if isinstance(key, list):
+            return "index_select", {"dim": dim, "index": key}
+        if key == slice(None):
+            return None
+        if isinstance(key.start, int) and key.start < 0 and key.stop is None and key.step in (None, 1):
+            return "narrow", {"dim": dim, "start": key.start, "length": -key.start}  # x[-3:] at any size
+        picked = {tuple(range(size)[key]) for size in sizes}
+        if len(picked) > 1:
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: the slice {key} of a dimension whose size changes with the "
+                "symbolic sizes picks different entries at different sizes"
+            )
+        entries = list(picked.pop())
+        if key.step in (None, 1):
+            start, stop, _ = key.indices(sizes[0])
+            return "narrow", {"dim": dim, "start": start, "length": max(0, stop - start)}
+        return "index_select", {"dim": dim, "index": entries}
 
     def opaque(self, n: Any, item: int | None = None, name: str | None = None) -> Any:
         target = self.target_name(n)

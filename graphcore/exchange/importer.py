@@ -16,10 +16,12 @@ import inspect
 import json
 import re
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import graphcore
 from graphcore._torch import torch
 from graphcore.exchange.import_builder import Builder, ImportResult, ImportTorchError, module_params
 from graphcore.exchange.torch_ops import Rule, TorchTables, tables
@@ -114,15 +116,105 @@ def declared_inputs(table: Any, where: str, registry: Registry = REGISTRY) -> di
 
 
 class _Tracer(torch.fx.Tracer):
-    """Modules with a node type stay whole; every other module is traced through to its calls."""
+    """Modules with a node type stay whole; every other module is traced through to its calls.
 
-    def __init__(self, registry: Registry, rules: TorchTables, leaf_functions: tuple[Any, ...] = ()) -> None:
+    Python control flow on a traced value (`assert t <= block_size`, `for s in x.size()[1:]`) is
+    decided by its value in the example runs (`examples`: each run's forward arguments, in order),
+    which must agree; on a tensor's values it stops with the source line."""
+
+    proxy_buffer_attributes = True  # a buffer sliced by a traced size (`self.bias[:, :, :T, :T]`)
+
+    def __init__(
+        self,
+        registry: Registry,
+        rules: TorchTables,
+        examples: list[list[Any]],
+        leaf_functions: tuple[Any, ...] = (),
+    ) -> None:
         super().__init__(autowrap_functions=leaf_functions)
-        self.registry, self.rules = registry, rules
+        self.registry, self.rules, self.examples = registry, rules, examples
         self.record_stack_traces = True
+        self.known: list[dict[Any, Any]] = [{} for _ in examples]
+        self.evaluating = False  # while True, module calls and attributes are the real ones
 
     def is_leaf_module(self, m: Any, qualified_name: str) -> bool:
         return module_params(m, self.registry, self.rules) is not None
+
+    def call_module(self, m: Any, forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return forward(*args, **kwargs) if self.evaluating else super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        return attr_val if self.evaluating else super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def to_bool(self, obj: Any) -> bool:
+        values = self.runs_of(obj.node)
+        if any(isinstance(v, torch.Tensor) for v in values):
+            raise ImportTorchError(
+                f"{_user_line()}: a condition on a tensor's values cannot be traced (its graph would differ "
+                "from input to input): compute both branches and pick with torch.where"
+            )
+        if len({bool(v) for v in values}) > 1:
+            raise ImportTorchError(
+                f"{_user_line()}: a condition on a size that changes with the symbolic sizes cannot be "
+                "traced: give that size a fixed value in --args"
+            )
+        return bool(values[0])
+
+    def iter(self, obj: Any) -> Any:
+        lengths = {len(v) for v in self.runs_of(obj.node)}
+        if len(lengths) > 1:
+            raise ImportTorchError(
+                f"{_user_line()}: a loop over a value whose length changes with the symbolic sizes cannot "
+                "be traced"
+            )
+        return iter([obj[i] for i in range(lengths.pop())])
+
+    def runs_of(self, node: Any) -> list[Any]:
+        """The value of a traced node in each example run, computed from the graph traced so far."""
+        self.evaluating = True
+        try:
+            with torch.no_grad():
+                return [self._value(node, run) for run in range(len(self.examples))]
+        finally:
+            self.evaluating = False
+
+    def _value(self, node: Any, run: int) -> Any:
+        known = self.known[run]
+        if node not in known:
+            args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda a: self._value(a, run))
+            if node.op == "placeholder":
+                places = [n for n in self.graph.nodes if n.op == "placeholder"]
+                known[node] = self.examples[run][places.index(node)]
+            elif node.op == "get_attr":
+                known[node] = _attribute(self.root, node.target)
+            elif node.op == "call_module":
+                known[node] = self.root.get_submodule(node.target)(*args, **kwargs)
+            elif node.op == "call_method":
+                known[node] = getattr(args[0], node.target)(*args[1:], **kwargs)
+            else:
+                known[node] = node.target(*args, **kwargs)
+        return known[node]
+
+
+def _attribute(root: Any, target: str) -> Any:
+    for part in target.split("."):
+        root = getattr(root, part)
+    return root
+
+
+def _is_library(filename: str) -> bool:
+    path = Path(filename).resolve()
+    return filename.startswith("<") or any(
+        path.is_relative_to(Path(package.__file__).parent) for package in (torch, graphcore)
+    )
+
+
+def _user_line(frames: list[traceback.FrameSummary] | None = None) -> str:
+    """`file.py:12` of the innermost frame of the module's own code (default: the current stack)."""
+    for frame in reversed(frames if frames is not None else traceback.extract_stack()):
+        if not _is_library(frame.filename):
+            return f"{Path(frame.filename).name}:{frame.lineno}"
+    return "<forward>"
 
 
 class _Recorder(torch.fx.Interpreter):
@@ -196,33 +288,42 @@ def import_module(
     }
     helpers = helper_rules(namespace or {}, registry)
     rules = tables(registry)
-    tracer = _Tracer(registry, rules, tuple(helpers))
+    symbols = sorted({d for params in inputs.values() for d in params["shape"] if isinstance(d, str)})
+    examples = []  # each run's forward arguments, in order: one run more per symbolic size
+    for changed in [None, *symbols]:
+        sizes = {s: batch + (s == changed) for s in symbols}
+        examples.append(
+            [
+                example_value(inputs[k], sizes, i) if k in inputs else concrete.get(k)
+                for i, k in enumerate(parameters)
+            ]
+        )
+    tracer = _Tracer(registry, rules, examples, tuple(helpers))
     try:
         traced = tracer.trace(module, concrete_args=concrete or None)
+    except ImportTorchError:
+        raise
     except Exception as error:
+        where = _user_line(traceback.extract_tb(error.__traceback__))
         raise ImportTorchError(
-            f"cannot trace {type(module).__name__}.forward with torch.fx: {_one_line(error)}"
+            f"{where}: cannot trace {type(module).__name__}.forward with torch.fx: {_one_line(error)}"
         ) from None
     gm = torch.fx.GraphModule(tracer.root, traced)
-    for n in gm.graph.find_nodes(op="placeholder"):
-        if n.target not in inputs and n.target not in concrete:
+    places = gm.graph.find_nodes(op="placeholder")
+    names = dict(zip(places, parameters))  # fx names an argument given a value `targets_1`
+    for n in places:
+        if names[n] not in inputs and names[n] not in concrete:
             raise ImportTorchError(
-                f"forward argument {n.target!r} needs a shape: --args {n.target}=[N,3], say"
+                f"forward argument {names[n]!r} needs a shape: --args {names[n]}=[N,3], say"
             )
-    symbols = sorted({d for params in inputs.values() for d in params["shape"] if isinstance(d, str)})
     runs = []
     training = gm.training
     gm.eval()
     try:
-        for changed in [None, *symbols]:
-            sizes = {s: batch + (s == changed) for s in symbols}
-            args = [
-                example_value(inputs[n.target], sizes, i) if n.target in inputs else concrete.get(n.target)
-                for i, n in enumerate(gm.graph.find_nodes(op="placeholder"))
-            ]
+        for args in examples:
             recorder = _Recorder(gm)
             with torch.no_grad():
-                recorder.run(*args)
+                recorder.run(*args[: len(places)])
             runs.append(recorder.values)
     except Exception as error:
         raise ImportTorchError(

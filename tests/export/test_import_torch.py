@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "nodes"))
 from node_cases import build_graph, draw_value, examples_of  # noqa: E402
 
 # Types whose code is several torch calls: they import as the equivalent subgraph of other types.
-COMPOSITE = {"GANDiscriminatorLoss", "GANGeneratorLoss", "GaussianKLLoss", "L1Penalty", "L2Penalty"}
+COMPOSITE = {"GANDiscriminatorLoss", "GANGeneratorLoss", "GaussianKLLoss", "L1Penalty", "L2Penalty", "Opaque"}
 
 
 def import_file(path: Path, class_name: str, capsys, *flags: str) -> tuple[int, dict]:
@@ -141,7 +141,10 @@ def test_every_node_type_round_trips(type_, tmp_path):
             values[f"in_{port}"] = draw_value(
                 kind, tuple(3 if isinstance(d, str) else d for d in shape), generator
             )
-    ours, theirs = Runtime(lower(graph), inputs=values), Runtime(lower(result.graph), inputs=values)
+    # float32, as the module imported: the graph imported keeps its weights, float32 numbers
+    values = {k: v.float() if v.is_floating_point() else v for k, v in values.items()}
+    ours = Runtime(lower(graph), inputs=values, dtype="float32")
+    theirs = Runtime(lower(result.graph), inputs=values, dtype="float32")
     torch.manual_seed(0)
     expected = list(ours.forward().values())
     torch.manual_seed(0)
@@ -194,13 +197,13 @@ def test_ops_without_a_node_type_become_opaque_nodes_that_run_everywhere(tmp_pat
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "5 ops have no node type; imported as Opaque nodes (they run but cannot be edited):" in out
-    for call in ("torch.cumsum", "torch.max", "torch.Tensor.flip", "torch.gt", "torch.Tensor.float"):
+    assert "2 ops have no node type; imported as Opaque nodes (they run but cannot be edited):" in out
+    for call in ("torch.Tensor.flip", "torch.gt"):
         assert f": {call}\n" in out
     graph = load(tmp_path / "net.json")
     assert validate(graph).ok
     types = sorted(n.type for n in graph.nodes)
-    assert types.count("Opaque") == 5 and "view" in types and "matmul" in types
+    assert types.count("Opaque") == 2 and "cumsum" in types and "view" in types and "matmul" in types
     assert next(n for n in graph.nodes if n.type == "view").params["shape"] == [-1, 4]
     module = load_class(f"{path}:Net")[0](scale=3.0)
     for batch in (2, 7):  # the batch stays symbolic
@@ -304,7 +307,7 @@ def test_layers_and_module_activations_map_to_node_types(tmp_path, capsys):
             "import torch\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
             "        return x if x.sum() > 0 else -x\n",
             ["--args", "x=[3]"],
-            "cannot trace Net.forward with torch.fx: TraceError",
+            "net.py:4: a condition on a tensor's values cannot be traced",
         ),
     ],
 )
