@@ -9,16 +9,17 @@ torchrun the loop runs DistributedDataParallel instead, each process taking its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
 
-from graphcore.codegen import GeneratedModule, format_expression
+from graphcore.codegen import GeneratedModule, exec_source, format_expression
 from graphcore.exchange.export_data import ExportError, data_code, source_text
 from graphcore.program import Program
 from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
-from graphcore.training.config import TrainingConfig
+from graphcore.training.config import TrainingConfig, TrainingConfigError
+from graphcore.training.objectives import check_parameters, parameter_names, selected
 
 STDLIB_IMPORTS = ["import argparse", "import math", "import os", "from typing import Any"]
 FILE_IMPORTS = ["from collections.abc import Mapping", "from pathlib import Path"]  # to read a dataset file
@@ -62,22 +63,7 @@ def to_tensors(fields, device, dtype):
 $accuracy
 
 
-@torch.no_grad()
-def evaluate(model, data, fixed):
-    """Mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
-    if not data:
-        return {}
-    model.eval()
-    n = len(next(iter(data.values())))
-    total, correct = 0.0, 0.0
-    for start in range(0, n, BATCH_SIZE):
-        batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
-        $evaluate_forward
-        count = len(next(iter(batch.values())))
-        total += loss.item() * count
-        correct += (accuracy(prediction, batch[TARGET], THRESHOLD) or 0.0) * count
-    model.train()
-    $metrics
+$evaluate
 
 
 def batches(n, batch_size, generator, sampler, epoch, device):
@@ -134,9 +120,8 @@ def train(args):
     network = model
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
-        network = DistributedDataParallel(model, device_ids=device_ids)
-    optimizer = make_optimizer(model.parameters())
-    scheduler = make_scheduler(optimizer, total_steps)
+        network = DistributedDataParallel(model, device_ids=device_ids$ddp_options)
+    $optimizers
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed + rank)
 
@@ -148,20 +133,7 @@ def train(args):
         for number, index in enumerate(order, 1):
             network.train()
             batch = {name: value[index] for name, value in train_data.items()}
-            optimizer.zero_grad(set_to_none=True)
-            $train_forward
-            loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            value = global_mean(loss, world)
-            finite = math.isfinite(value) and bool(torch.isfinite(norm))
-            if rank == 0 and (not finite or (step + 1) % args.log_every == 0):
-                print(f"step {step + 1} loss {value:.9g}", flush=True)
-            if not finite:
-                stopped = "nonfinite"
-                break
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            $train_step
             step += 1
             if number == len(order):  # the end of an epoch
                 validation = evaluate(model, validation_data, fixed)
@@ -222,6 +194,143 @@ if __name__ == "__main__":
     raise SystemExit(train(parse_args()))
 ''')
 
+# One loss: evaluate, the optimizer and one step as `Trainer` does them for a single-loss section.
+EVALUATE_ONE = Template('''@torch.no_grad()
+def evaluate(model, data, fixed):
+    """Mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
+    if not data:
+        return {}
+    model.eval()
+    n = len(next(iter(data.values())))
+    total, correct = 0.0, 0.0
+    for start in range(0, n, BATCH_SIZE):
+        batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
+        $evaluate_forward
+        count = len(next(iter(batch.values())))
+        total += loss.item() * count
+        correct += (accuracy(prediction, batch[TARGET], THRESHOLD) or 0.0) * count
+    model.train()
+    $metrics''')
+OPTIMIZER_ONE = """optimizer = make_optimizer(model.parameters())
+    scheduler = make_scheduler(optimizer, total_steps)"""
+STEP_ONE = Template("""optimizer.zero_grad(set_to_none=True)
+            $train_forward
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            value = global_mean(loss, world)
+            finite = math.isfinite(value) and bool(torch.isfinite(norm))
+            if rank == 0 and (not finite or (step + 1) % args.log_every == 0):
+                print(f"step {step + 1} loss {value:.9g}", flush=True)
+            if not finite:
+                stopped = "nonfinite"
+                break
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()""")
+
+# Several objectives: each due one takes its own pass, in order, as `Trainer.step` does.
+EVALUATE_SEVERAL = '''@torch.no_grad()
+def evaluate(model, data, fixed):
+    """Each objective's mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
+    if not data:
+        return {}
+    model.eval()
+    n = len(next(iter(data.values())))
+    totals, correct = [0.0] * len(OBJECTIVES), 0.0
+    for start in range(0, n, BATCH_SIZE):
+        batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
+        outputs = outputs_of(model(**fixed, **batch))
+        count = len(next(iter(batch.values())))
+        for index, objective in enumerate(OBJECTIVES):
+            totals[index] += outputs[objective["output"]].item() * count
+        prediction = None if PREDICTION is None else outputs[PREDICTION]
+        correct += (accuracy(prediction, batch[TARGET], THRESHOLD) or 0.0) * count
+    model.train()
+    metrics = {f"{o['name']} loss": total / n for o, total in zip(OBJECTIVES, totals)}
+    if PREDICTION is not None:
+        metrics["accuracy"] = correct / n
+    return metrics
+
+
+def outputs_of(returned):
+    """The model's outputs as a tuple (a model with one output returns it alone)."""
+    return returned if isinstance(returned, tuple) else (returned,)'''
+OPTIMIZER_SEVERAL = """named = list(model.named_parameters())
+    groups = [[p for name, p in named if name in o["parameters"]] for o in OBJECTIVES]
+    optimizers = make_optimizers(groups)
+    schedulers = make_schedulers(optimizers, total_steps)"""
+STEP_SEVERAL = """values, finite = {}, True
+            for objective, parameters, optimizer, scheduler in zip(
+                OBJECTIVES, groups, optimizers, schedulers
+            ):
+                if step % objective["every"]:  # due on the first step and every k-th after it
+                    continue
+                model.zero_grad(set_to_none=True)
+                loss = outputs_of(network(**fixed, **batch))[objective["output"]]
+                loss.backward()
+                norm = nn.utils.clip_grad_norm_(parameters, max_norm)
+                value = values[objective["name"]] = global_mean(loss, world)
+                finite = math.isfinite(value) and bool(torch.isfinite(norm))
+                if not finite:
+                    break
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            value = values[OBJECTIVES[0]["name"]]
+            if rank == 0 and (not finite or (step + 1) % args.log_every == 0):
+                losses = ", ".join(f"{name} loss {v:.9g}" for name, v in values.items())
+                print(f"step {step + 1} {losses}", flush=True)
+            if not finite:
+                stopped = "nonfinite"
+                break"""
+
+
+def objectives_code(
+    config: TrainingConfig, outputs: Sequence[str], weights: Mapping[str, list[str]]
+) -> tuple[list[str], str]:
+    """The OBJECTIVES and PREDICTION constants, and make_optimizers and make_schedulers, of a section with
+    several objectives: each objective's output index, update rule and parameter names."""
+    table = []
+    for objective in config.objectives:
+        chosen = selected(objective, weights)
+        names = [n for node in weights for n in weights[node] if chosen is None or n in chosen]
+        table.append(
+            {
+                "name": objective.name,
+                "output": outputs.index(objective.loss),
+                "every": objective.every,
+                "parameters": names,
+            }
+        )
+    prediction = outputs.index(config.predict) if config.predict else None
+    constants = format_expression(literal(table), "OBJECTIVES = ", "  # in order: each due one takes a step")
+    constants += format_expression(
+        literal(prediction), "PREDICTION = ", "  # the index of the prediction output"
+    )
+    optimizers = (
+        "["
+        + ", ".join(optimizer_code(o.optimizer, f"groups[{i}]") for i, o in enumerate(config.objectives))
+        + "]"
+    )
+    schedulers = (
+        "["
+        + ", ".join(
+            schedule_code(o.schedule, f"optimizers[{i}]") or "None" for i, o in enumerate(config.objectives)
+        )
+        + "]"
+    )
+    functions = [
+        function_code(
+            "make_optimizers(groups)", "Each objective's optimizer, over its group of parameters.", optimizers
+        ),
+        function_code(
+            "make_schedulers(optimizers, total_steps)",
+            "Each objective's learning-rate schedule (None: constant).",
+            schedulers,
+        ),
+    ]
+    return constants, "\n\n\n".join(functions)
+
 
 def training_code(
     config: TrainingConfig, program: Program, generated: GeneratedModule, base_dir: Path
@@ -251,6 +360,40 @@ def training_code(
     for name, value, comment in settings:
         lines = format_expression(literal(value), f"{name} = ", f"  # {comment}" if comment else "")
         constants += lines
+    if len(config.objectives) > 1:
+        weights = _weights(config, program, generated)
+        more, functions = objectives_code(config, check_outputs(config, program), weights)
+        constants += more
+        pieces = {
+            "evaluate": EVALUATE_SEVERAL,
+            "optimizers": OPTIMIZER_SEVERAL,
+            "train_step": STEP_SEVERAL,
+            "ddp_options": ", find_unused_parameters=True",  # an objective's pass leaves others' weights out
+        }
+    else:
+        functions, pieces = _one_loss_code(config)
+    loop = LOOP.substitute(
+        accuracy=source_text(trainer.accuracy),
+        **pieces,
+        load_data="load_data(args.seed, args.data)" if reads_file else "load_data(args.seed)",
+        class_name=generated.class_name,
+        data_option='\n    parser.add_argument("--data", default=DATA_PATH, help="the dataset file")'
+        if reads_file
+        else "",
+    )
+    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else []), *data_imports]
+    text = "\n\n\n".join(
+        [
+            "# Data: the dataset functions of graphcore.training.datasets.\n\n" + data,
+            "# Training: the graph's training section.\n\n" + "\n".join(constants),
+            functions,
+        ]
+    )
+    return stdlib, THIRD_PARTY_IMPORTS, text + "\n\n" + loop
+
+
+def _one_loss_code(config: TrainingConfig) -> tuple[str, dict[str, str]]:
+    """make_optimizer and make_scheduler, and the loop's pieces, of a single-loss section."""
     optimizer = function_code(
         "make_optimizer(parameters)", "The training section's optimizer.", optimizer_code(config.optimizer)
     )
@@ -264,36 +407,41 @@ def training_code(
     forward = (
         "loss, _prediction = network(**fixed, **batch)" if predicts else "loss = network(**fixed, **batch)"
     )
-    loop = LOOP.substitute(
-        accuracy=source_text(trainer.accuracy),
+    evaluate = EVALUATE_ONE.substitute(
         evaluate_forward="loss, prediction = model(**fixed, **batch)"
         if predicts
         else "loss, prediction = model(**fixed, **batch), None",
         metrics='return {"loss": total / n, "accuracy": correct / n}'
         if predicts
         else 'return {"loss": total / n}',
-        train_forward=forward,
-        load_data="load_data(args.seed, args.data)" if reads_file else "load_data(args.seed)",
-        class_name=generated.class_name,
-        data_option='\n    parser.add_argument("--data", default=DATA_PATH, help="the dataset file")'
-        if reads_file
-        else "",
     )
-    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else []), *data_imports]
-    text = "\n\n\n".join(
-        [
-            "# Data: the dataset functions of graphcore.training.datasets.\n\n" + data,
-            "# Training: the graph's training section.\n\n" + "\n".join(constants),
-            optimizer,
-            scheduler,
-        ]
-    )
-    return stdlib, THIRD_PARTY_IMPORTS, text + "\n\n" + loop
+    pieces = {
+        "evaluate": evaluate,
+        "optimizers": OPTIMIZER_ONE,
+        "train_step": STEP_ONE.substitute(train_forward=forward),
+        "ddp_options": "",
+    }
+    return optimizer + "\n\n\n" + scheduler, pieces
+
+
+def _weights(config: TrainingConfig, program: Program, generated: GeneratedModule) -> dict[str, list[str]]:
+    """Node id -> its parameters' names in the exported module (built once to read them)."""
+    cls = exec_source(generated.source, generated.class_name)[generated.class_name]
+    weights = parameter_names(cls(), generated.attributes, [instr.node for instr in program])
+    try:
+        check_parameters(config.objectives, weights)
+    except TrainingConfigError as error:
+        raise ExportError(str(error)) from None
+    return weights
 
 
 def check_outputs(config: TrainingConfig, program: Program) -> Sequence[str]:
-    """The values the trained model returns: the loss, then the prediction when there is one."""
-    for value in (config.loss, config.predict):
-        if value is not None and value not in program.consumers:
-            raise ExportError(f"training: there is no output {value!r} in the graph")
-    return [config.loss] + ([config.predict] if config.predict else [])
+    """The values the trained model returns: each objective's loss, then the prediction when there is one."""
+    for objective in config.objectives:
+        if objective.loss not in program.consumers:
+            where = objective.key("loss")
+            raise ExportError(f"training.{where}: there is no output {objective.loss!r} in the graph")
+    if config.predict is not None and config.predict not in program.consumers:
+        raise ExportError(f"training: there is no output {config.predict!r} in the graph")
+    losses = [objective.loss for objective in config.objectives]
+    return list(dict.fromkeys(losses + ([config.predict] if config.predict else [])))
