@@ -93,8 +93,8 @@ def render(instr: Instr, names: Mapping[str, str]) -> str:
     """One node's line(s) of code, given the names of its inputs, outputs and module."""
     template = instr.spec.template(instr.params, connected(instr))
     fields = {**instr.params, **names}
-    outs = [names[p] for p in instr.spec.outputs]
-    if any(f in instr.spec.outputs for f, _ in template_fields(template)):
+    outs = [names[p] for p in instr.outputs]
+    if any(f in instr.outputs for f, _ in template_fields(template)):
         return template.format(**fields)
     return f"{', '.join(outs)} = {template.format(**fields)}"
 
@@ -206,11 +206,11 @@ def python_source(
                 expr[instr.outs[0]] = f"self.{attr}"
                 continue
         names = {port: expr[arg] if arg else "None" for port, arg in zip(spec.inputs, instr.args)}
-        for port, value in zip(spec.outputs, instr.outs):
-            hint = instr.code_name if len(spec.outputs) == 1 else f"{instr.code_name}_{port}"
+        for port, value in zip(instr.outputs, instr.outs):
+            hint = instr.code_name if not spec.returns_tuple else f"{instr.code_name}_{port}"
             name = local.name(value, hint)
             # an output nothing reads (a GRU's `out` when only `h` is used): "_" marks it unused for linters
-            unused = len(spec.outputs) > 1 and not program.consumers[value] and value not in outputs
+            unused = spec.returns_tuple and not program.consumers[value] and value not in outputs
             names[port] = expr[value] = f"_{name}" if unused else name
         if spec.kind == "layer":
             names["module"] = f"self.{attributes[instr.node]}"
@@ -269,10 +269,12 @@ def node_function(instr: Instr) -> Callable[..., Any]:
     key = (instr.spec.type, repr(sorted(instr.params.items())), connected(instr))
     if key not in _node_functions:
         spec, ns = instr.spec, Namespace()
-        names = {port: ns.name(port, port) for port in (*spec.inputs, *spec.outputs)}
+        names = {port: ns.name(port, port) for port in (*spec.inputs, *instr.outputs)}
         names["module"] = ns.name("<module>", "module")
         line = render(instr, names)
-        result = ", ".join(names[p] for p in spec.outputs)
+        result = ", ".join(names[p] for p in instr.outputs)
+        if spec.returns_tuple and len(instr.outputs) == 1:
+            result += ","  # a tuple of one, as the shape rule and the pullbacks expect
         args = ", ".join(names[p] for p in spec.inputs)
         source = "\n".join(
             [

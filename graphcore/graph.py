@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from graphcore.events import Event
-from graphcore.registry import REGISTRY
+from graphcore.registry import REGISTRY, NodeSpec
 
 if TYPE_CHECKING:
     from graphcore.files.weights import Weights
@@ -236,8 +236,8 @@ class Graph:
             REGISTRY.get(self._by_id[src.node].type),
             REGISTRY.get(self._by_id[dst.node].type),
         )
-        if src_spec is not None and src.port not in src_spec.outputs:
-            return f"{src} is not an output of {src_spec.type}"
+        if src_spec is not None and src.port not in (ports := output_ports(src_spec, self._by_id[src.node])):
+            return f"{src} is not an output of {src_spec.type}{_which(src_spec, ports)}"
         if dst_spec is not None and dst.port not in dst_spec.inputs:
             return f"{dst} is not an input of {dst_spec.type}"
         if (current := self.source_of(dst)) is not None and current == src:
@@ -245,6 +245,17 @@ class Graph:
         if src.node == dst.node or (check_cycle and nx.has_path(self._network(), dst.node, src.node)):
             return f"{src} → {dst} would make a cycle"
         return None
+
+    def edges_lost(self, node_id: str, params: dict[str, Any]) -> list[tuple[PortRef, PortRef]]:
+        """The edges leaving ports that `node_id` would no longer have with `params` (chunk's chunks
+        made smaller): an edit that sets them removes these edges in the same step."""
+        spec = REGISTRY.get(self.node(node_id).type)
+        if spec is None or spec.output_ports is None:
+            return []
+        kept = spec.outputs_for(params)
+        return [
+            (src, dst) for src, dst in self.edges_of(node_id) if src.node == node_id and src.port not in kept
+        ]
 
     def unique_id(self, hint: str) -> str:
         """`hint`, or `hint2`, `hint3`, ... whichever is free."""
@@ -388,6 +399,16 @@ class Graph:
         """Replace the `training` section (the app's Train dock edits it through undo commands)."""
         self.training = copy.deepcopy(section)
         self.training_changed.emit()
+
+
+def output_ports(spec: NodeSpec, node: Node) -> tuple[str, ...]:
+    """The output ports `node` has: its type's, or what its params give (chunk's `chunks`)."""
+    return spec.outputs_for(node.params)
+
+
+def _which(spec: NodeSpec, ports: tuple[str, ...]) -> str:
+    """What a refusal adds for a type whose outputs follow its params: which ports these give."""
+    return f" with these params (its outputs are {', '.join(ports)})" if spec.output_ports else ""
 
 
 def _renamed_training(section: dict[str, Any], old: str, new: str) -> dict[str, Any]:

@@ -73,9 +73,9 @@ class ShapeInterpreter(Interpreter):
 
     def run_node(self, instr: Instr, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         result: Any = instr.spec.shape(*args, **instr.params)
-        if len(instr.spec.outputs) > 1:
+        if instr.spec.returns_tuple:
             return tuple(tuple(s) for s in result)
-        return tuple(tuple(result) for _ in instr.spec.outputs)
+        return (tuple(result),)
 
 
 def infer_shapes(program: Program) -> dict[str, Shape]:

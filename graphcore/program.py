@@ -31,9 +31,14 @@ class Instr:
     params: Mapping[str, Any]
     label: str = ""
 
+    @cached_property
+    def outputs(self) -> tuple[str, ...]:
+        """The node's output ports: its type's, or what its params give (chunk's chunks)."""
+        return self.spec.outputs_for(self.params)
+
     @property
     def outs(self) -> tuple[str, ...]:
-        return tuple(f"{self.node}.{p}" for p in self.spec.outputs)
+        return tuple(f"{self.node}.{p}" for p in self.outputs)
 
     @property
     def title(self) -> str:

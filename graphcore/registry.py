@@ -280,7 +280,10 @@ class TorchRule:
     An argument the type has no param for must keep its default, or the call is imported as an
     Opaque node. With `varargs` the last parameter also collects extra positionals (x.view(2, -1)).
     Modules give `read`: the type's params from the module's attributes, or None when the type
-    cannot express that module.
+    cannot express that module. `count` names a param that records how many results the call
+    returned where its arguments do not say (split by one size: the number of pieces); `scalars`
+    maps a port to the param that holds a plain number passed for it (`x ** 2` is pow with
+    exponent 2, not a Constant node feeding b).
     """
 
     function: str = ""
@@ -290,6 +293,8 @@ class TorchRule:
     rename: Mapping[str, str] = field(default_factory=dict, hash=False)  # hash=False: a spec stays hashable
     varargs: bool = False
     read: Callable[[Any], dict[str, Any] | None] | None = None
+    count: str = ""
+    scalars: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if sum(map(bool, (self.function, self.method, self.module))) != 1:
@@ -306,6 +311,13 @@ class TorchRule:
 # How a torch call's result maps to a type's output ports: "out", or a tuple such as
 # ("out", ("h", "c")) for an LSTM's (out, (h, c)).
 ResultPorts = str | tuple["ResultPorts", ...]
+
+MAX_OUTPUTS = 64  # output ports a type may compute from its params (chunk's chunks): more is a typo
+
+
+def numbered_outputs(count: int) -> tuple[str, ...]:
+    """out0, out1, ...: the ports of a type with `count` outputs, as files and code name them."""
+    return tuple(f"out{i}" for i in range(count))
 
 
 @dataclass(frozen=True)
@@ -325,7 +337,11 @@ class NodeSpec:
     `editable` is False for types whose params record something rather than ask for it (an op
     imported from PyTorch): the app shows them read-only. `torch_rules` are the torch calls and
     modules the type computes, which `graphcore import-torch` maps to it; `torch_result` is how such
-    a call's result maps to the output ports (default: the one port "out").
+    a call's result maps to the output ports (default: the one port "out"), or a function of the
+    params giving it. `output_ports`, when given, computes the output ports from the params (chunk's
+    `chunks`, split's sections): `outputs` is then what the default params give, and every reader
+    asks `outputs_for(params)`. It gets the params with defaults filled in, may assume they passed
+    `param_problems`, and must return at most MAX_OUTPUTS ports.
     """
 
     type: str
@@ -350,13 +366,36 @@ class NodeSpec:
     post_init: str | Callable[[Mapping[str, Any]], str] = ""
     editable: bool = True
     torch_rules: tuple[TorchRule, ...] = ()
-    torch_result: ResultPorts = "out"
+    torch_result: ResultPorts | Callable[[Mapping[str, Any]], ResultPorts] = "out"
+    output_ports: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = field(default=None, compare=False)
     examples: Callable[[random.Random], Sequence[Example]] | None = field(default=None, compare=False)
     _accepted: set[tuple[Any, ...]] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def is_source(self) -> bool:
         return self.kind in SOURCE_KINDS
+
+    @property
+    def returns_tuple(self) -> bool:
+        """Whether its code and shape rule give a tuple, one entry per output (even a single one)."""
+        return len(self.outputs) > 1 or self.output_ports is not None
+
+    def outputs_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The output ports a node of this type has with `params`. Params that do not pass
+        param_problems give `outputs` (validation reports them), so a typo never makes 10⁶ ports."""
+        if self.output_ports is None:
+            return self.outputs
+        if self.param_problems(params):
+            return self.outputs
+        return self.output_ports(self.with_defaults(params))[:MAX_OUTPUTS]
+
+    def result_ports(self, params: Mapping[str, Any]) -> ResultPorts:
+        """How a torch call's result maps to the output ports of a node with `params`."""
+        return (
+            self.torch_result(self.with_defaults(params))
+            if callable(self.torch_result)
+            else self.torch_result
+        )
 
     def template(self, params: Mapping[str, Any], connected: Collection[str] | None = None) -> str:
         """The code template. For a type with optional inputs, a `code` function also receives the

@@ -47,8 +47,8 @@ def check_value(program: Program, value: str) -> str:
                 f"{node} has several outputs ({', '.join(instr.outs)}): name one as node.port"
             )
         return instr.outs[0]
-    if port not in instr.spec.outputs:
-        raise SteppingError(f"{node} has no output {port!r} (outputs: {', '.join(instr.spec.outputs)})")
+    if port not in instr.outputs:
+        raise SteppingError(f"{node} has no output {port!r} (outputs: {', '.join(instr.outputs)})")
     return value
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore import collector
-from graphcore.graph import Graph, Node, PortRef
+from graphcore.graph import Graph, Node, PortRef, output_ports
 from graphcore.interpreter import ShapeInterpreter
 from graphcore.program import Instr, Program
 from graphcore.registry import REGISTRY, NodeSpec, Shape, ShapeError
@@ -81,6 +81,7 @@ def _validate(graph: Graph) -> Report:
                 problems.append(Diagnostic(node.id, port, "input is not connected"))
                 broken.add(node.id)
         wiring[node.id] = node, spec, sources
+    _check_sources(wiring, problems, broken)
     if graph.has_cycle():
         cycle = graph.find_cycle()
         problems.append(Diagnostic(cycle[0], None, "is on a cycle: " + " → ".join([*cycle, cycle[0]])))
@@ -90,6 +91,25 @@ def _validate(graph: Graph) -> Report:
 
 
 Wiring = tuple[Node, NodeSpec, list[PortRef | None]]  # a node, its type and what feeds each input port
+
+
+def _check_sources(wiring: dict[str, Wiring], problems: list[Diagnostic], broken: set[str]) -> None:
+    """Every edge starts at a port its node has: a param edit (chunk's chunks) can take ports away."""
+    for node, spec, sources in wiring.values():
+        for port, source in zip(spec.inputs, sources):
+            if source is None or source.node not in wiring:
+                continue
+            src_node, src_spec, _ = wiring[source.node]
+            ports = output_ports(src_spec, src_node)
+            if source.port not in ports:
+                problems.append(
+                    Diagnostic(
+                        node.id,
+                        port,
+                        f"reads {source}, which {src_node.id} does not have (its outputs are {', '.join(ports)})",
+                    )
+                )
+                broken.add(node.id)
 
 
 class _Shapes(ShapeInterpreter):

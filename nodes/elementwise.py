@@ -7,7 +7,7 @@ the rest let torch.func differentiate their code. The registry contract tests ch
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from graphcore._torch import torch
@@ -23,6 +23,9 @@ from graphcore.registry import (
     register,
     same_shape,
 )
+
+POW = {"input": "a", "self": "a", "exponent": "b"}  # torch.pow(input, exponent) -> ports a and b
+POW_SCALAR = {"b": "exponent"}  # x ** 2: the number is the exponent param, not a Constant feeding b
 
 
 def unbroadcast(grad: Any, like: Any) -> Any:
@@ -197,19 +200,54 @@ unary(
         *function_and_method("neg", "", X),
     ),
 )
-unary(
-    "pow",
-    "torch.pow({x}, {exponent!r})",
-    "xᵖ,  ∂/∂x = p·xᵖ⁻¹",
-    "Power with a fixed exponent (non-integer exponents need positive x).",
-    params=(Param("exponent", "float", 2.0, "The exponent p."),),
-    values="positive",
-    example=lambda r: {"exponent": r.choice([2.0, 3.0, 0.5, -1.0])},
-    aliases=("power", "**"),
-    torch_rules=(
-        TorchRule(function="operator.pow", signature="input, exponent", rename=X),
-        *function_and_method("pow", "exponent", X),
-    ),
+
+
+def pow_shape(a: Shape, b: Shape | None, *, exponent: float) -> Shape:
+    return a if b is None else broadcast(a, b)
+
+
+def pow_code(params: Mapping[str, Any], connected: Collection[str]) -> str:
+    """`a**b` when b is wired, else `a**2.0`: a power as a user writes it, spaced as ruff formats
+    simple operands (ports are names, the exponent a literal)."""
+    return "{a}**{b}" if "b" in connected else "{a}**{exponent!r}"
+
+
+def pow_examples(r: random.Random) -> list[Example]:
+    """Fixed exponents (any base for integer ones), then tensor exponents over positive bases: ∂/∂b
+    is aᵇ·ln a, which is NaN for a < 0."""
+    fixed = [
+        Example({"exponent": r.choice([2.0, 3.0, 0.5, -1.0])}, (*s, None), ("positive",))
+        for s in unary_shapes(r)
+    ]
+    fixed.append(Example({"exponent": r.choice([2.0, 3.0])}, (("N", r.randint(1, 4)), None)))
+    tensors = [Example({}, shapes, ("positive", "real")) for shapes in binary_shapes(r)]
+    return [*fixed, *tensors]
+
+
+register(
+    NodeSpec(
+        "pow",
+        "elementwise",
+        ("a", "b"),
+        ("out",),
+        pow_shape,
+        code=pow_code,
+        optional_inputs=("b",),
+        doc=(
+            "Power a to the b, broadcasting like torch.pow; with b unconnected the exponent param is b. "
+            "Like torch, ∂/∂b = aᵇ·ln a is NaN where a < 0 (and 0 where a = 0, b ≥ 0): wire b only "
+            "where a stays positive, and use the exponent param for a fixed power such as a square."
+        ),
+        formula="aᵇ,  ∂/∂a = b·aᵇ⁻¹,  ∂/∂b = aᵇ·ln a",
+        params=(Param("exponent", "float", 2.0, "The exponent b when input b is not connected."),),
+        examples=pow_examples,
+        aliases=("power", "**", "exponent"),
+        torch_rules=(
+            TorchRule(function="operator.pow", signature="input, exponent", rename=POW, scalars=POW_SCALAR),
+            TorchRule(function="torch.pow", signature="input, exponent", rename=POW, scalars=POW_SCALAR),
+            TorchRule(method="pow", signature="self, exponent", rename=POW, scalars=POW_SCALAR),
+        ),
+    )
 )
 unary(
     "square",

@@ -1,9 +1,10 @@
-"""Joins and splits: cat and stack merge two to six tensors, split and chunk cut one into two pieces.
+"""Joins and splits: cat and stack merge two to six tensors, split and chunk cut one into pieces.
 
 Like the other shape ops they only move values, so torch's gradients route them back and none
 declares a rule. cat and stack take inputs a and b, and optionally c to f: the generated call lists
 the connected ones in port order (`torch.cat([a, b, c], dim=1)`), so a join of two still reads
-`torch.cat([a, b], dim=1)`.
+`torch.cat([a, b], dim=1)`. split and chunk have one output per piece, out0 to out63 at most, as
+many as their params say (`NodeSpec.output_ports`), and unpack torch's tuple into them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from graphcore.exchange.torch_ops import X, function_and_method
 from graphcore.registry import (
+    MAX_OUTPUTS,
     Dim,
     Example,
     NodeSpec,
@@ -21,6 +23,7 @@ from graphcore.registry import (
     Shape,
     TorchRule,
     expect,
+    numbered_outputs,
     register,
     same_dim,
     show,
@@ -163,33 +166,64 @@ def _concrete(x: Shape, axis: int, what: str) -> int:
     return int(size)
 
 
-def split_shape(x: Shape, *, split_size_or_sections: int | list[int], dim: int) -> tuple[Shape, Shape]:
+def _pieces(x: Shape, axis: int, sizes: Sequence[int]) -> tuple[Shape, ...]:
+    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in sizes)
+
+
+def _unpacked(function: str, count: int) -> str:
+    """`{out0}, {out1}, {out2} = torch.chunk(...)`; a single piece unpacks as `[{out0}] = ...`."""
+    targets = ", ".join(f"{{{port}}}" for port in numbered_outputs(count))
+    return f"{targets if count > 1 else f'[{targets}]'} = {function}"
+
+
+def split_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    sections = params["split_size_or_sections"]
+    return numbered_outputs(len(sections) if isinstance(sections, list) else params["pieces"])
+
+
+def split_shape(
+    x: Shape, *, split_size_or_sections: int | list[int], pieces: int, dim: int
+) -> tuple[Shape, ...]:
     expect(len(x) > 0, "split needs a tensor of at least one dimension")
     axis = axis_of(dim, len(x), x)
     size = _concrete(x, axis, "split")
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
+        expect(step > 0, f"split_size_or_sections must be a positive size, not {step}")
+        count = max(1, -(-size // step))
         expect(
-            step < size <= 2 * step,
-            f"split into pieces of {step} along dim {dim} (size {size}) does not give exactly two pieces",
+            count == pieces,
+            f"split into pieces of {step} along dim {dim} (size {size}) gives {count} pieces, but pieces "
+            f"is {pieces}: set pieces to {count}, or give the sections as a list",
         )
-        sizes = [step, size - step]
+        sizes = [step] * (count - 1) + [size - step * (count - 1)]
     else:
         sizes = split_size_or_sections
         expect(
-            len(sizes) == 2 and sum(sizes) == size,
-            f"split sections {sizes} must be two sizes that add up to {size}, the size of dim {dim}",
+            len(sizes) <= MAX_OUTPUTS,
+            f"split_size_or_sections lists {len(sizes)} sections; at most {MAX_OUTPUTS} outputs are allowed",
         )
-    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in sizes)  # type: ignore[return-value]
+        expect(
+            sum(sizes) == size,
+            f"split sections {sizes} add up to {sum(sizes)}, but dim {dim} has size {size}",
+        )
+    return _pieces(x, axis, sizes)
 
 
-def chunk_shape(x: Shape, *, dim: int) -> tuple[Shape, Shape]:
+def chunk_shape(x: Shape, *, chunks: int, dim: int) -> tuple[Shape, ...]:
+    """torch.chunk makes pieces of ceil(size / chunks), which can give fewer than `chunks` of them
+    (size 6 in 4 chunks: 2, 2, 2): that is refused, so a node's outputs are always all there."""
     expect(len(x) > 0, "chunk needs a tensor of at least one dimension")
     axis = axis_of(dim, len(x), x)
     size = _concrete(x, axis, "chunk")
-    expect(size >= 2, f"chunk into two along dim {dim} needs a size of at least 2, not {size}")
-    first = -(-size // 2)
-    return tuple(tuple(s if i == axis else d for i, d in enumerate(x)) for s in (first, size - first))  # type: ignore
+    piece = -(-size // chunks)
+    count = chunks if size == 0 else -(-size // piece)
+    expect(
+        count == chunks,
+        f"chunk into {chunks} along dim {dim} (size {size}): torch makes pieces of {piece}, which gives "
+        f"only {count}; use chunks={count}, or split with a list of sections",
+    )
+    return _pieces(x, axis, [min(piece, size - i * piece) for i in range(chunks)])
 
 
 register(
@@ -199,34 +233,61 @@ register(
         ("x",),
         ("out0", "out1"),
         split_shape,
-        code="{out0}, {out1} = torch.split({x}, {split_size_or_sections!r}, dim={dim!r})",
+        code=lambda p: _unpacked(
+            "torch.split({x}, {split_size_or_sections!r}, dim={dim!r})", len(split_outputs(p))
+        ),
         params=(
             Param(
                 "split_size_or_sections",
                 "ints",
                 [1, 1],
-                "Size of the first piece, or the sizes of both.",
+                "The size of every piece (the last may be smaller), or a list of the pieces' sizes.",
                 min=0,
+            ),
+            Param(
+                "pieces",
+                "int",
+                2,
+                "How many pieces (outputs) cutting by one size gives; a list of sections gives one "
+                "output per section instead.",
+                min=1,
+                max=MAX_OUTPUTS,
             ),
             Param("dim", "int", 0, "The dimension to cut."),
         ),
-        doc="Cuts x into two pieces along dim.",
-        formula="[y₀; y₁] = x",
+        doc=(
+            "Cuts x into pieces along dim, one output each: by a list of sizes (one output per "
+            "section), or by one size (pieces says how many that gives)."
+        ),
+        formula="[y₀; y₁; …] = x",
         examples=lambda r: [
             Example({"split_size_or_sections": 3, "dim": 1}, (("N", 5),)),
             Example({"split_size_or_sections": [1, 3], "dim": -1}, (("N", 2, 4),)),
+            Example({"split_size_or_sections": [2, 1, 3], "dim": 1}, (("N", 6, 2),)),
+            Example({"split_size_or_sections": 2, "pieces": 4, "dim": 0}, ((r.choice([7, 8]), "N"),)),
+            Example({"split_size_or_sections": [4]}, ((4, 3),)),
         ],
         torch_rules=(
             TorchRule(
                 function="torch.split",
                 signature="tensor, split_size_or_sections, dim=0",
                 rename={"tensor": "x"},
+                count="pieces",
             ),
-            TorchRule(method="split", signature="self, split_size_or_sections, dim=0", rename=X),
+            TorchRule(
+                method="split", signature="self, split_size_or_sections, dim=0", rename=X, count="pieces"
+            ),
         ),
-        torch_result=("out0", "out1"),
+        torch_result=split_outputs,
+        output_ports=split_outputs,
     )
 )
+
+
+def chunk_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    return numbered_outputs(params["chunks"])
+
+
 register(
     NodeSpec(
         "chunk",
@@ -234,13 +295,27 @@ register(
         ("x",),
         ("out0", "out1"),
         chunk_shape,
-        code="{out0}, {out1} = torch.chunk({x}, 2, dim={dim!r})",
-        params=(Param("dim", "int", 0, "The dimension to halve."),),
-        doc="Cuts x into two halves along dim (the first is larger when the size is odd), e.g. μ and log σ².",
-        formula="[y₀; y₁] = x",
-        examples=lambda r: [Example({"dim": 1}, (("N", r.choice([4, 5])),)), Example({}, ((3, "N"),))],
-        aliases=("halve",),
-        torch_rules=function_and_method("chunk", "chunks=2, dim=0", X),
-        torch_result=("out0", "out1"),
+        code=lambda p: _unpacked("torch.chunk({x}, {chunks!r}, dim={dim!r})", p["chunks"]),
+        params=(
+            Param("chunks", "int", 2, "How many pieces (outputs).", min=1, max=MAX_OUTPUTS),
+            Param("dim", "int", 0, "The dimension to cut."),
+        ),
+        doc=(
+            "Cuts x into `chunks` pieces along dim, one output each; every piece has ceil(size / chunks) "
+            "elements but the last (e.g. halves: μ and log σ²). Where torch would make fewer pieces than "
+            "chunks (size 6 in 4), the node says so."
+        ),
+        formula="[y₀; y₁; …] = x",
+        examples=lambda r: [
+            Example({"dim": 1}, (("N", r.choice([4, 5])),)),
+            Example({}, ((3, "N"),)),
+            Example({"chunks": 3, "dim": -1}, (("N", 2, r.choice([7, 9])),)),
+            Example({"chunks": 4, "dim": 1}, (("N", 8),)),
+            Example({"chunks": 1}, ((3, "N"),)),
+        ],
+        aliases=("halve", "pieces"),
+        torch_rules=function_and_method("chunk", "chunks, dim=0", X),
+        torch_result=chunk_outputs,
+        output_ports=chunk_outputs,
     )
 )

@@ -194,14 +194,19 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def rebuild(self) -> None:
-        """Recompute size, texts and paths from the model node (after a label or param change).
+        """Recompute size, texts, paths and ports from the model node (after a label or param change:
+        chunk's `chunks` says how many outputs it has).
 
         The width follows the type, its ports and its params, never the label or the param values:
         renaming a node or editing a value leaves its ports where they are (long texts are elided).
         """
         self.prepareGeometryChange()
         spec, node = self.spec, self.node
-        inputs, outputs = (spec.inputs, spec.outputs) if spec else (tuple(self.inputs), tuple(self.outputs))
+        inputs, outputs = (
+            (spec.inputs, spec.outputs_for(node.params))
+            if spec
+            else (tuple(self.inputs), tuple(self.outputs))
+        )
         title_m, small_m = fonts()["title"][1], fonts()["small"][1]
         type_name = node.type if node.title != node.type else ""
         lines = param_lines(node, spec)

@@ -266,15 +266,21 @@ class Controller(QObject):
             self.message.emit(f"{node_id}.{name}: {problem}")
             return False
         if name not in node.params or node.params[name] != value:
-            self._push(
-                SetAttr(
-                    self.graph,
-                    node_id,
-                    "params",
-                    {**node.params, name: value},
-                    merge_key=f"{node_id}.params.{name}",
-                )
+            params = {**node.params, name: value}
+            lost = self.graph.edges_lost(node_id, params)  # from outputs the new params take away
+            setting = SetAttr(
+                self.graph, node_id, "params", params, merge_key=None if lost else f"{node_id}.params.{name}"
             )
+            if not lost:
+                self._push(setting)
+                return True
+            wires = ", ".join(edge_text(self.graph, src, dst) for src, dst in lost)
+            self.document.stack.beginMacro(f"{setting.text()}, disconnecting {wires}")
+            for src, dst in lost:
+                self._push(Disconnect(self.graph, src, dst))
+            self._push(setting)
+            self.document.stack.endMacro()
+            self.message.emit(f"{node_id}.{name} = {value}: disconnected {wires} (Undo brings them back)")
         return True
 
     def set_label(self, node_id: str, label: str) -> None:

@@ -215,7 +215,7 @@ class Inspector(QScrollArea):
             source = graph.source_of(PortRef(self.node_id, port))
             shape = report.shapes.get(str(source)) if source else None
             rows.append((port, f"← {_source_name(graph, source)}" if source else "← not connected", shape))
-        for port in spec.outputs if spec else ():
+        for port in spec.outputs_for(graph.node(self.node_id).params) if spec else ():
             rows.append((port, "→", report.shapes.get(f"{self.node_id}.{port}")))
         cells = "".join(
             f"<tr><td><b>{escape(port)}</b>&nbsp;</td><td>{escape(where)}&nbsp;</td>"
@@ -318,4 +318,4 @@ def _source_name(graph: Graph, source: PortRef) -> str:
     node = graph.node(source.node)
     spec = REGISTRY.get(node.type)
     name = short_name(node.label, node.id)
-    return f"{name}.{source.port}" if spec is None or len(spec.outputs) > 1 else name
+    return f"{name}.{source.port}" if spec is None or spec.returns_tuple else name

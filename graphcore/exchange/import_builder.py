@@ -294,13 +294,13 @@ class Builder:
         for port, arg in ports.items():
             if arg is not None:
                 self.connect(self.env[arg] if isinstance(arg, torch.fx.Node) else arg, node_id, port)
-        return self.outputs(node_id, type_)
+        return self.outputs(node_id, type_, params)
 
-    def outputs(self, node_id: str, type_: str) -> Any:
+    def outputs(self, node_id: str, type_: str, params: Mapping[str, Any]) -> Any:
         def refs(ports: Any) -> Any:
             return tuple(refs(p) for p in ports) if isinstance(ports, tuple) else Ref(f"{node_id}.{ports}")
 
-        return refs(self.rules.results.get(type_, "out"))
+        return refs(self.registry[type_].result_ports(params))
 
     def on_call_method(self, n: Any) -> Any:
         return self.on_call_function(n)
@@ -384,6 +384,9 @@ class Builder:
                     value = self.env[value] if isinstance(value, torch.fx.Node) else value
                     if not isinstance(value, Ref | Static | int | float) or isinstance(value, bool):
                         return None
+                    if name in rule.scalars and isinstance(value, int | float):  # x ** 2: a param
+                        params[rule.scalars[name]] = value
+                        continue
                     ports[name] = value
                 elif name in names:
                     params[name] = self.encode(value, None)
@@ -405,14 +408,18 @@ class Builder:
         if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
             type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
         params = self.fixed(params, n)
+        result = self.runs[0][n]
+        if rule.count and isinstance(result, tuple | list) and len(spec.outputs_for(params)) != len(result):
+            params[rule.count] = len(result)  # split by one size: the pieces the call made
         if self.registry[type_].param_problems(params):
             return None
-        if type_ in self.rules.results and len(self.runs[0][n]) != 2:
+        ports_of_result = self.registry[type_].result_ports(params)
+        if not isinstance(ports_of_result, str) and len(result) != len(ports_of_result):
             return None
         node_id = self.add(n.name, type_, params)
         for port, value in ports.items():
             self.connect(value, node_id, port)
-        return self.outputs(node_id, type_)
+        return self.outputs(node_id, type_, params)
 
     def index(self, n: Any, source: Ref) -> Ref:
         """x[i], x[a:b], x[::2], x[None], x[..., i], x[[0, 2]]: one select, narrow, index_select or

@@ -31,6 +31,8 @@ class Rule:
     defaults: Mapping[str, Any]
     varargs: str | None = None
     rename: Mapping[str, str] = field(default_factory=dict)
+    count: str = ""  # the param that records how many results the call returned (TorchRule.count)
+    scalars: Mapping[str, str] = field(default_factory=dict)  # port -> the param a plain number goes to
 
     def bind(self, args: list[Any], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
         """Argument name (renamed) -> value, as Python binds the call; None when it does not fit."""
@@ -99,10 +101,19 @@ def _signature(signature: str) -> tuple[tuple[str, ...], dict[str, Any]]:
     return tuple(names), defaults
 
 
-def rule(type_: str, signature: str, varargs: bool = False, **rename: str) -> Rule:
+def rule(
+    type_: str,
+    signature: str,
+    varargs: bool = False,
+    count: str = "",
+    scalars: Mapping[str, str] | None = None,
+    **rename: str,
+) -> Rule:
     """A rule from a Python parameter list: `rule("sum", "input, dim=None, keepdim=False", input="x")`."""
     names, defaults = _signature(signature)
-    return Rule(type_, names, dict(defaults), names[-1] if varargs else None, rename)
+    return Rule(
+        type_, names, dict(defaults), names[-1] if varargs else None, rename, count, dict(scalars or {})
+    )
 
 
 ModuleReader = Callable[[Any], dict[str, Any] | None]
@@ -115,7 +126,9 @@ class TorchTables:
     functions: dict[Any, Rule]  # function or operator -> rule
     methods: dict[str, Rule]  # Tensor method name -> rule
     modules: dict[type, tuple[str, ModuleReader]]  # nn.Module class -> (node type, param reader)
-    results: dict[str, ResultPorts]  # node type -> how its call's result maps to ports
+    results: dict[
+        str, ResultPorts | Callable[[Mapping[str, Any]], ResultPorts]
+    ]  # node type -> NodeSpec.torch_result
 
 
 def tables(registry: Mapping[str, NodeSpec]) -> TorchTables:
@@ -134,7 +147,14 @@ def tables(registry: Mapping[str, NodeSpec]) -> TorchTables:
             if declared.read is not None:
                 found.modules[key] = (spec.type, declared.read)
                 continue
-            made = rule(spec.type, declared.signature, declared.varargs, **declared.rename)
+            made = rule(
+                spec.type,
+                declared.signature,
+                declared.varargs,
+                declared.count,
+                declared.scalars,
+                **declared.rename,
+            )
             if declared.method:
                 found.methods[key] = made
             else:

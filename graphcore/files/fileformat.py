@@ -26,7 +26,7 @@ from graphcore.graph import EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, Registry, require_library, shorten
 
 FORMAT = "backprop-studio-graph"
-VERSION = 1
+VERSION = 2  # 2: pow's base port x became a (migrations.pow_base_is_a)
 SCHEMA_FILE = "schema/graph-v1.schema.json"
 TOP_KEYS = {"format", "version", "nodes", "edges", "training", "meta", "weights"}
 
@@ -369,14 +369,17 @@ def graph_from_dict(data: Any, registry: Registry = REGISTRY) -> Graph:
     for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
         if isinstance(data.get(key), list) and len(data[key]) > limit:
             raise _fail(key, f"{len(data[key]):,} entries; at most {limit:,} are read")
-    if version != VERSION or not _plain(data):
-        _check_limits(data)
+    plain = _plain(data)  # a migration keeps a plain file plain: it renames, never adds odd values
+    if version != VERSION or not plain:
+        if not plain:
+            _check_limits(data)
         if version < VERSION:
             try:
                 data = migrations.upgrade(data, version, VERSION)
             except migrations.MigrationError as error:
                 raise FileFormatError(str(error)) from None
-        _check_schema(data, newer=version > VERSION)
+        if not plain or version > VERSION:
+            _check_schema(data, newer=version > VERSION)
     graph = Graph()
     graph.format_version = version
     graph.unread = {k: v for k, v in data.items() if k not in TOP_KEYS}

@@ -36,7 +36,7 @@ NEURON_WIRES = [
     ("z.out", "t.x"),
     ("y.out", "r.a"),
     ("t.out", "r.b"),
-    ("r.out", "sq.x"),
+    ("r.out", "sq.a"),
     ("half.out", "L.a"),
     ("sq.out", "L.b"),
 ]

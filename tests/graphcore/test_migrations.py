@@ -36,8 +36,8 @@ def old_file():
     }
 
 
-def test_today_there_is_nothing_to_migrate():
-    assert migrations.MIGRATIONS == {} and fileformat.VERSION == 1
+def test_every_older_version_has_its_step():
+    assert sorted(migrations.MIGRATIONS) == list(range(1, fileformat.VERSION))
 
 
 def test_migrations_run_in_order_and_set_each_version(two_migrations):

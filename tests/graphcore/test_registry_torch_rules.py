@@ -62,7 +62,7 @@ def test_rules_bind_to_the_types_ports_and_params(spec):
         assert required <= names | {"tensors"}, (declared.key, required - names)
         connected = {made.rename.get(n, n) for n in made.names} & set(spec.inputs)
         assert connected or "tensors" in made.names, f"{declared.key} feeds no input port of {spec.type}"
-    assert set(_ports(spec.torch_result)) <= set(spec.outputs)
+    assert set(_ports(spec.result_ports(spec.defaults()))) <= set(spec.outputs)
 
 
 def _tiny(type_: str, *rules: TorchRule) -> NodeSpec:

@@ -248,9 +248,9 @@ def test_templates_write_params_with_repr(type_):
     """Every template field naming a param uses !r: a param's value reaches code only as a literal."""
     spec = REGISTRY[type_]
     names = {p.name for p in spec.params}
-    allowed = {*spec.inputs, *spec.outputs, "module"}
     for example in examples_of(spec):
         params = spec.with_defaults(example.params)
+        allowed = {*spec.inputs, *spec.outputs_for(params), "module"}
         connected = {p for p, shape in zip(spec.inputs, example.shapes, strict=True) if shape is not None}
         templates = [spec.template(params, connected), spec.post_init_template(params)]
         if isinstance(spec.init, str):
