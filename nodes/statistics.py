@@ -80,7 +80,9 @@ register(
         aliases=("unit vector", "l2 normalize"),
         torch_rules=(
             TorchRule(
-                function="torch.nn.functional.normalize", signature="input, p=2.0, dim=1, eps=1e-12, out=None", rename=X
+                function="torch.nn.functional.normalize",
+                signature="input, p=2.0, dim=1, eps=1e-12, out=None",
+                rename=X,
             ),
         ),
     )

@@ -92,7 +92,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import_torch(args: argparse.Namespace) -> int:
     from graphcore.exchange.importer import ImportTorchError, import_from_file
+    from graphcore.files.atomic_write import SaveError
     from graphcore.files.fileformat import dumps, graph_to_dict
+    from graphcore.files.weights import write_beside
 
     try:
         cls, result = import_from_file(args.module, args.args or (), args.kwargs, batch=args.batch)
@@ -102,7 +104,18 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
     graph.meta["name"] = cls.__name__
     report = validate(graph)
     if args.output:
+        if graph.weights is not None:  # the module's weights, beside the graph file that names them
+            try:
+                write_beside(Path(args.output), graph.weights)
+            except SaveError as error:
+                raise UsageError(str(error)) from None
         write(args.output, dumps(graph))
+    elif graph.weights is not None:
+        graph.weights = None
+        result.notes.append(
+            "without --output the module's weights are not written: its layers start from other weights "
+            "than the module's, an init scheme and the seed"
+        )
     data = {
         "ok": report.ok,
         "nodes": len(graph),

@@ -35,7 +35,9 @@ class ImportResult:
     opaque: list[tuple[str, str]] = field(default_factory=list)  # (node id, torch call) with no node type
     notes: list[str] = field(default_factory=list)
     layers: dict[str, str] = field(default_factory=dict)  # layer node id -> the module's submodule name
-    attributes: dict[str, str] = field(default_factory=dict)  # Parameter/Constant node id -> its tensor's name
+    attributes: dict[str, str] = field(
+        default_factory=dict
+    )  # Parameter/Constant node id -> its tensor's name
     returned: list[str] = field(default_factory=list)  # the values forward returns ("node.port"), in order
 
 
@@ -427,8 +429,12 @@ class Builder:
         raw = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
         keys = [self.index_key(key, n) for key in raw]
         shapes = [list(value.shape) for value in self.values[source]]  # the indexed value, in each run
-        if keys.count(Ellipsis) > 1 or len(shapes[0]) < sum(k is not None and k is not Ellipsis for k in keys):
-            raise ImportTorchError(f"{n.name}{self.where(n)}: indexing with {raw!r} has more keys than dimensions")
+        if keys.count(Ellipsis) > 1 or len(shapes[0]) < sum(
+            k is not None and k is not Ellipsis for k in keys
+        ):
+            raise ImportTorchError(
+                f"{n.name}{self.where(n)}: indexing with {raw!r} has more keys than dimensions"
+            )
         if Ellipsis in keys:
             at = keys.index(Ellipsis)
             keys[at : at + 1] = [slice(None)] * (len(shapes[0]) - len(keys) + 1 + keys.count(None))
@@ -466,7 +472,9 @@ class Builder:
             try:
                 return merge_runs(found.runs)
             except _NotLiteral:
-                raise ImportTorchError(f"{n.name}{self.where(n)}: an index {key.name} that is no number") from None
+                raise ImportTorchError(
+                    f"{n.name}{self.where(n)}: an index {key.name} that is no number"
+                ) from None
         if isinstance(key, list | tuple):
             if not all(isinstance(k, int) and not isinstance(k, bool) for k in key):
                 raise ImportTorchError(f"{n.name}{self.where(n)}: indexing with {key!r}: a list of ints only")

@@ -24,6 +24,7 @@ from typing import Any
 import graphcore
 from graphcore._torch import torch
 from graphcore.exchange.import_builder import Builder, ImportResult, ImportTorchError, module_params
+from graphcore.exchange.import_weights import keep_weights
 from graphcore.exchange.torch_ops import Rule, TorchTables, tables
 from graphcore.registry import REGISTRY, Registry, require_library
 
@@ -205,7 +206,7 @@ def _attribute(root: Any, target: str) -> Any:
 def _is_library(filename: str) -> bool:
     path = Path(filename).resolve()
     return filename.startswith("<") or any(
-        path.is_relative_to(Path(package.__file__).parent) for package in (torch, graphcore)
+        path.is_relative_to(Path(str(package.__file__)).parent) for package in (torch, graphcore)
     )
 
 
@@ -333,7 +334,7 @@ def import_module(
         gm.train(training)
     builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers, registry, rules)
     result = builder.build()
-    _compare_weights(result, result.layers, gm)
+    keep_weights(result, gm)
     return result
 
 
@@ -368,27 +369,3 @@ def import_from_file(
         raise ImportTorchError(f'{labels[1]}: expected a JSON object such as {{"hidden": 16}}')
     module = instantiate(cls, kwargs)
     return cls, import_module(module, inputs, batch=batch, source=source, namespace=namespace)
-
-
-def _compare_weights(result: ImportResult, layers: Mapping[str, str], module: Any) -> None:
-    """Say when the graph's layers, built from its seed, start from other weights than the module has."""
-    if not layers:
-        return
-    from graphcore.program import lower
-    from graphcore.runtime import Runtime
-    from graphcore.validate import validate
-
-    if not validate(result.graph).ok:
-        return
-    runtime = Runtime(lower(result.graph), dtype="float32", device="cpu")
-    differ = []
-    for node_id, name in layers.items():
-        ours = runtime.module_of(runtime.program.by_node[node_id]).state_dict()
-        theirs = module.get_submodule(name).state_dict()
-        if ours.keys() != theirs.keys() or any(not torch.equal(ours[k], theirs[k].float()) for k in ours):
-            differ.append(node_id)
-    if differ:
-        result.notes.append(
-            f"{len(differ)} of {len(layers)} layers ({', '.join(differ)}) start from other weights than the "
-            "module's: a graph file records how layer weights start (an init scheme and the seed), not values"
-        )

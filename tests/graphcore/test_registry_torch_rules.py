@@ -9,6 +9,7 @@ from graphcore.registry import REGISTRY, NodeSpec, TorchRule, register, same_sha
 # Types deliberately without a torch-import rule, each with the reason. Every other type must declare
 # at least one `torch_rules` entry, so a new type either says how torch computes it or says why not.
 WITHOUT_TORCH = {
+    "index_select": "the importer makes one from indexing by a list or a step (x[:, [0, 2]], x[::2])",
     "Input": "the importer makes one from each forward argument (an fx placeholder)",
     "Parameter": "the importer makes one from each learned tensor the module reads (get_attr)",
     "Constant": "the importer makes one from each buffer or literal tensor the module reads",
