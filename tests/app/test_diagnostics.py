@@ -63,9 +63,9 @@ def test_a_problem_inside_a_collapsed_group_shows_the_group(neuron: MainWindow, 
     neuron.controller.toggle_collapsed(group)
     neuron.controller.set_param("sq", "exponent", None)  # refused: exponent must be given
     neuron.scene.select_nodes(["r"])
-    neuron.controller.delete_selection()  # leaves sq.x, inside the collapsed group, unconnected
+    neuron.controller.delete_selection()  # leaves sq.a, inside the collapsed group, unconnected
     panel = neuron.diagnostics
-    row = next(i for i, m in enumerate(panel.messages()) if m.startswith("sq.x"))
+    row = next(i for i, m in enumerate(panel.messages()) if m.startswith("sq.a"))
     rect = panel.list.visualItemRect(panel.list.item(row))
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert [b.group_id for b in neuron.scene.selected_backdrops()] == [group]

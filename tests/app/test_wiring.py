@@ -36,8 +36,8 @@ def test_candidate_port_lights_green_or_red_while_dragging(neuron: MainWindow):
     relu = add(neuron, "relu", 700, 400)
     view, scene = neuron.view, neuron.scene
     mouse(view, QEvent.Type.MouseButtonPress, port_pos(neuron, f"{relu}.out", True))
-    mouse(view, QEvent.Type.MouseMove, port_pos(neuron, "sq.x", False), Qt.MouseButton.NoButton)
-    assert scene.nodes["sq"].inputs["x"].highlight == "ok"
+    mouse(view, QEvent.Type.MouseMove, port_pos(neuron, "sq.a", False), Qt.MouseButton.NoButton)
+    assert scene.nodes["sq"].inputs["a"].highlight == "ok"
     assert scene.wire.isVisible()
     mouse(view, QEvent.Type.MouseMove, port_pos(neuron, "w.out", True), Qt.MouseButton.NoButton)
     assert scene.nodes["sq"].inputs["x"].highlight is None

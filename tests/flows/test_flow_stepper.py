@@ -87,7 +87,7 @@ def test_step_to_the_end_and_back_then_an_optimizer_step(window: MainWindow, exa
     assert window.run_tools.stepper.session.at_end and window.run_tools.actions["optimizer_step"].isEnabled()
     if name == "sigmoid_neuron_l2":  # w feeds w·x and w²: its badge shows the two gradients summed
         text = window.run_tools.stepper_panel.text
-        assert "Contributions" in text and "via (w·x).a" in text and "via w².x" in text
+        assert "Contributions" in text and "via (w·x).a" in text and "via w².a" in text
         assert expected[-1]["w"] == "= 0.5\n∂ -0.03886"  # −0.1389 through w·x, +0.1 through w²
     for step in range(len(expected) - 1, 0, -1):  # and back, to the first step
         click(window, "step_back")

@@ -38,7 +38,7 @@ def test_l2_example_accumulates_the_weight_that_feeds_two_nodes():
     program = program_of("sigmoid_neuron_l2.json")
     steps = backward_schedule(program, "L.out", ["w", "b"])
     accumulate = [s for s in steps if s.phase == "accumulate"]
-    assert [(s.node, s.reads, s.writes) for s in accumulate] == [("w", ("wx.a", "w2.x"), ("w.out",))]
+    assert [(s.node, s.reads, s.writes) for s in accumulate] == [("w", ("wx.a", "w2.a"), ("w.out",))]
     # restricted to what lies between w, b and L: x, y and the constants get no gradient
     written = {w for s in steps for w in s.writes}
     assert "wx.b" not in written and "r.a" not in written and "L.a" in written
