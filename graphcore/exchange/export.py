@@ -22,6 +22,7 @@ from typing import Any
 from graphcore.codegen import GeneratedModule, class_name_from, python_source
 from graphcore.exchange import export_weights
 from graphcore.exchange.export_training import ExportError, check_outputs, format_expression, training_code
+from graphcore.feeds import SMALL_INDEX, index_range
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
 from graphcore.training.code import literal
@@ -94,7 +95,7 @@ def _shape_code(shape: list[Any]) -> str:
 
 def inputs_code(program: Program, generated: GeneratedModule) -> str:
     """INPUTS, and example_inputs() with the `noise` helper it needs when an Input has no value."""
-    table, values, noisy = [], [], False
+    table, values, noisy, indexed = [], [], False, False
     for node, argument in zip(generated.inputs, generated.arguments):
         params = program.by_node[node].params
         declared: dict[str, Any] = {"shape": params["shape"]}
@@ -105,7 +106,11 @@ def inputs_code(program: Program, generated: GeneratedModule) -> str:
             declared["value"] = params["value"]
             value = f"torch.tensor({literal(params['value'])}, dtype={kind})"
         elif kind == "torch.long":
-            value = f"torch.zeros({_shape_code(params['shape'])}, dtype=torch.long)"
+            indexed = True
+            found = index_range(program, node)
+            bound = max(1, found.bound) if found is not None else SMALL_INDEX
+            seed = f"seed * 1_000_003 + {zlib.crc32(node.encode())}"
+            value = f"indices({_shape_code(params['shape'])}, {bound}, {seed})"
         else:
             noisy = True
             seed = f"seed * 1_000_003 + {zlib.crc32(node.encode())}"
@@ -124,6 +129,15 @@ def inputs_code(program: Program, generated: GeneratedModule) -> str:
             '    """Standard normal values from a generator of their own, so a seed fixes them."""',
             "    generator = torch.Generator().manual_seed(seed)",
             "    return torch.randn(shape, generator=generator, dtype=dtype)",
+            "",
+            "",
+        ]
+    if indexed:
+        lines += [
+            "def indices(shape, bound, seed):",
+            '    """Valid indices below bound (what reads them accepts), from a generator of their own."""',
+            "    generator = torch.Generator().manual_seed(seed)",
+            "    return torch.randint(0, bound, shape, generator=generator, dtype=torch.long)",
             "",
             "",
         ]
