@@ -15,7 +15,8 @@ def read_digits(*, limit: int | None = None, flatten: bool = False) -> LabelledI
     """x [n, 1, 8, 8] in [0, 1] (or [n, 64]), y int64 digits 0 to 9; the first `limit` samples."""
     limit = checked_limit(limit)
     try:
-        from sklearn.datasets import load_digits  # optional, and slow to import: only when asked
+        # optional, and slow to import: only when asked
+        from sklearn.datasets import load_digits
     except ImportError:
         raise DatasetError(f"the digits dataset needs scikit-learn: {INSTALL}") from None
     digits = load_digits()

@@ -87,7 +87,8 @@ def _checked_size(size: Any) -> tuple[int, int]:
 
 def _pillow(path: Path) -> Any:
     try:
-        from PIL import Image  # optional: only a folder of images needs it
+        # optional: only a folder of images needs it
+        from PIL import Image
     except ImportError:
         raise DatasetError(f"{shown(path)}: reading a folder of images needs Pillow: {INSTALL}") from None
     return Image
