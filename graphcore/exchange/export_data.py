@@ -124,7 +124,9 @@ def reader_code(name: str, config: Mapping[str, Any], base_dir: Path) -> tuple[s
         load = [*constants, "", "", *load]
     if constants and "from pathlib import Path" not in imports:
         imports.append("from pathlib import Path")
-    return "\n\n\n".join([*texts, source_text(datasets.split), "\n".join(load)]), imports
+    # the readers' text as graphcore has it, at the project's line length rather than ruff's default
+    readers = "\n".join(["# fmt: off", "\n\n\n".join(texts), "# fmt: on"])
+    return "\n\n\n".join([readers, source_text(datasets.split), "\n".join(load)]), imports
 
 
 def _resolved(path: str, base_dir: Path) -> Path:
