@@ -107,35 +107,56 @@ WIDTH = 88  # ruff's default line length: the exported file is ruff-formatted wi
 
 
 def format_expression(text: str, prefix: str, suffix: str = "", width: int = 88) -> list[str]:
-    """Lines for `prefix + text + suffix`: whole when it fits, else each call or list opened up,
-    its arguments on one line or, failing that, one per line with a trailing comma (ruff's style)."""
+    """Lines for `prefix + text + suffix` as ruff format writes them: whole when it fits; else a
+    call's arguments on one line inside its brackets or, failing that, one per line with a trailing
+    comma; a list or dict literal one item per line; each item opened up in turn."""
     node = ast.parse(text, mode="eval").body
     indent = prefix[: len(prefix) - len(prefix.lstrip())]
-    flat = prefix + ast.unparse(node) + suffix
-    if len(flat) <= width or not isinstance(node, ast.Call | ast.List | ast.Dict):
-        return [flat]
-    if isinstance(node, ast.Call):
-        items = [*map(ast.unparse, node.args), *(f"{k.arg}={ast.unparse(k.value)}" for k in node.keywords)]
-        opening, closing = f"{prefix}{ast.unparse(node.func)}(", f"{indent})" + suffix
-    elif isinstance(node, ast.Dict):
-        items = [
-            f"**{ast.unparse(v)}" if k is None else f"{ast.unparse(k)}: {ast.unparse(v)}"
-            for k, v in zip(node.keys, node.values)
-        ]
-        opening, closing = f"{prefix}{{", f"{indent}}}" + suffix
-        return [opening, *(f"{indent}    {item}," for item in items), closing]
-    else:
-        items = list(map(ast.unparse, node.elts))
-        opening, closing = f"{prefix}[", f"{indent}]" + suffix
     inner = indent + "    "
+    flat = prefix + ast.unparse(node) + suffix
+    if len(flat) <= width:
+        return [flat]
+    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Call) and isinstance(node.right, ast.Call):
+        return _format_sum_of_calls(node, prefix, suffix, width)
+    if isinstance(node, ast.Dict):
+        lines = [f"{prefix}{{"]
+        for key, entry in zip(node.keys, node.values, strict=True):
+            head = f"{inner}**" if key is None else f"{inner}{ast.unparse(key)}: "
+            lines += format_expression(ast.unparse(entry), head, ",", width)
+        return [*lines, f"{indent}}}" + suffix]
+    if isinstance(node, ast.List):
+        lines = [f"{prefix}["]
+        for item in node.elts:
+            lines += format_expression(ast.unparse(item), inner, ",", width)
+        return [*lines, f"{indent}]" + suffix]
+    if not isinstance(node, ast.Call):
+        return [flat]
+    items = [*map(ast.unparse, node.args), *(f"{k.arg}={ast.unparse(k.value)}" for k in node.keywords)]
+    opening, closing = f"{prefix}{ast.unparse(node.func)}(", f"{indent})" + suffix
     if len(inner + ", ".join(items)) <= width:
         return [opening, inner + ", ".join(items), closing]
     lines = [opening]
-    for item in items:
-        name, equals, value = item.partition("=")
+    for argument in items:
+        name, equals, value = argument.partition("=")
         keyword = equals and name.isidentifier()
-        lines += format_expression(value if keyword else item, inner + (f"{name}=" if keyword else ""), ",")
+        lines += format_expression(
+            value if keyword else argument, inner + (f"{name}=" if keyword else ""), ","
+        )
     return [*lines, closing]
+
+
+OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+
+def _format_sum_of_calls(node: ast.BinOp, prefix: str, suffix: str, width: int) -> list[str]:
+    """`f(...) + g(...)` too long for a line: each call opened, the operator after the first's
+    closing bracket (`) + g(`), as ruff format writes two BCE terms summed."""
+    indent = prefix[: len(prefix) - len(prefix.lstrip())]
+    left = format_expression(ast.unparse(node.left), prefix, "", width)
+    operator = OPERATORS.get(type(node.op))
+    if len(left) == 1 or operator is None:
+        return [prefix + ast.unparse(node) + suffix]
+    return [*left[:-1], *format_expression(ast.unparse(node.right), f"{indent}) {operator} ", suffix, width)]
 
 
 def code_lines(line: str, indent: int, comment: str = "") -> list[str]:

@@ -120,7 +120,7 @@ def train(args):
     network = model
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
-        network = DistributedDataParallel(model, device_ids=device_ids$ddp_options)
+        network = $ddp_call
     $optimizers
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed + rank)
@@ -255,6 +255,9 @@ def evaluate(model, data, fixed):
 def outputs_of(returned):
     """The model's outputs as a tuple (a model with one output returns it alone)."""
     return returned if isinstance(returned, tuple) else (returned,)'''
+DDP_FINDING_UNUSED = """DistributedDataParallel(
+            model, device_ids=device_ids, find_unused_parameters=True
+        )"""
 OPTIMIZER_SEVERAL = """named = list(model.named_parameters())
     groups = [[p for name, p in named if name in o["parameters"]] for o in OBJECTIVES]
     optimizers = make_optimizers(groups)
@@ -263,7 +266,8 @@ STEP_SEVERAL = """values, finite = {}, True
             for objective, parameters, optimizer, scheduler in zip(
                 OBJECTIVES, groups, optimizers, schedulers
             ):
-                if step % objective["every"]:  # due on the first step and every k-th after it
+                # due on the first step and every k-th after it
+                if step % objective["every"]:
                     continue
                 model.zero_grad(set_to_none=True)
                 loss = outputs_of(network(**fixed, **batch))[objective["output"]]
@@ -368,7 +372,8 @@ def training_code(
             "evaluate": EVALUATE_SEVERAL,
             "optimizers": OPTIMIZER_SEVERAL,
             "train_step": STEP_SEVERAL,
-            "ddp_options": ", find_unused_parameters=True",  # an objective's pass leaves others' weights out
+            # an objective's pass leaves the others' weights out of its graph
+            "ddp_call": DDP_FINDING_UNUSED,
         }
     else:
         functions, pieces = _one_loss_code(config)
@@ -419,7 +424,7 @@ def _one_loss_code(config: TrainingConfig) -> tuple[str, dict[str, str]]:
         "evaluate": evaluate,
         "optimizers": OPTIMIZER_ONE,
         "train_step": STEP_ONE.substitute(train_forward=forward),
-        "ddp_options": "",
+        "ddp_call": "DistributedDataParallel(model, device_ids=device_ids)",
     }
     return optimizer + "\n\n\n" + scheduler, pieces
 

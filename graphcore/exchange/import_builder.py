@@ -322,7 +322,7 @@ class Builder:
             return self.index(n, first)
         if n.target is getattr and isinstance(first, tuple) and n.args[1] == "values":
             return first[0]  # x.max(dim).values
-        if isinstance(first, Ref) and self.converts_to_own_dtype(n, first):
+        if isinstance(first, Ref) and (self.converts_to_own_dtype(n, first) or self.read_as_mask(n)):
             return first
         if isinstance(first, Ref) and (values := self.values_only(n, first)) is not None:
             return values
@@ -346,14 +346,28 @@ class Builder:
             before.dtype == after.dtype or (before.is_floating_point() and after.is_floating_point())
         )
 
+    @staticmethod
+    def read_as_mask(n: Any) -> bool:
+        """m.bool() read only as masked_fill's mask or where's condition: those nodes test m ≠ 0
+        themselves, so the cast is no node (an exported graph writes it for an integer mask)."""
+        if n.op != "call_method" or n.target != "bool" or not n.users:
+            return False
+        return all(
+            (u.op == "call_method" and u.target == "masked_fill" and u.args[1:2] == (n,))
+            or (u.target is torch.where and u.args[:1] == (n,))
+            for u in n.users
+        )
+
     def values_only(self, n: Any, source: Ref) -> Ref | tuple[Ref] | None:
         """x.max(dim) and x.min(dim) give (values, indices); when only the values are read, they are
         the max or min reduction along dim (torch.amax)."""
         name = n.target if n.op == "call_method" else getattr(n.target, "__name__", "")
         if name not in ("max", "min") or getattr(torch, name) is not n.target and n.op != "call_method":
             return None
-        reads = [(u.target, u.args[1]) for u in n.users]
-        if not isinstance(self.runs[0][n], tuple) or any(r not in VALUES_READS for r in reads):
+        if not isinstance(self.runs[0][n], tuple):
+            return None  # x.max(): one tensor, the reduction over everything
+        reads = [(u.target, u.args[1] if len(u.args) > 1 else None) for u in n.users]
+        if any(r not in VALUES_READS for r in reads):
             return None
         bound = REDUCE_ALONG.bind(list(n.args), dict(n.kwargs))
         if bound is None or not all(isinstance(bound[k], int) for k in ("dim", "keepdim")):
@@ -407,6 +421,8 @@ class Builder:
             params["shape"] = [-1 if isinstance(d, str) else d for d in shape]
         if type_ == "masked_fill" and isinstance(params["value"], float) and math.isinf(params["value"]):
             params = {"value": 0.0, "fill": "-inf" if params["value"] < 0 else "inf"}  # files hold no ±inf
+        if type_ == "layer_norm" and isinstance(dims := params["normalized_shape"], list) and len(dims) == 1:
+            params["normalized_shape"] = dims[0]  # (k,): one size, as the LayerNorm layer's reader writes it
         if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
             type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
         params = self.fixed(params, n)

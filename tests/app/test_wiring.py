@@ -40,7 +40,7 @@ def test_candidate_port_lights_green_or_red_while_dragging(neuron: MainWindow):
     assert scene.nodes["sq"].inputs["a"].highlight == "ok"
     assert scene.wire.isVisible()
     mouse(view, QEvent.Type.MouseMove, port_pos(neuron, "w.out", True), Qt.MouseButton.NoButton)
-    assert scene.nodes["sq"].inputs["x"].highlight is None
+    assert scene.nodes["sq"].inputs["a"].highlight is None
     assert scene.nodes["w"].outputs["out"].highlight == "bad"
     assert "both outputs" in neuron.statusBar().currentMessage()
     mouse(

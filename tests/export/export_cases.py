@@ -99,3 +99,20 @@ def losses_printed(text: str) -> list[float]:
             assert int(words[1]) == len(values) + 1, f"steps out of order: {line!r}"
             values.append(float(words[3]))
     return values
+
+
+def objective_losses_printed(text: str) -> dict[str, list[float]]:
+    """Each objective's per-step losses from a script training several
+    (`step 3 discriminator loss 1.4, generator loss 0.61`)."""
+    losses: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        if head != "step" or " loss " not in rest:
+            continue
+        step, _, terms = rest.partition(" ")
+        for term in terms.split(", "):
+            name, _, value = term.rpartition(" loss ")
+            values = losses.setdefault(name, [])
+            assert int(step) == len(values) + 1, f"steps out of order: {line!r}"
+            values.append(float(value))
+    return losses
