@@ -42,6 +42,7 @@ from graphcore.cli.common import (
 from graphcore.cli.exchange import EXCHANGE_COMMANDS, add_exchange_parsers
 from graphcore.program import Program
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
+from graphcore.training.config import PRECISIONS
 
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE
 MAX_BATCH = 1_000_000
@@ -215,15 +216,31 @@ def cmd_jacobian(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_bar(progress: Any) -> None:
+def progress_line(progress: Any) -> str:
+    """Where a run is: its steps, epoch and latest loss, or each objective's latest loss by name."""
     done = progress.step / max(1, progress.total_steps)
     bar = "█" * int(done * 30) + "·" * (30 - int(done * 30))
-    loss = progress.losses[-1][1] if progress.losses else float("nan")
-    print(
-        f"\r{bar} {progress.step}/{progress.total_steps}  epoch {progress.epoch}  loss {loss:.4g}",
-        end="",
-        file=sys.stderr,
-        flush=True,
+    if len(progress.objectives) > 1:
+        losses = "  ".join(
+            f"{name} loss {values[-1][1]:.4g}" for name, values in progress.objectives.items() if values
+        )
+    else:
+        losses = f"loss {progress.losses[-1][1] if progress.losses else float('nan'):.4g}"
+    return f"{bar} {progress.step}/{progress.total_steps}  epoch {progress.epoch}  {losses}"
+
+
+def _progress_bar(progress: Any) -> None:
+    print(f"\r{progress_line(progress)}", end="", file=sys.stderr, flush=True)
+
+
+def last_losses(objectives: dict[str, list[float | None]]) -> str:
+    """Each objective's loss at its last step, for the summary of a run with several."""
+    last = {
+        name: next((v for v in reversed(values) if v is not None), None)
+        for name, values in objectives.items()
+    }
+    return "last step: " + ", ".join(
+        f"{name} loss {value:.4g}" for name, value in last.items() if value is not None
     )
 
 
@@ -240,6 +257,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             ("steps", args.steps),
             ("seed", args.seed),
             ("device", args.device),
+            ("precision", args.precision),
+            ("compile", args.compile),
         )
         if value is not None
     }
@@ -256,6 +275,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if show_bar:
         print(file=sys.stderr)
     lines = [f"{result.stopped} after {plural(len(result.losses), 'step')} in {result.wall_time:.2f} s"]
+    if len(result.objectives) > 1:
+        lines.append(last_losses(result.objectives))
     for split, metrics in (("train", result.train), ("validation", result.validation)):
         if metrics:
             lines.append(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
@@ -289,6 +310,18 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=SEED, help="seed for weights, data order and generated data")
             p.add_argument("--epochs", type=COUNT, help="train for this many epochs")
             p.add_argument("--steps", type=COUNT, help="train for this many optimizer steps")
+            p.add_argument(
+                "--precision",
+                choices=PRECISIONS,
+                help="mixed precision of the forward passes (autocast): fp32 (none), bf16, or fp16 "
+                "(CUDA only, with loss scaling); overrides the file's training.precision",
+            )
+            p.add_argument(
+                "--compile",
+                action=argparse.BooleanOptionalAction,
+                help="run the steps through torch.compile (on the CPU it needs a C++ compiler); "
+                "--no-compile turns a file's training.compile off",
+            )
         elif name != "check":
             p.add_argument("--seed", type=SEED, default=0, help="seed for weights and generated inputs")
             p.add_argument(

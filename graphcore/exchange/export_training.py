@@ -20,8 +20,15 @@ from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError
 from graphcore.training.objectives import check_parameters, parameter_names, selected
+from graphcore.training.performance import AUTOCAST_TYPES, autocast
 
-STDLIB_IMPORTS = ["import argparse", "import math", "import os", "from typing import Any"]
+STDLIB_IMPORTS = [
+    "import argparse",
+    "import contextlib",
+    "import math",
+    "import os",
+    "from typing import Any",
+]
 FILE_IMPORTS = ["from collections.abc import Mapping", "from pathlib import Path"]  # to read a dataset file
 THIRD_PARTY_IMPORTS = [
     "import numpy as np",
@@ -63,6 +70,26 @@ def to_tensors(fields, device, dtype):
 $accuracy
 
 
+$autocast
+
+
+def check_precision(precision, device, dtype):
+    """As `graphcore train` refuses: fp16 off CUDA, autocast over float64 weights."""
+    if precision == "fp16" and device.type != "cuda":
+        raise SystemExit(
+            f"error: precision fp16 needs a CUDA device, not {device.type}"
+        )
+    if precision != "fp32" and dtype != torch.float32:
+        raise SystemExit(
+            f"error: precision {precision} casts float32 weights, not {dtype}"
+        )
+
+
+def grad_scaler(precision, device):
+    """fp16 scales the loss, so that its small range does not underflow the gradients."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
 $evaluate
 
 
@@ -96,6 +123,8 @@ def train(args):
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device, rank, world = start_distributed(torch.device(device))
     dtype = getattr(torch, args.dtype)
+    precision = args.precision
+    check_precision(precision, device, dtype)
     fields = $load_data
     train_fields, validation_fields = split(fields, VALIDATION, args.seed)
     train_data = to_tensors(train_fields, device, dtype)
@@ -121,6 +150,8 @@ def train(args):
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
         network = $ddp_call
+    if args.compile:
+        network = torch.compile(network)
     $optimizers
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed + rank)
@@ -136,7 +167,7 @@ def train(args):
             $train_step
             step += 1
             if number == len(order):  # the end of an epoch
-                validation = evaluate(model, validation_data, fixed)
+                validation = evaluate(model, validation_data, fixed, precision)
                 if rank == 0:
                     metrics = show(validation, "val_")
                     print(f"epoch {epoch} step {step} loss {value:.9g}{metrics}")
@@ -158,9 +189,10 @@ def train(args):
 
     if rank == 0:
         print(f"{stopped} after {step} optimizer steps")
-        print(f"train:{show(evaluate(model, train_data, fixed))}")
+        print(f"train:{show(evaluate(model, train_data, fixed, precision))}")
         if validation_data:
-            print(f"validation:{show(evaluate(model, validation_data, fixed))}")
+            metrics = evaluate(model, validation_data, fixed, precision)
+            print(f"validation:{show(metrics)}")
         if args.save:
             torch.save(model.state_dict(), args.save)
     if world > 1:
@@ -182,6 +214,18 @@ def parse_args(argv=None):
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default=PRECISION,
+        help="autocast the forward passes to bf16 or fp16 (CUDA only)",
+    )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=COMPILE,
+        help="run the network through torch.compile",
+    )
+    parser.add_argument(
         "--log-every", type=int, default=1, help="print the loss of every Nth step"
     )
     parser.add_argument(
@@ -196,50 +240,64 @@ if __name__ == "__main__":
 
 # One loss: evaluate, the optimizer and one step as `Trainer` does them for a single-loss section.
 EVALUATE_ONE = Template('''@torch.no_grad()
-def evaluate(model, data, fixed):
+def evaluate(model, data, fixed, precision):
     """Mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
     if not data:
         return {}
     model.eval()
+    device = next(iter(data.values())).device
     n = len(next(iter(data.values())))
     total, correct = 0.0, 0.0
     for start in range(0, n, BATCH_SIZE):
         batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
-        $evaluate_forward
+        with autocast(precision, device):
+            $evaluate_forward
         count = len(next(iter(batch.values())))
         total += loss.item() * count
         correct += (accuracy(prediction, batch[TARGET], THRESHOLD) or 0.0) * count
     model.train()
     $metrics''')
 OPTIMIZER_ONE = """optimizer = make_optimizer(model.parameters())
-    scheduler = make_scheduler(optimizer, total_steps)"""
+    scheduler = make_scheduler(optimizer, total_steps)
+    scaler = grad_scaler(precision, device)"""
 STEP_ONE = Template("""optimizer.zero_grad(set_to_none=True)
-            $train_forward
-            loss.backward()
+            with autocast(precision, device):
+                $train_forward
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if scaler is not None:
+                scaler.unscale_(optimizer)
             norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
             value = global_mean(loss, world)
-            finite = math.isfinite(value) and bool(torch.isfinite(norm))
+            # under fp16 an overflowing gradient is the scaler's to handle (it skips the step)
+            grads_ok = scaler is not None or bool(torch.isfinite(norm))
+            finite = math.isfinite(value) and grads_ok
             if rank == 0 and (not finite or (step + 1) % args.log_every == 0):
                 print(f"step {step + 1} loss {value:.9g}", flush=True)
             if not finite:
                 stopped = "nonfinite"
                 break
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
             if scheduler is not None:
                 scheduler.step()""")
 
 # Several objectives: each due one takes its own pass, in order, as `Trainer.step` does.
 EVALUATE_SEVERAL = '''@torch.no_grad()
-def evaluate(model, data, fixed):
+def evaluate(model, data, fixed, precision):
     """Each objective's mean loss (and accuracy) over a whole split, in eval mode, batch by batch."""
     if not data:
         return {}
     model.eval()
+    device = next(iter(data.values())).device
     n = len(next(iter(data.values())))
     totals, correct = [0.0] * len(OBJECTIVES), 0.0
     for start in range(0, n, BATCH_SIZE):
         batch = {k: v[start : start + BATCH_SIZE] for k, v in data.items()}
-        outputs = outputs_of(model(**fixed, **batch))
+        with autocast(precision, device):
+            outputs = outputs_of(model(**fixed, **batch))
         count = len(next(iter(batch.values())))
         for index, objective in enumerate(OBJECTIVES):
             totals[index] += outputs[objective["output"]].item() * count
@@ -261,23 +319,33 @@ DDP_FINDING_UNUSED = """DistributedDataParallel(
 OPTIMIZER_SEVERAL = """named = list(model.named_parameters())
     groups = [[p for name, p in named if name in o["parameters"]] for o in OBJECTIVES]
     optimizers = make_optimizers(groups)
-    schedulers = make_schedulers(optimizers, total_steps)"""
+    schedulers = make_schedulers(optimizers, total_steps)
+    scalers = [grad_scaler(precision, device) for _ in OBJECTIVES]"""
 STEP_SEVERAL = """values, finite = {}, True
-            for objective, parameters, optimizer, scheduler in zip(
-                OBJECTIVES, groups, optimizers, schedulers
+            for objective, parameters, optimizer, scheduler, scaler in zip(
+                OBJECTIVES, groups, optimizers, schedulers, scalers
             ):
                 # due on the first step and every k-th after it
                 if step % objective["every"]:
                     continue
                 model.zero_grad(set_to_none=True)
-                loss = outputs_of(network(**fixed, **batch))[objective["output"]]
-                loss.backward()
+                with autocast(precision, device):
+                    loss = outputs_of(network(**fixed, **batch))[objective["output"]]
+                (loss if scaler is None else scaler.scale(loss)).backward()
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
                 norm = nn.utils.clip_grad_norm_(parameters, max_norm)
                 value = values[objective["name"]] = global_mean(loss, world)
-                finite = math.isfinite(value) and bool(torch.isfinite(norm))
+                # under fp16 an overflowing gradient is the scaler's to handle
+                grads_ok = scaler is not None or bool(torch.isfinite(norm))
+                finite = math.isfinite(value) and grads_ok
                 if not finite:
                     break
-                optimizer.step()
+                if scaler is None:
+                    optimizer.step()
+                else:
+                    scaler.step(optimizer)
+                    scaler.update()
                 if scheduler is not None:
                     scheduler.step()
             value = values[OBJECTIVES[0]["name"]]
@@ -357,6 +425,9 @@ def training_code(
         ("EARLY_STOPPING", config.early_stopping, ""),
         ("THRESHOLD", config.threshold, "one output above it predicts class 1"),
         ("DEVICE", config.device, ""),
+        ("PRECISION", config.precision, "autocast of the forward passes: fp32 (none), bf16 or fp16"),
+        ("COMPILE", config.compile, "run the network through torch.compile"),
+        ("AUTOCAST_TYPES", AUTOCAST_TYPES, ""),
         ("FIELDS", fields, "forward argument -> dataset field"),
         ("TARGET", target.get("y", list(fields)[-1]), "the argument predictions are scored against"),
     ]
@@ -379,6 +450,7 @@ def training_code(
         functions, pieces = _one_loss_code(config)
     loop = LOOP.substitute(
         accuracy=source_text(trainer.accuracy),
+        autocast=source_text(autocast),
         **pieces,
         load_data="load_data(args.seed, args.data)" if reads_file else "load_data(args.seed)",
         class_name=generated.class_name,

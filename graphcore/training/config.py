@@ -51,6 +51,8 @@ CLASS_HYPERPARAMETERS = {
     "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad"),
 }
 SCHEDULES = ("constant", "step", "cosine")
+# autocast's lower-precision types; fp16 also scales the loss (torch.amp.GradScaler) and needs CUDA
+PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
 
 
@@ -69,6 +71,8 @@ class TrainingConfig:
     early_stopping: dict[str, Any] | None = None
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"  # the autocast type of each step's forward pass (graphcore.training.performance)
+    compile: bool = False  # run the steps through torch.compile
 
     @property
     def lead(self) -> Objective:
@@ -173,10 +177,13 @@ TOP_CHECKS: dict[str, Check] = {
     "steps": optional(count(1)),
     "clip_grad_norm": optional(number(0, strict=True)),
     "seed": count(0, MAX_SEED),
+    "precision": choice(PRECISIONS, "precision"),
+    "compile": flag,
 }
 KNOWN_KEYS = (
     "dataset", "inputs", "loss", "objectives", "predict", "threshold", "validation", "batch_size", "epochs", "steps",
     "optimizer", "schedule", "clip_grad_norm", "weight_decay", "early_stopping", "seed", "device",
+    "precision", "compile",
 )  # fmt: skip
 
 
@@ -228,4 +235,6 @@ def parse(section: Any) -> TrainingConfig:
         early_stopping=stopping,
         seed=section.get("seed", 0),
         device=_device("device", section.get("device", "auto")),
+        precision=section.get("precision", "fp32"),
+        compile=section.get("compile", False),
     )

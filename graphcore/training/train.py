@@ -34,6 +34,7 @@ from graphcore.training.objectives import (
     parameter_names,
     selected,
 )
+from graphcore.training.performance import autocast, check_precision, compiled, grad_scaler
 from graphcore.validate import check
 
 LIVE_KEYS = {"objectives", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
@@ -190,6 +191,9 @@ class Trainer:
             program, dtype=dtype, device=config.device, seed=config.seed, outputs=outputs, workload=workload
         )
         self.device = self.runtime.device
+        check_precision(config.precision, self.device, self.runtime.dtype)
+        if config.compile:
+            compiled(self.runtime.module, self.device)  # a missing compiler is said now, not at step 1
         nodes = [instr.node for instr in program]
         self.weights = parameter_names(self.runtime.module, self.runtime.generated.attributes, nodes)
         check_parameters(config.objectives, self.weights)
@@ -228,6 +232,8 @@ class Trainer:
             make_schedule(o.schedule, optimizer, self.total_steps, o.key("schedule"))
             for o, optimizer in zip(self.config.objectives, self.optimizers, strict=True)
         ]
+        self.scalers = [grad_scaler(self.config.precision, self.device) for _ in self.config.objectives]
+        self.compiled: Any = compiled(self.module, self.device) if self.config.compile else None
         self.generator = torch.Generator().manual_seed(self.config.seed)
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._cursor = 0, 0, 0
@@ -316,10 +322,19 @@ class Trainer:
         return {node: tensor[index] for node, tensor in self.train_data.items()}
 
     def _forward(self, batch: Mapping[str, Any], loss: str | None = None) -> tuple[Any, Any]:
-        """(the loss, the prediction or None) of one forward pass; `loss` defaults to the lead's."""
-        outputs = self.runtime.forward(batch)
+        """(the loss, the prediction or None) of one training forward pass, at the section's precision
+        and through the compiled module when there is one; `loss` defaults to the lead's."""
+        with autocast(self.config.precision, self.device):
+            outputs = self._outputs(batch) if self.compiled is not None else self.runtime.forward(batch)
         prediction = outputs.get(self.config.predict) if self.config.predict else None
         return outputs[loss or self.config.loss], prediction
+
+    def _outputs(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """What Runtime.forward returns, from the compiled module."""
+        generated = self.runtime.generated
+        data = {**self.runtime.inputs, **batch}
+        result = self.compiled(*(data[node] for node in generated.inputs))
+        return dict(zip(generated.outputs, result if len(generated.outputs) > 1 else (result,), strict=True))
 
     def step(self) -> tuple[float, Any, Any, NonFinite | None]:
         """One step on one batch: each objective due takes its optimizer step, in order. Returns the
@@ -330,12 +345,13 @@ class Trainer:
         self.last_losses = {}
         prediction = None
         several = len(self.config.objectives) > 1
-        for objective, group, names, optimizer, scheduler in zip(
+        for objective, group, names, optimizer, scheduler, scaler in zip(
             self.config.objectives,
             self.groups,
             self._group_names,
             self.optimizers,
             self.schedulers,
+            self.scalers,
             strict=True,
         ):
             if not objective.due(self.step_count):
@@ -344,7 +360,9 @@ class Trainer:
             self.module.zero_grad(set_to_none=True)
             try:
                 loss, predicted = self._forward(batch, objective.loss)
-                loss.backward()
+                (loss if scaler is None else scaler.scale(loss)).backward()
+                if scaler is not None:
+                    scaler.unscale_(optimizer)  # clipping and the norms see the true gradients
             except Exception as error:  # torch's errors (out of memory included), named by node
                 raise self.node_error(error, batch) from error
             if objective is self.config.lead:
@@ -354,13 +372,19 @@ class Trainer:
             max_norm = self.config.clip_grad_norm or math.inf
             total_norm = torch.nn.utils.clip_grad_norm_(group, max_norm)
             value = self.last_losses[objective.name] = loss.item()
-            if not (math.isfinite(value) and torch.isfinite(total_norm)):
+            # under fp16 an overflowing gradient is the scaler's to handle (it skips the step)
+            finite_grads = scaler is not None or bool(torch.isfinite(total_norm))
+            if not (math.isfinite(value) and finite_grads):
                 found = self.locate_nonfinite(batch)
                 if found is not None and several:
                     found = replace(found, objective=objective.name)
                 return self.last_losses[self.config.lead.name], prediction, batch, found
-            try:
-                optimizer.step()  # Adam and the like allocate their state here, on the first step
+            try:  # Adam and the like allocate their state here, on the first step
+                if scaler is None:
+                    optimizer.step()
+                else:
+                    scaler.step(optimizer)
+                    scaler.update()
             except Exception as error:  # out of memory, mostly: no one node to name
                 step = self.step_count + 1
                 raise StepError(
@@ -443,7 +467,8 @@ class Trainer:
             for start in range(0, n, size):
                 batch = {k: v[start : start + size] for k, v in data.items()}
                 try:
-                    outputs = self.runtime.forward(batch)
+                    with autocast(self.config.precision, self.device):
+                        outputs = self.runtime.forward(batch)
                 except Exception as error:  # as in step(): the message names the node
                     raise self.node_error(error, batch) from error
                 count = len(next(iter(batch.values())))

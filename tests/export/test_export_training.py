@@ -218,3 +218,44 @@ def test_the_script_runs_standalone_and_reports_a_non_finite_loss(tmp_path):
     assert lines[0].startswith("step 1 loss ") and "nonfinite after 1 optimizer steps" in lines
     assert losses_printed(done.stdout)[-1] == float("inf")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
+@pytest.mark.parametrize(
+    "example", [p for p in TRAINED if p.stem in ("two_moons", "gan_2d")], ids=lambda p: p.stem
+)
+def test_bf16_losses_equal_graphcore_train_with_the_same_precision(example, tmp_path, capsys):
+    """Both run the same generated module's forward under the same CPU autocast, with the same
+    weights and batches: the same bf16 kernels in the same order, so the losses agree as closely as
+    fp32's do (1e-6), while they differ from fp32's by far more."""
+    graph = load(example)
+    graph.training["precision"] = "bf16"
+    path, _ = write_export(graph, tmp_path, example.stem, train=True, base_dir=example.parent)
+    source = path.read_text()
+    assert 'PRECISION = "bf16"' in source and "with autocast(precision, device):" in source
+    trained = graphcore_train(example, capsys, "--steps", "30", "--precision", "bf16")
+    fp32 = graphcore_train(example, capsys, "--steps", "30")
+    code, printed = exported_train(path, capsys, "--steps", "30")
+    assert code == 0
+    if "objectives" in trained:
+        found = objective_losses_printed(printed)
+        for name, losses in trained["objectives"].items():
+            assert found[name] == pytest.approx(losses, abs=TOLERANCE, rel=0), name
+            assert losses != fp32["objectives"][name]
+    else:
+        assert losses_printed(printed) == pytest.approx(trained["losses"], abs=TOLERANCE, rel=0)
+        assert trained["losses"] != fp32["losses"]
+    code, fp32_printed = exported_train(path, capsys, "--steps", "30", "--precision", "fp32")
+    if "objectives" not in fp32:
+        assert losses_printed(fp32_printed) == pytest.approx(fp32["losses"], abs=TOLERANCE, rel=0)
+
+
+def test_exported_fp16_refuses_the_cpu_and_compile_is_an_option(tmp_path, capsys):
+    graph = load(TRAINED[[p.stem for p in TRAINED].index("two_moons")])
+    graph.training["compile"] = True
+    path, _ = write_export(graph, tmp_path, "moons", train=True, base_dir=tmp_path)
+    source = path.read_text()
+    assert "COMPILE = True" in source and "network = torch.compile(network)" in source
+    module = load_file(path)
+    assert module.parse_args([]).compile is True and module.parse_args(["--no-compile"]).compile is False
+    with pytest.raises(SystemExit, match="precision fp16 needs a CUDA device, not cpu"):
+        module.train(module.parse_args(["--device", "cpu", "--precision", "fp16", "--no-compile"]))

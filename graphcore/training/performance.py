@@ -1,0 +1,63 @@
+"""Mixed precision and torch.compile: the `precision` and `compile` keys of a training section.
+
+`precision` bf16 or fp16 runs each step's forward pass under `torch.autocast` on the device's own
+autocast type (weights and optimizer state stay float32, as torch's recipe has it); fp16 also scales
+the loss with a `torch.amp.GradScaler`, which is a CUDA recipe: on the CPU fp16 is refused rather
+than silently run as something else. `compile` wraps the module in `torch.compile`, which on the CPU
+builds C++ and so needs a compiler: its absence is said at once, not at the first step.
+Everything here needs the device, so it is checked when a Trainer (or an export run) is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from graphcore._torch import torch
+from graphcore.training.checks import TrainingConfigError
+
+AUTOCAST_TYPES = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def check_precision(precision: str, device: Any, dtype: Any) -> None:
+    """Refuse what would not run as asked: fp16 off CUDA, autocast over float64 weights."""
+    if precision == "fp16" and device.type != "cuda":
+        raise TrainingConfigError(
+            f"training.precision: fp16 needs a CUDA device (its loss scaling is a CUDA recipe), and this "
+            f"run is on {device.type}: use bf16 there, or fp32"
+        )
+    if precision != "fp32" and dtype != torch.float32:
+        name = str(dtype).removeprefix("torch.")
+        raise TrainingConfigError(
+            f"training.precision: {precision} casts float32 weights, and this run's are {name}: "
+            "train in float32 (the default), or set precision to fp32"
+        )
+
+
+def autocast(precision: str, device: Any) -> Any:
+    """The context a forward pass runs in: autocast to the precision's type on this device."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    kind = getattr(torch, AUTOCAST_TYPES[precision])
+    return torch.autocast(device_type=device.type, dtype=kind)
+
+
+def grad_scaler(precision: str, device: Any) -> Any:
+    """A GradScaler for fp16 (its small range underflows gradients unless the loss is scaled), else None."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+def compiled(module: Any, device: Any) -> Any:
+    """`module` through torch.compile (sharing its parameters); on the CPU a C++ compiler must exist."""
+    if device.type == "cpu":
+        try:
+            from torch._inductor.cpp_builder import get_cpp_compiler
+
+            get_cpp_compiler()
+        except Exception as error:  # noqa: BLE001 - torch's own search: no compiler, or a broken one
+            raise TrainingConfigError(
+                "training.compile: torch.compile on the CPU builds C++ and needs a compiler (g++ or "
+                f"clang++, or one named by $CXX): {str(error).splitlines()[0] if str(error) else 'none found'}; "
+                "install one, or set compile to false"
+            ) from None
+    return torch.compile(module)
