@@ -170,7 +170,9 @@ def check_losses(objectives: tuple[Objective, ...], shapes: Mapping[str, Any]) -
 
 
 def check_parameters(objectives: tuple[Objective, ...], weights: Mapping[str, list[str]]) -> None:
-    """Each node of a group one with weights; `weights` is `parameter_names` of the built module."""
+    """Each node of a group one with weights, and with several objectives each node with weights in
+    a group: one left out would never train, more likely a slip than a way to freeze it.
+    `weights` is `parameter_names` of the built module."""
     for objective in objectives:
         for index, node in enumerate(objective.parameters or ()):
             place = f"training.{objective.where}.parameters[{index}]"
@@ -178,6 +180,16 @@ def check_parameters(objectives: tuple[Objective, ...], weights: Mapping[str, li
                 raise TrainingConfigError(f"{place}: there is no node {shorten(node)} in the graph")
             if not weights[node]:
                 raise TrainingConfigError(f"{place}: node {node!r} has no parameters to train")
+    if len(objectives) == 1 or any(objective.parameters is None for objective in objectives):
+        return  # one objective may name a part of the weights to train: the rest stay as they are
+    grouped = {node for objective in objectives for node in objective.parameters or ()}
+    left = [node for node, names in weights.items() if names and node not in grouped]
+    if left:
+        raise TrainingConfigError(
+            f"training.objectives: no objective updates node {left[0]!r}"
+            + (f" (nor {len(left) - 1} more)" if len(left) > 1 else "")
+            + ": add it to one objective's parameters"
+        )
 
 
 def parameter_names(module: Any, attributes: Mapping[str, str], nodes: list[str]) -> dict[str, list[str]]:

@@ -48,6 +48,27 @@ EXTRA_KEYS: dict[str, tuple[Any, ...]] = {
         {"lr": 0.1},
         {"name": "adam", "momentum": 0.9},
     ),
+    "precision": ("bf16", "fp16", "fp32", "FP16", 16, "", None, ["bf16"]),
+    "compile": (False, "yes", 1, None, [True]),  # never true: a compile takes seconds, not a fuzz case
+}
+# values for one key of one objective (of a section with objectives: the GAN's)
+OBJECTIVE_VALUES: dict[str, tuple[Any, ...]] = {
+    "name": ("discriminator", "generator", "", "😀", "g" * 41, "a\nb", 3, None, ["g"]),
+    "loss": ("d_loss.out", "g_loss.out", "g_fc2.out", "nowhere.out", "", 0, {"out": 1}),
+    "parameters": (
+        [],
+        ["d_fc1"],
+        ["g_fc1"],
+        ["g_fc1", "g_fc1"],
+        ["g_fc1", "g_fc2", "ghost"],
+        ["g_act"],
+        "g_fc1",
+        [[]],
+    ),
+    "optimizer": ({"name": "sgd", "lr": 0.1}, {"name": "adam", "lr": -1}, {"name": "lbfgs"}, []),
+    "schedule": ({"name": "cosine"}, {"name": "step", "step_size": 0}, "cosine"),
+    "every": (1, 2, 0, -1, 2.5, float("nan"), True, "2", 10**9, 10**9 + 1, 10**400),
+    "extra": (1, None),
 }
 DATASETS: tuple[dict[str, Any], ...] = (
     {"name": "xor", "n": 8, "labels": "float"},
@@ -135,8 +156,39 @@ def _places(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...
             yield from _places(item, (*prefix, key))
 
 
+def _mutate_objective(section: dict[str, Any], rng: random.Random) -> str:
+    """One key of one objective set (or dropped), or the list itself reshaped."""
+    objectives = section["objectives"]
+    if not isinstance(objectives, list) or not objectives or rng.random() < 0.15:
+        section["objectives"] = copy.deepcopy(
+            rng.choice(
+                (
+                    [],
+                    {},
+                    None,
+                    [None],
+                    [[]],
+                    [{}],
+                    list(EXAMPLE_DOCS["gan_2d.json"]["training"]["objectives"]) * 9,
+                )
+            )
+        )
+        return f"objectives = {repr(section['objectives'])[:40]}"
+    index = rng.randrange(len(objectives))
+    if not isinstance(objectives[index], dict):
+        return "objectives: left as it is"
+    key = rng.choice(sorted(OBJECTIVE_VALUES))
+    if rng.random() < 0.1:
+        objectives[index].pop(key, None)
+        return f"drop objectives[{index}].{key}"
+    objectives[index][key] = value = copy.deepcopy(rng.choice(OBJECTIVE_VALUES[key]))
+    return f"set objectives[{index}].{key} = {repr(value)[:30]}"
+
+
 def _mutate(section: dict[str, Any], rng: random.Random) -> str:
     kind = rng.random()
+    if "objectives" in section and rng.random() < 0.5:
+        return _mutate_objective(section, rng)
     places = list(_places(section))
     if kind < 0.4 and places:
         path = rng.choice(places)
