@@ -236,6 +236,7 @@ class RunTools(QObject):
             return
         self.plots.add(progress)
         self.train_dock.show_progress(progress.step, progress.total_steps)
+        self.train_dock.show_losses(progress)
 
     def _on_budget(self, step: int, total: int) -> None:
         if not self.session.stale:

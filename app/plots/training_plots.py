@@ -1,5 +1,7 @@
 """Live training plots: loss (training and validation, optional log scale), accuracy, learning rate,
-and each parameter's gradient norm over time (log scale: where gradients vanish or explode).
+and each parameter's gradient norm over time (log scale: where gradients vanish or explode). A run
+with several objectives (a GAN's discriminator and generator) plots one loss curve per objective,
+named in the legend, instead of one training loss.
 
 Progress reports only append to bounded buffers (plots/buffers.py); a timer redraws at most ten
 times a second, with setData on curves made once, so plotting never slows training down.
@@ -20,7 +22,8 @@ REDRAW_MS = 100
 CAPACITY = 2000
 COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 TINY = 1e-12  # gradient norms are plotted on a log axis: an exact zero would be -inf
-FIXED_CURVES = 5  # train/validation loss and accuracy, and lr; the gradient norms come after
+OBJECTIVE = "objective "  # the key prefix of an objective's loss curve
+GRAD = "grad "  # and of a parameter's gradient-norm curve
 NO_TRAINING = "No training yet: press Start in the Train panel."
 
 
@@ -89,11 +92,12 @@ class TrainingPlots(QWidget):
         next run, maybe of another graph, brings its own)."""
         for buffer in self.buffers.values():
             buffer.clear()
-        for key in [k for k in self.curves if k.startswith("grad ")]:
+        for key in [k for k in self.curves if k.startswith((GRAD, OBJECTIVE))]:
             curve = self.curves.pop(key)
             del self.buffers[key]
-            self.grad_legend.removeItem(curve)
-            self.grad_plot.removeItem(curve)
+            grad = key.startswith(GRAD)
+            (self.grad_legend if grad else self.legend).removeItem(curve)
+            (self.grad_plot if grad else self.loss_plot).removeItem(curve)
         self._last_validation = None
         self._dirty = True
         self.status.setText("Weights reset.")
@@ -106,8 +110,12 @@ class TrainingPlots(QWidget):
     def add(self, progress: Any) -> None:
         """Record one graphcore.training.train.Progress report (drawn at the next timer tick)."""
         buffers = self.buffers
-        for step, loss in progress.losses:
-            buffers["train loss"].append(step, loss)
+        several = len(progress.objectives) > 1
+        if several:
+            self._add_objectives(progress.objectives)
+        else:
+            for step, loss in progress.losses:
+                buffers["train loss"].append(step, loss)
         step = progress.step
         buffers["lr"].append(step, progress.lr)
         if progress.accuracy is not None:
@@ -120,18 +128,39 @@ class TrainingPlots(QWidget):
             if "accuracy" in validation:
                 buffers["validation accuracy"].append(step, validation["accuracy"])
         for name, norm in progress.grad_norms.items():
-            key = f"grad {name}"
+            key = f"{GRAD}{name}"
             if key not in self.curves:
-                color = COLORS[(len(self.curves) - FIXED_CURVES) % len(COLORS)]
+                color = COLORS[sum(k.startswith(GRAD) for k in self.curves) % len(COLORS)]
                 self.grad_legend.addItem(self._curve(key, self.grad_plot, color), name)
             buffers[key].append(step, max(norm, TINY))
-        loss = progress.losses[-1][1] if progress.losses else float("nan")
+        if several:
+            losses = "  ".join(f"{name} loss {y:.4g}" for name, y in self.latest_losses().items())
+        else:
+            losses = f"loss {progress.losses[-1][1] if progress.losses else float('nan'):.4g}"
         accuracy = f"  accuracy {progress.accuracy:.1%}" if progress.accuracy is not None else ""
         self.status.setText(
             f"step {progress.step}/{progress.total_steps}  epoch {progress.epoch}  "
-            f"loss {loss:.4g}{accuracy}  lr {progress.lr:.3g}"
+            f"{losses}{accuracy}  lr {progress.lr:.3g}"
         )
         self._dirty = True
+
+    def _add_objectives(self, objectives: dict[str, list[tuple[int, float]]]) -> None:
+        """Each objective's new losses on its own curve (made, with its legend entry, at its first)."""
+        for name, points in objectives.items():
+            key = f"{OBJECTIVE}{name}"
+            if key not in self.curves:
+                color = COLORS[(2 + sum(k.startswith(OBJECTIVE) for k in self.curves)) % len(COLORS)]
+                self.legend.addItem(self._curve(key, self.loss_plot, color), name)
+            for step, loss in points:
+                self.buffers[key].append(step, loss)
+
+    def latest_losses(self) -> dict[str, float]:
+        """Each objective's latest loss, by name (of a run with several objectives)."""
+        return {
+            key.removeprefix(OBJECTIVE): buffer.last_y
+            for key, buffer in self.buffers.items()
+            if key.startswith(OBJECTIVE) and len(buffer)
+        }
 
     def redraw(self) -> None:
         if not self._dirty:

@@ -5,7 +5,9 @@ Step back and Step again replay without recomputing. What each node shows at a p
 the gradient that has reached it, the contributions still being summed) is derived from the
 history up to that position, so there is nothing to keep in step by hand. After the backward pass
 an optimizer step can be taken on a copy of the parameters; it is applied to the stepper's own
-weights (never to the graph), and the next Step starts a new pass with them.
+weights (never to the graph), and the next Step starts a new pass with them. A training section
+with several objectives is stepped through its first one: its loss, its optimizer, and only the
+weights it updates (a GAN's discriminator step leaves the generator as it is).
 """
 
 from __future__ import annotations
@@ -43,9 +45,18 @@ class StepperSession:
         self.program = program = program if program is not None else lower(graph)
         self.names = Names(program)  # labels in every text, ids only where two labels clash
         self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
-        loss = graph.training.get("loss")
+        objective = _stepped_objective(graph.training)
+        loss = objective.get("loss")
         self.of = ""  # what is differentiated: the loss, else the program's default output (_new_pass)
-        self.optimizer_config = dict(graph.training.get("optimizer") or {"name": "sgd", "lr": 0.01})
+        optimizer = objective.get("optimizer")
+        self.optimizer_config = dict(
+            optimizer if isinstance(optimizer, dict) else {"name": "sgd", "lr": 0.01}
+        )
+        parameters = objective.get("parameters")
+        # the nodes whose weights the optimizer step updates (None: all of them)
+        self.updated: set[str] | None = (
+            {p for p in parameters if isinstance(p, str)} if isinstance(parameters, list) else None
+        )
         self.passes = 0
         self.updates: list[ParameterUpdate] = []
         self._new_pass(loss if isinstance(loss, str) and loss in program.consumers else None)
@@ -178,5 +189,17 @@ class StepperSession:
         for event in self.history:  # forward values share storage with the weights about to change
             event.inputs = {k: v.clone() for k, v in event.inputs.items()}
             event.outputs = {k: v.clone() for k, v in event.outputs.items()}
-        self.updates = optimizer_step(self.runtime, self.stepper.gradients(), self.optimizer_config)
+        gradients = self.stepper.gradients()
+        if self.updated is not None:  # "fc.weight" and "w.out" belong to the nodes fc and w
+            gradients = {k: v for k, v in gradients.items() if k.split(".", 1)[0] in self.updated}
+        self.updates = optimizer_step(self.runtime, gradients, self.optimizer_config)
         return self.updates
+
+
+def _stepped_objective(training: dict[str, Any]) -> dict[str, Any]:
+    """The part of a training section the stepper follows: the section itself for one loss, else
+    its first objective (as the Trainer's lead objective, which updates on every step)."""
+    objectives = training.get("objectives")
+    if isinstance(objectives, list) and objectives and isinstance(objectives[0], dict):
+        return objectives[0]
+    return training

@@ -4,11 +4,14 @@ Every widget edit is a SetTraining command on the document's undo stack, so the 
 `training` section stays the one source of truth: the widgets are refreshed from it after every
 push, undo or redo, and a run reads it when it starts. Number fields commit on Enter, focus-out or
 an arrow click, never per keystroke (typing 0.02 must not commit 0 on the way), and an edit the
-training section would refuse is not made: the field goes back and `refused` says why.
+training section would refuse is not made: the field goes back and `refused` says why. A section
+with several objectives shows them as a list (each one's optimizer, schedule and learning rate) in
+place of the one optimizer's fields, and the latest loss of each while it trains.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -32,15 +36,18 @@ from PySide6.QtWidgets import (
 
 from app.editing.document import Document
 from app.training.commands import SetTraining
+from app.training.objectives_view import ObjectivesView
 from graphcore.training.config import (
     CLASS_HYPERPARAMETERS,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     TrainingConfigError,
     parse,
 )
 
 DEVICES = ("auto", "cpu", "cuda")
+NO_CUDA = "fp16 needs a CUDA device (its loss scaling is a CUDA recipe), and none is available"
 
 
 class DeviceBox(QComboBox):
@@ -52,6 +59,20 @@ class DeviceBox(QComboBox):
 
         item = self.model().item(DEVICES.index("cuda"))  # type: ignore[attr-defined]
         item.setEnabled(bool(torch.cuda.is_available()))
+        super().showPopup()
+
+
+class PrecisionBox(QComboBox):
+    """fp32 / bf16 / fp16; fp16 is greyed, with the reason as its tooltip, where there is no CUDA
+    (asked when the list opens, as DeviceBox does)."""
+
+    def showPopup(self) -> None:
+        from graphcore._torch import torch
+
+        item = self.model().item(PRECISIONS.index("fp16"))  # type: ignore[attr-defined]
+        cuda = bool(torch.cuda.is_available())
+        item.setEnabled(cuda)
+        item.setToolTip("" if cuda else NO_CUDA)
         super().showPopup()
 
 
@@ -84,6 +105,14 @@ class TrainDock(QWidget):
         self.clip.setSpecialValueText("off")
         self.device = DeviceBox()
         self.device.addItems(list(DEVICES))
+        self.precision = PrecisionBox()
+        self.precision.addItems(list(PRECISIONS))
+        self.precision.setToolTip(
+            "Mixed precision of the forward passes: fp32 (none), bf16 (CPU or CUDA), fp16 (CUDA only)"
+        )
+        self.compile = QCheckBox("torch.compile")
+        self.compile.setToolTip("Compile the model with torch.compile (slow to start, faster steps)")
+        self.objectives = ObjectivesView()
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget in (
@@ -97,16 +126,25 @@ class TrainDock(QWidget):
             ("Epochs", self.epochs),
             ("Clip grad norm", self.clip),
             ("Device", self.device),
+            ("Precision", self.precision),
+            ("Compile", self.compile),
         ):
             form.addRow(label, widget)
+        self.form = form
+        self.single = [self.optimizer, self.lr, self.momentum, self.schedule, self.warmup]
         self.fields: list[QWidget] = [
             self.optimizer, self.lr, self.momentum, self.schedule, self.warmup, self.batch_size, self.steps,
-            self.epochs, self.clip, self.device,
+            self.epochs, self.clip, self.device, self.precision, self.compile, self.objectives,
         ]  # fmt: skip
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
         self.status = QLabel("Idle")
         self.status.setWordWrap(True)
+        self.losses = QLabel()  # each objective's latest loss, in a run with several
+        self.losses.setTextFormat(Qt.TextFormat.PlainText)
+        self.losses.setWordWrap(True)
+        self.losses.hide()
+        self._latest: dict[str, float] = {}
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #dc2626; font-weight: bold")
@@ -122,10 +160,12 @@ class TrainDock(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.losses)
         layout.addWidget(self.problem)
         layout.addWidget(self.show_problem)
         layout.addWidget(self.missing)
         layout.addLayout(form)
+        layout.addWidget(self.objectives)
         layout.addStretch(1)
         self._connect()
 
@@ -156,6 +196,11 @@ class TrainDock(QWidget):
         self.epochs.valueChanged.connect(lambda v: self._edit("epochs", v))
         self.clip.valueChanged.connect(lambda v: self._edit("clip_grad_norm", v or None))
         self.device.currentTextChanged.connect(lambda v: self._edit("device", None if v == "auto" else v))
+        self.precision.currentTextChanged.connect(
+            lambda v: self._edit("precision", None if v == "fp32" else v)
+        )
+        self.compile.toggled.connect(lambda on: self._edit("compile", True if on else None))
+        self.objectives.lr_edited.connect(self._set_objective_lr)
 
     # --- the model ----------------------------------------------------------------------------------
 
@@ -195,6 +240,14 @@ class TrainDock(QWidget):
         current[key] = value
         self._edit("optimizer", current)
 
+    def _set_objective_lr(self, index: int, lr: float) -> None:
+        objectives = copy.deepcopy(self._section().get("objectives"))
+        if not isinstance(objectives, list) or not isinstance(objectives[index], dict):
+            return
+        optimizer = objectives[index].get("optimizer", {"name": "sgd"})
+        objectives[index]["optimizer"] = {**optimizer, "lr": lr}
+        self._edit("objectives", objectives)
+
     def _set_schedule_key(self, key: str, value: Any) -> None:
         """Set (or, with None, remove) one key of the schedule; an empty schedule is no schedule."""
         current = {
@@ -224,6 +277,8 @@ class TrainDock(QWidget):
             (self.epochs, self.epochs.setValue, section.get("epochs") or 10),
             (self.clip, self.clip.setValue, section.get("clip_grad_norm") or 0.0),
             (self.device, self.device.setCurrentText, section.get("device", "auto")),
+            (self.precision, self.precision.setCurrentText, section.get("precision", "fp32")),
+            (self.compile, self.compile.setChecked, section.get("compile") is True),
         ]
         for widget, setter, value in values:
             blocked = widget.blockSignals(True)
@@ -233,6 +288,13 @@ class TrainDock(QWidget):
                 widget.blockSignals(blocked)
         self.epochs.setEnabled(has and not section.get("steps"))
         self.momentum.setEnabled(has and "momentum" in CLASS_HYPERPARAMETERS[class_name])
+        objectives = section.get("objectives")
+        several = isinstance(objectives, list)
+        for widget in self.single:  # a section with objectives has no one optimizer to show
+            self.form.setRowVisible(widget, not several)
+        self.objectives.setVisible(several)
+        if isinstance(objectives, list):
+            self.objectives.show_objectives(objectives)
 
     # --- what the run shows -------------------------------------------------------------------------
 
@@ -248,6 +310,18 @@ class TrainDock(QWidget):
         self.progress.reset()
         self.show_state("idle")
         self.show_nonfinite(None)
+        self._latest = {}
+        self.losses.hide()
+
+    def show_losses(self, progress: Any) -> None:
+        """Each objective's latest loss, of a run with several (one not due in a report keeps its last)."""
+        if len(progress.objectives) < 2:
+            return
+        for name, points in progress.objectives.items():
+            if points:
+                self._latest[name] = points[-1][1]
+        self.losses.setText("   ".join(f"{name} loss {loss:.4g}" for name, loss in self._latest.items()))
+        self.losses.show()
 
     def show_progress(self, step: int, total: int) -> None:
         self.progress.setMaximum(max(total, 1))

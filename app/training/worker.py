@@ -188,6 +188,7 @@ class TrainingWorker(QObject):
                 trainer.grad_norms(),
                 {},
                 accuracy,
+                {name: [(trainer.step_count, value)] for name, value in trainer.last_losses.items()},
             )
         )
         self._send_extras(force=True)
