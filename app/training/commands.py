@@ -63,7 +63,15 @@ class SetTraining(QUndoCommand):
 
 
 def _changed(old: Any, new: Any) -> set[str] | None:
-    """Which entries of an object value an edit changed (None for a plain value)."""
+    """Which entries of an object value an edit changed (None for a plain value); of a list of
+    objects (the objectives) which entry of which one, so that one objective's rate typed twice is
+    one step, and another objective's rate is a step of its own."""
     if isinstance(old, dict) and isinstance(new, dict):
         return {k for k in {**old, **new} if old.get(k) != new.get(k)}
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return {
+            f"{index}.{key}"
+            for index, (a, b) in enumerate(zip(old, new, strict=True))
+            for key in (_changed(a, b) or ({"value"} if a != b else set()))
+        }
     return None

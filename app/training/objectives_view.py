@@ -49,8 +49,8 @@ class ObjectivesView(QWidget):
     def show_objectives(self, objectives: list[Any]) -> None:
         """Show these objectives; rows are rebuilt only when the names change, so a field being
         typed into is never replaced under the cursor."""
-        rows = [o for o in objectives if isinstance(o, dict)]
-        names = [str(o.get("name", "")) for o in rows]
+        rows = [o if isinstance(o, dict) else {} for o in objectives]  # row i is objectives[i]
+        names = [str(o.get("name", "?")) for o in rows]
         if names != self.names:
             self._build(names)
         for row, box, label in zip(rows, self.rates, self.descriptions, strict=True):

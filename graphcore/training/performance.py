@@ -26,6 +26,10 @@ def check_precision(precision: str, device: Any, dtype: Any) -> None:
             f"training.precision: fp16 needs a CUDA device (its loss scaling is a CUDA recipe), and this "
             f"run is on {device.type}: use bf16 there, or fp32"
         )
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise TrainingConfigError(
+            f"training.precision: this GPU ({torch.cuda.get_device_name(device)}) has no bf16: use fp16 there"
+        )
     if precision != "fp32" and dtype != torch.float32:
         name = str(dtype).removeprefix("torch.")
         raise TrainingConfigError(

@@ -95,6 +95,14 @@ def test_a_gan_trains_with_a_curve_and_a_loss_per_objective(window: MainWindow, 
 
     undo(window)  # the rate edit is one step of the history
     assert graph.training["objectives"][1]["optimizer"]["lr"] == 0.002 and view.rates[1].text() == "0.00200"
+    retype(view.rates[0], "0.001")  # each objective's rate is a step of its own in the history
+    retype(view.rates[1], "0.003")
+    assert [o["optimizer"]["lr"] for o in graph.training["objectives"]] == [0.001, 0.003]
+    undo(window)
+    assert [o["optimizer"]["lr"] for o in graph.training["objectives"]] == [0.001, 0.002]
+    assert [box.text() for box in view.rates] == ["0.00100", "0.00200"]
+    undo(window)
+    assert [o["optimizer"]["lr"] for o in graph.training["objectives"]] == [0.002, 0.002]
 
     press(window, "start")  # Start clears the plots: the curves begin again from the new run
     assert points(window, "generator") == 0 and legend_texts(window.run_tools.plots.legend) == [
