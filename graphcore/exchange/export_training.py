@@ -151,6 +151,10 @@ def train(args):
         device_ids = [device.index] if device.type == "cuda" else None
         network = $ddp_call
     if args.compile:
+        from torch._inductor import config as inductor
+
+        # random nodes draw what they draw uncompiled, as in graphcore train
+        inductor.fallback_random = True
         network = torch.compile(network)
     $optimizers
     generator = torch.Generator().manual_seed(args.seed)

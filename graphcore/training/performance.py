@@ -4,7 +4,9 @@
 autocast type (weights and optimizer state stay float32, as torch's recipe has it); fp16 also scales
 the loss with a `torch.amp.GradScaler`, which is a CUDA recipe: on the CPU fp16 is refused rather
 than silently run as something else. `compile` wraps the module in `torch.compile`, which on the CPU
-builds C++ and so needs a compiler: its absence is said at once, not at the first step.
+builds C++ and so needs a compiler: its absence is said at once, not at the first step. Compiled
+code draws random numbers with torch's own generator (inductor's `fallback_random`), so a seed gives
+the same run compiled or not.
 Everything here needs the device, so it is checked when a Trainer (or an export run) is built.
 """
 
@@ -64,4 +66,7 @@ def compiled(module: Any, device: Any) -> Any:
                 f"clang++, or one named by $CXX): {str(error).splitlines()[0] if str(error) else 'none found'}; "
                 "install one, or set compile to false"
             ) from None
+    import torch._inductor.config as inductor
+
+    inductor.fallback_random = True  # random nodes (randn, dropout) draw what they draw uncompiled
     return torch.compile(module)
