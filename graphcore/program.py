@@ -98,6 +98,7 @@ def node_errors(instr: Instr) -> Iterator[None]:
 class Program:
     instrs: tuple[Instr, ...]
     weights: Weights | None = None  # the graph's, which the runtime puts into its module
+    declared: tuple[str, ...] = ()  # the graph's meta.outputs: the values an imported forward returned
 
     def __str__(self) -> str:
         return "\n".join(map(str, self.instrs))
@@ -121,8 +122,10 @@ class Program:
 
     @cached_property
     def sinks(self) -> tuple[str, ...]:
-        """Values nothing consumes: what `graphcore run` prints."""
-        return tuple(v for v, readers in self.consumers.items() if not readers)
+        """The graph's outputs, what `graphcore run` prints and forward returns: the values meta.outputs
+        names that the graph still has, else the values nothing consumes."""
+        kept = tuple(v for v in self.declared if v in self.consumers)
+        return kept or tuple(v for v, readers in self.consumers.items() if not readers)
 
     def producer(self, value: str) -> Instr:
         return self.by_node[PortRef.parse(value).node]
@@ -136,4 +139,12 @@ def lower(graph: Graph) -> Program:
         spec = REGISTRY[node.type]
         args = tuple(str(s) if s is not None else None for s in graph.sources_of(node_id, spec.inputs))
         instrs.append(Instr(node_id, spec, args, spec.with_defaults(node.params), node.label))
-    return Program(tuple(instrs), graph.weights)
+    return Program(tuple(instrs), graph.weights, declared_outputs(graph))
+
+
+def declared_outputs(graph: Graph) -> tuple[str, ...]:
+    """meta.outputs, when it is a list of "node.port" names (the file's schema checks it on load)."""
+    declared = graph.meta.get("outputs")
+    if not isinstance(declared, list) or not all(isinstance(v, str) for v in declared):
+        return ()
+    return tuple(declared)

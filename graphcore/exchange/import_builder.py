@@ -265,11 +265,8 @@ class Builder:
             ref = self.env.get(value) if isinstance(value, torch.fx.Node) else None
             if isinstance(ref, Ref):
                 self.result.returned.append(ref.port)
-            if isinstance(ref, Ref) and self.graph.consumers_of(PortRef.parse(ref.port)):
-                self.result.notes.append(
-                    f"forward returns {ref.port}, which other nodes read too: a graph's outputs are the "
-                    "values nothing reads"
-                )
+            else:
+                self.result.notes.append(f"forward returns {value!r}, which is no tensor the graph computes")
 
     def on_call_module(self, n: Any) -> Any:
         module = self.gm.get_submodule(n.target)

@@ -26,6 +26,7 @@ from graphcore._torch import torch
 from graphcore.exchange.import_builder import Builder, ImportResult, ImportTorchError, module_params
 from graphcore.exchange.import_weights import keep_weights
 from graphcore.exchange.torch_ops import Rule, TorchTables, tables
+from graphcore.graph import PortRef, output_ports
 from graphcore.registry import REGISTRY, Registry, require_library
 
 __all__ = [
@@ -334,8 +335,23 @@ def import_module(
         gm.train(training)
     builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers, registry, rules)
     result = builder.build()
+    declare_outputs(result, registry)
     keep_weights(result, gm)
     return result
+
+
+def declare_outputs(result: ImportResult, registry: Registry) -> None:
+    """The graph's outputs are what forward returns, in order: meta.outputs says so where the values
+    nothing reads differ (a returned value others read too, an LSTM's unreturned h and c)."""
+    unread = [
+        f"{node.id}.{port}"
+        for node_id in result.graph.topological_order()
+        for node in [result.graph.node(node_id)]
+        for port in output_ports(registry[node.type], node)
+        if not result.graph.consumers_of(PortRef(node.id, port))
+    ]
+    if result.returned and result.returned != unread:
+        result.graph.meta["outputs"] = list(result.returned)
 
 
 def import_from_file(
