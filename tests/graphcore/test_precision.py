@@ -216,3 +216,24 @@ def test_bf16_on_cuda_autocasts_on_the_cuda_device():
     trainer = two_moons(precision="bf16", device="cuda")
     _, prediction = trainer._forward({k: v[:8] for k, v in trainer.train_data.items()})
     assert prediction.device.type == "cuda" and prediction.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--compile=yes"], ["--no-compile=1"], ["--precision"], ["--precision", "bf16", "--precision", "😀"]],
+)
+def test_cli_refuses_bad_compile_and_precision_arguments_in_one_line(capsys, argv):
+    code, out, err = cli(capsys, "train", str(EXAMPLES / "two_moons.json"), *argv)
+    assert (
+        code == 2 and out == "" and err.count("\n") == 1 and err.startswith("graphcore: train: argument --")
+    )
+
+
+def test_precision_and_compile_edited_mid_run_wait_for_the_next_start():
+    trainer = two_moons()
+    trainer.run(steps=2)
+    section = load(EXAMPLES / "two_moons.json").training
+    later = trainer.retune({**section, "precision": "bf16", "compile": True})
+    assert sorted(later) == ["compile", "precision"]
+    assert (trainer.config.precision, trainer.config.compile, trainer.compiled) == ("fp32", False, None)
+    assert trainer.run(steps=2).losses  # and the run goes on as it was
