@@ -15,7 +15,7 @@ from graphcore.training.config import OPTIMIZERS
 
 
 def describe(objective: dict[str, Any]) -> str:
-    """ "adam, cosine, every 2nd step" for an objective as the file writes it."""
+    """An objective's optimizer, schedule and pace in a line: "adam, cosine, every 2 steps"."""
     optimizer = objective.get("optimizer", {})
     name = optimizer.get("name", "sgd") if isinstance(optimizer, dict) else "?"
     schedule = objective.get("schedule", {})

@@ -274,3 +274,45 @@ def test_weights_of_the_previous_documents_run_never_reach_the_derivative_plot(x
     session.stale = False
     session.worker.weights.emit(frame)
     assert seen == [frame]
+
+
+def test_the_objectives_list_shows_any_objectives_as_plain_text(qtbot):
+    from app.training.objectives_view import ObjectivesView
+
+    view = ObjectivesView()
+    qtbot.addWidget(view)
+    edits = []
+    view.lr_edited.connect(lambda index, lr: edits.append((index, lr)))
+    view.show_objectives(
+        [
+            5,
+            {"name": "<b>生成器</b>", "optimizer": "adam", "schedule": [], "every": 3},
+            {"optimizer": {"lr": "x"}},
+        ]
+    )
+    titles = [view.form.itemAt(row * 2, view.form.ItemRole.LabelRole).widget() for row in range(3)]
+    assert [t.text() for t in titles] == ["?", "<b>生成器</b>", "?"]
+    assert all(t.textFormat() == t.textFormat().PlainText for t in titles)
+    assert [d.text() for d in view.descriptions] == [
+        "sgd, constant, every step",
+        "?, ?, every 3 steps",
+        "sgd, constant, every step",
+    ]
+    assert [box.value() for box in view.rates] == [0.01, 1e-5, 1e-5]  # no rate to show: the field's least
+    assert edits == []  # showing a section never edits it
+    view.rates[2].setValue(0.5)
+    assert edits == [(2, 0.5)]  # the row of objectives[2], whatever came before it
+
+
+def test_plots_draw_one_loss_curve_per_objective(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    objectives = {"critic": [(1, 0.5), (2, 0.4)], "generator": [(2, 0.9)]}
+    plots.add(Progress(2, 0, 10, objectives["critic"], 0.01, {}, {}, None, objectives))
+    plots.redraw()
+    assert plots.latest_losses() == {"critic": 0.4, "generator": 0.9}
+    assert list(plots.curves["objective critic"].getData()[1]) == [0.5, 0.4]
+    assert len(plots.buffers["train loss"]) == 0  # the lead's losses are its own curve's
+    assert "critic loss 0.4  generator loss 0.9" in plots.status.text()
+    plots.clear()
+    assert not any(key.startswith("objective ") for key in plots.curves)
