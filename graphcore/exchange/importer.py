@@ -11,12 +11,14 @@ Opaque calls to allow-listed torch functions.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import json
 import re
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -333,11 +335,61 @@ def import_module(
         ) from None
     finally:
         gm.train(training)
+    name_after_assignments(gm, Path(source))
     builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers, registry, rules)
     result = builder.build()
     declare_outputs(result, registry)
     keep_weights(result, gm)
     return result
+
+
+def assigned_once(source: Path) -> dict[int, str]:
+    """Line -> the variable its statement assigns, for each `name = ...` of the file whose name its
+    function assigns once and takes as no argument (an export's `h1 = torch.tanh(fc1)`; not the
+    `x = ...` a hand-written forward repeats)."""
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        assigns = [
+            a
+            for a in ast.walk(function)
+            if isinstance(a, ast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], ast.Name)
+        ]
+        counts = Counter(a.targets[0].id for a in assigns)  # type: ignore[attr-defined]
+        for a in assigns:
+            name = a.targets[0].id  # type: ignore[attr-defined]
+            if counts[name] == 1 and name not in arguments:
+                lines.update(dict.fromkeys(range(a.lineno, (a.end_lineno or a.lineno) + 1), name))
+    return lines
+
+
+def name_after_assignments(gm: Any, source: Path) -> None:
+    """Each traced call takes the name of the variable its line assigns (the last call of the line,
+    the one whose value is assigned), so an exported graph imports with its node names."""
+    lines, mine = assigned_once(source), str(source.resolve())
+    if not lines:
+        return
+    located = []
+    for n in gm.graph.nodes:
+        frames = re.findall(r'File "([^"]+)", line (\d+)', n.stack_trace or "")
+        here = [int(line) for f, line in frames if str(Path(f).resolve()) == mine]
+        located.append(
+            (
+                n,
+                lines.get(here[-1])
+                if here and n.op in ("call_module", "call_function", "call_method")
+                else None,
+            )
+        )
+    for (n, name), (_, after) in zip(located, [*located[1:], (None, None)]):
+        if name is not None and after != name:
+            n.name = name
 
 
 def declare_outputs(result: ImportResult, registry: Registry) -> None:
