@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from graphcore.cli.main import main
 from graphcore.files.fileformat import load
@@ -264,3 +265,27 @@ def test_cli_progress_names_each_objectives_loss(capsys):
     assert out.splitlines()[1].startswith("last step: discriminator loss ")
     assert ", generator loss " in out.splitlines()[1]
     assert out.splitlines()[2].startswith("train: discriminator loss ") and "generator loss" in out
+
+
+def test_every_k_updates_on_the_first_step_and_every_kth_after_it():
+    graph = load(GAN)
+    graph.training = changed((*O1, "every"), 3)
+    trainer = Trainer(graph, GAN.parent, {"steps": 7})
+    before = {k: v.detach().clone() for k, v in trainer.module.named_parameters()}
+    result = trainer.run()
+    generator = result.objectives["generator"]
+    assert [value is not None for value in generator] == [True, False, False, True, False, False, True]
+    assert all(value is not None for value in result.objectives["discriminator"])
+    steps = {
+        name: trainer.optimizers[i].state[group[0]]["step"]
+        for i, (name, group) in enumerate(zip(("d", "g"), trainer.groups))
+    }
+    assert (float(steps["d"]), float(steps["g"])) == (7.0, 3.0)  # Adam counts the steps it took
+    moved = {k for k, v in trainer.module.named_parameters() if not torch.equal(v, before[k])}
+    assert moved == set(before)
+    trainer.reset_weights()
+    trainer.step()
+    after_one = {k: v.detach().clone() for k, v in trainer.module.named_parameters()}
+    trainer.step()  # the generator is not due: only the discriminator's weights move
+    moved = {k for k, v in trainer.module.named_parameters() if not torch.equal(v, after_one[k])}
+    assert moved == set(trainer.weights["d_fc1"] + trainer.weights["d_fc2"])
