@@ -53,19 +53,24 @@ def grad_scaler(precision: str, device: Any) -> Any:
     return torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
 
-def compiled(module: Any, device: Any) -> Any:
-    """`module` through torch.compile (sharing its parameters); on the CPU a C++ compiler must exist."""
-    if device.type == "cpu":
-        try:
-            from torch._inductor.cpp_builder import get_cpp_compiler
+def check_compiler(device: Any) -> None:
+    """torch.compile on the CPU builds C++: refuse at once, in a line, where no compiler is found."""
+    if device.type != "cpu":
+        return
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
 
-            get_cpp_compiler()
-        except Exception as error:  # noqa: BLE001 - torch's own search: no compiler, or a broken one
-            raise TrainingConfigError(
-                "training.compile: torch.compile on the CPU builds C++ and needs a compiler (g++ or "
-                f"clang++, or one named by $CXX): {str(error).splitlines()[0] if str(error) else 'none found'}; "
-                "install one, or set compile to false"
-            ) from None
+        get_cpp_compiler()
+    except Exception as error:  # noqa: BLE001 - torch's own search: no compiler, or a broken one
+        found = str(error).splitlines()[0] if str(error) else "none found"
+        raise TrainingConfigError(
+            "training.compile: torch.compile on the CPU builds C++ and needs a compiler (g++ or "
+            f"clang++, or one named by $CXX): {found}; install one, or set compile to false"
+        ) from None
+
+
+def compiled(module: Any) -> Any:
+    """`module` through torch.compile, sharing its parameters (check_compiler first)."""
     import torch._inductor.config as inductor
 
     inductor.fallback_random = True  # random nodes (randn, dropout) draw what they draw uncompiled

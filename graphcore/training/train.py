@@ -3,7 +3,9 @@
 The loop does per step what a hand-written PyTorch loop does (index a batch, forward, backward,
 optional clipping, optimizer and scheduler steps, read the loss) and nothing that grows with the
 graph; with several objectives (graphcore.training.objectives) it does that once per objective due,
-in their order, each with its own forward pass, optimizer and parameters.
+in their order, each with its own forward pass, optimizer and parameters. The section's `precision`
+runs the forward passes under autocast (and scales fp16 losses), and `compile` runs them through
+torch.compile (graphcore.training.performance).
 Listeners get `Progress` reports at a bounded rate, carrying every loss since the last one,
 so plotting never slows training. A non-finite loss or gradient stops the run and names the node
 where it first appeared (found by replaying the batch through the stepping engine).
@@ -34,7 +36,13 @@ from graphcore.training.objectives import (
     parameter_names,
     selected,
 )
-from graphcore.training.performance import autocast, check_precision, compiled, grad_scaler
+from graphcore.training.performance import (
+    autocast,
+    check_compiler,
+    check_precision,
+    compiled,
+    grad_scaler,
+)
 from graphcore.validate import check
 
 LIVE_KEYS = {"objectives", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
@@ -193,7 +201,7 @@ class Trainer:
         self.device = self.runtime.device
         check_precision(config.precision, self.device, self.runtime.dtype)
         if config.compile:
-            compiled(self.runtime.module, self.device)  # a missing compiler is said now, not at step 1
+            check_compiler(self.device)  # said now, not at the first step
         nodes = [instr.node for instr in program]
         self.weights = parameter_names(self.runtime.module, self.runtime.generated.attributes, nodes)
         check_parameters(config.objectives, self.weights)
@@ -233,7 +241,7 @@ class Trainer:
             for o, optimizer in zip(self.config.objectives, self.optimizers, strict=True)
         ]
         self.scalers = [grad_scaler(self.config.precision, self.device) for _ in self.config.objectives]
-        self.compiled: Any = compiled(self.module, self.device) if self.config.compile else None
+        self.compiled: Any = compiled(self.module) if self.config.compile else None
         self.generator = torch.Generator().manual_seed(self.config.seed)
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._cursor = 0, 0, 0
