@@ -9,10 +9,11 @@ times a second, with setData on curves made once, so plotting never slows traini
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.plots.buffers import DecimatingBuffer
@@ -53,6 +54,7 @@ class TrainingPlots(QWidget):
         self.log_loss = QCheckBox("Log scale loss")
         self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
         self.status = QLabel(NO_TRAINING)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes objective names from the file
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.log_loss)
@@ -150,7 +152,8 @@ class TrainingPlots(QWidget):
             key = f"{OBJECTIVE}{name}"
             if key not in self.curves:
                 color = COLORS[(2 + sum(k.startswith(OBJECTIVE) for k in self.curves)) % len(COLORS)]
-                self.legend.addItem(self._curve(key, self.loss_plot, color), name)
+                # a legend label is HTML: the file's name is shown as written, never as markup
+                self.legend.addItem(self._curve(key, self.loss_plot, color), html.escape(name))
             for step, loss in points:
                 self.buffers[key].append(step, loss)
 

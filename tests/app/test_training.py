@@ -316,3 +316,8 @@ def test_plots_draw_one_loss_curve_per_objective(qtbot):
     assert "critic loss 0.4  generator loss 0.9" in plots.status.text()
     plots.clear()
     assert not any(key.startswith("objective ") for key in plots.curves)
+    odd = {"<b>a&b</b>": [(1, 0.5)], "生成器": [(1, 0.25)]}
+    plots.add(Progress(1, 0, 10, odd["<b>a&b</b>"], 0.01, {}, {}, None, odd))
+    assert [label.text for _, label in plots.legend.items][-2:] == ["&lt;b&gt;a&amp;b&lt;/b&gt;", "生成器"]
+    assert plots.status.textFormat() == plots.status.textFormat().PlainText
+    assert "<b>a&b</b> loss 0.5  生成器 loss 0.25" in plots.status.text()
