@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from export_cases import (
     TRAINED,
     graph_from,
@@ -259,3 +260,19 @@ def test_exported_fp16_refuses_the_cpu_and_compile_is_an_option(tmp_path, capsys
     assert module.parse_args([]).compile is True and module.parse_args(["--no-compile"]).compile is False
     with pytest.raises(SystemExit, match="precision fp16 needs a CUDA device, not cpu"):
         module.train(module.parse_args(["--device", "cpu", "--precision", "fp16", "--no-compile"]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 needs a CUDA device")
+def test_fp16_on_cuda_gives_the_losses_of_graphcore_train(tmp_path, capsys):
+    example = TRAINED[[p.stem for p in TRAINED].index("two_moons")]
+    graph = load(example)
+    graph.training["precision"] = "fp16"
+    path, _ = write_export(graph, tmp_path, example.stem, train=True, base_dir=example.parent)
+    code = main(["train", str(example), "--json", "--device", "cuda", "--precision", "fp16", "--steps", "30"])
+    trained = json.loads(capsys.readouterr().out)
+    assert code == 0, trained
+    module = load_file(path)
+    assert module.train(module.parse_args(["--device", "cuda", "--steps", "30"])) == 0
+    printed = capsys.readouterr().out
+    # the same kernels on the same device; the GPU's reductions may differ in their last bits
+    assert losses_printed(printed) == pytest.approx(trained["losses"], abs=1e-4, rel=0)
