@@ -242,9 +242,15 @@ class TrainDock(QWidget):
 
     def _set_objective_lr(self, index: int, lr: float) -> None:
         objectives = copy.deepcopy(self._section().get("objectives"))
-        if not isinstance(objectives, list) or not isinstance(objectives[index], dict):
+        if not isinstance(objectives, list) or index >= len(objectives):
             return
-        optimizer = objectives[index].get("optimizer", {"name": "sgd"})
+        optimizer = (
+            objectives[index].get("optimizer", {"name": "sgd"})
+            if isinstance(objectives[index], dict)
+            else None
+        )
+        if not isinstance(optimizer, dict):  # a section that is wrong already is the Start's to name
+            return
         objectives[index]["optimizer"] = {**optimizer, "lr": lr}
         self._edit("objectives", objectives)
 
@@ -277,7 +283,7 @@ class TrainDock(QWidget):
             (self.epochs, self.epochs.setValue, section.get("epochs") or 10),
             (self.clip, self.clip.setValue, section.get("clip_grad_norm") or 0.0),
             (self.device, self.device.setCurrentText, section.get("device", "auto")),
-            (self.precision, self.precision.setCurrentText, section.get("precision", "fp32")),
+            (self.precision, self.precision.setCurrentText, str(section.get("precision", "fp32"))),
             (self.compile, self.compile.setChecked, section.get("compile") is True),
         ]
         for widget, setter, value in values:
