@@ -2,7 +2,8 @@
 
 x is (L, N, input_size), or (N, L, input_size) with batch_first, or (L, input_size) unbatched. The
 outputs are every step's output `out` and the last step's state `h` (and the LSTM's cell state `c`),
-shaped (D·num_layers, N, hidden_size) whatever batch_first says, as torch returns them. An initial
+shaped (D·num_layers, N, hidden_size) whatever batch_first says, as torch returns them; `dropout`
+acts between stacked layers in training, as torch's does. An initial
 state may be wired into `h0` (and `c0`): an encoder's final state starting a decoder, say.
 """
 
@@ -39,8 +40,13 @@ def recurrent_shape(type_: str) -> Any:
         num_layers: int,
         batch_first: bool,
         bidirectional: bool,
+        dropout: float = 0.0,
         **_: Any,
     ) -> tuple[Shape, ...]:
+        expect(
+            dropout == 0 or num_layers > 1,
+            f"{type_} dropout={dropout} acts between stacked layers: it needs num_layers > 1",
+        )
         layout = "(N, L, input_size)" if batch_first else "(L, N, input_size)"
         expect(len(x) in (2, 3), f"{type_} needs x of shape {layout} or (L, input_size), not {show(x)}")
         expect(same_dim(x[-1], input_size), f"{type_} input_size={input_size} but x has {x[-1]} features")
@@ -82,6 +88,14 @@ def recurrent_params(type_: str) -> tuple[Param, ...]:
             else ()
         ),
         Param("bias", "bool", True, "Learn biases b_ih and b_hh."),
+        Param(
+            "dropout",
+            "float",
+            0.0,
+            "In training, dropout with this probability on each layer's output but the last.",
+            min=0.0,
+            max=1.0,
+        ),
         Param("batch_first", "bool", False, "x and out are (N, L, features) instead of (L, N, features)."),
         Param(
             "bidirectional",
@@ -103,6 +117,7 @@ def recurrent_examples(type_: str) -> Any:
             "input_size": i,
             "hidden_size": h,
             "num_layers": layers,
+            "dropout": r.choice([0.0, 0.3]) if layers > 1 else 0.0,
             "bidirectional": both,
             "weight_init": r.choice(["default", "xavier_uniform"]),
         }
@@ -117,16 +132,17 @@ def recurrent_examples(type_: str) -> Any:
 
 
 def recurrent_module(nonlinearity: bool) -> Callable[[Any], dict[str, Any] | None]:
-    """The params of an nn.RNN, LSTM or GRU; None for dropout between layers or projections."""
+    """The params of an nn.RNN, LSTM or GRU; None for projections (an LSTM's proj_size)."""
 
     def read(module: Any) -> dict[str, Any] | None:
-        if module.dropout or getattr(module, "proj_size", 0):
+        if getattr(module, "proj_size", 0):
             return None
         params = {
             "input_size": module.input_size,
             "hidden_size": module.hidden_size,
             "num_layers": module.num_layers,
             "bias": module.bias,
+            "dropout": float(module.dropout),
             "batch_first": module.batch_first,
             "bidirectional": module.bidirectional,
         }
@@ -182,6 +198,7 @@ for type_, outputs, code, formula, doc in RECURRENT:
         "num_layers",
         *(["nonlinearity"] if type_ == "RNN" else []),
         "bias",
+        "dropout",
         "batch_first",
         "bidirectional",
     ]
@@ -202,6 +219,12 @@ for type_, outputs, code, formula, doc in RECURRENT:
             doc=doc,
             formula=formula,
             examples=recurrent_examples(type_),
+            no_jvp_reason=f"in training with dropout > 0 between layers, each run draws new masks, and forward "
+            f"mode runs the {type_} again, so its tangent would use other masks than the forward pass did; use "
+            "reverse mode (in evaluation, or with dropout = 0, forward mode works).",
+            no_jvp_reason_applies=lambda params, training: (
+                training and params["dropout"] > 0 and params["num_layers"] > 1
+            ),
             aliases=("recurrent", "sequence", type_.lower()),
             torch_rules=(TorchRule(module=f"torch.nn.{type_}", read=recurrent_module(type_ == "RNN")),),
             torch_result=("out", ("h", "c")) if type_ == "LSTM" else ("out", "h"),

@@ -149,6 +149,7 @@ reduction(
             signature="x, ord=2, dim=None, keepdim=False, dtype=None",
             rename={"ord": "p"},
         ),
+        *function_and_method("norm", "p='fro', dim=None, keepdim=False, dtype=None", X),  # "fro": p = 2
     ),
 )
 

@@ -260,11 +260,9 @@ class Builder:
         return ref
 
     def on_output(self, n: Any) -> None:
-        returned = n.args[0] if isinstance(n.args[0], tuple | list) else (n.args[0],)
-        for value in returned:
-            ref = self.env.get(value) if isinstance(value, torch.fx.Node) else None
-            if isinstance(ref, Ref):
-                self.result.returned.append(ref.port)
+        for value in returned_values(n.args[0], self.env):
+            if isinstance(value, Ref):
+                self.result.returned.append(value.port)
             else:
                 self.result.notes.append(f"forward returns {value!r}, which is no tensor the graph computes")
 
@@ -420,6 +418,8 @@ class Builder:
             params = {"value": 0.0, "fill": "-inf" if params["value"] < 0 else "inf"}  # files hold no ±inf
         if type_ == "layer_norm" and isinstance(dims := params["normalized_shape"], list) and len(dims) == 1:
             params["normalized_shape"] = dims[0]  # (k,): one size, as the LayerNorm layer's reader writes it
+        if type_ == "norm":
+            params = norm_order(params)
         if type_ == "flatten" and params.get("start_dim") == 1 and params.get("end_dim") == -1:
             type_ = "Flatten"  # torch.flatten(x, 1): what the Flatten node writes
         params = self.fixed(params, n)
@@ -571,6 +571,25 @@ class Builder:
                 f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
             ]
         return next((c for c in candidates if opaque_may_call(c, self.registry)), None)
+
+
+def norm_order(params: dict[str, Any]) -> dict[str, Any]:
+    """x.norm()'s p as the norm node's: "fro" (its default) and 2.0 are 2, 1.0 is 1; any other p
+    stays as it is, which the node refuses, so the call is imported as an Opaque one."""
+    p = params.get("p", 2)
+    if p == "fro" or (isinstance(p, float) and p in (1.0, 2.0)):
+        return {**params, "p": 2 if p == "fro" else int(p)}
+    return params
+
+
+def returned_values(value: Any, env: Mapping[Any, Any]) -> list[Any]:
+    """What forward returns, flattened in order: `return logits, (h, c)` is three values, each a Ref
+    where the graph computes it."""
+    if isinstance(value, torch.fx.Node):
+        value = env.get(value, value)
+    if isinstance(value, tuple | list):
+        return [v for element in value for v in returned_values(element, env)]
+    return [value]
 
 
 def shortest(tensor: Any) -> Any:
