@@ -18,12 +18,16 @@ from app.examples import example_files
 from app.recovery import Autosaver, Recovered, ask_restore
 from graphcore.files.atomic_write import SaveError
 from graphcore.files.fileformat import FileFormatError, load, loads, save
+from graphcore.files.weights import SUFFIX, WeightsError, check_reference, collect, reference_for, write
 
 if TYPE_CHECKING:
     from app.canvas.view import CanvasView
+    from app.run_tools import RunTools
     from app.shell import Shell
 
 FILE_FILTER = "Backprop Studio graphs (*.json);;All files (*)"
+WEIGHTS_FILTER = "Weights (*.safetensors)"
+BUSY = ("starting", "running", "pausing", "stopping", "busy")  # a run that may be changing the weights
 MAX_RECENT = 10
 
 
@@ -36,6 +40,7 @@ class FileCommands:
         shell: Shell
         view: CanvasView
         autosaver: Autosaver | None
+        run_tools: RunTools
 
         def _set_document(self, document: Document, recovery_file: Path | None = None) -> None: ...
         def _show_title(self) -> None: ...
@@ -145,6 +150,46 @@ class FileCommands:
         self._show_title()
         self.show_message(f"Saved {path}")
         return True
+
+    def save_weights(self) -> bool:
+        """File ▸ Save Weights…: the weights training reached, in a safetensors file beside the graph
+        file, which the graph then names and is saved with; reopening it and pressing Start resumes
+        from them, and the stepper and inspector show them."""
+        assert self.document is not None
+        trainer = self.run_tools.session.worker.trainer
+        if trainer is None:
+            self.show_message("Train first: there are no trained weights to save")
+            return False
+        if self.run_tools.session.state in BUSY:
+            self.show_message("Pause training before saving its weights")
+            return False
+        if self.document.path is None and not self.save_as():
+            return False
+        assert self.document.path is not None
+        folder = self.document.path.parent
+        path = self.ask_save_weights_path(folder / reference_for(self.document.path))
+        if not path:
+            return False
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        try:
+            if path.resolve().parent != folder.resolve():
+                raise WeightsError(f"{path}: weights are kept beside the graph file, in {folder}")
+            graph = self.document.graph
+            reference = check_reference(path.name, "Save Weights")
+            weights = collect(trainer.module, trainer.runtime.generated.attributes, reference, graph.weights)
+            write(folder, weights)
+        except (OSError, ValueError) as error:  # WeightsError and SaveError name the file
+            self.show_error("Cannot save weights", str(error))
+            return False
+        graph.weights = weights
+        return self._write(self.document.path)
+
+    def ask_save_weights_path(self, suggested: Path) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self.shell.widget, "Save weights", str(suggested), WEIGHTS_FILTER
+        )
+        return Path(name) if name else None
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current document (saved, discarded, or nothing to lose)."""

@@ -59,7 +59,7 @@ class TrainingSession(QObject):
     def _snapshot(self, graph: Graph) -> dict[str, Any]:
         self.worker.retune(None)  # the new trainer starts from this graph, edits included
         self.structure, self.run_time = Structure.of(graph), 0.0
-        return {"graph_text": dumps(graph)}
+        return {"graph_text": dumps(graph), "weights": graph.weights}
 
     def start(self, graph: Graph, base_dir: Path | str = ".", steps: int | None = None) -> None:
         """Train from fresh weights with the graph as it is now."""

@@ -38,6 +38,7 @@ class Request:
     base_dir: str = "."
     overrides: dict[str, Any] = field(default_factory=dict)
     steps: int | None = None
+    weights: Any = None  # the graph's Weights (graphcore.files.weights): the text names their file only
 
 
 @dataclass
@@ -148,6 +149,7 @@ class TrainingWorker(QObject):
             raise ValueError("there is no graph to train")
         # a snapshot of the open document, not a file: its problems are named without a file name
         graph = graph_from_dict(parse_json(request.graph_text))
+        graph.weights = request.weights  # saved weights: the run resumes from them
         trainer = Trainer(graph, Path(request.base_dir), request.overrides, dtype="float32")
         self.trainer = trainer
         self._boundary = _boundary_setup(trainer)
