@@ -287,7 +287,7 @@ def export_python(
             f"`graphcore run {source or 'FILE'}` does.",
         ]
     else:
-        stdlib, more, rest = training_code(config, program, generated, Path(base_dir))
+        stdlib, more, rest = training_code(config, program, generated, Path(base_dir), weights is not None)
         third_party += more
         usage = [
             "Standalone PyTorch: it imports torch, numpy and the standard library only.",

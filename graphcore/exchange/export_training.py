@@ -145,7 +145,7 @@ def train(args):
         steps = args.steps
     total_steps = steps or steps_per_epoch * (epochs or 1)
 
-    model = $class_name(dtype=dtype, seed=args.seed).to(device)
+    model = $class_name(dtype=dtype, seed=args.seed).to(device)$load_weights
     network = model
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
@@ -234,7 +234,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--save", help="write the trained weights (a state_dict) to this file"
-    )$data_option
+    )$data_option$weights_option
     return parser.parse_args(argv)
 
 
@@ -409,9 +409,14 @@ def objectives_code(
 
 
 def training_code(
-    config: TrainingConfig, program: Program, generated: GeneratedModule, base_dir: Path
+    config: TrainingConfig,
+    program: Program,
+    generated: GeneratedModule,
+    base_dir: Path,
+    resume: bool = False,
 ) -> tuple[list[str], list[str], str]:
-    """(standard-library imports, other imports, source) of everything `--train` adds after the model."""
+    """(standard-library imports, other imports, source) of everything `--train` adds after the model;
+    with `resume`, training starts from the graph's weights file (WEIGHTS, or `--weights PATH`)."""
     data, reads_file, data_imports = data_code(config.dataset, base_dir)
     argument = dict(zip(generated.inputs, generated.arguments))
     for node in config.inputs:
@@ -461,8 +466,10 @@ def training_code(
         data_option='\n    parser.add_argument("--data", default=DATA_PATH, help="the dataset file")'
         if reads_file
         else "",
+        **resume_code(resume),
     )
-    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else []), *data_imports]
+    paths = ["from pathlib import Path"] if resume else []  # the weights file beside the script
+    stdlib = [*STDLIB_IMPORTS, *(FILE_IMPORTS if reads_file else paths), *data_imports]
     text = "\n\n\n".join(
         [
             "# Data: the dataset functions of graphcore.training.datasets.\n\n" + data,
@@ -470,7 +477,28 @@ def training_code(
             functions,
         ]
     )
-    return stdlib, THIRD_PARTY_IMPORTS, text + "\n\n" + loop
+    return (
+        stdlib,
+        THIRD_PARTY_IMPORTS + (["import safetensors.torch"] if resume else []),
+        text + "\n\n" + loop,
+    )
+
+
+def resume_code(resume: bool) -> dict[str, str]:
+    """The loop's lines that start from the weights file beside the script, as `graphcore train`
+    starts from the graph's; `--weights ""` starts from the seed instead."""
+    if not resume:
+        return {"load_weights": "", "weights_option": ""}
+    return {
+        "load_weights": "\n    if args.weights:\n"
+        "        state = safetensors.torch.load_file(args.weights, device=str(device))\n"
+        "        model.load_state_dict(state)",
+        "weights_option": "\n    parser.add_argument(\n"
+        '        "--weights",\n'
+        "        default=str(Path(__file__).with_name(WEIGHTS)),\n"
+        "        help=\"start from this safetensors file ('': from the seed)\",\n"
+        "    )",
+    }
 
 
 def _one_loss_code(config: TrainingConfig) -> tuple[str, dict[str, str]]:
