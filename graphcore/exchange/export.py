@@ -21,7 +21,13 @@ from typing import Any
 
 from graphcore.codegen import GeneratedModule, class_name_from, python_source
 from graphcore.exchange import export_weights
-from graphcore.exchange.export_training import ExportError, check_outputs, format_expression, training_code
+from graphcore.exchange.export_training import (
+    ExportError,
+    check_outputs,
+    format_expression,
+    section_code,
+    training_code,
+)
 from graphcore.feeds import SMALL_INDEX, index_range
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
@@ -288,6 +294,7 @@ def export_python(
         ]
     else:
         stdlib, more, rest = training_code(config, program, generated, Path(base_dir), weights is not None)
+        inputs += "\n\n\n" + section_code(graph.training)
         third_party += more
         usage = [
             "Standalone PyTorch: it imports torch, numpy and the standard library only.",

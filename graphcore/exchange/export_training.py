@@ -484,6 +484,13 @@ def training_code(
     )
 
 
+def section_code(section: Mapping[str, object]) -> str:
+    """TRAINING: the graph's training section as written, which `graphcore import-torch` reads back
+    (its node names follow the imported graph's: FIELDS' arguments, forward's returns)."""
+    lines = format_expression(literal(dict(section)), "TRAINING = ", "")
+    return "# The graph's training section, as graphcore import-torch reads it back.\n" + "\n".join(lines)
+
+
 def resume_code(resume: bool) -> dict[str, str]:
     """The loop's lines that start from the weights file beside the script, as `graphcore train`
     starts from the graph's; `--weights ""` starts from the seed instead."""

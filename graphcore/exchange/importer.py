@@ -12,6 +12,7 @@ Opaque calls to allow-listed torch functions.
 from __future__ import annotations
 
 import ast
+import copy
 import importlib.util
 import inspect
 import json
@@ -436,4 +437,50 @@ def import_from_file(
     if not isinstance(kwargs, dict):
         raise ImportTorchError(f'{labels[1]}: expected a JSON object such as {{"hidden": 16}}')
     module = instantiate(cls, kwargs)
-    return cls, import_module(module, inputs, batch=batch, source=source, namespace=namespace)
+    result = import_module(module, inputs, batch=batch, source=source, namespace=namespace)
+    if "TRAINING" in namespace:
+        read_training(namespace, result)
+    return cls, result
+
+
+def read_training(namespace: Mapping[str, Any], result: ImportResult) -> None:
+    """A training export's TRAINING section, renamed into the imported graph: each Input by its
+    dataset field (FIELDS: forward argument -> field), each loss and the prediction by its place among
+    forward's returns (an export returns the losses, then the prediction). A section that does not
+    fit is left out, with a note saying why."""
+    from graphcore.training.config import TrainingConfigError, parse
+
+    section, fields = namespace["TRAINING"], namespace.get("FIELDS")
+    try:
+        if not isinstance(section, dict) or not isinstance(section.get("inputs"), dict):
+            raise TrainingConfigError("expected the training section, a dict with inputs")
+        if not isinstance(fields, dict) or sorted(map(str, fields.values())) != sorted(
+            map(str, section["inputs"].values())
+        ):
+            raise TrainingConfigError("FIELDS does not give each of its inputs' dataset fields")
+        config = parse(copy.deepcopy(section))
+        exported = list(dict.fromkeys([o.loss for o in config.objectives] + [config.predict or ""]))
+        exported = [v for v in exported if v]
+        if len(exported) != len(result.returned):
+            raise TrainingConfigError(
+                f"forward returns {len(result.returned)} values, not its {len(exported)}"
+            )
+        renamed = dict(zip(exported, result.returned))
+        graph_section = _renamed(copy.deepcopy(section), renamed)
+        graph_section["inputs"] = {str(argument): field for argument, field in fields.items()}
+        parse(copy.deepcopy(graph_section))
+    except TrainingConfigError as error:
+        result.notes.append(
+            f"TRAINING: {' '.join(str(error).split())[:200]}; the graph has no training section"
+        )
+        return
+    result.graph.training = graph_section
+
+
+def _renamed(value: Any, renamed: Mapping[str, str]) -> Any:
+    """The section with each value name ("node.port") the export knew replaced by the imported one."""
+    if isinstance(value, dict):
+        return {k: _renamed(v, renamed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, renamed) for v in value]
+    return renamed.get(value, value) if isinstance(value, str) else value
