@@ -40,6 +40,7 @@ from graphcore.cli.common import (
     show_value,
 )
 from graphcore.cli.exchange import EXCHANGE_COMMANDS, add_exchange_parsers
+from graphcore.cli.time_steps import add_per_step_options, cmd_per_step
 from graphcore.program import Program
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
 from graphcore.training.config import PRECISIONS
@@ -84,12 +85,14 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from graphcore.derivatives.autodiff import trace_forward
     from graphcore.stepping import SteppingError, check_value
 
+    if args.per_step is not None:
+        return cmd_per_step(args)
     if (opened := open_program(args)) is None:
         return EXIT_INVALID
     graph, program = opened
     try:
         of = check_value(program, args.of)
-        wrt = {name: check_value(program, name) for name in args.wrt.split(",") if name}
+        wrt = {name: check_value(program, name) for name in (args.wrt or "").split(",") if name}
     except SteppingError as error:
         raise UsageError(str(error)) from None
     if not wrt:
@@ -337,8 +340,9 @@ def parser() -> argparse.ArgumentParser:
             )
         if name == "grad":
             p.add_argument("--of", required=True, help="the output, as NODE.PORT (or NODE)")
-            p.add_argument("--wrt", required=True, help="comma-separated node ids (or NODE.PORT)")
+            p.add_argument("--wrt", help="comma-separated node ids (or NODE.PORT)")
             p.add_argument("--mode", choices=("reverse", "forward", "both"), default="reverse")
+            add_per_step_options(p)
         if name == "steps":
             p.add_argument("--of", help="the output to differentiate (default: the only output)")
         if name == "jacobian":
