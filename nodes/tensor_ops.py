@@ -226,6 +226,45 @@ register(
 )
 
 
+def narrow_to_shape(x: Shape, like: Shape, *, dim: int, like_dim: int) -> Shape:
+    expect(
+        len(x) > 0 and len(like) > 0,
+        f"narrow_to needs x and like of one dimension or more, not {show(x)} and {show(like)}",
+    )
+    axis, like_axis = axis_of(dim, len(x), x), axis_of(like_dim, len(like), like)
+    size, length = x[axis], like[like_axis]
+    expect(
+        not (isinstance(size, int) and isinstance(length, int)) or length <= size,
+        f"narrow_to: like's dim {like_dim} has {length} entries but x's dim {dim} only {size}",
+    )
+    return tuple(length if i == axis else d for i, d in enumerate(x))
+
+
+register(
+    NodeSpec(
+        "narrow_to",
+        "shape",
+        ("x", "like"),
+        ("out",),
+        narrow_to_shape,
+        code="torch.narrow({x}, {dim!r}, 0, {like}.size({like_dim!r}))",
+        params=(
+            Param("dim", "int", 0, "The dimension of x to slice."),
+            Param("like_dim", "int", 0, "The dimension of like whose size is how many entries to keep."),
+        ),
+        doc="The first entries of x along dim, as many as like has along like_dim: minGPT's "
+        "`self.bias[:, :, :T, :T]` with T the sequence length, which follows the input. Only like's size "
+        "is read, so like gets no gradient.",
+        formula="y = x[..., :n, ...],  n = like.size(like_dim)",
+        examples=lambda r: [
+            Example({"dim": 1, "like_dim": 0}, ((2, 6), (r.randint(1, 5), "N"))),
+            Example({"dim": -1, "like_dim": -1}, (("N", 4), (2, 3))),
+        ],
+        aliases=("slice to size", "x[:T]"),
+    )
+)
+
+
 def triangle_shape(x: Shape, **_: Any) -> Shape:
     expect(len(x) >= 2, f"a triangle needs a matrix (or a batch of them), not {show(x)}")
     return x

@@ -321,6 +321,8 @@ class Builder:
             return first
         if isinstance(first, Ref) and (values := self.values_only(n, first)) is not None:
             return values
+        if isinstance(first, Ref) and (narrowed := self.narrowed_to_size(n, first)) is not None:
+            return narrowed
         rule = (self.rules.methods if n.op == "call_method" else self.rules.functions).get(n.target)
         rule = self.helpers.get(n.target, rule)
         mapped = self.apply(rule, n) if rule is not None else None
@@ -452,7 +454,18 @@ class Builder:
             at = keys.index(Ellipsis)
             keys[at : at + 1] = [slice(None)] * (len(shapes[0]) - len(keys) + 1 + keys.count(None))
         value, dim = source, 0
-        for key in keys:
+        sized = self.sizes_in_slices(raw, len(keys))
+        for position, key in enumerate(keys):
+            if position in sized:  # x[:T] with T a traced size: as many entries as that tensor has
+                like, like_dim = sized[position]
+                node_id = self.add(n.name, "narrow_to", {"dim": dim, "like_dim": like_dim})
+                self.connect(value, node_id, "x")
+                self.connect(like, node_id, "like")
+                value = Ref(f"{node_id}.out")
+                for shape, run in zip(shapes, self.values[like]):
+                    shape[dim] = min(shape[dim], run.shape[like_dim])
+                dim += 1
+                continue
             if isinstance(key, slice):
                 key = slice(*(self.fixed(k, n) for k in (key.start, key.stop, key.step)))
             key = self.fixed(key, n)
@@ -470,6 +483,56 @@ class Builder:
                     shape[dim] = len(range(shape[dim])[key]) if isinstance(key, slice) else len(key)
             dim += not isinstance(key, int)
         return value
+
+    def narrowed_to_size(self, n: Any, source: Ref) -> Ref | None:
+        """torch.narrow(x, dim, 0, like.size(d)), as a narrow_to export writes it: narrow_to, so the
+        length keeps following like's size."""
+        if getattr(n.target, "__name__", n.target) != "narrow" or n.kwargs or len(n.args) != 4:
+            return None
+        _, dim, start, length = n.args
+        sized = self.size_source(length)
+        if sized is None or start != 0 or not isinstance(dim, int):
+            return None
+        node_id = self.add(n.name, "narrow_to", {"dim": dim, "like_dim": sized[1]})
+        self.connect(source, node_id, "x")
+        self.connect(sized[0], node_id, "like")
+        return Ref(f"{node_id}.out")
+
+    def sizes_in_slices(self, raw: tuple[Any, ...], count: int) -> dict[int, tuple[Ref, int]]:
+        """Key position -> (tensor, dim) for each `:T` key whose stop is a traced tensor's size
+        (`T = x.size(2)`, `B, H, T, _ = x.size()`, `x.shape[2]`) that follows the symbolic sizes;
+        positions count as in `keys` (no Ellipsis before them)."""
+        if Ellipsis in raw and raw.index(Ellipsis) < len(raw) - 1:
+            return {}
+        found = {}
+        for position, key in enumerate(raw[:count]):
+            if not isinstance(key, slice) or key.start not in (None, 0) or key.step not in (None, 1):
+                continue
+            source = self.size_source(key.stop)
+            if source is not None and isinstance(merge_runs(self.env[key.stop].runs), Varying):
+                found[position] = source
+        return found
+
+    def size_source(self, node: Any) -> tuple[Ref, int] | None:
+        """(tensor, dim) when `node` is the size of a graph tensor along a fixed dim, else None."""
+        if not isinstance(node, torch.fx.Node) or not isinstance(self.env.get(node), Static):
+            return None
+        tensor: Any
+        dim: Any
+        if node.op == "call_method" and node.target == "size" and len(node.args) == 2:
+            tensor, dim = node.args
+        elif node.target is operator.getitem and isinstance(node.args[0], torch.fx.Node):
+            whole: Any = node.args[0]
+            dim = node.args[1]
+            shape_of = whole.op == "call_method" and whole.target == "size" and len(whole.args) == 1
+            shape_attr = whole.target is getattr and whole.args[1:] == ("shape",)
+            if not (shape_of or shape_attr):
+                return None
+            tensor = whole.args[0]
+        else:
+            return None
+        ref = self.env.get(tensor) if isinstance(tensor, torch.fx.Node) else None
+        return (ref, dim) if isinstance(ref, Ref) and isinstance(dim, int) else None
 
     def index_key(self, key: Any, n: Any) -> Any:
         """One key of an index with its traced sizes as numbers (a Varying where they change)."""

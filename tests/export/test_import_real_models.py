@@ -137,3 +137,45 @@ def test_dropout_on_one_layer_is_refused_by_name():
     graph.connect(PortRef("x", "out"), PortRef("rnn", "x"))
     (problem,) = validate(graph).diagnostics
     assert problem.node == "rnn" and "needs num_layers > 1" in problem.message
+
+
+class MinGPTMask(nn.Module):
+    """minGPT's CausalSelfAttention masking: a (1, 1, block, block) buffer cut to the sequence length T
+    of the input, read three ways."""
+
+    def __init__(self, block=8, spelling="unpack"):
+        super().__init__()
+        self.spelling = spelling
+        self.register_buffer("bias", torch.tril(torch.ones(block, block)).view(1, 1, block, block))
+
+    def forward(self, att):
+        if self.spelling == "unpack":
+            B, nh, T, _ = att.size()
+        elif self.spelling == "size":
+            T = att.size(2)
+        else:
+            T = att.shape[-1]
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+        return F.softmax(att, dim=-1)
+
+
+@pytest.mark.parametrize("spelling", ["unpack", "size", "shape"])
+def test_mingpts_mask_follows_the_sequence_length(spelling):
+    module = MinGPTMask(spelling=spelling)
+    declared = {"att": {"shape": ["N", 2, "T", "T"]}}
+    result = import_module(module, declared)
+    assert result.notes == [] and [n.type for n in result.graph.nodes].count("narrow_to") == 2
+    for t in (2, 5, 8):  # the traced length was 4
+        att = torch.randn(3, 2, t, t, generator=torch.Generator().manual_seed(t))
+        expected, got = run_both(module, declared, {"att": att}, False)
+        torch.testing.assert_close(got[0], expected[0], rtol=0, atol=1e-6)
+
+
+def test_a_sequence_longer_than_the_buffer_is_refused_by_the_shape_rule():
+    from graphcore.validate import validate
+
+    result = import_module(MinGPTMask(), {"att": {"shape": ["N", 2, "T", "T"]}})
+    (x,) = [n for n in result.graph.nodes if n.type == "Input"]
+    result.graph.set_param(x.id, "shape", [2, 2, 9, 9])
+    messages = [d.message for d in validate(result.graph).diagnostics]
+    assert any("like's dim 2 has 9 entries but x's dim 2 only 8" in m for m in messages), messages
