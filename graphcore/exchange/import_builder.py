@@ -619,6 +619,8 @@ class Builder:
         for index, ref in enumerate(refs):
             self.connect(ref, node_id, ports[index])
         self.result.opaque.append((node_id, target))
+        if not outputs[0].is_floating_point():
+            self.result.notes.append(opaque_reason(node_id, target, outputs[0].dtype))
         return Ref(f"{node_id}.out")
 
     def target_name(self, n: Any) -> str | None:
@@ -634,6 +636,16 @@ class Builder:
                 f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
             ]
         return next((c for c in candidates if opaque_may_call(c, self.registry)), None)
+
+
+def opaque_reason(node_id: str, target: str, dtype: Any) -> str:
+    """Why a call giving integers or bools stays Opaque: node types compute float tensors (whose
+    derivatives the stepper shows), so a comparison's mask or an argmax's indices keep their torch call."""
+    kind = "bool" if dtype == torch.bool else "integer"
+    return (
+        f"{node_id}: {target} gives {kind} values ({str(dtype).removeprefix('torch.')}), and node types "
+        "compute float tensors: it stays an Opaque call, which passes no gradient"
+    )
 
 
 def norm_order(params: dict[str, Any]) -> dict[str, Any]:

@@ -164,7 +164,12 @@ def test_mingpts_mask_follows_the_sequence_length(spelling):
     module = MinGPTMask(spelling=spelling)
     declared = {"att": {"shape": ["N", 2, "T", "T"]}}
     result = import_module(module, declared)
-    assert result.notes == [] and [n.type for n in result.graph.nodes].count("narrow_to") == 2
+    assert [n.type for n in result.graph.nodes].count("narrow_to") == 2
+    (eq,) = [node_id for node_id, target in result.opaque if target == "torch.eq"]
+    assert result.notes == [  # the mask stays a comparison, and says why
+        f"{eq}: torch.eq gives bool values (bool), and node types compute float tensors: it stays an "
+        "Opaque call, which passes no gradient"
+    ]
     for t in (2, 5, 8):  # the traced length was 4
         att = torch.randn(3, 2, t, t, generator=torch.Generator().manual_seed(t))
         expected, got = run_both(module, declared, {"att": att}, False)
@@ -179,3 +184,18 @@ def test_a_sequence_longer_than_the_buffer_is_refused_by_the_shape_rule():
     result.graph.set_param(x.id, "shape", [2, 2, 9, 9])
     messages = [d.message for d in validate(result.graph).diagnostics]
     assert any("like's dim 2 has 9 entries but x's dim 2 only 8" in m for m in messages), messages
+
+
+class Picks(nn.Module):
+    def forward(self, x):
+        return x.argmax(dim=1), x * 2
+
+
+def test_an_integer_result_that_stays_opaque_says_why():
+    result = import_module(Picks(), {"x": {"shape": ["N", 3]}})
+    ((node_id, target),) = result.opaque
+    assert target == "torch.Tensor.argmax"
+    assert result.notes == [
+        f"{node_id}: torch.Tensor.argmax gives integer values (int64), and node types compute float "
+        "tensors: it stays an Opaque call, which passes no gradient"
+    ]
