@@ -313,7 +313,13 @@ def import_module(
         raise ImportTorchError(
             f"{where}: cannot trace {type(module).__name__}.forward with torch.fx: {_one_line(error)}"
         ) from None
-    gm = torch.fx.GraphModule(tracer.root, traced)
+    renamed = rename_clashes(tracer.root, traced)
+    gm = torch.fx.GraphModule(
+        {n.target: _attribute(tracer.root, renamed.get(n.target, n.target)) for n in _owned(traced)}
+        if renamed
+        else tracer.root,
+        traced,
+    )
     places = gm.graph.find_nodes(op="placeholder")
     names = dict(zip(places, parameters))  # fx names an argument given a value `targets_1`
     for n in places:
@@ -339,9 +345,31 @@ def import_module(
     name_after_assignments(gm, Path(source))
     builder = Builder(gm, runs, inputs, symbols, batch, Path(source), helpers, registry, rules)
     result = builder.build()
+    for table in (result.layers, result.attributes):
+        table.update({node: renamed.get(target, target) for node, target in table.items()})
     declare_outputs(result, registry)
-    keep_weights(result, gm)
+    keep_weights(result, module)
     return result
+
+
+def _owned(graph: Any) -> list[Any]:
+    return [n for n in graph.nodes if n.op in ("get_attr", "call_module")]
+
+
+def rename_clashes(root: Any, graph: Any) -> dict[str, str]:
+    """Give each submodule or tensor whose name a GraphModule takes for itself (an autoencoder's
+    `self.code`, a `self.graph`) another target in the traced graph; returns new target -> the module's."""
+    renamed: dict[str, str] = {}
+    for n in _owned(graph):
+        head, dot, rest = n.target.partition(".")
+        if not hasattr(torch.fx.GraphModule, head):
+            continue
+        new = f"{head}_"
+        while hasattr(root, new) or hasattr(torch.fx.GraphModule, new):
+            new += "_"
+        renamed[new + dot + rest] = n.target
+        n.target = new + dot + rest
+    return renamed
 
 
 def assigned_once(source: Path) -> dict[int, str]:

@@ -199,3 +199,26 @@ def test_an_integer_result_that_stays_opaque_says_why():
         f"{node_id}: torch.Tensor.argmax gives integer values (int64), and node types compute float "
         "tensors: it stays an Opaque call, which passes no gradient"
     ]
+
+
+class Autoencoder(nn.Module):
+    """Attribute names a torch.fx GraphModule takes for itself: `code` and `graph`."""
+
+    def __init__(self):
+        super().__init__()
+        self.code = nn.Linear(4, 2)
+        self.graph = nn.Parameter(torch.randn(2))
+        self.decode = nn.Linear(2, 4)
+
+    def forward(self, x):
+        return self.decode(torch.tanh(self.code(x)) * self.graph)
+
+
+def test_layers_named_code_or_graph_import_with_their_own_names_and_weights():
+    torch.manual_seed(0)
+    module = Autoencoder()
+    result = import_module(module, {"x": {"shape": ["N", 4]}})
+    assert set(result.graph.weights.places) == set(module.state_dict())
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(4))
+    expected, got = run_both(module, {"x": {"shape": ["N", 4]}}, {"x": x}, False)
+    torch.testing.assert_close(got[0], expected[0].detach(), rtol=0, atol=1e-6)
