@@ -180,6 +180,8 @@ class Builder:
 
     def constant(self, value: Any, hint: str) -> Ref:
         """A number or tensor that the graph does not compute, as a Constant node."""
+        if isinstance(value, Static) and _is_integer_tensor(value.runs[0]):
+            return self.integer_input(value, hint)
         if isinstance(value, Static):
             shapes = {tuple(torch.as_tensor(v).shape) for v in value.runs}
             if len(shapes) > 1:
@@ -194,6 +196,20 @@ class Builder:
         if isinstance(value, torch.Tensor) and not tensor.is_floating_point():
             self.result.notes.append(f"{hint}: an integer tensor, imported as a float Constant")
         ref = Ref(f"{self.add(hint, 'Constant', {'value': data})}.out")
+        self.values[ref] = (tensor,) * len(self.runs)
+        return ref
+
+    def integer_input(self, value: Static, hint: str) -> Ref:
+        """An integer tensor forward computes from no input (`torch.arange(t)` for positions) as an Input
+        of dtype long holding its value: a Constant holds floats, which an Embedding refuses."""
+        tensor = value.runs[0]
+        shapes = {tuple(run.shape) for run in value.runs}
+        fixed = f", its shape fixed to {list(tensor.shape)}" if len(shapes) > 1 else ""
+        self.result.notes.append(
+            f"{hint}: an integer tensor forward computes, imported as a long Input{fixed}"
+        )
+        params = {"shape": list(tensor.shape), "value": tensor.tolist(), "dtype": "long"}
+        ref = Ref(f"{self.add(hint, 'Input', params)}.out")
         self.values[ref] = (tensor,) * len(self.runs)
         return ref
 
@@ -636,6 +652,10 @@ class Builder:
                 f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
             ]
         return next((c for c in candidates if opaque_may_call(c, self.registry)), None)
+
+
+def _is_integer_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool
 
 
 def opaque_reason(node_id: str, target: str, dtype: Any) -> str:

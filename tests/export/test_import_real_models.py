@@ -222,3 +222,36 @@ def test_layers_named_code_or_graph_import_with_their_own_names_and_weights():
     x = torch.randn(3, 4, generator=torch.Generator().manual_seed(4))
     expected, got = run_both(module, {"x": {"shape": ["N", 4]}}, {"x": x}, False)
     torch.testing.assert_close(got[0], expected[0].detach(), rtol=0, atol=1e-6)
+
+
+class Positions(nn.Module):
+    """nanoGPT's position embedding: `torch.arange(0, t, dtype=torch.long)` indexes wpe."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(10, 3)
+        self.wpe = nn.Embedding(8, 3)
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        return self.wte(idx) + self.wpe(pos)
+
+
+def test_integer_positions_import_as_a_long_input_and_run():
+    torch.manual_seed(0)
+    module = Positions().eval()
+    declared = {"idx": {"shape": ["N", 6], "dtype": "long"}}
+    result = import_module(module, declared)
+    (pos,) = [n for n in result.graph.nodes if n.type == "Input" and n.id != "idx"]
+    assert pos.params == {"shape": [6], "value": [0, 1, 2, 3, 4, 5], "dtype": "long"}
+    assert result.notes == [f"{pos.id}: an integer tensor forward computes, imported as a long Input"]
+    idx = torch.randint(0, 10, (3, 6), generator=torch.Generator().manual_seed(1))
+    expected, got = run_both(module, declared, {"idx": idx}, False)
+    torch.testing.assert_close(got[0], expected[0].detach(), rtol=0, atol=1e-6)
+
+
+def test_positions_that_follow_a_symbolic_length_say_their_shape_is_fixed():
+    result = import_module(Positions(), {"idx": {"shape": ["N", "T"], "dtype": "long"}})
+    (note,) = result.notes
+    assert note.endswith("imported as a long Input, its shape fixed to [4]")
