@@ -10,11 +10,13 @@ import safetensors.torch
 import torch
 from PySide6.QtWidgets import QFileDialog
 
+from app.stepper.format import describe
 from app.window import MainWindow
 from graphcore.files.fileformat import load
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.training.train import Trainer
+from tests.flows.test_flow_stepper import click, shown
 from tests.flows.test_flow_training import TIMEOUT, press, retype, state
 
 STEPS = 40
@@ -36,6 +38,20 @@ def train(window: MainWindow, qtbot, steps: int = STEPS) -> None:
     retype(window.run_tools.train_dock.steps, str(steps))
     press(window, "start")
     qtbot.waitUntil(lambda: state(window) == "finished", timeout=TIMEOUT)
+
+
+def badge_of(graph, node: str) -> str:
+    """What the stepper's badge on `node` reads after its forward step (the stepper's own runtime)."""
+    runtime = Runtime(lower(graph), dtype="float64", device="cpu", seed=0, outputs=[f"{node}.out"])
+    value = runtime.forward()[f"{node}.out"].detach()
+    return f"= {describe(value)}"
+
+
+def fresh_graph_of(examples: Path):
+    """The xor graph as shipped, without weights of its own."""
+    graph = load(examples / "xor.json")
+    graph.weights = None
+    return graph
 
 
 def first_loss(graph) -> float:
@@ -70,10 +86,18 @@ def test_saved_weights_are_what_training_reached_and_start_resumes_from_them(
         torch.cat([v.flatten() for v in trained.values()]).tolist()
     )
 
+    trained_fc1 = badge_of(graph, "fc1")
+    assert trained_fc1 != badge_of(fresh_graph_of(examples), "fc1")
+    click(window, "stepper_mode")
+    for _ in range(len(graph)):  # step forward until fc1 has run: its badge shows its value
+        if "fc1" in shown(window):
+            break
+        click(window, "step")
+    assert shown(window)["fc1"] == trained_fc1
+    click(window, "stepper_mode")
+
     resumed = first_loss(load(examples / "xor.json"))
-    fresh_graph = load(examples / "xor.json")
-    fresh_graph.weights = None
-    assert resumed < first_loss(fresh_graph)  # trained weights start lower than the seed's
+    assert resumed < first_loss(fresh_graph_of(examples))  # trained weights start lower than the seed's
     qtbot.waitUntil(lambda: state(window) == "idle", timeout=TIMEOUT)  # the old run let go on opening
     retype(window.run_tools.train_dock.steps, "1")
     press(window, "start")
