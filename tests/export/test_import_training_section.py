@@ -95,3 +95,16 @@ def test_a_fitting_table_names_the_imported_nodes(tmp_path):
     _, result = import_from_file(f"{source}:M", [], "{}")
     assert result.graph.training["inputs"] == {"x": "x", "y": "y"}
     assert result.graph.training["loss"] == result.returned[0]
+
+
+def test_graphcore_import_torch_writes_the_section_and_graphcore_train_runs_it(tmp_path, capsys):
+    graph = load(EXAMPLES / "xor.json")
+    path, class_name = write_export(graph, tmp_path, "trained", train=True, base_dir=EXAMPLES)
+    out = tmp_path / "imported.json"
+    assert main(["import-torch", f"{path}:{class_name}", "-o", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and not any(n.startswith("TRAINING:") for n in report["notes"])
+    assert json.loads(out.read_text())["training"]["optimizer"] == graph.training["optimizer"]
+    assert train_losses(out, capsys, 5) == pytest.approx(
+        train_losses(EXAMPLES / "xor.json", capsys, 5), abs=1e-6
+    )
