@@ -404,21 +404,18 @@ def name_after_assignments(gm: Any, source: Path) -> None:
     lines, mine = assigned_once(source), str(source.resolve())
     if not lines:
         return
-    located = []
-    for n in gm.graph.nodes:
-        frames = re.findall(r'File "([^"]+)", line (\d+)', n.stack_trace or "")
-        here = [int(line) for f, line in frames if str(Path(f).resolve()) == mine]
-        located.append(
-            (
-                n,
-                lines.get(here[-1])
-                if here and n.op in ("call_module", "call_function", "call_method")
-                else None,
-            )
-        )
+    calls = ("call_module", "call_function", "call_method")
+    located = [(n, lines.get(_line_in(n, mine) or 0) if n.op in calls else None) for n in gm.graph.nodes]
     for (n, name), (_, after) in zip(located, [*located[1:], (None, None)]):
         if name is not None and after != name:
             n.name = name
+
+
+def _line_in(n: Any, source: str) -> int | None:
+    """The innermost line of file `source` in the fx node's stack trace, if it has one."""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', n.stack_trace or "")
+    lines = [int(line) for f, line in frames if str(Path(f).resolve()) == source]
+    return lines[-1] if lines else None
 
 
 def declare_outputs(result: ImportResult, registry: Registry) -> None:
@@ -497,7 +494,7 @@ def read_training(namespace: Mapping[str, Any], result: ImportResult) -> None:
         graph_section = _renamed(copy.deepcopy(section), renamed)
         graph_section["inputs"] = {str(argument): field for argument, field in fields.items()}
         parse(copy.deepcopy(graph_section))
-    except TrainingConfigError as error:
+    except (ValueError, TypeError, RecursionError) as error:  # TrainingConfigError, or odd Python values
         result.notes.append(
             f"TRAINING: {' '.join(str(error).split())[:200]}; the graph has no training section"
         )

@@ -108,3 +108,21 @@ def test_graphcore_import_torch_writes_the_section_and_graphcore_train_runs_it(t
     assert train_losses(out, capsys, 5) == pytest.approx(
         train_losses(EXAMPLES / "xor.json", capsys, 5), abs=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}\nTRAINING['inputs'] = TRAINING",  # a section that holds itself
+        "{'inputs': {'a': 'x', 'b': 'y'}, 'dataset': {'name': {1, 2}}}",  # a set, no JSON value
+        "{'inputs': {'a': 'x', 'b': 'y'}, 'dataset': object()}",
+    ],
+    ids=["cyclic", "a set", "an object"],
+)
+def test_a_training_table_of_odd_python_values_is_one_note(text, tmp_path):
+    source = tmp_path / "model.py"
+    source.write_text(MODEL + f"TRAINING = {text}\n")
+    _, result = import_from_file(f"{source}:M", [], "{}")
+    assert result.graph.training == {}
+    (note,) = [n for n in result.notes if n.startswith("TRAINING:")]
+    assert "\n" not in note
