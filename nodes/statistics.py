@@ -13,7 +13,7 @@ from typing import Any
 from graphcore.exchange.torch_ops import X, function_and_method
 from graphcore.registry import Example, NodeSpec, Param, Shape, TorchRule, expect, register, same_dim, show
 from nodes.reductions import DIM_PARAMS, reduced_shape
-from nodes.shape_ops import axis_of
+from nodes.tensor_ops import along_dim
 
 
 def spread_examples(r: Any) -> list[Example]:
@@ -52,18 +52,13 @@ for name, what, formula in (
     )
 
 
-def normalize_shape(x: Shape, *, p: float, dim: int, eps: float) -> Shape:
-    axis_of(dim, max(len(x), 1), x)
-    return x
-
-
 register(
     NodeSpec(
         "normalize",
         "normalization",
         ("x",),
         ("out",),
-        normalize_shape,
+        along_dim,
         code="F.normalize({x}, p={p!r}, dim={dim!r}, eps={eps!r})",
         doc="x divided by its p-norm along dim (unit vectors for p = 2), as cosine similarity and "
         "contrastive losses use it.",

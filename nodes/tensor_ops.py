@@ -204,6 +204,7 @@ register(
 
 
 def along_dim(x: Shape, *, dim: int, **_: Any) -> Shape:
+    """The shape of an op along one dimension that keeps x's shape (cumsum, normalize): dim must exist."""
     axis_of(dim, max(len(x), 1), x)
     return x
 
