@@ -121,7 +121,7 @@ def test_a_training_export_imports_as_its_model(example, tmp_path, capsys):
     assert code == 0 and same_structure(expected, load(path.with_suffix(".json")))
     if load(example).training.get("predict"):  # forward returns (loss, p): both stay outputs, in order
         imported = load(path.with_suffix(".json"))
-        loss, predict = lower(imported).sinks  # the prediction stays an output though the loss reads it
+        loss, predict = lower(imported).sinks  # both outputs, whether or not the loss reads the prediction
         assert not imported.consumers_of(PortRef.parse(loss)) and predict != loss
 
 
