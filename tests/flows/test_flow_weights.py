@@ -140,3 +140,26 @@ def test_a_weights_file_that_cannot_be_named_is_refused_in_one_line(
     assert box is not None and message in box.text() and "\n" not in box.text()
     box.close()
     assert (examples / "xor.json").read_text() == before and window.document.graph.weights is None
+
+
+@pytest.mark.parametrize("paused", [True, False], ids=["paused", "finished"])
+def test_weights_of_a_graph_edited_since_training_are_not_saved(
+    window: MainWindow, examples: Path, qtbot, monkeypatch, paused
+):
+    assert window.open_path(examples / "xor.json")
+    if paused:
+        retype(window.run_tools.train_dock.steps, "100000")
+        press(window, "start")
+        qtbot.waitUntil(lambda: state(window) == "running", timeout=TIMEOUT)
+        press(window, "pause")
+        qtbot.waitUntil(lambda: state(window) == "paused", timeout=TIMEOUT)
+    else:
+        train(window, qtbot, steps=3)
+    window.controller.set_param("fc2", "bias", False)  # another graph now: its weights would not fit
+    answer_save_dialog(monkeypatch, examples / "xor.safetensors")
+    window.menu["save_weights"].trigger()
+    # an edit ends the run and drops its weights, which belong to the graph as it was
+    assert window.statusBar().currentMessage() == "Train first: there are no trained weights to save"
+    assert (
+        not (examples / "xor.safetensors").exists() and "weights" not in (examples / "xor.json").read_text()
+    )
