@@ -71,14 +71,21 @@ READER_KEYS: dict[str, dict[str, Check]] = {
         "flatten": flag,
     },
     "digits": {"limit": _SAMPLES, "flatten": flag},
+    "text": {"path": text_value, "context": count(1, 4096), "limit": _SAMPLES},
 }
 READER_EXAMPLES = {
     "idx": '{"name": "idx", "images": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz"}',
     "cifar10": '{"name": "cifar10", "path": "cifar-10-batches-bin"}',
     "image_folder": '{"name": "image_folder", "path": "photos", "size": [32, 32], "mode": "rgb"}',
     "digits": '{"name": "digits"}',
+    "text": '{"name": "text", "path": "data/story.txt", "context": 16}',
 }
-READER_REQUIRED = {"idx": ("images", "labels"), "cifar10": ("path",), "image_folder": ("path", "size")}
+READER_REQUIRED = {
+    "idx": ("images", "labels"),
+    "cifar10": ("path",),
+    "image_folder": ("path", "size"),
+    "text": ("path",),
+}
 
 
 def _reader(where: str, dataset: dict[str, Any]) -> tuple[str, ...]:

@@ -169,7 +169,8 @@ GENERATED: dict[str, Callable[..., Fields]] = {
 }
 
 
-READER_NAMES = ("idx", "cifar10", "image_folder", "digits")  # graphcore.training.readers, read when asked
+# graphcore.training.readers, read when asked
+READER_NAMES = ("idx", "cifar10", "image_folder", "digits", "text")
 
 
 def _read_file(path: Path, kind: str, max_bytes: int = 2**30) -> Any:

@@ -672,7 +672,7 @@ def test_the_hooks_in_datasets_and_dataset_config_keep_in_step(tmp_path, mnist):
         ({"name": "cifar10", "path": "p", "split": "dev"}, "unknown split 'dev'"),
         ({"name": "digits", "flatten": 1}, "training.dataset.flatten: must be true or false"),
         ({"name": "digits", "path": "p"}, "training.dataset.path: unknown key"),
-        ({"name": "mnist"}, "unknown dataset 'mnist' .* idx, cifar10, image_folder, digits, file"),
+        ({"name": "mnist"}, "unknown dataset 'mnist' .* idx, cifar10, image_folder, digits, text, file"),
     ]:
         with pytest.raises(TrainingConfigError, match=match):
             dataset_config.check_dataset(bad)

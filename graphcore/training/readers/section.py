@@ -15,14 +15,22 @@ from graphcore.training.readers.common import LabelledImages
 from graphcore.training.readers.digits import read_digits
 from graphcore.training.readers.folders import read_image_folder
 from graphcore.training.readers.idx import read_idx
+from graphcore.training.readers.text import TextWindows, read_text
 
-READERS: dict[str, Callable[..., LabelledImages]] = {
+READERS: dict[str, Callable[..., LabelledImages | TextWindows]] = {
     "idx": read_idx,
     "cifar10": read_cifar10,
     "image_folder": read_image_folder,
     "digits": read_digits,
+    "text": read_text,
 }
-PATH_KEYS = {"idx": ("images", "labels"), "cifar10": ("path",), "image_folder": ("path",), "digits": ()}
+PATH_KEYS = {
+    "idx": ("images", "labels"),
+    "cifar10": ("path",),
+    "image_folder": ("path",),
+    "digits": (),
+    "text": ("path",),
+}
 REQUIRED = {"image_folder": ("size",)}
 COMMON = ("name", "seed", "validation")  # the section's keys that are not the reader's
 
@@ -32,7 +40,7 @@ def reader_options(name: str) -> tuple[str, ...]:
     return tuple(key for key in inspect.signature(READERS[name]).parameters if key != "max_bytes")
 
 
-def read_dataset(name: str, section: Mapping[str, Any], base_dir: Path) -> LabelledImages:
+def read_dataset(name: str, section: Mapping[str, Any], base_dir: Path) -> LabelledImages | TextWindows:
     options = {key: value for key, value in section.items() if key not in COMMON}
     known = reader_options(name)
     for key in options:
