@@ -1,13 +1,15 @@
 """Run ▸ Preview Data…: the training dataset's first samples, as the graph's training section builds them.
 
 Images (digits, IDX, CIFAR-10, image folders, bars and stripes) show as a grid of thumbnails with
-each one's label under it; other data (2-D points, tables, sequences) as a table with a row per
-sample and its fields' values. A flattened image set is previewed unflattened, so its samples still
+each one's label (its class name, where the reader has them) under it; a text's windows as rows of
+the characters and the next one; other data (2-D points, tables, sequences) as a table with a row
+per sample and its fields' values. A flattened image set is previewed unflattened, so its samples still
 look like images. The dataset comes from graphcore.training.datasets.build, the Trainer's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graphcore.training.datasets import DatasetError, build
+from graphcore.training.datasets import READER_NAMES, DatasetError, build
+from graphcore.training.readers import read_dataset
 
 if TYPE_CHECKING:
     from app.shell import Shell
@@ -32,13 +35,12 @@ SAMPLES = 32  # shown
 COLUMNS = 8  # thumbnails per row
 THUMBNAIL = 64  # px
 MAX_VALUES = 12  # of one field shown in a table cell
-CLASS_NAMES = {"digits": tuple(map(str, range(10)))}
 
 
 def preview_section(dataset: dict[str, Any]) -> dict[str, Any]:
     """The dataset section with its images unflattened (and no more samples read than a reader needs)."""
     section = {key: value for key, value in dataset.items() if key != "flatten"}
-    if section.get("name") in ("digits", "idx", "cifar10", "image_folder") and "limit" not in section:
+    if section.get("name") in ("digits", "idx", "cifar10", "image_folder", "text") and "limit" not in section:
         section["limit"] = SAMPLES
     return section
 
@@ -62,6 +64,11 @@ def label_text(label: np.ndarray, classes: tuple[str, ...] | None) -> str:
     if value.size == 1 and value.dtype.kind in "iu" and classes and 0 <= int(value[0]) < len(classes):
         return classes[int(value[0])]
     return values_text(label)
+
+
+def text_of(codes: np.ndarray, classes: tuple[str, ...]) -> str:
+    """Character indices as the characters they stand for (a line break shown as ⏎)."""
+    return "".join(classes[int(i)] for i in codes.reshape(-1)).replace("\n", "⏎")
 
 
 def values_text(values: np.ndarray) -> str:
@@ -88,15 +95,17 @@ class DataPreview(QWidget):
         layout.addWidget(self.grid_widget)
         layout.addWidget(self.table, 1)
 
-    def show_fields(self, name: str, fields: dict[str, np.ndarray]) -> None:
+    def show_fields(self, name: str, fields: dict[str, np.ndarray], classes: tuple[str, ...] | None) -> None:
         self._clear()
         x, y = fields.get("x"), fields.get("y")
         shown = min(len(next(iter(fields.values()))), SAMPLES)
         self.status.setText(f"The first {shown} samples of the {name} dataset.")
         if x is not None and x.ndim == 4 and x.shape[1] in (1, 3):
-            self._show_images(x[:shown], None if y is None else y[:shown], CLASS_NAMES.get(name))
+            self._show_images(x[:shown], None if y is None else y[:shown], classes)
+        elif name == "text" and classes:
+            self._show_table({k: v[:shown] for k, v in fields.items()}, lambda v: text_of(v, classes))
         else:
-            self._show_table({k: v[:shown] for k, v in fields.items()})
+            self._show_table({k: v[:shown] for k, v in fields.items()}, values_text)
 
     def show_problem(self, text: str) -> None:
         self._clear()
@@ -125,14 +134,14 @@ class DataPreview(QWidget):
             self.labels.append(caption)
         self.grid_widget.show()
 
-    def _show_table(self, fields: dict[str, np.ndarray]) -> None:
+    def _show_table(self, fields: dict[str, np.ndarray], text: Callable[[np.ndarray], str]) -> None:
         names = list(fields)
         self.table.setColumnCount(len(names))
         self.table.setHorizontalHeaderLabels(names)
         self.table.setRowCount(len(next(iter(fields.values()))))
         for column, name in enumerate(names):
             for row, sample in enumerate(fields[name]):
-                self.table.setItem(row, column, QTableWidgetItem(values_text(np.asarray(sample))))
+                self.table.setItem(row, column, QTableWidgetItem(text(np.asarray(sample))))
         self.table.resizeColumnsToContents()
         self.table.show()
 
@@ -160,9 +169,14 @@ class DataPreviewTool:
             return
         seed = document.graph.training.get("seed", 0) if document is not None else 0
         base = document.path.parent if document is not None and document.path else Path.cwd()
+        name, section = dataset.get("name"), preview_section(dataset)
         try:
-            fields = build(preview_section(dataset), base, seed if isinstance(seed, int) else 0)
+            if name in READER_NAMES:  # a reader knows its class names (digits, CIFAR's, a text's characters)
+                read = read_dataset(str(name), section, base)
+                fields, classes = read.fields, read.classes
+            else:
+                fields, classes = build(section, base, seed if isinstance(seed, int) else 0), None
         except (DatasetError, TypeError, ValueError) as error:
             self.view.show_problem(f"training.dataset: {error}")
             return
-        self.view.show_fields(str(dataset.get("name")), fields)
+        self.view.show_fields(str(name), fields, classes)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.window import MainWindow
-from graphcore.training.datasets import sequence_sign
+from graphcore.training.datasets import bars_and_stripes, sequence_sign
 
 
 def preview(window: MainWindow):
@@ -85,3 +85,22 @@ def test_a_dataset_that_cannot_be_read_is_one_line(window: MainWindow, examples:
     text = view.status.text()
     assert text.startswith("training.dataset: ") and message in text and "\n" not in text
     assert not view.thumbnails and not view.table.isVisible()
+
+
+def test_a_text_shows_its_windows_as_characters(window: MainWindow, examples: Path):
+    assert window.open_path(examples / "char_transformer.json")
+    view = preview(window)
+    text = (examples / "data" / "gradient_rhymes.txt").read_text(encoding="utf-8")
+    assert view.table.rowCount() == 32 and not view.thumbnails
+    for row in (0, 1, 31):
+        assert view.table.item(row, 0).text() == text[row : row + 16].replace("\n", "⏎")
+        assert view.table.item(row, 1).text() == text[row + 16].replace("\n", "⏎")
+
+
+def test_bars_and_stripes_show_as_thumbnails(window: MainWindow, examples: Path):
+    assert window.open_path(examples / "cnn_bars_stripes.json")
+    view = preview(window)
+    first = bars_and_stripes(np.random.default_rng(0), n=256, size=8, noise=0.1)
+    assert [label.text() for label in view.labels] == [str(y) for y in first["y"][:32]]
+    expected = np.round(np.clip(first["x"][5, 0], 0, 1) * 255)
+    assert (grey_pixels(view.thumbnails[5]) == expected).all()
