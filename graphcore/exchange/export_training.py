@@ -488,7 +488,7 @@ def section_code(section: Mapping[str, object]) -> str:
     """TRAINING: the graph's training section as written, which `graphcore import-torch` reads back
     (its node names follow the imported graph's: FIELDS' arguments, forward's returns)."""
     lines = format_expression(literal(dict(section)), "TRAINING = ", "")
-    return "# The graph's training section, as graphcore import-torch reads it back.\n" + "\n".join(lines)
+    return "# The graph's training section, which import-torch reads back.\n" + "\n".join(lines)
 
 
 def resume_code(resume: bool) -> dict[str, str]:
