@@ -96,7 +96,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     except SteppingError as error:
         raise UsageError(str(error)) from None
     if not wrt:
-        raise UsageError("--wrt needs at least one node id")
+        raise UsageError("grad: give --wrt NODE[,NODE...] (or --per-step NODE.PORT)")
     runtime = make_runtime(args, program, graph)
     trace = trace_forward(runtime)
     differentiable(trace, {"--of": [of], "--wrt": list(wrt.values())})

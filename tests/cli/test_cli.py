@@ -202,7 +202,7 @@ def test_integer_values_are_refused_by_jacobian_and_steps(capsys):
             ["jacobian", PATH_SUM, "--of", "e", "--wrt", "a", "--eps=-1e-3"],
             "jacobian: argument --eps: must be a number in",
         ),
-        (["grad", PATH_SUM, "--of", "e"], "grad: the following arguments are required: --wrt"),
+        (["grad", PATH_SUM, "--of", "e"], "grad: give --wrt NODE[,NODE...] (or --per-step NODE.PORT)"),
         (
             ["run", PATH_SUM, "--memory-budget", "lots"],
             "run: argument --memory-budget: a memory budget is a size",
