@@ -156,6 +156,8 @@ def test_weights_of_a_graph_edited_since_training_are_not_saved(
     else:
         train(window, qtbot, steps=3)
     window.controller.set_param("fc2", "bias", False)  # another graph now: its weights would not fit
+    # the edit stops a paused run; its worker ends and drops the weights (what a user waits for)
+    qtbot.waitUntil(lambda: window.run_tools.session.worker.trainer is None, timeout=TIMEOUT)
     answer_save_dialog(monkeypatch, examples / "xor.safetensors")
     window.menu["save_weights"].trigger()
     # an edit ends the run and drops its weights, which belong to the graph as it was

@@ -20,6 +20,7 @@ WITHOUT_TORCH = {
     "GANGeneratorLoss": "no torch function: a binary cross-entropy on the fake scores",
     "L1Penalty": "no torch function: a sum of absolute weights added to the loss",
     "L2Penalty": "no torch function: a sum of squared weights added to the loss",
+    "narrow_to": "the importer makes one from a slice whose stop is a traced size (bias[:, :, :T, :T])",
 }
 
 
