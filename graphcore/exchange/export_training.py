@@ -200,6 +200,7 @@ def train(args):
         if args.save:
             torch.save(model.state_dict(), args.save)
     if world > 1:
+        dist.barrier()  # process 0 may still be evaluating: leave the group together
         dist.destroy_process_group()
     return 1 if stopped == "nonfinite" else 0
 
