@@ -10,7 +10,7 @@ import copy
 import heapq
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from graphcore.events import Event
 from graphcore.registry import REGISTRY, NodeSpec
 
 if TYPE_CHECKING:
+    from graphcore.blocks import BlockDef
     from graphcore.files.weights import Weights
 
 
@@ -60,6 +61,7 @@ class Node:
 
 
 EDITABLE = ("params", "label", "pos")
+BLOCK_TYPE = "Block"  # a node using a block definition (graphcore.blocks): its ports are the definition's
 MAX_ID_LENGTH = 200  # what the file format stores (graphcore/files/schema: node.id)
 _ID_FORBIDDEN = re.compile(r"[.\x00-\x1f\x7f]")
 
@@ -76,6 +78,10 @@ class Graph:
         self.format_version = 1
         self.unread: dict[str, Any] = {}
         self.weights: Weights | None = None  # the side file's values (graphcore.files.weights)
+        # the document's block definitions; a definition's own graph shares this very dict, so a block
+        # used inside another finds its definition (graphcore.blocks)
+        self.blocks: dict[str, BlockDef] = {}
+        self.blocks_changed = Event()  # (name)
         self.node_added, self.node_removed = Event(), Event()  # (Node)
         self.edge_added, self.edge_removed = Event(), Event()  # (PortRef src, PortRef dst)
         self.node_changed = Event()  # (Node, attribute name)
@@ -121,9 +127,20 @@ class Graph:
                 self._g.add_edge(src.node, node, key=port, src=src.port, dst=port)
         return self._g
 
+    def input_ports_of(self, node_id: str) -> tuple[str, ...]:
+        """The node's input ports: its type's, or its block definition's."""
+        node = self.node(node_id)
+        spec = REGISTRY.get(node.type)
+        return input_ports(spec, node, self.blocks) if spec is not None else ()
+
+    def output_ports_of(self, node_id: str) -> tuple[str, ...]:
+        """The node's output ports: its type's, what its params give, or its block definition's."""
+        node = self.node(node_id)
+        spec = REGISTRY.get(node.type)
+        return output_ports(spec, node, self.blocks) if spec is not None else ()
+
     def _port_index(self, ref: PortRef) -> tuple[int, str]:
-        spec = REGISTRY.get(self.node(ref.node).type)
-        inputs = spec.inputs if spec is not None else ()
+        inputs = self.input_ports_of(ref.node)
         return (inputs.index(ref.port) if ref.port in inputs else len(inputs), ref.port)
 
     def index_of(self, node_id: str) -> int:
@@ -236,10 +253,10 @@ class Graph:
             REGISTRY.get(self._by_id[src.node].type),
             REGISTRY.get(self._by_id[dst.node].type),
         )
-        if src_spec is not None and src.port not in (ports := output_ports(src_spec, self._by_id[src.node])):
-            return f"{src} is not an output of {src_spec.type}{_which(src_spec, ports)}"
-        if dst_spec is not None and dst.port not in dst_spec.inputs:
-            return f"{dst} is not an input of {dst_spec.type}"
+        if src_spec is not None and src.port not in (ports := self.output_ports_of(src.node)):
+            return f"{src} is not an output of {_type_of(self._by_id[src.node])}{_which(src_spec, ports)}"
+        if dst_spec is not None and dst.port not in self.input_ports_of(dst.node):
+            return f"{dst} is not an input of {_type_of(self._by_id[dst.node])}"
         if (current := self.source_of(dst)) is not None and current == src:
             return f"{src} is already connected to {dst}"
         if src.node == dst.node or (check_cycle and nx.has_path(self._network(), dst.node, src.node)):
@@ -249,7 +266,17 @@ class Graph:
     def edges_lost(self, node_id: str, params: dict[str, Any]) -> list[tuple[PortRef, PortRef]]:
         """The edges leaving ports that `node_id` would no longer have with `params` (chunk's chunks
         made smaller): an edit that sets them removes these edges in the same step."""
-        spec = REGISTRY.get(self.node(node_id).type)
+        node = self.node(node_id)
+        spec = REGISTRY.get(node.type)
+        if spec is not None and node.type == BLOCK_TYPE:
+            changed = Node(node.id, node.type, params)
+            outs, ins = output_ports(spec, changed, self.blocks), input_ports(spec, changed, self.blocks)
+            return [
+                (src, dst)
+                for src, dst in self.edges_of(node_id)
+                if (src.node == node_id and src.port not in outs)
+                or (dst.node == node_id and dst.port not in ins)
+            ]
         if spec is None or spec.output_ports is None:
             return []
         kept = spec.outputs_for(params)
@@ -395,15 +422,49 @@ class Graph:
             self.meta[key] = copy.deepcopy(value)
         self.meta_changed.emit(key)
 
+    def set_block(self, name: str, definition: BlockDef | None) -> None:
+        """Define (or redefine) block `name`; None removes it, refused while instances use it."""
+        from graphcore.blocks import used_blocks, why_not_name
+
+        if definition is None:
+            if name not in self.blocks:
+                raise EditError(f"there is no block {name!r}")
+            if users := used_blocks(self).get(name):
+                raise EditError(f"block {name} is used by {', '.join(users)}: delete those first")
+            del self.blocks[name]
+        else:
+            if reason := why_not_name(name):
+                raise EditError(reason)
+            definition.graph.blocks = self.blocks
+            self.blocks[name] = definition
+        self.blocks_changed.emit(name)
+
     def set_training(self, section: dict[str, Any]) -> None:
         """Replace the `training` section (the app's Train dock edits it through undo commands)."""
         self.training = copy.deepcopy(section)
         self.training_changed.emit()
 
 
-def output_ports(spec: NodeSpec, node: Node) -> tuple[str, ...]:
-    """The output ports `node` has: its type's, or what its params give (chunk's `chunks`)."""
+def output_ports(spec: NodeSpec, node: Node, blocks: Mapping[str, BlockDef] | None = None) -> tuple[str, ...]:
+    """The output ports `node` has: its type's, what its params give (chunk's `chunks`), or for a
+    block instance its definition's (found in `blocks`, the graph's definitions)."""
+    if node.type == BLOCK_TYPE and blocks is not None:
+        definition = blocks.get(node.params.get("block"))  # type: ignore[arg-type]
+        return tuple(definition.outputs) if definition is not None else ()
     return spec.outputs_for(node.params)
+
+
+def input_ports(spec: NodeSpec, node: Node, blocks: Mapping[str, BlockDef] | None = None) -> tuple[str, ...]:
+    """The input ports `node` has: its type's, or for a block instance its definition's."""
+    if node.type == BLOCK_TYPE and blocks is not None:
+        definition = blocks.get(node.params.get("block"))  # type: ignore[arg-type]
+        return definition.inputs if definition is not None else ()
+    return spec.inputs
+
+
+def _type_of(node: Node) -> str:
+    """A node's type as a refusal names it: a block instance by its block."""
+    return f"block {node.params.get('block')}" if node.type == BLOCK_TYPE else node.type
 
 
 def _which(spec: NodeSpec, ports: tuple[str, ...]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from graphcore.blocks import flatten
 from graphcore.graph import Graph, PortRef
 from graphcore.registry import REGISTRY, NodeSpec
 
@@ -132,7 +133,9 @@ class Program:
 
 
 def lower(graph: Graph) -> Program:
-    """The graph as a program. The graph must validate cleanly (see graphcore.validate)."""
+    """The graph as a program, its blocks inlined (graphcore.blocks). The graph must validate
+    cleanly (see graphcore.validate)."""
+    graph = flatten(graph)
     instrs = []
     for node_id in graph.topological_order():
         node = graph.node(node_id)

@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore import collector
+from graphcore.blocks import (
+    SEPARATOR,
+    FlattenError,
+    block_problems,
+    flatten_with_ports,
+    instances,
+)
 from graphcore.graph import Graph, Node, PortRef, output_ports
 from graphcore.interpreter import ShapeInterpreter
 from graphcore.program import Instr, Program
@@ -43,7 +50,9 @@ class Report:
         return not self.diagnostics
 
     def for_node(self, node_id: str) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.node == node_id]
+        """The node's problems; for a block instance, also those of the nodes inlined from it."""
+        inside = node_id + SEPARATOR
+        return [d for d in self.diagnostics if d.node == node_id or d.node.startswith(inside)]
 
 
 class InvalidGraph(ValueError):
@@ -55,8 +64,23 @@ class InvalidGraph(ValueError):
 
 
 def validate(graph: Graph) -> Report:
+    """Every problem of the graph. A graph with block instances is checked as it runs, inlined
+    (graphcore.blocks.flatten): problems inside name the inlined node ("res1/fc.x"), and each
+    instance's ports get the shapes of the inner values they expose."""
     with collector.paused():
-        return _validate(graph)
+        if not instances(graph):
+            return _validate(graph)
+        if problems := block_problems(graph):
+            return Report([Diagnostic(node, None, message) for node, message in problems])
+        try:
+            flat, exposed = flatten_with_ports(graph)
+        except FlattenError as error:
+            return Report([Diagnostic(instances(graph)[0].id, None, str(error))])
+        report = _validate(flat)
+        for port, inner in exposed.items():
+            if inner in report.shapes:
+                report.shapes[port] = report.shapes[inner]
+        return report
 
 
 def _validate(graph: Graph) -> Report:

@@ -3,6 +3,7 @@
 from nodes import (  # noqa: F401
     activations,
     attention,
+    blocks,
     convolution,
     elementwise,
     gradients,

@@ -12,23 +12,26 @@ import json
 import math
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graphcore import collector
+from graphcore import blocks, collector
 from graphcore.files import migrations
 from graphcore.files import weights as side_file
 from graphcore.files.atomic_write import SaveError, write_text_atomic
-from graphcore.graph import EditError, Graph, Node, PortRef
+from graphcore.graph import BLOCK_TYPE, EditError, Graph, Node, PortRef
 from graphcore.registry import REGISTRY, Registry, require_library, shorten
 
 FORMAT = "backprop-studio-graph"
-VERSION = 2  # 2: pow's base port x became a (migrations.pow_base_is_a)
+VERSION = 3  # 2: pow's base port x became a (migrations.pow_base_is_a); 3: block definitions
+# a file without blocks is written as version 2, so it stays byte for byte what it was and older
+# builds read it; one with blocks is version 3, which a version-2 build refuses instead of dropping them
+PLAIN_VERSION = 2
 SCHEMA_FILE = "schema/graph-v1.schema.json"
-TOP_KEYS = {"format", "version", "nodes", "edges", "training", "meta", "weights"}
+TOP_KEYS = {"format", "version", "nodes", "edges", "blocks", "training", "meta", "weights"}
 
 MAX_FILE_BYTES = 64 * 2**20
 MAX_DEPTH = 64  # lists and objects inside each other, counting the top level
@@ -328,6 +331,7 @@ def _plain_top(top: dict[str, Any]) -> bool:
     meta = top.get("meta", {})
     return (
         top.keys() <= TOP_KEYS
+        and "blocks" not in top  # block definitions are checked by the schema as a whole
         and type(top.get("nodes", [])) is list
         and type(top.get("edges", [])) is list
         and type(top.get("training", {})) is dict
@@ -383,8 +387,10 @@ def graph_from_dict(data: Any, registry: Registry = REGISTRY) -> Graph:
     graph = Graph()
     graph.format_version = version
     graph.unread = {k: v for k, v in data.items() if k not in TOP_KEYS}
+    names = set(data.get("blocks", {}))
+    _blocks(data, graph, registry)
     for index, entry in enumerate(data.get("nodes", [])):
-        graph.add_node(_node(entry, index, graph, data, registry))
+        graph.add_node(_node(entry, index, graph, data, registry, names))
     _edges(data, graph)
     graph.meta = data.get("meta", {})
     graph.training = data.get("training", {})
@@ -397,21 +403,42 @@ def graph_from_dict(data: Any, registry: Registry = REGISTRY) -> Graph:
     return graph
 
 
-def _node(entry: dict[str, Any], index: int, graph: Graph, data: Any, registry: Registry) -> Node:
+def _node(
+    entry: dict[str, Any],
+    index: int,
+    graph: Graph,
+    data: Any,
+    registry: Registry,
+    blocks: Collection[str],
+    base: str = "",
+) -> Node:
+    """One entry of a list of nodes (the file's, or at `base` a block's: "blocks.Res.")."""
     node_id, type_ = entry["id"], entry["type"]
-    if node_id in graph:
+    if base:  # json_path names the node's id only in the top-level list
+        where = f"{base}nodes[{index}] (id {shorten(node_id, 40)})"
+    else:
         where = json_path(data, ["nodes", index, "type"]).removesuffix(".type")  # "nodes[3] (id 'a')"
+    if node_id in graph:
         raise _fail(f"{where}.id", "duplicate node id")
     params = entry.get("params", {})
     spec = registry.get(type_)
     if spec is not None:  # an unknown type is kept as a placeholder: validate() reports it
         for name, message in spec.param_problems(params):
-            raise _fail(json_path(data, ["nodes", index, "params", name]), message)
+            raise _fail(f"{where}.params{_key(name)}", message)
+    if type_ == BLOCK_TYPE and params.get("block") not in blocks:
+        raise _fail(
+            f"{where}.params.block", f"there is no block {shorten(params.get('block'), 40)} in the file"
+        )
     x, y = entry.get("pos", [0, 0])
     return Node(node_id, type_, dict(params), entry.get("label", ""), (float(x), float(y)))
 
 
-def _edges(data: dict[str, Any], graph: Graph) -> None:
+def _key(name: str) -> str:
+    """`.name`, or `["odd name"]` where a key is no identifier (as json_path writes it)."""
+    return f".{name}" if name.isidentifier() else f"[{shorten(name, 40)}]"
+
+
+def _edges(data: dict[str, Any], graph: Graph, base: str = "") -> None:
     """Connect every edge, then look for a cycle once (a path search per edge is quadratic)."""
     edges = data.get("edges", [])
     for index, entry in enumerate(edges):
@@ -419,15 +446,46 @@ def _edges(data: dict[str, Any], graph: Graph) -> None:
         try:
             replaced = graph.connect(src, dst, check_cycle=False)
         except EditError as error:
-            raise _edge_refusal(index, src, dst, graph, error) from None
+            raise _edge_refusal(index, src, dst, graph, error, base) from None
         if replaced is not None:  # the graph is thrown away: no need to put that edge back
-            raise _edge_refusal(index, src, dst, graph, None)
+            raise _edge_refusal(index, src, dst, graph, None, base)
     if graph.has_cycle():
         cycle = graph.find_cycle()
         on_cycle = set(zip(cycle, [*cycle[1:], cycle[0]]))
         index = next(i for i, e in enumerate(edges) if _nodes_of(e) in on_cycle)  # the first one in the file
         entry = edges[index]
-        raise _fail(f"edges[{index}]", f"{entry['from']} → {entry['to']} would make a cycle")
+        raise _fail(f"{base}edges[{index}]", f"{entry['from']} → {entry['to']} would make a cycle")
+
+
+def _blocks(data: dict[str, Any], graph: Graph, registry: Registry) -> None:
+    """The block definitions into graph.blocks: every definition's nodes first (a block may use
+    another, whose ports its edges need), then their edges, ports and how they use each other."""
+    entries: dict[str, Any] = data.get("blocks", {})
+    names = set(entries)
+    for name, entry in entries.items():
+        if reason := blocks.why_not_name(name):
+            raise _fail(f"blocks{_key(name)}", reason)
+        inner = Graph()
+        inner.blocks = graph.blocks
+        base = f"blocks{_key(name)}."
+        for index, node in enumerate(entry["nodes"]):
+            inner.add_node(_node(node, index, inner, data, registry, names, base))
+        outputs = dict(entry["outputs"])
+        graph.blocks[name] = blocks.BlockDef(
+            name, inner, tuple(entry["inputs"]), outputs, entry.get("description", "")
+        )
+    for name, definition in graph.blocks.items():
+        base = f"blocks{_key(name)}."
+        _edges(entries[name], definition.graph, base)
+        for problem in blocks.definition_problems(definition):
+            raise _fail(base.removesuffix("."), problem)
+    if cycle := blocks.nesting_cycle(graph.blocks):
+        raise _fail(f"blocks{_key(cycle[0])}", f"the block uses itself: {' → '.join(cycle)}")
+    if (depth := blocks.nesting_depth(graph.blocks)) > blocks.MAX_NESTING:
+        raise _fail(
+            "blocks",
+            f"blocks are nested {depth} deep (a block in a block in ...); at most {blocks.MAX_NESTING} are allowed",
+        )
 
 
 def _nodes_of(entry: dict[str, str]) -> tuple[str, str]:
@@ -435,16 +493,18 @@ def _nodes_of(entry: dict[str, str]) -> tuple[str, str]:
 
 
 def _edge_refusal(
-    index: int, src: PortRef, dst: PortRef, graph: Graph, error: EditError | None
+    index: int, src: PortRef, dst: PortRef, graph: Graph, error: EditError | None, base: str = ""
 ) -> FileFormatError:
     """Why edge `index` cannot be added: a missing node first, then an input fed twice, then what
     connect said (asked only once connect refused the edge or replaced one, to keep loading quick)."""
     for key, ref in (("from", src), ("to", dst)):
         if ref.node not in graph:
-            return _fail(f"edges[{index}].{key}", f"dangling edge: there is no node {shorten(ref.node, 40)}")
+            return _fail(
+                f"{base}edges[{index}].{key}", f"dangling edge: there is no node {shorten(ref.node, 40)}"
+            )
     if error is None or graph.source_of(dst) is not None:
-        return _fail(f"edges[{index}].to", f"{dst} already has an incoming edge")
-    return _fail(f"edges[{index}]", str(error))
+        return _fail(f"{base}edges[{index}].to", f"{dst} already has an incoming edge")
+    return _fail(f"{base}edges[{index}]", str(error))
 
 
 def _check_training(section: dict[str, Any]) -> None:
@@ -461,17 +521,10 @@ def _check_training(section: dict[str, Any]) -> None:
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
-    version = max(VERSION, graph.format_version)
-    data: dict[str, Any] = {"format": FORMAT, "version": version, "nodes": [], "edges": []}
-    for node in graph.nodes:
-        entry: dict[str, Any] = {"id": node.id, "type": node.type}
-        if node.params:
-            entry["params"] = node.params
-        if node.label:
-            entry["label"] = node.label
-        entry["pos"] = [node.pos[0], node.pos[1]]
-        data["nodes"].append(entry)
-    data["edges"] = [{"from": str(src), "to": str(dst)} for src, dst in graph.edges]
+    version = max(VERSION if graph.blocks else PLAIN_VERSION, graph.format_version)
+    data: dict[str, Any] = {"format": FORMAT, "version": version, **_nodes_and_edges(graph)}
+    if graph.blocks:
+        data["blocks"] = {name: _block_to_dict(d) for name, d in graph.blocks.items()}
     if graph.training:
         data["training"] = graph.training
     if graph.weights is not None:
@@ -480,6 +533,25 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
         data["meta"] = graph.meta
     data.update(graph.unread)
     return data
+
+
+def _nodes_and_edges(graph: Graph) -> dict[str, Any]:
+    nodes = []
+    for node in graph.nodes:
+        entry: dict[str, Any] = {"id": node.id, "type": node.type}
+        if node.params:
+            entry["params"] = node.params
+        if node.label:
+            entry["label"] = node.label
+        entry["pos"] = [node.pos[0], node.pos[1]]
+        nodes.append(entry)
+    return {"nodes": nodes, "edges": [{"from": str(src), "to": str(dst)} for src, dst in graph.edges]}
+
+
+def _block_to_dict(definition: blocks.BlockDef) -> dict[str, Any]:
+    entry: dict[str, Any] = {"description": definition.description} if definition.description else {}
+    entry.update(inputs=list(definition.inputs), outputs=dict(definition.outputs))
+    return {**entry, **_nodes_and_edges(definition.graph)}
 
 
 # --- files -----------------------------------------------------------------------------------------

@@ -41,7 +41,13 @@ def pow_base_is_a(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "edges": [moved(e) for e in edges]}
 
 
-MIGRATIONS: dict[int, Migration] = {1: pow_base_is_a}
+def blocks_arrived(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 → 3: files may hold block definitions (`blocks`); a version-2 file has none, and
+    nothing else changed, so it reads as it is."""
+    return dict(data)
+
+
+MIGRATIONS: dict[int, Migration] = {1: pow_base_is_a, 2: blocks_arrived}
 
 
 class MigrationError(ValueError):

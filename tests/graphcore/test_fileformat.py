@@ -300,10 +300,10 @@ def test_unknown_node_types_are_kept_as_placeholders_and_saved_unchanged():
 
 
 def test_a_newer_version_opens_and_is_written_back_as_it_came():
-    text = doc(version=3, plugins={"colour": "red"})
+    text = doc(version=4, plugins={"colour": "red"})
     graph = loads(text)
     again = graph_to_dict(graph)
-    assert again["version"] == 3 and again["plugins"] == {"colour": "red"}
+    assert again["version"] == 4 and again["plugins"] == {"colour": "red"}
     assert refusal(doc(version=1, plugins={})).startswith("f.json: top level: unknown key 'plugins'")
 
 

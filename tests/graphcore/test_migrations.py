@@ -25,6 +25,7 @@ def add_title(data):
 def two_migrations(monkeypatch):
     monkeypatch.setattr(migrations, "MIGRATIONS", {1: rename_old_negate, 2: add_title})
     monkeypatch.setattr(fileformat, "VERSION", 3)
+    monkeypatch.setattr(fileformat, "PLAIN_VERSION", 3)
 
 
 def old_file():
