@@ -36,6 +36,8 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>Ctrl+D</b>, <b>Ctrl+C</b>, <b>Ctrl+V</b></td><td>duplicate, copy, paste</td></tr>
 <tr><td><b>Ctrl+G</b>, <b>Ctrl+Shift+G</b></td><td>group, ungroup</td></tr>
 <tr><td><b>Ctrl+E</b>, double-click a frame's title</td><td>collapse or expand a group</td></tr>
+<tr><td><b>Ctrl+B</b></td><td>make a block of the selection</td></tr>
+<tr><td><b>Enter</b>, double-click a block</td><td>open the block; <b>Esc</b> goes back out</td></tr>
 <tr><td><b>Ctrl+L</b></td><td>automatic layout</td></tr>
 <tr><td><b>F2</b></td><td>rename the selected node</td></tr>
 <tr><td><b>Ctrl+Z</b>, <b>Ctrl+Shift+Z</b></td><td>undo, redo</td></tr>
@@ -65,6 +67,9 @@ class Commands(Protocol):
     def set_theme(self, name: str) -> None: ...
     def default_layout(self) -> None: ...
     def show_shortcuts(self) -> None: ...
+    def make_block(self) -> str | None: ...
+    def open_selected_block(self) -> bool: ...
+    def delete_selection(self, cut: bool = False) -> None: ...
 
 
 class Actions:
@@ -118,11 +123,11 @@ class Actions:
         self.by_name.update(undo=undo, redo=redo)
         edit.addSeparator()
         canvas: list[tuple[str, str, Keys, Callable[[], object]] | None] = [
-            ("cut", "Cu&t", QKeySequence.StandardKey.Cut, lambda: w.controller.cut()),
+            ("cut", "Cu&t", QKeySequence.StandardKey.Cut, lambda: w.delete_selection(cut=True)),
             ("copy", "&Copy", QKeySequence.StandardKey.Copy, lambda: w.controller.copy()),
             ("paste", "&Paste", QKeySequence.StandardKey.Paste, lambda: w.controller.paste()),
             ("duplicate", "&Duplicate", "Ctrl+D", lambda: w.controller.duplicate()),
-            ("delete", "De&lete", ["Delete", "Backspace"], lambda: w.controller.delete_selection()),
+            ("delete", "De&lete", ["Delete", "Backspace"], lambda: w.delete_selection()),
             (
                 "select_all",
                 "Select &All",
@@ -135,6 +140,9 @@ class Actions:
             ("ungroup", "U&ngroup", "Ctrl+Shift+G", lambda: w.controller.ungroup_selection()),
             ("collapse", "Collapse / &Expand Group", "Ctrl+E", lambda: w.controller.toggle_selected_groups()),
             ("layout", "Auto &Layout", "Ctrl+L", w.auto_layout),
+            None,
+            ("make_block", "Make &Block from Selection", "Ctrl+B", w.make_block),
+            ("open_block", "&Open Block (Enter)", None, w.open_selected_block),
         ]
         for entry in canvas:
             if entry is None:

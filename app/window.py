@@ -21,6 +21,9 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUn
 from app import theme as themes
 from app.about_graph import AboutGraph
 from app.actions import SHORTCUTS_HELP, Actions
+from app.block_commands import BlockCommands
+from app.canvas.block_view import BlockNavigator
+from app.canvas.breadcrumb import Breadcrumb
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
@@ -47,7 +50,7 @@ from graphcore.registry import load_library
 from graphcore.validate import Report
 
 
-class MainWindow(FileCommands, QMainWindow):
+class MainWindow(FileCommands, BlockCommands, QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         load_library()
@@ -57,6 +60,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.undo_group = QUndoGroup(self)
         self.view = CanvasView()
         self.setCentralWidget(self.view)
+        self.breadcrumb = Breadcrumb(self.view)  # at the canvas' top edge while a block is open
         self.node_palette = Palette(self.theme)
         self.inspector = Inspector()
         self.diagnostics = DiagnosticsPanel()
@@ -71,6 +75,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.document: Document | None = None
         self._links: list[tuple[Any, Any]] = []
+        self._canvas_links: list[tuple[Any, Any]] = []  # those of the canvas shown: a block's inside too
+        self.blocks = BlockNavigator(self, self.breadcrumb, self)  # opening blocks (app/canvas/block_view.py)
         self.recovery = recovery_folder()
         self.autosaver: Autosaver | None = None
         self.ending = False  # closing for a signal: keep the unsaved work for the next start
@@ -80,6 +86,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.menu = Actions(self.shell, self, self.export_tools, self.import_tools)
         self._docks()
         self.run_tools = RunTools(self.shell)  # Run menu, Train/Stepper toolbars and docks
+        self.blocks.inside_shown.connect(self.run_tools.stepper.show_inside)
         self.lab = DerivativeLab(self.shell, self.run_tools.session)  # app/lab: docks, Derivatives menu
         self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
@@ -88,8 +95,11 @@ class MainWindow(FileCommands, QMainWindow):
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()
         # the view and panels outlive documents: they reach the current one through self.controller
-        self.node_palette.add_requested.connect(lambda t: self.controller.add_node(t, self._free_spot()))
-        self.view.node_dropped.connect(lambda t, at: self.controller.add_node(t, at))
+        self.node_palette.add_requested.connect(lambda t: self.add_entry(t, self._free_spot()))
+        self.view.node_dropped.connect(self.add_entry)
+        self.view.open_requested.connect(self.open_selected_block)
+        self.view.leave_requested.connect(self.blocks.leave)
+        self.blocks.message.connect(self.show_message)
         self.quick_add.chosen.connect(self._on_quick_chosen)
         self.view.quick_add_requested.connect(lambda text, at: self._open_quick_add(text, at, None))
         self.diagnostics.node_chosen.connect(self.show_node)
@@ -167,22 +177,14 @@ class MainWindow(FileCommands, QMainWindow):
     def _bind(self, document: Document, scene: CanvasScene, controller: Controller) -> None:
         self.document, self.scene, self.controller = document, scene, controller
         document.setParent(self)
-        scene.snap = self.snap
-        self.view.setScene(scene)
-        self.minimap.follow_scene()
-        self.inspector.bind(document, scene, controller)
+        self.show_canvas(document, scene, controller)
+        self.blocks.follow(document, scene, controller)
         self.shell.document_changed(document)  # the features follow it (app/shell.py)
         self.undo_group.addStack(document.stack)
         self.undo_group.setActiveStack(document.stack)
-        for signal, slot in (
-            (document.stack.cleanChanged, self._show_title),
-            (document.validated, self._on_validated),
-            (controller.message, self.show_message),
-            (controller.wire_dropped, self._on_wire_dropped),
-        ):
+        for signal, slot in ((document.stack.cleanChanged, self._show_title),):
             signal.connect(slot)
             self._links.append((signal, slot))
-        self._on_validated(document.report)
         self._show_title()
         if not self.view.restore(document.graph.meta.get("view")):
             self.frame_all()
@@ -192,10 +194,34 @@ class MainWindow(FileCommands, QMainWindow):
         for signal, slot in self._links:
             signal.disconnect(slot)
         self._links = []
+        self._unbind_canvas()
+        self.blocks.follow(None, None, None)
         self.inspector.unbind()
         self.shell.document_changed(None)
         if self.document is not None:
             self.undo_group.removeStack(self.document.stack)
+
+    def show_canvas(self, document: Document, scene: CanvasScene, controller: Controller) -> None:
+        """Show a canvas: the file's graph, or the inside of a block (`document` is then the block's)."""
+        self._unbind_canvas()
+        self.scene, self.controller, self.shown = scene, controller, document
+        scene.snap = self.snap
+        self.view.setScene(scene)
+        self.minimap.follow_scene()
+        self.inspector.bind(document, scene, controller)
+        for signal, slot in (
+            (controller.message, self.show_message),
+            (controller.wire_dropped, self._on_wire_dropped),
+            (document.validated, self._on_validated),
+        ):
+            signal.connect(slot)
+            self._canvas_links.append((signal, slot))
+        self._on_validated(document.report)
+
+    def _unbind_canvas(self) -> None:
+        for signal, slot in self._canvas_links:
+            signal.disconnect(slot)
+        self._canvas_links = []
 
     def _retire(self, document: Document) -> None:
         """Let go of a document that is no longer shown."""
@@ -206,8 +232,11 @@ class MainWindow(FileCommands, QMainWindow):
         assert self.document is not None
         self.setWindowTitle(f"{self.document.name}{'*' if self.dirty else ''} — Backprop Studio")
 
-    def _on_validated(self, report: Report) -> None:
-        self.diagnostics.show_report(report)
+    def _on_validated(self, _report: Report) -> None:
+        """The problems of the canvas shown (inside a block, those of its inner nodes)."""
+        self.diagnostics.show_report(self.shown.report)
+        if self.document is not None:
+            self.node_palette.set_blocks(list(self.document.graph.blocks))
         self._show_counts()
 
     def _show_counts(self) -> None:
@@ -258,8 +287,7 @@ class MainWindow(FileCommands, QMainWindow):
 
     def frame_all(self) -> None:
         """Home: everything, or, when that is too big to read, the graph from its first node on."""
-        assert self.document is not None
-        items = (self.scene.nodes.get(n.id) for n in self.document.graph.nodes)
+        items = (self.scene.nodes.get(n.id) for n in self.shown.graph.nodes)
         first = next((item for item in items if item is not None and item.isVisible()), None)
         self.view.frame(self.scene.items_rect(), first.sceneBoundingRect() if first is not None else None)
 
@@ -272,9 +300,11 @@ class MainWindow(FileCommands, QMainWindow):
             self.show_message("Select one node to rename it")
 
     def show_node(self, node_id: str) -> None:
-        """Select and frame a node (from the problems list); a node in a collapsed group shows its box."""
+        """Select and frame a node (from the problems list); a node in a collapsed group shows its box,
+        one inside a block opens the block."""
         item = self.scene.nodes.get(node_id)
         if item is None:
+            self.reveal_inner_node(node_id)  # "res1/2/fc": a node inside a block
             return
         if not item.isVisible():
             backdrop = self.scene.backdrops[self.scene.group_of[node_id]]
@@ -307,7 +337,7 @@ class MainWindow(FileCommands, QMainWindow):
 
     def _on_quick_chosen(self, node_type: str) -> None:
         at, connect_to = self._quick
-        self.controller.add_node(node_type, at, connect_to)
+        self.add_entry(node_type, at, connect_to)
         self.view.setFocus()
 
     def set_snap(self, on: bool) -> None:

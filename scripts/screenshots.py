@@ -9,6 +9,7 @@ user would (selecting, dragging a wire, opening quick-add) and saves a grab of t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -162,6 +163,25 @@ def stepper_backward(window: MainWindow) -> None:
     window.frame_all()
 
 
+def blocks(window: MainWindow) -> None:
+    """A block repeated 3 times, stepped to the end and opened at copy 2: the breadcrumb says where
+    ("file ▸ Double", "copy 2 of 3"), the inner nodes wear copy 2's badges."""
+    from tests.app.test_blocks_repeat import repeated_document
+
+    path = Path(tempfile.mkdtemp()) / "repeated_block.json"
+    path.write_text(json.dumps(repeated_document()), encoding="utf-8")
+    window.open_path(path)
+    tools = window.run_tools
+    tools.actions["stepper_mode"].setChecked(True)
+    while tools.stepper.session is not None and not tools.stepper.session.at_end:
+        tools.actions["step"].trigger()
+    window.blocks.open("d")
+    window.breadcrumb.copy.setValue(2)
+    window.resizeDocks([window.docks["stepper"]], [380], Qt.Orientation.Horizontal)
+    settle(QApplication.instance())
+    window.frame_all()
+
+
 def lab_path_view(window: MainWindow) -> None:
     """The derivative lab's path view on e = (a + b)(b + 1), reverse mode stepped to the fan-out at b."""
     app = QApplication.instance()
@@ -250,6 +270,7 @@ def main() -> None:
         ("hundred-nodes", "light", hundred_nodes),
         ("training", "light", training),
         ("stepper-backward", "light", stepper_backward),
+        ("blocks", "light", blocks),
     ]
     shots += [(f"example-{p.stem}", "light", example(p)) for p in sorted(EXAMPLES.glob("*.json"))]
     shots += lab_shots()

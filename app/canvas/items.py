@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.editing.blocks import Ports, caption
 from app.editing.values import show_value
 from app.theme import Theme
-from graphcore.graph import Node, PortRef
+from graphcore.graph import BLOCK_TYPE, Node, PortRef
 from graphcore.registry import NodeSpec
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def distance(a: QPointF, b: QPointF) -> float:
 
 def param_lines(node: Node, spec: NodeSpec | None) -> list[str]:
     """The params a node shows: those changed from their defaults, and always a Constant's value
-    (what the constant is is the point of the node)."""
+    (what the constant is is the point of the node). A block node's caption says its params already."""
+    if node.type == BLOCK_TYPE:
+        return []
     defaults = spec.defaults() if spec else {}
     always = {p.name for p in spec.params} if spec and spec.kind == "constant" else set()
     values = {**{k: defaults[k] for k in always}, **node.params}
@@ -167,9 +170,12 @@ class NodeItem(QGraphicsItem):
     else selects and moves the node as usual.
     """
 
-    def __init__(self, node: Node, spec: NodeSpec | None, theme: Theme, color: QColor) -> None:
+    def __init__(
+        self, node: Node, spec: NodeSpec | None, theme: Theme, color: QColor, block_ports: Ports | None = None
+    ) -> None:
         super().__init__()
         self.node, self.spec = node, spec
+        self.block_ports = block_ports  # a block node's ports come from its definition, not its type
         self.problems: list[str] = []
         self.edges: set[EdgeItem] = set()
         self.inputs: dict[str, Port] = {}
@@ -203,12 +209,14 @@ class NodeItem(QGraphicsItem):
         self.prepareGeometryChange()
         spec, node = self.spec, self.node
         inputs, outputs = (
-            (spec.inputs, spec.outputs_for(node.params))
+            self.block_ports
+            if self.block_ports is not None
+            else (spec.inputs, spec.outputs_for(node.params))
             if spec
             else (tuple(self.inputs), tuple(self.outputs))
         )
         title_m, small_m = fonts()["title"][1], fonts()["small"][1]
-        type_name = node.type if node.title != node.type else ""
+        type_name = caption(node) if node.type == BLOCK_TYPE else node.type if node.title != node.type else ""
         lines = param_lines(node, spec)
         param_names = [p.name for p in spec.params] if spec else list(node.params)
         widest_in = max((text_width("port", p) for p in inputs), default=0)

@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
 from app.canvas.backdrop import BackdropItem
 from app.canvas.edges import EdgeItem, WireItem
 from app.canvas.items import OVERVIEW_LOD, PORTS_LOD, NodeItem, Port, distance
+from app.editing.blocks import block_ports
 from app.editing.document import Document
 from app.editing.groups import KEY as GROUPS
 from app.editing.groups import external_ports, groups_of
 from app.theme import Theme
-from graphcore.graph import Node, PortRef
+from graphcore.graph import BLOCK_TYPE, Node, PortRef
 from graphcore.registry import REGISTRY, show
 from graphcore.validate import Report
 
@@ -50,6 +51,7 @@ class CanvasScene(QGraphicsScene):
     wire_released = Signal(QPointF)
     nodes_moved = Signal(dict)  # node id -> (x, y), after a drag ends
     group_toggled = Signal(str)  # group id
+    node_opened = Signal(str)  # node id: a node was double-clicked (a block opens into its inside)
 
     def __init__(self, document: Document, theme: Theme) -> None:
         super().__init__(document)
@@ -87,7 +89,8 @@ class CanvasScene(QGraphicsScene):
 
     def _on_node_added(self, node: Node) -> None:
         spec = REGISTRY.get(node.type)
-        item = NodeItem(node, spec, self.theme, self.category_color(spec.category if spec else ""))
+        color = self.category_color(spec.category if spec else "")
+        item = NodeItem(node, spec, self.theme, color, block_ports(self.graph, node))
         item.setPos(QPointF(*node.pos))
         self.addItem(item)
         self.nodes[node.id] = item
@@ -222,6 +225,7 @@ class CanvasScene(QGraphicsScene):
         the shapes flowing in (a node-level diagnostic such as a shape mismatch). Only nodes and
         ports that are or were red are visited; edges skip work when their label is unchanged.
         """
+        self._refresh_block_ports()
         by_node: dict[str, list[str]] = {}
         bad_ports: dict[PortRef, str] = {}
         whole_node: dict[str, str] = {}
@@ -245,6 +249,21 @@ class CanvasScene(QGraphicsScene):
             edge.set_label(
                 show(shape) if shape is not None else "", bad_ports.get(dst) or whole_node.get(dst.node, "")
             )
+
+    def _refresh_block_ports(self) -> None:
+        """Block nodes take their definition's ports again: an edit inside a block (or its undo) may
+        have added or removed an Input or an output. Once per step, and only block nodes are visited."""
+        changed = []
+        for item in self.nodes.values():
+            if (
+                item.node.type == BLOCK_TYPE
+                and (ports := block_ports(self.graph, item.node)) != item.block_ports
+            ):
+                item.block_ports = ports
+                item.rebuild()
+                changed.append(item)
+        if changed:
+            self.nodes_shifted(changed)
 
     def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:
         """Tooltips are written when asked for, from the current model and report, rather than
@@ -378,6 +397,14 @@ class CanvasScene(QGraphicsScene):
             for item in moved:
                 item.setPos(self.to_grid(item.pos()))
             self.nodes_shifted(moved)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseDoubleClickEvent(event)
+        item = next(
+            (i for i in self.items(event.scenePos()) if isinstance(i, NodeItem) and i.isVisible()), None
+        )
+        if item is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.node_opened.emit(item.node.id)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         dragged = self._dragging_nodes or self._group_drag is not None

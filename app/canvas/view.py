@@ -47,6 +47,8 @@ class CanvasView(QGraphicsView):
     quick_add_requested = Signal(str, QPointF)  # text typed so far, scene position
     node_dropped = Signal(str, QPointF)  # node type, scene position
     view_changed = Signal()
+    open_requested = Signal()  # Enter: open the selected block
+    leave_requested = Signal()  # Esc: back out of the block shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -220,6 +222,12 @@ class CanvasView(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_requested.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.leave_requested.emit()
             return
         text = event.text()
         typing = event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)

@@ -15,11 +15,14 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from app.canvas.view import NODE_MIME
+from app.editing.blocks import entry_for
 from app.panels.search import search
 from app.theme import Theme
+from graphcore.graph import BLOCK_TYPE
 from graphcore.registry import REGISTRY, NodeSpec
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+BLOCKS = "blocks"  # the category of the blocks the open file defines (a bare Block node is not offered)
 
 
 def describe(spec: NodeSpec) -> str:
@@ -59,6 +62,7 @@ class Palette(QWidget):
     def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.theme = theme
+        self.blocks: list[str] = []
         self.search = QLineEdit(placeholderText="Search nodes…", clearButtonEnabled=True)
         self.search.setToolTip("Matches names, aliases and descriptions: 'swish' finds SiLU")
         self.tree = _NodeTree()
@@ -79,20 +83,22 @@ class Palette(QWidget):
         self.theme = theme
         self.refresh()
 
+    def set_blocks(self, names: list[str]) -> None:
+        """The blocks of the open file, listed under Blocks so another instance can be added."""
+        if names != self.blocks:
+            self.blocks = list(names)
+            self.refresh()
+
     def refresh(self) -> None:
-        """Rebuild the tree from the registry, filtered by the search text."""
+        """Rebuild the tree from the registry and the file's blocks, filtered by the search text."""
         self.tree.clear()
-        found = search(self.search.text())
+        self._add_blocks()
+        found = [spec for spec in search(self.search.text()) if spec.type != BLOCK_TYPE]
         by_category: dict[str, list[NodeSpec]] = {}
         for spec in found:
             by_category.setdefault(spec.category, []).append(spec)
         for category in sorted(by_category, key=category_order()):
-            header = QTreeWidgetItem(self.tree, [category])
-            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            font = header.font(0)
-            font.setBold(True)
-            header.setFont(0, font)
-            header.setIcon(0, self._swatch(self.theme.category_color(category)))
+            header = self._header(category, self.theme.category_color(category))
             for spec in by_category[category]:
                 item = QTreeWidgetItem(header, [spec.type])
                 item.setData(0, TYPE_ROLE, spec.type)
@@ -101,6 +107,32 @@ class Palette(QWidget):
                     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
                 )
             header.setExpanded(True)
+
+    def _add_blocks(self) -> None:
+        wanted = self.search.text().strip().lower()
+        names = [n for n in self.blocks if wanted in n.lower() or wanted in BLOCKS.lower()]
+        if not names:
+            return
+        header = self._header(BLOCKS, self.theme.category_color(BLOCKS))
+        for name in names:
+            item = QTreeWidgetItem(header, [name])
+            item.setData(0, TYPE_ROLE, entry_for(name))
+            item.setToolTip(
+                0, f"<b>{escape(name)}</b> (block of this file): drag it out for another instance"
+            )
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+            )
+
+    def _header(self, category: str, color: QColor) -> QTreeWidgetItem:
+        header = QTreeWidgetItem(self.tree, [category])
+        header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = header.font(0)
+        font.setBold(True)
+        header.setFont(0, font)
+        header.setIcon(0, self._swatch(color))
+        header.setExpanded(True)
+        return header
 
     def types_shown(self) -> list[str]:
         """The types currently listed, top to bottom."""
@@ -111,9 +143,16 @@ class Palette(QWidget):
             shown += [header.child(i).data(0, TYPE_ROLE) for i in range(header.childCount())]  # type: ignore[union-attr]
         return shown
 
-    def item_for(self, node_type: str) -> QTreeWidgetItem | None:
-        found = self.tree.findItems(node_type, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
-        return next((i for i in found if i.data(0, TYPE_ROLE) == node_type), None)
+    def item_for(self, entry: str) -> QTreeWidgetItem | None:
+        """The item of a node type, or of a block's entry ("block:Name"), if it is listed."""
+        for c in range(self.tree.topLevelItemCount()):
+            header = self.tree.topLevelItem(c)
+            assert header is not None
+            found = (header.child(i) for i in range(header.childCount()))
+            item = next((i for i in found if i is not None and i.data(0, TYPE_ROLE) == entry), None)
+            if item is not None:
+                return item
+        return None
 
     def _on_activated(self, item: QTreeWidgetItem) -> None:
         if item.data(0, TYPE_ROLE):

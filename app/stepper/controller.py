@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.canvas.scene import CanvasScene
 from app.editing.document import Document
+from app.stepper.blocks import SEPARATOR, inner_values, shown_node, with_instances
 from app.stepper.overlay import Overlay
 from app.stepper.panel import StepperPanel
 from app.stepper.session import StepperError, StepperSession
@@ -42,6 +43,9 @@ class StepperController(QObject):
         self.overlay: Overlay | None = None
         self.session: StepperSession | None = None
         self.viewer: ValueViewer | None = None
+        # a block opened on the canvas: its scene, the instance it was opened from, badges there
+        self.inside: tuple[CanvasScene, str] | None = None
+        self.inside_overlay: Overlay | None = None
         self.interval_ms = 600
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -64,6 +68,7 @@ class StepperController(QObject):
         if self.document is not None:
             self.document.stack.indexChanged.disconnect(self._on_edited)
         self.document, self.scene = document, scene
+        self.panel.outer = document.graph if document is not None else ()
         if document is not None:
             document.stack.indexChanged.connect(self._on_edited)
 
@@ -93,10 +98,24 @@ class StepperController(QObject):
         )
         return True
 
+    def show_inside(self, scene: CanvasScene | None, instance: str = "") -> None:
+        """The canvas shows the inside of block instance `instance` (None: the file's graph again):
+        while stepping, its inner nodes get their badges there."""
+        self._drop_inside_overlay()
+        self.inside = (scene, instance) if scene is not None else None
+        self._show(animate=False)
+
+    def _drop_inside_overlay(self) -> None:
+        if self.inside_overlay is not None:
+            self.inside_overlay.clear()
+            self.inside_overlay.deleteLater()
+            self.inside_overlay = None
+
     def stop(self) -> None:
         self.timer.stop()
         self.run_timer.stop()
         self.session = None
+        self._drop_inside_overlay()
         if self.overlay is not None:
             self.overlay.clear()
             self.overlay.deleteLater()
@@ -227,17 +246,35 @@ class StepperController(QObject):
         if session is None or overlay is None:
             return
         states = session.states()
-        overlay.show_states(states)
+        overlay.show_states(with_instances(states, self.document.graph) if self.document else states)
         for update in session.updates:  # a Parameter's badge: its new value, the gradient used
             if "." not in update.name and (badge := overlay.badge(update.name)) is not None:
                 if badge.set_update(update.before, update.after, update.grad):
                     overlay.place(update.name)
         event = session.current
-        overlay.highlight(event.node if event else None, event.phase if event else "forward")
+        # a step inside a block instance lights the instance up (app/stepper/blocks.py)
+        shown = shown_node(event.node, overlay.scene.nodes) if event else None
+        overlay.highlight(shown, event.phase if event else "forward")
         if event is not None and animate:
             overlay.traverse(self._edges_of(event), min(600, int(self.interval_ms * 0.8)))
+        if self.inside is not None:
+            self._show_inside(states, event)
         self.panel.show_session(session)
         self.changed.emit()
+
+    def _show_inside(self, states: dict[str, Any], event: Any) -> None:
+        """Badges on the open block's inner nodes, from the steps of the instance it was opened from."""
+        assert self.inside is not None
+        scene, instance = self.inside
+        if self.inside_overlay is None:
+            self.inside_overlay = Overlay(scene, lambda _: None)
+        self.inside_overlay.show_states(inner_values(states, instance, scene.nodes))
+        inner = (
+            event.node.rpartition(SEPARATOR)[2]
+            if event and event.node.startswith(instance + SEPARATOR)
+            else None
+        )
+        self.inside_overlay.highlight(inner, event.phase if event else "forward")
 
     def _edges_of(self, event: Any) -> list[tuple[PortRef, bool]]:
         """The edges a step moves along: into the node (forward), back out of its inputs (backward),

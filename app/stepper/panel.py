@@ -5,6 +5,7 @@ gradient, local derivative and the gradient sent to each input) and the value vi
 
 from __future__ import annotations
 
+from collections.abc import Container
 from html import escape
 from typing import Any
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
 from app.lab.names import Names
+from app.stepper.blocks import step_path
 from app.stepper.format import describe
 from app.stepper.session import StepperSession
 
@@ -46,6 +48,7 @@ class StepperPanel(QScrollArea):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setMargin(8)
         self.setWidget(self.label)
+        self.outer: Container[str] = ()  # the file's node ids: a step's node not among them is inlined
 
     @property
     def text(self) -> str:
@@ -68,7 +71,8 @@ class StepperPanel(QScrollArea):
             return header + INTRO
         names = session.names
         instr = session.program.by_node[event.node]
-        title = instr.label or event.node
+        inside = step_path(event.node, self.outer)  # "res1 ▸ conv1" inside block instance res1
+        title = inside if inside != event.node else instr.label or event.node
         if names.node(event.node).endswith(f" ({event.node})"):  # another node reads the same
             title += f" ({event.node})"
         parts = [

@@ -12,6 +12,8 @@ place of the one optimizer's fields, and the latest loss of each while it trains
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +50,19 @@ from graphcore.training.config import (
 
 DEVICES = ("auto", "cpu", "cuda")
 NO_CUDA = "fp16 needs a CUDA device (its loss scaling is a CUDA recipe), and none is available"
+
+
+COMPILE_TIP = "Compile the model with torch.compile (slow to start, faster steps)"
+NO_COMPILER = (
+    "torch.compile builds C++ and no compiler was found (no g++, clang++ or c++ on PATH, no $CXX): "
+    "install one to compile"
+)
+
+
+def has_cpp_compiler() -> bool:
+    """Whether torch.compile could build its C++: asked of PATH, not of torch (importing its
+    compiler search at start-up would cost seconds); training still checks torch's own answer."""
+    return bool(os.environ.get("CXX")) or any(shutil.which(c) for c in ("g++", "clang++", "c++"))
 
 
 class DeviceBox(QComboBox):
@@ -111,7 +126,8 @@ class TrainDock(QWidget):
             "Mixed precision of the forward passes: fp32 (none), bf16 (CPU or CUDA), fp16 (CUDA only)"
         )
         self.compile = QCheckBox("torch.compile")
-        self.compile.setToolTip("Compile the model with torch.compile (slow to start, faster steps)")
+        self.compiler = has_cpp_compiler()
+        self.compile.setToolTip(COMPILE_TIP if self.compiler else NO_COMPILER)
         self.objectives = ObjectivesView()
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -293,6 +309,7 @@ class TrainDock(QWidget):
             finally:
                 widget.blockSignals(blocked)
         self.epochs.setEnabled(has and not section.get("steps"))
+        self.compile.setEnabled(has and (self.compiler or self.compile.isChecked()))  # a set box can be unset
         self.momentum.setEnabled(has and "momentum" in CLASS_HYPERPARAMETERS[class_name])
         objectives = section.get("objectives")
         several = isinstance(objectives, list)

@@ -12,7 +12,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.training.dock import NO_CUDA
+from app.training.dock import NO_COMPILER, NO_CUDA
 from app.window import MainWindow
 from tests.app.conftest import OFFSCREEN_NOTICE
 from tests.flows.test_flow_plots import legend_texts
@@ -161,3 +161,18 @@ def test_the_stepper_steps_the_first_objective(window: MainWindow, examples: Pat
     assert all(u.delta.abs().max() > 0 for u in session.updates)
     for name, before in generator.items():  # the discriminator's step leaves the generator alone
         assert torch.equal(session.parameters()[name], before), name
+
+
+@pytest.fixture
+def no_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr("shutil.which", lambda _name: None)
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_NOTICE, "This plugin does not support (raise|grabbing the keyboard)")
+def test_without_a_compiler_the_compile_box_is_greyed_with_the_reason(no_compiler, window, examples, qtbot):
+    assert window.open_path(examples / "two_moons.json")
+    dock = window.run_tools.train_dock
+    assert not dock.compile.isEnabled() and dock.compile.toolTip() == NO_COMPILER
+    QTest.mouseClick(dock.compile, Qt.MouseButton.LeftButton)
+    assert "compile" not in window.document.graph.training and not dock.compile.isChecked()
