@@ -13,8 +13,8 @@ import keyword
 import linecache
 import re
 import string
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore.program import Instr, Program
@@ -71,6 +71,12 @@ class Namespace:
             self._taken.add(candidate)
             self._names[key] = candidate
         return self._names[key]
+
+
+def plain_text(text: str) -> str:
+    """User text fit for a docstring: one line, no quotes or backslashes (nothing that could end it)."""
+    kept = "".join(c if c.isprintable() and c not in '"\\' else " " for c in text)
+    return re.sub(r"\s+", " ", kept).strip()
 
 
 def class_name_from(hint: str) -> str:
@@ -190,6 +196,92 @@ class GeneratedModule:
     returned: tuple[str, ...] = ()  # the names forward returns, one per entry of `outputs`
 
 
+@dataclass
+class ClassCode:
+    """One nn.Module class as it is written, node by node: the names its forward and attributes
+    use, the lines of its __init__ and forward. The flat model and every block class share it, so
+    a node is the same code wherever it sits."""
+
+    local: Namespace
+    attrs: Namespace
+    expr: dict[str, str] = field(default_factory=dict)  # value -> how forward refers to it
+    init_lines: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # node ids of the Input nodes, in argument order
+    attributes: dict[str, str] = field(default_factory=dict)  # node id -> attribute
+    helpers: list[str] = field(default_factory=list)
+
+    def add(self, instr: Instr, unused: Collection[str] = ()) -> None:
+        """The node's attribute (a layer, parameter or constant) and its line of forward; its
+        values in `unused` get names starting with "_", which linters read as unused on purpose."""
+        spec = instr.spec
+        if spec.helpers and spec.helpers not in self.helpers:
+            self.helpers.append(spec.helpers)
+        if spec.kind == "input":
+            self.expr[instr.outs[0]] = self.local.name(instr.outs[0], instr.code_name)
+            self.inputs.append(instr.node)
+            return
+        if spec.kind in ("parameter", "constant", "layer"):
+            attr = self.attributes[instr.node] = self.attrs.name(instr.node, instr.code_name)
+            init = spec.init(instr.params) if callable(spec.init) else spec.init.format(**instr.params)
+            if spec.kind == "constant":
+                self.init_lines.append(f'self.register_buffer("{attr}", {init})')
+            else:
+                self.init_lines.append(f"self.{attr} = {init}")
+            if post_init := spec.post_init_template(instr.params):
+                self.init_lines.extend(post_init.format(**instr.params, module=f"self.{attr}").split("\n"))
+            if spec.kind != "layer":
+                self.expr[instr.outs[0]] = f"self.{attr}"
+                return
+        names = {port: self.expr[arg] if arg else "None" for port, arg in zip(spec.inputs, instr.args)}
+        for port, value in zip(instr.outputs, instr.outs):
+            hint = instr.code_name if not spec.returns_tuple else f"{instr.code_name}_{port}"
+            name = self.local.name(value, hint)
+            names[port] = self.expr[value] = f"_{name}" if value in unused else name
+        if spec.kind == "layer":
+            names["module"] = f"self.{self.attributes[instr.node]}"
+        self.body.extend(code_lines(render(instr, names), 8, _short_formula(instr)))
+
+    def lines(
+        self, class_name: str, init_signature: str, init_head: Sequence[str], returned: str, doc: str = ""
+    ) -> list[str]:
+        """The class (`doc` its docstring): `__init__(self, {init_signature})` starting with
+        `init_head`, then forward."""
+        arguments = "".join(f", {self.expr[f'{node}.out']}" for node in self.inputs)
+        return [
+            f"class {class_name}(nn.Module):",
+            *([f'    """{doc}"""', ""] if doc else []),
+            f"    def __init__(self, {init_signature}):",
+            "        super().__init__()",
+            *init_head,
+            *[wrapped for line in self.init_lines for wrapped in code_lines(line, 8)],
+            "",
+            f"    def forward(self{arguments}):",
+            *self.body,
+            f"        return {returned}",
+        ]
+
+
+def helper_names(instrs: Iterable[Instr]) -> set[str]:
+    """What the nodes' helpers define: a local must not take such a name and hide the helper."""
+    return {name for i in instrs for name in re.findall(r"^(?:def|class) (\w+)", i.spec.helpers, re.M)}
+
+
+def module_head(docstring: str, body: Sequence[str], helpers: Sequence[str]) -> list[str]:
+    """The generated file down to its first class: docstring, imports, the nodes' helpers."""
+    uses_f = any("F." in line for line in body)
+    return [
+        f'"""{docstring}: generated by Backprop Studio."""',
+        "",
+        "import torch",
+        *(["import torch.nn.functional as F"] if uses_f else []),
+        "from torch import nn",
+        "",
+        *[line for h in helpers for line in ("", h.strip("\n"), "")],
+        "",
+    ]
+
+
 def python_source(
     program: Program,
     class_name: str = "Model",
@@ -199,70 +291,25 @@ def python_source(
 ) -> GeneratedModule:
     """The graph as a standalone nn.Module: __init__ builds the weights, forward is straight-line code."""
     outputs = tuple(outputs or program.sinks)
-    # a helper's name (positional_encoding) must not become a local that hides the helper
-    helper_names = {
-        name for i in program for name in re.findall(r"^(?:def|class) (\w+)", i.spec.helpers, re.M)
-    }
-    local, attrs = Namespace(_RESERVED | helper_names), Namespace(_RESERVED | _MODULE_ATTRIBUTES)
-    expr: dict[str, str] = {}  # value -> how forward refers to it
-    init_lines, body, inputs, attributes, helpers = [], [], [], {}, []
+    code = ClassCode(Namespace(_RESERVED | helper_names(program)), Namespace(_RESERVED | _MODULE_ATTRIBUTES))
     for instr in program:
-        spec = instr.spec
-        if spec.helpers and spec.helpers not in helpers:
-            helpers.append(spec.helpers)
-        if spec.kind == "input":
-            expr[instr.outs[0]] = local.name(instr.outs[0], instr.code_name)
-            inputs.append(instr.node)
-            continue
-        if spec.kind in ("parameter", "constant", "layer"):
-            attr = attributes[instr.node] = attrs.name(instr.node, instr.code_name)
-            init = spec.init(instr.params) if callable(spec.init) else spec.init.format(**instr.params)
-            if spec.kind == "constant":
-                init_lines.append(f'self.register_buffer("{attr}", {init})')
-            else:
-                init_lines.append(f"self.{attr} = {init}")
-            if post_init := spec.post_init_template(instr.params):
-                init_lines.extend(post_init.format(**instr.params, module=f"self.{attr}").split("\n"))
-            if spec.kind != "layer":
-                expr[instr.outs[0]] = f"self.{attr}"
-                continue
-        names = {port: expr[arg] if arg else "None" for port, arg in zip(spec.inputs, instr.args)}
-        for port, value in zip(instr.outputs, instr.outs):
-            hint = instr.code_name if not spec.returns_tuple else f"{instr.code_name}_{port}"
-            name = local.name(value, hint)
-            # an output nothing reads (a GRU's `out` when only `h` is used): "_" marks it unused for linters
-            unused = spec.returns_tuple and not program.consumers[value] and value not in outputs
-            names[port] = expr[value] = f"_{name}" if unused else name
-        if spec.kind == "layer":
-            names["module"] = f"self.{attributes[instr.node]}"
-        line = render(instr, names)
-        formula = _short_formula(instr)
-        body.extend(code_lines(line, 8, formula))
-    arguments = tuple(expr[f"{node}.out"] for node in inputs)
-    returned = tuple(expr[v] for v in outputs)
-    uses_f = any("F." in line for line in body)
+        # an output nothing reads (a GRU's `out` when only `h` is used): "_" marks it unused for linters
+        unused = [v for v in instr.outs if not program.consumers[v] and v not in outputs]
+        code.add(instr, unused if instr.spec.returns_tuple else ())
+    arguments = tuple(code.expr[f"{node}.out"] for node in code.inputs)
+    returned = tuple(code.expr[v] for v in outputs)
     lines = [
-        f'"""{docstring or class_name}: generated by Backprop Studio."""',
-        "",
-        "import torch",
-        *(["import torch.nn.functional as F"] if uses_f else []),
-        "from torch import nn",
-        "",
-        *[line for h in helpers for line in ("", h.strip("\n"), "")],
-        "",
-        f"class {class_name}(nn.Module):",
-        "    def __init__(self, dtype=torch.float32, seed=" + repr(seed) + "):",
-        "        super().__init__()",
-        "        torch.manual_seed(seed)",
-        *[wrapped for line in init_lines for wrapped in code_lines(line, 8)],
-        "",
-        f"    def forward(self{''.join(f', {a}' for a in arguments)}):",
-        *body,
-        f"        return {', '.join(returned)}",
+        *module_head(docstring or class_name, code.body, code.helpers),
+        *code.lines(
+            class_name,
+            f"dtype=torch.float32, seed={seed!r}",
+            ["        torch.manual_seed(seed)"],
+            ", ".join(returned),
+        ),
         "",
     ]
     return GeneratedModule(
-        "\n".join(lines), class_name, tuple(inputs), outputs, attributes, arguments, returned
+        "\n".join(lines), class_name, tuple(code.inputs), outputs, code.attributes, arguments, returned
     )
 
 
