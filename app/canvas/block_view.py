@@ -1,7 +1,9 @@
 """Opening a block: the canvas shows its inside, the breadcrumb says where, Esc or a crumb goes back.
 
 Each level is a document with its own scene and controller: the file's graph at the bottom, then
-each block opened (app/editing/blocks.BlockDocument, edits on the file's undo stack). Leaving a level
+each block opened (app/editing/blocks.BlockDocument, edits on the file's undo stack). The Problems dock
+lists the file's problems at every level (the inside validates on its own, for its canvas; the file's
+problems are the user's, named by their path "res1 ▸ fc"). Leaving a level
 puts the view back where it looked before the block was opened. An undo that takes the open block
 away (undoing "Make block") leaves it by itself, since there is nothing left to show.
 """
@@ -11,22 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsSimpleTextItem
+from PySide6.QtCore import QObject, Qt, Signal
 
+from app.canvas.block_marks import PortBadge, input_badge, output_badge
 from app.canvas.breadcrumb import Breadcrumb
-from app.canvas.items import HEADER, fonts
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
 from app.editing.blocks import BlockDocument, block_name
 from app.editing.controller import Controller
 from app.editing.document import Document
+from app.panels.diagnostics import DiagnosticsPanel
 from app.theme import Theme
 from graphcore.blocks import repeat_of
 from graphcore.graph import PortRef
 
-MARK_COLOR = "#7c3aed"
 # a double-click opens the block once the scene is done with the click: switching scenes while the
 # old one still handles the press would leave it waiting for a release that goes to the new one
 QUEUED = Qt.ConnectionType.QueuedConnection
@@ -37,6 +37,7 @@ class Host(Protocol):
 
     view: CanvasView
     theme: Theme
+    diagnostics: DiagnosticsPanel
 
     def show_canvas(self, document: Document, scene: CanvasScene, controller: Controller) -> None: ...
     def frame_all(self) -> None: ...
@@ -57,7 +58,7 @@ class Level:
         """Where the flat program names this level's inner nodes: "res1", or "res1/2" for copy 2."""
         return f"{self.instance}/{self.copy}" if self.copies > 1 else self.instance
 
-    marks: list[QGraphicsSimpleTextItem] = field(default_factory=list)
+    marks: list[PortBadge] = field(default_factory=list)
 
 
 class BlockNavigator(QObject):
@@ -68,6 +69,7 @@ class BlockNavigator(QObject):
         super().__init__(parent)
         self.host, self.breadcrumb = host, breadcrumb
         self.levels: list[Level] = []
+        self._problems_of: Document | None = None  # the open block whose validations relist the file's
         breadcrumb.chosen.connect(self.leave_to)
         breadcrumb.copy_chosen.connect(self.choose_copy)
 
@@ -85,6 +87,7 @@ class BlockNavigator(QObject):
         """The window shows another file (None: it lets the old one go): back to its top level."""
         if len(self.levels) > 1:
             self.inside_shown.emit(None, "")
+        self._follow_problems(None)
         while len(self.levels) > 1:
             self._drop(self.levels.pop())
         if self.levels:
@@ -95,6 +98,9 @@ class BlockNavigator(QObject):
             self.levels = [Level(document, scene, controller)]
             scene.node_opened.connect(self.open, QUEUED)
             document.stack.indexChanged.connect(self._check_still_there)
+        self.host.diagnostics.graph = document.graph if document is not None else None
+        if document is not None:
+            self._list_file_problems()
         self._show_path()
 
     def path(self) -> list[str]:
@@ -129,6 +135,8 @@ class BlockNavigator(QObject):
         inner.validated.connect(lambda _report, level=level: self._mark(level))
         self._mark(level)
         self.host.show_canvas(inner, scene, level.controller)
+        self._follow_problems(inner)
+        self._list_file_problems()
         self._show_path()
         self.host.frame_all()
         self.inside_shown.emit(scene, level.values_path)
@@ -157,6 +165,8 @@ class BlockNavigator(QObject):
         del self.levels[depth + 1 :]
         shown = self.shown
         self.host.show_canvas(shown.document, shown.scene, shown.controller)
+        self._follow_problems(shown.document if depth else None)
+        self._list_file_problems()
         for level in left:
             self._drop(level)
         state = left[0].view_state
@@ -182,13 +192,28 @@ class BlockNavigator(QObject):
                 self.message.emit(f"Block {level.document.block} is no longer in the file")
                 return
 
+    def _follow_problems(self, inside: Document | None) -> None:
+        """After each validation of the block shown (`inside`; None at the file's graph), list the
+        file's problems again, after the window has listed the inside's (it connects in show_canvas,
+        so this connects after it)."""
+        if self._problems_of is not None:
+            self._problems_of.validated.disconnect(self._list_file_problems)
+        self._problems_of = inside
+        if inside is not None:
+            inside.validated.connect(self._list_file_problems)
+
+    def _list_file_problems(self, *_: object) -> None:
+        """The Problems dock lists the whole file's problems, wherever the canvas is."""
+        if self.levels:
+            self.host.diagnostics.show_report(self.levels[0].document.report)
+
     def _show_path(self) -> None:
         shown = self.levels[-1] if self.levels else None
         copies, copy = (shown.copies, shown.copy) if shown is not None else (1, 1)
         self.breadcrumb.show_path(self.path(), copies, copy)
 
     def _mark(self, level: Level) -> None:
-        """Label the block's Input nodes ("in x") and the outputs it exposes ("out y ▶")."""
+        """Badge the block's Input nodes ("block input x") and the nodes it exposes ("block output y ▶")."""
         assert isinstance(level.document, BlockDocument)
         for mark in level.marks:
             if mark.scene() is level.scene:
@@ -197,21 +222,12 @@ class BlockNavigator(QObject):
         definition = self.levels[0].document.graph.blocks.get(level.document.block) if self.levels else None
         if definition is None:
             return
-        items = level.scene.nodes
-        font = fonts()["small"][0]
-        for port in definition.inputs:
+        items, name = level.scene.nodes, level.document.block
+        for index, port in enumerate(definition.inputs, start=1):
             if port in items:
-                mark = QGraphicsSimpleTextItem(f"in {port}", items[port])
-                mark.setPos(QPointF(0, -HEADER * 0.7))
-                level.marks.append(mark)
+                level.marks.append(input_badge(items[port], name, port, index, len(definition.inputs)))
         for port, value in definition.outputs.items():
-            ref = PortRef.parse(value)
-            if ref.node in items:
-                item = items[ref.node]
-                mark = QGraphicsSimpleTextItem(f"out {port} ▶", item)
-                spot = item.mapFromScene(item.port_scene_pos(ref.port, True))
-                mark.setPos(QPointF(spot.x() + 10, spot.y() - 16))
-                level.marks.append(mark)
-        for mark in level.marks:
-            mark.setFont(font)
-            mark.setBrush(QColor(MARK_COLOR))
+            node = PortRef.parse(value).node
+            if node in items:
+                row = sum(mark.parentItem() is items[node] for mark in level.marks)
+                level.marks.append(output_badge(items[node], name, port, value, row))

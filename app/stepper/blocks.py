@@ -1,6 +1,7 @@
-"""Stepping through blocks: the program runs the graph with its blocks inlined, so a step's node may be
-"res1/conv1" (inner node conv1 of block instance res1; a repeated block's copy k is "res1/k/conv1",
-graphcore.blocks.flatten). The canvas shows res1 for it outside the block, and conv1 inside it.
+"""Flat node ids of blocks' inner nodes: the program runs the graph with its blocks inlined, so a step's
+node, or a problem's, may be "res1/conv1" (inner node conv1 of block instance res1; a repeated block's
+copy k is "res1/k/conv1", graphcore.blocks.flatten). The canvas shows res1 for it outside the block,
+and conv1 inside it; the stepper and the Problems dock name it "res1 ▸ conv1".
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from graphcore.blocks import repeat_of
 from graphcore.graph import BLOCK_TYPE, Graph
 
 SEPARATOR = "/"
+PATH_SEPARATOR = " ▸ "  # between the levels of a path a user reads, as the breadcrumb has them
 T = TypeVar("T")
 
 
@@ -32,7 +34,37 @@ def step_path(node_id: str, outer: Container[str]) -> str:
     """How the stepper names a step's node: "res1 ▸ conv1" for an inlined one, else the id itself."""
     if node_id in outer or shown_node(node_id, outer) is None:
         return node_id
-    return " ▸ ".join(node_id.split(SEPARATOR))
+    return PATH_SEPARATOR.join(node_id.split(SEPARATOR))
+
+
+def inside_path(inner_id: str) -> str:
+    """How an instance names a node inlined from it, given its id below the instance: "fc" for
+    "fc", "copy 2 ▸ fc" for "2/fc" (copy 2 of a repeat), "" for ""."""
+    parts = inner_id.split(SEPARATOR) if inner_id else []
+    return PATH_SEPARATOR.join(f"copy {part}" if part.isdigit() else part for part in parts)
+
+
+def where(node_id: str, graph: Graph) -> str:
+    """How the user reads flat node id `node_id` of `graph`: "Residual ▸ copy 2 ▸ fc" for "res1/2/fc",
+    each node by its title (its label where it has one). Parts the graph does not know stay as they are."""
+    parts, names = node_id.split(SEPARATOR), []
+    level: Graph | None = graph
+    while parts:
+        part = parts.pop(0)
+        node = level.node(part) if level is not None and part in level else None
+        names.append(node.title if node is not None else part)
+        name = node.params.get("block") if node is not None and node.type == BLOCK_TYPE else None
+        definition = graph.blocks.get(name) if isinstance(name, str) else None
+        if (
+            definition is not None
+            and node is not None
+            and repeat_of(node) > 1
+            and parts
+            and parts[0].isdigit()
+        ):
+            names.append(f"copy {parts.pop(0)}")
+        level = definition.graph if definition is not None else None
+    return PATH_SEPARATOR.join(names)
 
 
 def inner_values(values: Mapping[str, T], instance: str, inner: Container[str]) -> dict[str, T]:
