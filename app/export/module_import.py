@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from graphcore.exchange.importer import ImportResult
 
 
-def import_torch(path: str, class_name: str, inputs_text: str, kwargs_text: str = "") -> ImportResult:
-    """Run graphcore's importer as `graphcore import-torch` does; raises ImportTorchError with one line."""
+def import_torch(
+    path: str, class_name: str, inputs_text: str, kwargs_text: str = "", flat: bool = False
+) -> ImportResult:
+    """Run graphcore's importer as `graphcore import-torch` does (`flat`: as with --flat); raises
+    ImportTorchError with one line."""
     from graphcore.exchange.importer import ImportTorchError, import_from_file
 
     if not path or not class_name:
@@ -28,12 +31,13 @@ def import_torch(path: str, class_name: str, inputs_text: str, kwargs_text: str 
         kwargs_text or "{}",
         labels=("inputs", "arguments"),
         no_inputs="give the forward arguments' shapes, e.g. x=[N,3]",
+        flat=flat,
     )
     return result
 
 
 class _ImportJob(QRunnable):
-    def __init__(self, done: SignalInstance, request: tuple[str, str, str, str]) -> None:
+    def __init__(self, done: SignalInstance, request: tuple[str, str, str, str, bool]) -> None:
         super().__init__()
         self.done, self.request = done, request
 
@@ -64,12 +68,15 @@ class ModuleImporter(QObject):
         self.busy = False
         self._done.connect(self._finish)
 
-    def start(self, path: str, class_name: str, inputs_text: str, kwargs_text: str = "") -> bool:
-        """Begin importing `path:class_name`; False while another import is under way."""
+    def start(
+        self, path: str, class_name: str, inputs_text: str, kwargs_text: str = "", flat: bool = False
+    ) -> bool:
+        """Begin importing `path:class_name` (`flat`: without blocks); False while another import is
+        under way."""
         if self.busy:
             return False
         self.busy = True
-        self.pool.start(_ImportJob(self._done, (path, class_name, inputs_text, kwargs_text)))
+        self.pool.start(_ImportJob(self._done, (path, class_name, inputs_text, kwargs_text, flat)))
         return True
 
     def _finish(self, result: Any, error: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -44,11 +45,17 @@ class ImportDialog(QDialog):
         self.class_name = QLineEdit(placeholderText="Net")
         self.inputs = QLineEdit(placeholderText="x=[N,3] tokens=[N,12]:long  (empty: the file's INPUTS)")
         self.kwargs = QLineEdit(placeholderText='{"hidden": 16}')
+        self.flat = QCheckBox("Flat: every call a node of its own, no blocks")
+        self.flat.setToolTip(
+            "Unchecked, a module class used several times becomes one block (an nn.Sequential of "
+            "them one repeated block), as graphcore import-torch does without --flat"
+        )
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Class", self.class_name)
         form.addRow("Inputs", self.inputs)
         form.addRow("Arguments", self.kwargs)
+        form.addRow("", self.flat)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -84,10 +91,12 @@ class TorchImport(QObject):
         shell.watch_closing(self.importer)  # closing the window waits for an import under way
         self.request = ("", "")  # the file and class of the import under way
 
-    def ask_import(self) -> tuple[str, str, str, str] | None:
-        """The dialog's answer, or None (tests replace this method)."""
+    def ask_import(self) -> tuple[str, str, str, str, bool] | None:
+        """The dialog's answer and whether to import flat, or None (tests replace this method)."""
         dialog = ImportDialog(self.shell.folder(), self.shell.widget)
-        return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return (*dialog.values(), dialog.flat.isChecked())
 
     def import_dialog(self) -> bool:
         if not self.shell.maybe_save():
@@ -95,11 +104,14 @@ class TorchImport(QObject):
         answer = self.ask_import()
         return self.import_module(*answer) if answer else False
 
-    def import_module(self, path: str, class_name: str, inputs: str, kwargs: str = "") -> bool:
-        """Start importing a module, to open as a new, unsaved document when the worker is done (the
-        caller has already offered to save); False when another import is still under way."""
+    def import_module(
+        self, path: str, class_name: str, inputs: str, kwargs: str = "", flat: bool = False
+    ) -> bool:
+        """Start importing a module (`flat`: without blocks), to open as a new, unsaved document when
+        the worker is done (the caller has already offered to save); False when another import is
+        still under way."""
         shell = self.shell
-        if not self.importer.start(path, class_name, inputs, kwargs):
+        if not self.importer.start(path, class_name, inputs, kwargs, flat):
             shell.show_message("An import is under way: wait for it to finish")
             return False
         self.request = (path, class_name)
@@ -124,8 +136,10 @@ class TorchImport(QObject):
         graph: Graph = result.graph
         graph.meta.setdefault("name", class_name)
         shell.show_unsaved(Document(graph))
+        blocks = f", {len(graph.blocks)} blocks" if graph.blocks else ""
         lines = [
             f"Imported {class_name} from {Path(path).name}: {len(graph)} nodes, {len(graph.edges)} edges"
+            + blocks
         ]
         if result.opaque:
             lines.append(f"{len(result.opaque)} call(s) without a node type became Opaque nodes (read-only):")

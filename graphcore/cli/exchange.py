@@ -91,13 +91,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_torch(args: argparse.Namespace) -> int:
+    from graphcore.blocks import used_blocks
     from graphcore.exchange.importer import ImportTorchError, import_from_file
     from graphcore.files.atomic_write import SaveError
     from graphcore.files.fileformat import dumps, graph_to_dict
     from graphcore.files.weights import write_beside
 
     try:
-        cls, result = import_from_file(args.module, args.args or (), args.kwargs, batch=args.batch)
+        cls, result = import_from_file(
+            args.module, args.args or (), args.kwargs, batch=args.batch, flat=args.flat
+        )
     except ImportTorchError as error:
         raise UsageError(str(error)) from None
     graph = result.graph
@@ -119,6 +122,7 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
     data = {
         "ok": report.ok,
         "nodes": len(graph),
+        "blocks": {name: len(users) for name, users in used_blocks(graph).items()},
         "edges": len(graph.edges),
         "opaque": [{"node": node, "target": target} for node, target in result.opaque],
         "notes": result.notes,
@@ -128,8 +132,10 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
         data["output"] = args.output
     elif args.json:
         data["graph"] = graph_to_dict(graph)
+    blocks = f", {plural(len(graph.blocks), 'block')}" if graph.blocks else ""
     lines = [
         f"imported {cls.__name__}: {plural(len(graph), 'node')}, {plural(len(graph.edges), 'edge')}"
+        + blocks
         + (f" -> {args.output}" if args.output else "")
     ]
     if result.opaque:
@@ -186,6 +192,12 @@ def add_exchange_parsers(sub: Any) -> None:
     p.add_argument("--kwargs", default="{}", help="keyword arguments for ClassName(...), as a JSON object")
     p.add_argument(
         "--batch", type=integer(1, 1_000_000), default=4, help="the size given to N when tracing (default 4)"
+    )
+    p.add_argument(
+        "--flat",
+        action="store_true",
+        help="no blocks: every call as a node of its own (default: a module class used several times "
+        "becomes one block, an nn.Sequential of them one repeated block)",
     )
     p.add_argument("-o", "--output", type=path, help="the graph file to write (default: print it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -19,7 +19,7 @@ from typing import Any
 
 from graphcore._torch import torch
 from graphcore.exchange.torch_ops import IDENTITY_METHODS, OPERATORS, Rule, TorchTables
-from graphcore.graph import Graph, Node, PortRef
+from graphcore.graph import Graph, Node, PortRef, output_ports
 from graphcore.registry import Registry, dim_product
 
 COLUMN, ROW = 220.0, 140.0
@@ -147,14 +147,15 @@ class Builder:
         self.result = ImportResult(self.graph)
         self.env: dict[Any, Any] = {}
         self.values: dict[Ref, tuple[Any, ...]] = {}  # a graph tensor's value in each run
+        self.origins: dict[str, Any] = {}  # graph node -> the fx node it was made for
+        self.current: Any = None
 
     def build(self) -> ImportResult:
         for n in self.gm.graph.nodes:
+            self.current = n
             self.env[n] = value = getattr(self, f"on_{n.op}")(n)
             self.remember(value, tuple(run.get(n) for run in self.runs))
-        for column, ids in enumerate(self.graph.generations()):
-            for row, node_id in enumerate(ids):
-                self.graph.set_attr(node_id, "pos", (column * COLUMN, row * ROW))
+        lay_out(self.graph)
         return self.result
 
     def remember(self, value: Any, runs: tuple[Any, ...]) -> None:
@@ -172,6 +173,7 @@ class Builder:
     def add(self, hint: str, type_: str, params: dict[str, Any]) -> str:
         node_id = self.graph.unique_id(re.sub(r"\W", "_", hint) or "node")
         self.graph.add_node(Node(node_id, type_, params))
+        self.origins[node_id] = self.current
         return node_id
 
     def connect(self, value: Any, node_id: str, port: str) -> None:
@@ -652,6 +654,24 @@ class Builder:
                 f"{p}.{name}" for p, owner in owners.items() if getattr(owner, name, None) is n.target
             ]
         return next((c for c in candidates if opaque_may_call(c, self.registry)), None)
+
+
+def lay_out(graph: Graph) -> None:
+    """Nodes in columns by topological generation, as an imported graph first opens."""
+    for column, ids in enumerate(graph.generations()):
+        for row, node_id in enumerate(ids):
+            graph.set_attr(node_id, "pos", (column * COLUMN, row * ROW))
+
+
+def unread_values(graph: Graph, registry: Registry) -> list[str]:
+    """The values ("node.port") nothing reads, in topological order: a graph's default outputs."""
+    return [
+        f"{node.id}.{port}"
+        for node_id in graph.topological_order()
+        for node in [graph.node(node_id)]
+        for port in output_ports(registry[node.type], node)
+        if not graph.consumers_of(PortRef(node.id, port))
+    ]
 
 
 def _is_integer_tensor(value: Any) -> bool:

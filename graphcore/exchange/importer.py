@@ -26,10 +26,16 @@ from typing import Any
 
 import graphcore
 from graphcore._torch import torch
-from graphcore.exchange.import_builder import Builder, ImportResult, ImportTorchError, module_params
+from graphcore.exchange.import_blocks import Call, make_blocks
+from graphcore.exchange.import_builder import (
+    Builder,
+    ImportResult,
+    ImportTorchError,
+    module_params,
+    unread_values,
+)
 from graphcore.exchange.import_weights import keep_weights
 from graphcore.exchange.torch_ops import Rule, TorchTables, tables
-from graphcore.graph import PortRef, output_ports
 from graphcore.registry import REGISTRY, Registry, require_library
 
 __all__ = [
@@ -141,12 +147,21 @@ class _Tracer(torch.fx.Tracer):
         self.record_stack_traces = True
         self.known: list[dict[Any, Any]] = [{} for _ in examples]
         self.evaluating = False  # while True, module calls and attributes are the real ones
+        self.calls: dict[str, Call] = {}  # each submodule call, keyed as fx's nn_module_stack keys it
 
     def is_leaf_module(self, m: Any, qualified_name: str) -> bool:
         return module_params(m, self.registry, self.rules) is not None
 
     def call_module(self, m: Any, forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return forward(*args, **kwargs) if self.evaluating else super().call_module(m, forward, args, kwargs)
+        if self.evaluating:
+            return forward(*args, **kwargs)
+        path = self.path_of_module(m)
+        if self.is_leaf_module(m, path):
+            return super().call_module(m, forward, args, kwargs)
+        count = self.num_calls.get(path, 0)
+        call = self.calls[f"{path}@{count}" if count else path] = Call(path, type(m), args, kwargs)
+        call.returned = super().call_module(m, forward, args, kwargs)
+        return call.returned
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
         return attr_val if self.evaluating else super().getattr(attr, attr_val, parameter_proxy_cache)
@@ -277,10 +292,12 @@ def import_module(
     source: Path | str = "<module>",
     namespace: Mapping[str, Any] | None = None,
     registry: Registry = REGISTRY,
+    flat: bool = False,
 ) -> ImportResult:
     """Trace `module` and build its graph; `inputs` gives each forward argument's Input params.
 
-    `namespace` is the module file's globals, where a graphcore export's helper functions live."""
+    `namespace` is the module file's globals, where a graphcore export's helper functions live.
+    A class used several times becomes a block (graphcore.exchange.import_blocks) unless `flat`."""
     require_library(registry)
     parameters = inspect.signature(module.forward).parameters
     unknown = sorted(set(inputs) - set(parameters))
@@ -349,6 +366,8 @@ def import_module(
         table.update({node: renamed.get(target, target) for node, target in table.items()})
     declare_outputs(result, registry)
     keep_weights(result, module)
+    if not flat:
+        make_blocks(result, builder.origins, tracer.calls, builder.env, registry)
     return result
 
 
@@ -421,14 +440,7 @@ def _line_in(n: Any, source: str) -> int | None:
 def declare_outputs(result: ImportResult, registry: Registry) -> None:
     """The graph's outputs are what forward returns, in order: meta.outputs says so where the values
     nothing reads differ (a returned value others read too, an LSTM's unreturned h and c)."""
-    unread = [
-        f"{node.id}.{port}"
-        for node_id in result.graph.topological_order()
-        for node in [result.graph.node(node_id)]
-        for port in output_ports(registry[node.type], node)
-        if not result.graph.consumers_of(PortRef(node.id, port))
-    ]
-    if result.returned and result.returned != unread:
+    if result.returned and result.returned != unread_values(result.graph, registry):
         result.graph.meta["outputs"] = list(result.returned)
 
 
@@ -440,12 +452,14 @@ def import_from_file(
     batch: int = 4,
     labels: tuple[str, str] = ("--args", "--kwargs"),
     no_inputs: str = "",
+    flat: bool = False,
 ) -> tuple[Any, ImportResult]:
     """The class at `path/to/file.py:ClassName`, built with the JSON object `kwargs_text` and traced:
     `graphcore import-torch` and File ▸ Import ▸ PyTorch module both run this. The forward arguments'
     shapes come from `arguments` (NAME=[shape] words), else the file's INPUTS table, else none, or
     ImportTorchError(no_inputs) when that is given. `labels` name the arguments and the keyword
-    arguments in messages (the CLI's options, the dialog's fields). Returns the class and the result."""
+    arguments in messages (the CLI's options, the dialog's fields); `flat` imports without blocks.
+    Returns the class and the result."""
     cls, source, namespace = load_class(spec)
     if arguments:
         inputs = declared_inputs(dict(map(parse_argument, arguments)), labels[0])
@@ -462,7 +476,7 @@ def import_from_file(
     if not isinstance(kwargs, dict):
         raise ImportTorchError(f'{labels[1]}: expected a JSON object such as {{"hidden": 16}}')
     module = instantiate(cls, kwargs)
-    result = import_module(module, inputs, batch=batch, source=source, namespace=namespace)
+    result = import_module(module, inputs, batch=batch, source=source, namespace=namespace, flat=flat)
     if "TRAINING" in namespace:
         read_training(namespace, result)
     return cls, result

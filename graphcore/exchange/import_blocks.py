@@ -1,0 +1,467 @@
+"""Blocks in an imported graph: a module class used several times becomes one block definition.
+
+The trace is flat; each fx node remembers the modules it was called in (`nn_module_stack`). The
+graph nodes of one call of a submodule whose class is used at least twice are an instance. Instances
+of one class whose insides are the same (node types, params and edges; weights aside, as those are
+the weights file's) share one definition, one Block node each; consecutive entries of an
+nn.Sequential or nn.ModuleList, each feeding the next, become one Block node with `repeat`. An
+instance whose inside differs (a downsampling BasicBlock) gets a definition of its own. What cannot
+be a block (a module called twice, one reading a value its own output feeds) stays flat, with a
+note. The result is checked: inlined again, it must be the flat graph node for node, else the flat
+graph is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import re
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphcore.blocks import SEPARATOR, BlockDef, flatten
+from graphcore.exchange.import_builder import ImportResult, Ref, lay_out, unread_values
+from graphcore.files.weights import Weights
+from graphcore.graph import BLOCK_TYPE, Graph, Node, PortRef
+from graphcore.registry import Registry
+
+CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")  # torch.nn's: they add no computation
+MAX_DESCRIPTION = 2000
+
+
+@dataclass
+class Call:
+    """One call of a submodule while tracing: the fx values it was given and returned."""
+
+    path: str  # the submodule's qualified name ("layer1.0")
+    cls: Any  # the submodule's class (an nn.Module subclass)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    returned: Any = None
+
+
+@dataclass
+class Instance:
+    """The graph nodes one call of a submodule made, and the values through which it meets the rest."""
+
+    key: str  # the call's key in the trace ("layer1.0"; a second call is "layer1.0@1")
+    path: str
+    cls: Any  # the submodule's class (an nn.Module subclass)
+    nodes: list[str] = field(default_factory=list)  # flat node ids, in graph order
+    inputs: list[PortRef] = field(default_factory=list)  # outside values it reads, in port order
+    input_names: list[str] = field(default_factory=list)
+    outputs: list[PortRef] = field(default_factory=list)  # its values read outside, in port order
+    output_names: list[str] = field(default_factory=list)
+    form: str = ""  # its inside, written out to compare with other instances
+
+
+@dataclass
+class Use:
+    """One Block node: a definition and the instances it stands for, one per copy."""
+
+    block: str
+    copies: list[Instance]
+    node_id: str = ""
+
+
+def make_blocks(
+    result: ImportResult,
+    origins: Mapping[str, Any],
+    calls: Mapping[str, Call],
+    env: Mapping[Any, Any],
+    registry: Registry,
+) -> None:
+    """Replace `result.graph` (flat) by its blocks form, where it has any; notes say what became
+    which block and what stayed flat. `origins`: graph node -> the fx node that made it; `calls`:
+    the trace's submodule calls by key; `env`: fx node -> its value (a Ref for a graph tensor)."""
+    flat = result.graph
+    found = _instances(flat, origins, calls)
+    if not found:
+        return
+    weighted = _weighted_nodes(flat.weights)
+    notes: list[str] = []
+    kept = []
+    for instance in found:
+        reason = _ports(flat, instance, calls.get(instance.key), env, result.returned)
+        reason = reason or _why_not_convex(flat, instance)
+        if reason:
+            notes.append(f"{instance.path} ({instance.cls.__name__}) stays flat: {reason}")
+            continue
+        instance.form = _form(flat, instance, weighted)
+        kept.append(instance)
+    names = _definitions(kept)
+    uses = _uses(flat, kept, names, result.returned)
+    if not uses:
+        result.notes.extend(notes)
+        return
+    blocked, renamed = _blocks_graph(flat, uses)
+    if not _inlines_to(flat, blocked, renamed, weighted):
+        result.notes.append("the blocks found did not inline to the traced graph: it is imported flat")
+        return
+    _rename_result(result, blocked, renamed, uses, registry)
+    result.notes.extend(_summary(uses) + notes)
+
+
+def _instances(flat: Graph, origins: Mapping[str, Any], calls: Mapping[str, Call]) -> list[Instance]:
+    """The calls of submodules whose class is called at least twice, outermost first, with their
+    nodes; a submodule called more than once is none (its calls share weights)."""
+    stacks = {
+        node.id: list(getattr(origins.get(node.id), "meta", {}).get("nn_module_stack", {}).items())
+        for node in flat.nodes
+    }
+    called_again = {calls[key].path for key in calls if "@" in key}
+    candidates = {
+        key: call
+        for key, call in calls.items()
+        if call.path and call.path not in called_again and call.cls.__name__ not in CONTAINERS
+    }
+    users: dict[type, set[str]] = {}
+    for stack in stacks.values():
+        for key, _ in stack:
+            if key in candidates:
+                users.setdefault(candidates[key].cls, set()).add(key)
+    chosen: dict[str, Instance] = {}
+    for node_id, stack in stacks.items():
+        for key, _ in stack:
+            call = candidates.get(key)
+            if call is not None and len(users[call.cls]) > 1:
+                chosen.setdefault(key, Instance(key, call.path, call.cls)).nodes.append(node_id)
+                break
+    return list(chosen.values())
+
+
+def _weighted_nodes(weights: Weights | None) -> set[str]:
+    """Nodes whose values the weights file holds: their `value` params are the first instance's."""
+    if weights is None or weights.tensors is None:
+        return set()
+    return {place.partition(".")[0] for place in weights.places.values()}
+
+
+def _ports(
+    flat: Graph, instance: Instance, call: Call | None, env: Mapping[Any, Any], returned: list[str]
+) -> str | None:
+    """Find the instance's input and output values and name them after its forward's arguments and
+    returns; None, or why it cannot be a block."""
+    inside = set(instance.nodes)
+    if any(flat.node(n).type == "Input" for n in instance.nodes):
+        return "it computes an integer tensor from no input, which a block cannot hold"
+    entering: list[PortRef] = []
+    leaving: list[PortRef] = []
+    outside_reads = {PortRef.parse(v) for v in returned}
+    for src, dst in flat.edges:
+        if src.node not in inside and dst.node in inside and src not in entering:
+            entering.append(src)
+        if src.node in inside and dst.node not in inside:
+            outside_reads.add(src)
+    if call is None:
+        return "its call was not recorded"
+    parameters = list(inspect.signature(call.cls.forward).parameters)[1:]
+    given = [(parameters[i] if i < len(parameters) else f"x{i}", a) for i, a in enumerate(call.args)]
+    given += list(call.kwargs.items())
+    named = {ref: name for name, value in given for ref in _refs(value, env)}
+    order = list(dict.fromkeys([r for _, value in given for r in _refs(value, env) if r in entering]))
+    instance.inputs = order + [r for r in entering if r not in order]
+    instance.input_names = _unique([named.get(r, "x") for r in instance.inputs])
+    for ref in _refs(call.returned, env):
+        if ref.node in inside and ref not in leaving:
+            leaving.append(ref)
+    leaving += [
+        r for n in instance.nodes for r in _values_of(flat, n) if r in outside_reads and r not in leaving
+    ]
+    if not leaving:
+        return "nothing outside reads it"
+    instance.outputs = leaving
+    instance.output_names = ["out"] if len(leaving) == 1 else [f"out{i}" for i in range(1, len(leaving) + 1)]
+    return None
+
+
+def _refs(value: Any, env: Mapping[Any, Any]) -> list[PortRef]:
+    """The graph values among a call's arguments or returns (fx proxies, in tuples and dicts)."""
+    if isinstance(value, tuple | list):
+        return [r for v in value for r in _refs(v, env)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs(v, env)]
+    node = getattr(value, "node", None)  # a Proxy's fx node; its value is a Ref, or a tuple of them
+    return _graph_values(env.get(node)) if isinstance(node, Hashable) else []
+
+
+def _graph_values(found: Any) -> list[PortRef]:
+    if isinstance(found, tuple):
+        return [r for element in found for r in _graph_values(element)]
+    return [PortRef.parse(found.port)] if isinstance(found, Ref) else []
+
+
+def _values_of(flat: Graph, node_id: str) -> list[PortRef]:
+    return [PortRef(node_id, port) for port in flat.output_ports_of(node_id)]
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name}{seen[name]}")
+    return result
+
+
+def _why_not_convex(flat: Graph, instance: Instance) -> str | None:
+    """Why the instance's nodes cannot be cut out as one node: a value leaves and comes back."""
+    inside = set(instance.nodes)
+    feeds: dict[str, set[str]] = {}
+    for src, dst in flat.edges:
+        feeds.setdefault(src.node, set()).add(dst.node)
+    stack = [d for n in inside for d in feeds.get(n, ()) if d not in inside]
+    seen = set(stack)
+    while stack:
+        for after in feeds.get(stack.pop(), ()):
+            if after in inside:
+                return f"a value it computes comes back into it through {after}"
+            if after not in seen:
+                seen.add(after)
+                stack.append(after)
+    return None
+
+
+def _form(flat: Graph, instance: Instance, weighted: set[str]) -> str:
+    """The instance's inside with node ids replaced by positions: equal forms, one definition."""
+    index = {node_id: i for i, node_id in enumerate(instance.nodes)}
+
+    def ref(value: PortRef) -> list[Any]:
+        if value.node in index:
+            return [index[value.node], value.port]
+        return ["in", instance.inputs.index(value)]
+
+    nodes = []
+    edges = []
+    for node_id in instance.nodes:
+        node = flat.node(node_id)
+        params = {k: v for k, v in node.params.items() if not (k == "value" and node_id in weighted)}
+        nodes.append([node.type, params])
+        for port in flat.input_ports_of(node_id):
+            src = flat.source_of(PortRef(node_id, port))
+            if src is not None:
+                edges.append([ref(src), index[node_id], port])
+    outputs = [ref(v) for v in instance.outputs]
+    shape = [nodes, edges, outputs, instance.input_names, instance.output_names]
+    return json.dumps(shape, sort_keys=True, default=repr)
+
+
+def _definitions(instances: list[Instance]) -> dict[str, str]:
+    """Form -> block name: the class's name, then Name_2, Name_3 for its other structures."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for instance in instances:
+        if instance.form in names:
+            continue
+        base, n = instance.cls.__name__, 1
+        name = base
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        names[instance.form] = name
+    return names
+
+
+def _uses(flat: Graph, instances: list[Instance], names: Mapping[str, str], returned: list[str]) -> list[Use]:
+    """One Use per instance, except runs of a container's consecutive entries of one definition, each
+    feeding only the next (x → layer1.0 → layer1.1): one Use with a copy per entry."""
+    uses: list[Use] = []
+    shown = {PortRef.parse(v) for v in returned}
+    for instance in instances:
+        last = uses[-1] if uses else None
+        if last and last.block == names[instance.form] and _follows(flat, last.copies[-1], instance, shown):
+            last.copies.append(instance)
+        else:
+            uses.append(Use(names[instance.form], [instance]))
+    return uses
+
+
+def _follows(flat: Graph, before: Instance, after: Instance, shown: set[PortRef]) -> bool:
+    """Whether `after` is the next entry of `before`'s container and reads only what `before` gives,
+    which nothing else reads."""
+    parent, _, index = before.path.rpartition(".")
+    parent_after, _, index_after = after.path.rpartition(".")
+    if parent != parent_after or not (index.isdigit() and index_after.isdigit()):
+        return False
+    if int(index_after) != int(index) + 1:
+        return False
+    if len(before.inputs) != 1 or len(before.outputs) != 1 or after.inputs != before.outputs:
+        return False
+    value = before.outputs[0]
+    readers = {dst.node for dst in flat.consumers_of(value)}
+    return value not in shown and readers <= set(after.nodes)
+
+
+def _blocks_graph(flat: Graph, uses: list[Use]) -> tuple[Graph, dict[str, str]]:
+    """The graph with each Use one Block node, and each flat node's id once inlined again."""
+    from graphcore.validate import validate  # the shapes of the values entering blocks
+
+    shapes = validate(flat).shapes
+    graph = Graph()
+    graph.meta = copy.deepcopy(flat.meta)
+    inner_ids: dict[str, list[str]] = {}
+    for use in uses:
+        if use.block not in graph.blocks:
+            definition, inner_ids[use.block] = _definition(flat, use.copies[0], use.block, shapes)
+            graph.set_block(use.block, definition)
+    member: dict[str, Use] = {n: use for use in uses for copy_ in use.copies for n in copy_.nodes}
+    renamed: dict[str, str] = {}
+    for node in flat.nodes:
+        if node.id not in member:
+            graph.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.label, node.pos))
+            renamed[node.id] = node.id
+        elif not (use := member[node.id]).node_id:
+            use.node_id = _free_id(graph, use)
+            repeat = len(use.copies)
+            graph.add_node(Node(use.node_id, BLOCK_TYPE, {"block": use.block, "repeat": repeat}))
+            for k, instance in enumerate(use.copies, start=1):
+                prefix = use.node_id + SEPARATOR + (f"{k}{SEPARATOR}" if repeat > 1 else "")
+                for old, inner in zip(instance.nodes, inner_ids[use.block]):
+                    renamed[old] = prefix + inner
+    exposed = {
+        value: PortRef(use.node_id, name)
+        for use in uses
+        for value, name in zip(use.copies[-1].outputs, use.copies[-1].output_names)
+    }
+    for src, dst in flat.edges:
+        target = member.get(dst.node)
+        if target is not None and src.node in member and member[src.node] is target:
+            continue  # inside one Block node: its definition has the edge
+        source = exposed.get(src, src)
+        if target is not None:
+            first = target.copies[0]
+            dst = PortRef(target.node_id, first.input_names[first.inputs.index(src)])
+        if graph.source_of(dst) is None:
+            graph.connect(source, dst, check_cycle=False)
+    lay_out(graph)
+    return graph, renamed
+
+
+def _free_id(graph: Graph, use: Use) -> str:
+    first = use.copies[0].path
+    hint = first.rpartition(".")[0] if len(use.copies) > 1 else first
+    return graph.unique_id(re.sub(r"\W", "_", hint) or "block")
+
+
+def _definition(
+    flat: Graph, instance: Instance, name: str, shapes: Mapping[str, Any]
+) -> tuple[BlockDef, list[str]]:
+    """The block made of one instance's nodes, and the inner id of each of them in order."""
+    inner = Graph()
+    for port, value in zip(instance.input_names, instance.inputs):
+        inner.add_node(Node(port, "Input", _input_params(shapes, value)))
+    prefix = re.sub(r"\W", "_", instance.path) + "_"
+    ids: dict[str, str] = {}
+    for node_id in instance.nodes:
+        node = flat.node(node_id)
+        hint = node_id.removeprefix(prefix) if node_id.startswith(prefix) else re.sub(r"_\d+$", "", node_id)
+        ids[node_id] = inner.unique_id(hint)
+        inner.add_node(Node(ids[node_id], node.type, copy.deepcopy(node.params), node.label))
+
+    def ref(value: PortRef) -> PortRef:
+        if value.node in ids:
+            return PortRef(ids[value.node], value.port)
+        return PortRef(instance.input_names[instance.inputs.index(value)], "out")
+
+    for node_id in instance.nodes:
+        for port in flat.input_ports_of(node_id):
+            src = flat.source_of(PortRef(node_id, port))
+            if src is not None:
+                inner.connect(ref(src), PortRef(ids[node_id], port), check_cycle=False)
+    lay_out(inner)
+    outputs = {port: str(ref(v)) for port, v in zip(instance.output_names, instance.outputs)}
+    cls = instance.cls
+    description = f"{cls.__module__}.{cls.__qualname__}, as traced from {instance.path}"
+    definition = BlockDef(name, inner, tuple(instance.input_names), outputs, description[:MAX_DESCRIPTION])
+    return definition, [ids[n] for n in instance.nodes]
+
+
+def _input_params(shapes: Mapping[str, Any], value: PortRef) -> dict[str, Any]:
+    """An inner Input's params: the shape of the value feeding the first instance, where known."""
+    shape = shapes.get(str(value))
+    return {"shape": list(shape) if isinstance(shape, list | tuple) else []}
+
+
+def _inlines_to(flat: Graph, blocked: Graph, renamed: Mapping[str, str], weighted: set[str]) -> bool:
+    """Whether the blocks graph inlines to the flat one, node for node and edge for edge (the values
+    of weighted nodes aside: the weights file gives each its own)."""
+    again = flatten(blocked)
+    if len(again) != len(flat) or len(again.edges) != len(flat.edges):
+        return False
+    for node in flat.nodes:
+        new = renamed[node.id]
+        if new not in again:
+            return False
+        other = again.node(new)
+        if other.type != node.type:
+            return False
+        ours = {k: v for k, v in node.params.items() if not (k == "value" and node.id in weighted)}
+        theirs = {k: v for k, v in other.params.items() if not (k == "value" and node.id in weighted)}
+        if ours != theirs:
+            return False
+    expected = {(PortRef(renamed[s.node], s.port), PortRef(renamed[d.node], d.port)) for s, d in flat.edges}
+    return expected == set(again.edges)
+
+
+def _rename_result(
+    result: ImportResult, blocked: Graph, renamed: Mapping[str, str], uses: list[Use], registry: Registry
+) -> None:
+    """Point everything the result says about the flat graph's nodes at the blocks graph."""
+    flat = result.graph
+    exposed = {
+        str(value): f"{use.node_id}.{name}"
+        for use in uses
+        for value, name in zip(use.copies[-1].outputs, use.copies[-1].output_names)
+    }
+
+    def top(value: str) -> str:
+        return exposed.get(value, value)
+
+    def inlined(value: str) -> str:
+        ref = PortRef.parse(value)
+        return f"{renamed[ref.node]}.{ref.port}"
+
+    declared = flat.meta.get("outputs")
+    if isinstance(declared, list):
+        blocked.meta["outputs"] = [top(v) for v in declared]
+    elif result.returned and unread_values(flatten(blocked), registry) != [
+        inlined(v) for v in result.returned
+    ]:
+        blocked.meta["outputs"] = [top(v) for v in result.returned]
+    weights = flat.weights
+    if weights is not None:
+        places = {}
+        for key, place in weights.places.items():
+            node, dot, local = place.partition(".")
+            places[key] = renamed[node] + dot + local
+        blocked.weights = Weights(
+            weights.reference, weights.tensors, places, dict(weights.ties), weights.origin
+        )
+    result.returned = [top(v) for v in result.returned]
+    result.layers = {renamed[k]: v for k, v in result.layers.items()}
+    result.attributes = {renamed[k]: v for k, v in result.attributes.items()}
+    result.opaque = [(renamed[node], target) for node, target in result.opaque]
+    result.graph = blocked
+
+
+def _summary(uses: list[Use]) -> list[str]:
+    """One note per class: its blocks and where each is used; a second block means its instances
+    differ (other constructor arguments)."""
+    by_class: dict[type, dict[str, list[str]]] = {}
+    for use in uses:
+        paths = [c.path for c in use.copies]
+        where = paths[0] if len(paths) == 1 else f"{use.copies[0].path.rpartition('.')[0]} ×{len(paths)}"
+        by_class.setdefault(use.copies[0].cls, {}).setdefault(use.block, []).append(where)
+    notes = []
+    for cls, blocks in by_class.items():
+        listed = "; ".join(f"block {name}: {', '.join(where)}" for name, where in blocks.items())
+        differ = (
+            " (its instances differ, e.g. in constructor arguments: one block per structure)"
+            if len(blocks) > 1
+            else ""
+        )
+        notes.append(f"{cls.__name__} imported as blocks{differ}: {listed}")
+    return notes
