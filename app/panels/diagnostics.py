@@ -49,8 +49,9 @@ class DiagnosticsPanel(QWidget):
 
     def describe(self, diagnostic: Diagnostic) -> str:
         """The problem as listed: "Residual ▸ fc.x: message" (ids where the file's graph is unknown)."""
-        node = where(diagnostic.node, self.graph) if self.graph is not None else diagnostic.node
-        return f"{node}{f'.{diagnostic.port}' if diagnostic.port else ''}: {diagnostic.message}"
+        if self.graph is None:
+            return str(diagnostic)
+        return f"{where(diagnostic.node, self.graph, diagnostic.port)}: {diagnostic.message}"
 
     def messages(self) -> list[str]:
         """Each problem as validation wrote it ("res1/fc.x: message"), in the list's order."""

@@ -44,11 +44,13 @@ def inside_path(inner_id: str) -> str:
     return PATH_SEPARATOR.join(f"copy {part}" if part.isdigit() else part for part in parts)
 
 
-def where(node_id: str, graph: Graph) -> str:
-    """How the user reads flat node id `node_id` of `graph`: "Residual ▸ copy 2 ▸ fc" for "res1/2/fc",
-    each node by its title (its label where it has one). Parts the graph does not know stay as they are."""
+def where(node_id: str, graph: Graph, port: str | None = None) -> str:
+    """How the user reads flat node id `node_id` of `graph` (and its `port`): "Residual ▸ copy 2 ▸ fc.x"
+    for "res1/2/fc" port x, each node by its title; a labelled node's port is "(port x)", as a label
+    is free text. Parts the graph does not know stay as they are."""
     parts, names = node_id.split(SEPARATOR), []
     level: Graph | None = graph
+    node = None
     while parts:
         part = parts.pop(0)
         node = level.node(part) if level is not None and part in level else None
@@ -64,7 +66,10 @@ def where(node_id: str, graph: Graph) -> str:
         ):
             names.append(f"copy {parts.pop(0)}")
         level = definition.graph if definition is not None else None
-    return PATH_SEPARATOR.join(names)
+    path = PATH_SEPARATOR.join(names)
+    if port is None:
+        return path
+    return f"{path} (port {port})" if node is not None and node.label else f"{path}.{port}"
 
 
 def inner_values(values: Mapping[str, T], instance: str, inner: Container[str]) -> dict[str, T]:

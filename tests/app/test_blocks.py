@@ -168,9 +168,12 @@ def test_open_a_block_edit_inside_and_go_back_out(neuron: MainWindow, qtbot, exa
     definition = window.document.graph.blocks["Neuron"]
     assert set(inner.nodes) == {n.id for n in definition.graph.nodes}
     assert set(INNER) <= set(inner.nodes)
-    # the outputs it exposes are marked beside their node
-    marks = [m.text() for level in [window.blocks.shown] for m in level.marks]
-    assert any(text.startswith("out ") for text in marks) and any(text.startswith("in ") for text in marks)
+    # a badge over each Input says which port of the block it is, one over t which output shows it
+    badges = {m.parentItem().node.id: m.text() for m in window.blocks.shown.marks}
+    inputs = definition.inputs
+    assert badges == {**{i: f"block input {i}" for i in inputs}, "t": "block output t ▶"}
+    for mark in window.blocks.shown.marks:  # above its node, clear of the node's own texts
+        assert mark.sceneBoundingRect().bottom() < mark.parentItem().sceneBoundingRect().top() + 3
     # an edit inside is one more step on the file's own undo stack
     steps = window.document.stack.count()
     click(window.view, inner.nodes["z"].mapToScene(GRAB))
@@ -178,10 +181,9 @@ def test_open_a_block_edit_inside_and_go_back_out(neuron: MainWindow, qtbot, exa
     qtbot.keyClick(window.view, Qt.Key.Key_Delete)
     assert "z" not in definition.graph and window.document.stack.count() == steps + 1
     assert window.windowTitle().startswith("sigmoid_neuron.json*")
-    # the problems list shows the inside's problems, naming the inner node: t's input lost its wire
-    assert any(message.startswith("t") for message in window.diagnostics.messages()), (
-        window.diagnostics.messages()
-    )
+    # the problems list names the inner node by its path: t's input lost its wire
+    listed = [window.diagnostics.list.item(i).text() for i in range(window.diagnostics.list.count())]
+    assert f"⚠ {instance} ▸ t = σ(z) (port x): input is not connected" in listed, listed
     qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert "z" in definition.graph and "z" in inner.nodes and inner.graph.source_of(PortRef("t", "x"))
     assert window.diagnostics.messages() == []

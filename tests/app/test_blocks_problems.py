@@ -147,7 +147,7 @@ def test_inside_a_block_the_dock_lists_the_whole_files_problems_by_label(
 ):
     open_document(window, tmp_path, labelled_document())
     whole = [
-        "⚠ Loose end.x: input is not connected",
+        "⚠ Loose end (port x): input is not connected",
         "⚠ Residual ▸ copy 2 ▸ fc: Linear in_features=4 but x has 3 features",
     ]
     assert listed(window.diagnostics.list) == whole
@@ -158,11 +158,11 @@ def test_inside_a_block_the_dock_lists_the_whole_files_problems_by_label(
     # an edit inside that fixes the block: fc gives 4 features, so every copy gets the 4 it takes
     click_node(window, "fc")
     retype(qtbot, window.inspector.editors["out_features"], "4")
-    assert listed(window.diagnostics.list) == ["⚠ Loose end.x: input is not connected"]
+    assert listed(window.diagnostics.list) == ["⚠ Loose end (port x): input is not connected"]
     # a click on the problem outside goes back out, to the node
     click_problem(window, 0)
     assert not window.breadcrumb.isVisible() and window.scene.selected_node_ids() == ["th"]
-    assert listed(window.diagnostics.list) == ["⚠ Loose end.x: input is not connected"]
+    assert listed(window.diagnostics.list) == ["⚠ Loose end (port x): input is not connected"]
     # one undo brings the block's problem back, listed at the file's graph too
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
