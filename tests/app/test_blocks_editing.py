@@ -3,16 +3,19 @@ in one line in the status bar (the definition never points at a missing node), D
 deleting an unexposed node still works and one Ctrl+Z brings it back; deleting an Input inside takes
 its port and the wire into it away outside in the same undo step, and undo (inside or out) restores
 both; renaming the exposed node or an Input inside renames it in the definition (and moves the
-wire into a renamed port outside) in the same undo step."""
+wire into a renamed port outside) in the same undo step. An edit inside one instance is an edit of the
+block: opening another instance shows it, and one undo takes it back from both."""
 
 from __future__ import annotations
+
+import json
 
 from PySide6.QtCore import Qt
 
 from app.window import MainWindow
 from graphcore.blocks import definition_problems
 from graphcore.graph import PortRef
-from tests.app.canvas_gestures import GRAB, click
+from tests.app.canvas_gestures import GRAB, click, click_node, retype
 from tests.app.test_blocks import double_click, make_neuron_block
 
 
@@ -159,3 +162,71 @@ def test_renaming_the_exposed_node_and_an_input_inside_keeps_the_definition_and_
     qtbot.keyClick(window.view, Qt.Key.Key_Z, undo)
     assert definition.outputs == {port: value} and root.input_ports_of(instance) == ports
     assert root.source_of(PortRef(instance, first)) == wire and window.document.stack.index() == steps
+
+
+def two_instances_document() -> dict:
+    """x → a → b, a and b both instances of block Leaky (one LeakyReLU, slope 0.01 at first)."""
+    return {
+        "format": "backprop-studio-graph",
+        "version": 3,
+        "blocks": {
+            "Leaky": {
+                "inputs": ["h"],
+                "outputs": {"out": "act.out"},
+                "nodes": [
+                    {"id": "h", "type": "Input", "params": {"shape": ["N", 4]}, "pos": [0, 0]},
+                    {"id": "act", "type": "LeakyReLU", "pos": [220, 0]},
+                ],
+                "edges": [{"from": "h.out", "to": "act.x"}],
+            }
+        },
+        "nodes": [
+            {"id": "x", "type": "Input", "params": {"shape": [2, 4]}, "pos": [0, 0]},
+            {"id": "a", "type": "Block", "params": {"block": "Leaky", "repeat": 1}, "pos": [240, 0]},
+            {"id": "b", "type": "Block", "params": {"block": "Leaky", "repeat": 1}, "pos": [480, 0]},
+        ],
+        "edges": [{"from": "x.out", "to": "a.h"}, {"from": "a.out", "to": "b.h"}],
+    }
+
+
+def open_instance(window: MainWindow, qtbot, instance: str) -> None:
+    double_click(window, qtbot, window.scene.nodes[instance].mapToScene(GRAB))
+    assert window.breadcrumb.text == "leaky ▸ Leaky"
+
+
+def leave(window: MainWindow, qtbot) -> None:
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.breadcrumb.isVisible()
+
+
+def slope_shown(window: MainWindow) -> list[str]:
+    """The param lines the act node shows on the canvas of the block opened."""
+    return window.scene.nodes["act"].param_lines
+
+
+def test_an_edit_inside_one_instance_changes_every_instance_and_one_undo_restores_them(
+    window: MainWindow, qtbot, tmp_path
+):
+    path = tmp_path / "leaky.json"
+    path.write_text(json.dumps(two_instances_document()), encoding="utf-8")
+    assert window.open_path(path)
+    steps = window.document.stack.count()
+    open_instance(window, qtbot, "a")
+    assert slope_shown(window) == []  # the default slope is not shown
+    click_node(window, "act")
+    retype(qtbot, window.inspector.editors["negative_slope"], "0.25")
+    assert slope_shown(window) == ["negative_slope = 0.25"]
+    assert window.document.stack.count() == steps + 1  # one step, whichever instance it was made in
+    leave(window, qtbot)
+    open_instance(window, qtbot, "b")  # the other instance has the same inside
+    assert slope_shown(window) == ["negative_slope = 0.25"]
+    click_node(window, "act")
+    assert window.inspector.editors["negative_slope"].text() == "0.25"
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert slope_shown(window) == []
+    leave(window, qtbot)
+    open_instance(window, qtbot, "a")  # undone in b's inside, undone in a's too
+    assert slope_shown(window) == []
+    assert window.document.graph.blocks["Leaky"].graph.node("act").params.get("negative_slope", 0.01) == 0.01
+    assert window.document.stack.count() == steps + 1 and window.document.stack.index() == steps
