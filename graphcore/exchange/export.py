@@ -248,13 +248,15 @@ def _generated(
     return block_source(graph, class_name, outputs or program.sinks, seed, TAKEN | taken)
 
 
-def _model_part(generated: GeneratedModule, weights: Weights | None) -> str:
-    """The model's text in the file; with weights, what maps them onto it."""
+def _model_part(program: Program, generated: GeneratedModule, weights: Weights | None, blocks: bool) -> str:
+    """The model's text in the file; with weights, what maps them onto it (with blocks, from the
+    runtime's flat names too, which the app's weights files use)."""
     model_text = _model_text(generated)
     if weights is None:
         return model_text
     model_text = export_weights.with_own_names(model_text, generated.class_name)
-    return model_text + "\n\n\n" + export_weights.names_code(weights, generated)
+    flat = python_source(program).attributes if blocks else None
+    return model_text + "\n\n\n" + export_weights.names_code(weights, generated, flat)
 
 
 def _defined(text: str) -> set[str]:
@@ -334,12 +336,12 @@ def export_python(
             f"`torchrun --nproc_per_node N {script}` it trains with DistributedDataParallel.",
         ]
     header = "\n".join(['"""' + head, "", *usage, '"""', "", imports_code(stdlib, third_party)])
-    model_text = _model_part(generated, weights)
+    model_text = _model_part(program, generated, weights, has_blocks(graph))
     others = "\n\n\n".join([header, inputs, rest])
     if has_blocks(graph) and (clashes := _defined(model_text) & _defined(others)):
         # a block's class took a name the rest of the file defines (a dataset function's, say)
         generated = _generated(graph, program, class_name, generated.outputs, seed or 0, clashes)
-        model_text = _model_part(generated, weights)
+        model_text = _model_part(program, generated, weights, has_blocks(graph))
     parts = [header, model_text, inputs, rest]
     text = "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
     return Export(prefer_double_quotes(text), generated)

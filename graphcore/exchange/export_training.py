@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from graphcore.codegen import GeneratedModule, exec_source, format_expression
 from graphcore.exchange.export_data import ExportError, data_code, source_text
@@ -19,7 +20,7 @@ from graphcore.program import Program
 from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError
-from graphcore.training.objectives import check_parameters, parameter_names, selected
+from graphcore.training.objectives import check_parameters, selected
 from graphcore.training.performance import AUTOCAST_TYPES, autocast
 
 STDLIB_IMPORTS = [
@@ -544,12 +545,24 @@ def _one_loss_code(config: TrainingConfig) -> tuple[str, dict[str, str]]:
 def _weights(config: TrainingConfig, program: Program, generated: GeneratedModule) -> dict[str, list[str]]:
     """Node id -> its parameters' names in the exported module (built once to read them)."""
     cls = exec_source(generated.source, generated.class_name)[generated.class_name]
-    weights = parameter_names(cls(), generated.attributes, [instr.node for instr in program])
+    weights = _parameter_names(cls(), generated.attributes, [instr.node for instr in program])
     try:
         check_parameters(config.objectives, weights)
     except TrainingConfigError as error:
         raise ExportError(str(error)) from None
     return weights
+
+
+def _parameter_names(module: Any, attributes: Mapping[str, str], nodes: list[str]) -> dict[str, list[str]]:
+    """objectives.parameter_names for attributes that may be paths ("res1.0.fc", inside blocks):
+    each parameter belongs to the node whose attribute is the longest start of its name."""
+    owner = {attribute: node for node, attribute in attributes.items()}
+    found: dict[str, list[str]] = {node: [] for node in nodes}
+    for name, _ in module.named_parameters():
+        parts = name.split(".")
+        node = next(owner[p] for n in range(len(parts), 0, -1) if (p := ".".join(parts[:n])) in owner)
+        found[node].append(name)
+    return found
 
 
 def check_outputs(config: TrainingConfig, program: Program) -> Sequence[str]:
