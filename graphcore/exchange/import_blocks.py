@@ -77,11 +77,12 @@ def make_blocks(
     which block and what stayed flat. `origins`: graph node -> the fx node that made it; `calls`:
     the trace's submodule calls by key; `env`: fx node -> its value (a Ref for a graph tensor)."""
     flat = result.graph
+    notes = _called_again(calls)
     found = _instances(flat, origins, calls)
     if not found:
+        result.notes.extend(notes)
         return
     weighted = _weighted_nodes(flat.weights)
-    notes: list[str] = []
     kept = []
     for instance in found:
         reason = _ports(flat, instance, calls.get(instance.key), env, result.returned)
@@ -130,6 +131,16 @@ def _instances(flat: Graph, origins: Mapping[str, Any], calls: Mapping[str, Call
                 chosen.setdefault(key, Instance(key, call.path, call.cls)).nodes.append(node_id)
                 break
     return list(chosen.values())
+
+
+def _called_again(calls: Mapping[str, Call]) -> list[str]:
+    """Notes for the submodules called more than once (outermost only): they stay flat."""
+    again = {calls[key].path: calls[key].cls for key in calls if "@" in key}
+    return [
+        f"{path} ({cls.__name__}) stays flat: it is called more than once, and its calls share weights"
+        for path, cls in again.items()
+        if not any(path.startswith(other + ".") for other in again)
+    ]
 
 
 def _weighted_nodes(weights: Weights | None) -> set[str]:
