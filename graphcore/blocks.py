@@ -174,12 +174,17 @@ def block_problems(graph: Graph) -> list[tuple[str, str]]:
     well formed, instances of no block, repeats of a block that is not one-in one-out, block inputs
     left unconnected, blocks using themselves, too deep or too large. A problem inside a definition
     is named at the file's first instance that reaches it."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _id_problems(graph)
     blocks = graph.blocks
     reached = _reaching_instances(graph)
     for name, definition in blocks.items():
         if name not in reached:
             continue
+        for node in definition.graph.nodes:
+            if SEPARATOR in node.id:
+                problems.append(
+                    (reached[name], f"block {name}: node id {node.id!r} {_SEPARATOR_RESERVED}; rename it")
+                )
         for problem in definition_problems(definition):
             problems.append((reached[name], f"block {name}: {problem}"))
         for node in instances(definition.graph):
@@ -203,6 +208,30 @@ def block_problems(graph: Graph) -> list[tuple[str, str]]:
             (instances(graph)[0].id, f"the blocks inline to {size:,} nodes, more than {MAX_FLAT_NODES:,}")
         ]
     return []
+
+
+_SEPARATOR_RESERVED = f"has a {SEPARATOR!r}, which joins the ids of nodes inlined from blocks"
+
+
+def _id_problems(graph: Graph) -> list[tuple[str, str]]:
+    """Top-level ids that could clash with inlined ones: an instance's id may not hold the separator,
+    and no other node's id may begin with an instance's id and the separator ("res1/fc" beside res1)."""
+    used = {node.id for node in instances(graph)}
+    problems = []
+    for node in graph.nodes:
+        head = node.id.partition(SEPARATOR)[0]
+        if SEPARATOR not in node.id:
+            continue
+        if node.id in used:
+            problems.append((node.id, f"a block instance's id {_SEPARATOR_RESERVED}; rename it"))
+        elif head in used:
+            problems.append(
+                (
+                    node.id,
+                    f"its id would clash with the nodes inlined from {head} ({head}{SEPARATOR}…); rename it",
+                )
+            )
+    return problems
 
 
 def _instance_problems(graph: Graph, node: Node) -> list[str]:
@@ -292,6 +321,8 @@ def _inline(
             values[node_id, "out"] = outer
             continue
         new_id = prefix + node_id
+        if new_id in flat:  # block_problems refuses the ids that could do this
+            raise FlattenError(f"{new_id}: two nodes would have this id once the blocks are inlined")
         flat.add_node(Node(new_id, node.type, copy.deepcopy(node.params), node.label, node.pos))
         for port in source.input_ports_of(node_id):
             src = source.source_of(PortRef(node_id, port))
@@ -348,11 +379,66 @@ def _resolve(value: str, values: Values) -> str:
 
 
 def _rewired_training(section: dict[str, Any], values: Values) -> dict[str, Any]:
+    """The training section naming the flat graph's values: its loss, predict and each objective's loss."""
     result = copy.deepcopy(section)
-    for key in ("loss", "predict"):
-        if isinstance(result.get(key), str):
-            result[key] = _resolve(result[key], values)
+    objectives = result.get("objectives")
+    holders = (
+        [result, *(o for o in objectives if isinstance(o, dict))]
+        if isinstance(objectives, list)
+        else [result]
+    )
+    for holder in holders:
+        for key in ("loss", "predict"):
+            if isinstance(holder.get(key), str):
+                holder[key] = _resolve(holder[key], values)
     return result
+
+
+def instance_paths(graph: Graph) -> dict[str, list[str]]:
+    """Block name -> the flat id prefix of every instance of it, nested ones included ("res1",
+    "outer/2/inner"): a training group naming a block takes the parameters inlined under these."""
+    paths: dict[str, list[str]] = {}
+
+    def walk(inner: Graph, prefix: str, depth: int) -> None:
+        for node in instances(inner):
+            name = str(node.params.get("block"))
+            definition = inner.blocks.get(name)
+            if definition is None or depth > MAX_NESTING:
+                continue
+            path = prefix + node.id
+            paths.setdefault(name, []).append(path)
+            repeat = repeat_of(node)
+            for k in range(1, repeat + 1):
+                walk(
+                    definition.graph,
+                    f"{path}{SEPARATOR}" + (f"{k}{SEPARATOR}" if repeat > 1 else ""),
+                    depth + 1,
+                )
+
+    if not nesting_cycle(graph.blocks):
+        walk(graph, "", 0)
+    return paths
+
+
+def has_flat_node(graph: Graph, flat_id: str) -> bool:
+    """Whether flatten(graph) has a node `flat_id`, found without inlining (a weights file's keys
+    name flat ids, and a graph of large repeats need not be built to check them)."""
+    inner, parts = graph, flat_id.split(SEPARATOR)
+    bound: Collection[str] = ()
+    while parts:
+        head = parts.pop(0)
+        if head not in inner or head in bound:
+            return False
+        node = inner.node(head)
+        if node.type != BLOCK_TYPE:
+            return not parts
+        definition = inner.blocks.get(str(node.params.get("block")))
+        if definition is None or not parts:
+            return False
+        if (repeat := repeat_of(node)) > 1 and parts.pop(0) not in map(str, range(1, repeat + 1)):
+            return False
+        inner, bound = definition.graph, definition.inputs
+    return False
 
 
 def block_from_selection(
@@ -376,10 +462,11 @@ def block_from_selection(
             raise ValueError(
                 f"{node_id} is an Input of the graph: leave it out (what it feeds becomes a block input)"
             )
+        if SEPARATOR in node_id:
+            raise ValueError(f"{node_id} {_SEPARATOR_RESERVED}: rename it first")
     selected = set(chosen)
-    for key in ("loss", "predict"):
-        value = graph.training.get(key)
-        if isinstance(value, str) and value.rpartition(".")[0] in selected:
+    for key, value in _training_values(graph.training):
+        if value.rpartition(".")[0] in selected:
             raise ValueError(
                 f"{value.rpartition('.')[0]} is the training section's {key}: leave it out of the block"
             )
@@ -430,13 +517,34 @@ def block_from_selection(
         name, inner, tuple(entering.values()), {port: str(src) for src, port in leaving.items()}
     )
     xs, ys = zip(*(graph.node(n).pos for n in chosen))
-    instance_id = graph.unique_id(name.lower())
+    instance_id = _instance_id(graph, name.lower())
     instance = Node(
         instance_id, BLOCK_TYPE, {"block": name, "repeat": 1}, pos=(sum(xs) / len(xs), sum(ys) / len(ys))
     )
     edges = [(src, PortRef(instance_id, port)) for src, port in entering.items()]
     edges += [(PortRef(instance_id, src.port), dst) for src, dst in outside]
     return definition, instance, edges
+
+
+def _training_values(section: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, "node.port") of the values the training section names: its loss and predict, and each
+    objective's loss."""
+    found = [(key, section[key]) for key in ("loss", "predict") if isinstance(section.get(key), str)]
+    objectives = section.get("objectives")
+    for index, objective in enumerate(objectives if isinstance(objectives, list) else []):
+        if isinstance(objective, dict) and isinstance(objective.get("loss"), str):
+            found.append((f"objectives[{index}].loss", objective["loss"]))
+    return found
+
+
+def _instance_id(graph: Graph, hint: str) -> str:
+    """A free id that no node's id begins with followed by the separator, so the inlined ids are free too."""
+    taken = {node.id.partition(SEPARATOR)[0] for node in graph.nodes}
+    candidate, n = hint, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{hint}{n}"
+    return candidate
 
 
 def _free_id(graph: Graph, hint: str) -> str:

@@ -21,6 +21,7 @@ WITHOUT_TORCH = {
     "L1Penalty": "no torch function: a sum of absolute weights added to the loss",
     "L2Penalty": "no torch function: a sum of squared weights added to the loss",
     "narrow_to": "the importer makes one from a slice whose stop is a traced size (bias[:, :, :T, :T])",
+    "Block": "no torch call: an instance of a block definition, inlined before anything runs",
 }
 
 

@@ -13,14 +13,16 @@ from typing import Any
 import torch
 
 from graphcore.codegen import node_function
-from graphcore.graph import Graph, Node, PortRef
+from graphcore.graph import BLOCK_TYPE, Graph, Node, PortRef
 from graphcore.program import Instr, lower
 from graphcore.registry import REGISTRY, Example, NodeSpec, Shape, load_library
 from graphcore.runtime import Runtime
 from graphcore.validate import Report, validate
 
 load_library()
-TYPES = sorted(REGISTRY)
+# a Block computes nothing of its own: its ports and numbers are its definition's, inlined before
+# anything runs (graphcore.blocks), so the per-type checks skip it and test_contract checks it apart
+TYPES = sorted(t for t in REGISTRY if t != BLOCK_TYPE)
 OPERATIONS = [t for t in TYPES if not REGISTRY[t].is_source]
 LABELS = ("index", "sign")  # value kinds that are labels: held fixed, never differentiated
 NODE = "n"

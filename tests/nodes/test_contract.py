@@ -15,7 +15,9 @@ import torch
 from node_cases import NODE, OPERATIONS, TYPES, Case, cases, concrete, examples_of, make_case
 from torch.autograd.gradcheck import GradcheckError
 
+from graphcore.blocks import MAX_REPEAT
 from graphcore.derivatives.autodiff import call_with_pullback, node_jvp
+from graphcore.graph import BLOCK_TYPE
 from graphcore.nodedocs import CATEGORIES
 from graphcore.registry import REGISTRY, Example, Param
 
@@ -307,3 +309,17 @@ def test_param_changes_either_run_as_the_rule_says_or_give_a_reason(type_):
             changed = with_params(example, **{param.name: value})
             case = make_case(spec, changed, 2, shapes=known, zero_labels=True)
             runs_as_the_rule_says(case, f"{type_}.{param.name}={value!r}")
+
+
+def test_the_block_type_is_declared_as_an_instance_of_a_definition():
+    """Block is left out of TYPES (it computes nothing itself); its declaration still says what it is,
+    its params have checked defaults and bounds, and bad ones are refused at the param."""
+    spec = REGISTRY[BLOCK_TYPE]
+    assert spec.category == "blocks" and spec.doc.strip() and spec.formula.strip()
+    assert spec.inputs == () and spec.outputs == (), "its ports are its definition's, which the graph answers"
+    assert [p.name for p in spec.params] == ["block", "repeat"]
+    repeat = next(p for p in spec.params if p.name == "repeat")
+    assert repeat.problem(1) is None and repeat.problem(MAX_REPEAT) is None
+    for value in (0, -1, MAX_REPEAT + 1, 1.5, "3", True, None):
+        assert repeat.problem(value), f"repeat={value!r} is accepted"
+    assert dict(spec.param_problems({"block": "Res", "repeat": 0})).keys() == {"repeat"}
