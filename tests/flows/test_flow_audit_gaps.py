@@ -1,14 +1,16 @@
 """Issue 13's layout promises that no other test states: a first start gives the canvas half the
 window and the plots room, and the layout a user arranged (a dock closed with its × button, docks
-resized) comes back at the next start, kept in the settings the window saves on close."""
+resized) comes back at the next start, kept in the settings the window saves on close; and a
+Parameter added from the canvas is valid as added."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QApplication
 
 from app.window import MainWindow
+from tests.flows.test_flow_build import add_by_tab
 from tests.flows.test_flow_plots import click_tab
 
 
@@ -51,3 +53,11 @@ def test_the_layout_a_user_arranged_comes_back_at_the_next_start(qtbot, settings
     again = open_window(qtbot, QSettings(settings.fileName(), QSettings.Format.IniFormat))  # read from disk
     assert not again.docks["minimap"].isVisible() and again.docks["palette"].isVisible()
     assert (again.size().toTuple(), again.docks["inspector"].width(), again.view.width()) == arranged
+
+
+def test_a_parameter_added_with_tab_is_valid_as_added(window: MainWindow, qtbot):
+    """Issue 13 item 11: a new Parameter (init 'value') was red at once, its value missing."""
+    node_id = add_by_tab(window, qtbot, "Parameter", QPointF(0, 0))
+    assert window.scene.nodes[node_id].problems == []
+    assert window.counts.text().endswith(" 0 edges · valid")
+    assert "No problems" in window.diagnostics.summary.text()
