@@ -177,20 +177,21 @@ class TrainingWorker(QObject):
         from graphcore.training.train import Progress
 
         trainer = self.trainer
-        lr = trainer.optimizer.param_groups[0]["lr"]
-        loss, prediction, batch, nonfinite = trainer.step()
-        accuracy = trainer.accuracy(prediction, batch.get(trainer.target))
+        trainer.step()
+        records, nonfinite = trainer.settle()  # the user waits for this one step: read it now
+        record = records[-1]
+        accuracy = trainer.accuracy(trainer.last_prediction, trainer.last_batch.get(trainer.target))
         self.progress.emit(
             Progress(
                 trainer.step_count,
                 trainer.epoch,
                 trainer.total_steps,
-                [(trainer.step_count, loss)],
-                lr,
+                [(record.step, record.losses[trainer.config.lead.name])],
+                record.lr,
                 trainer.grad_norms(),
                 {},
                 accuracy,
-                {name: [(trainer.step_count, value)] for name, value in trainer.last_losses.items()},
+                {name: [(record.step, value)] for name, value in record.losses.items()},
             )
         )
         self._send_extras(force=True)

@@ -8,11 +8,17 @@ builds C++ and so needs a compiler: its absence is said at once, not at the firs
 code draws random numbers with torch's own generator (inductor's `fallback_random`), so a seed gives
 the same run compiled or not.
 Everything here needs the device, so it is checked when a Trainer (or an export run) is built.
+
+`Checkpoint` is what lets the Trainer read losses and its NaN/Inf watch off the device only now and
+then: when a late read finds a non-finite value, the steps since the checkpoint are taken again one
+by one, checked, and the run stops where a step-by-step check would have stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+from dataclasses import dataclass
 from typing import Any
 
 from graphcore._torch import torch
@@ -75,3 +81,68 @@ def compiled(module: Any) -> Any:
 
     inductor.fallback_random = True  # random nodes (randn, dropout) draw what they draw uncompiled
     return torch.compile(module)
+
+
+@dataclass
+class Checkpoint:
+    """What training steps change, copied so that the same steps can be taken again from here:
+    weights and buffers, optimizer, schedule and loss-scaler states, the random states, and the
+    trainer's place in its data (`place`, the trainer's own to fill and read back)."""
+
+    module: dict[str, Any]
+    optimizers: list[Any]
+    schedulers: list[Any]
+    scalers: list[Any]
+    generator: Any
+    rng: Any
+    cuda_rng: Any
+    place: Any
+
+    @classmethod
+    def take(
+        cls,
+        module: Any,
+        optimizers: list[Any],
+        schedulers: list[Any],
+        scalers: list[Any],
+        generator: Any,
+        device: Any,
+        place: Any,
+    ) -> Checkpoint:
+        def state(item: Any) -> Any:
+            return None if item is None else copy.deepcopy(item.state_dict())
+
+        return cls(
+            {name: value.detach().clone() for name, value in module.state_dict().items()},
+            [state(o) for o in optimizers],
+            [state(s) for s in schedulers],
+            [state(s) for s in scalers],
+            generator.get_state(),
+            torch.get_rng_state(),
+            torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            place,
+        )
+
+    def restore(
+        self,
+        module: Any,
+        optimizers: list[Any],
+        schedulers: list[Any],
+        scalers: list[Any],
+        generator: Any,
+        device: Any,
+    ) -> None:
+        """Put everything back as it was when taken (the trainer restores `place` itself)."""
+        module.load_state_dict(self.module)
+        for items, states in (
+            (optimizers, self.optimizers),
+            (schedulers, self.schedulers),
+            (scalers, self.scalers),
+        ):
+            for item, saved in zip(items, states, strict=True):
+                if item is not None:
+                    item.load_state_dict(copy.deepcopy(saved))  # the copy: optimizers keep what they load
+        generator.set_state(self.generator)
+        torch.set_rng_state(self.rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state(self.cuda_rng, device)

@@ -37,6 +37,7 @@ from graphcore.training.objectives import (
     selected,
 )
 from graphcore.training.performance import (
+    Checkpoint,
     autocast,
     check_compiler,
     check_precision,
@@ -46,6 +47,9 @@ from graphcore.training.performance import (
 from graphcore.validate import check
 
 LIVE_KEYS = {"objectives", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
+
+
+SETTLE_INTERVAL = 0.25  # seconds: the longest a run on a GPU goes without reading its losses
 
 
 class StepError(ValueError):
@@ -83,6 +87,19 @@ class NonFinite:
         where = "value" if self.phase == "forward" else "gradient"
         of = f" in objective {self.objective!r}" if self.objective else ""
         return f"non-finite {where} at step {self.step}{of}: {self.value} (node {self.node!r})"
+
+
+@dataclass
+class StepRecord:
+    """One step taken: the lead's learning rate in it, each due objective's loss (a tensor on the
+    device until `Trainer.settle` reads it) and, once checked, where a NaN/Inf stopped it."""
+
+    step: int  # the step count after it (unchanged by a step stopped at a NaN/Inf)
+    epoch: int  # the epoch count before it
+    lr: float
+    losses: dict[str, Any] = field(default_factory=dict)
+    norms: list[Any] = field(default_factory=list)  # gradient norms on the device, until settled
+    found: NonFinite | None = None
 
 
 StopReason = Literal["finished", "early_stopping", "stopped", "nonfinite"]
@@ -211,6 +228,7 @@ class Trainer:
         self.n_train = len(next(iter(self.train_data.values())))
         self.steps_per_epoch = math.ceil(self.n_train / config.batch_size)
         self.total_steps = config.steps or self.steps_per_epoch * (config.epochs or 1)
+        self.deferred = self.device.type != "cpu"  # on the CPU a host sync costs nothing to wait for
         self.reset_weights()
 
     def _tensors(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -246,7 +264,12 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._cursor = 0, 0, 0
         self._order: torch.Tensor | None = None  # this epoch's shuffle, drawn at its first batch
-        self.last_losses: dict[str, float] = {}  # the last step's loss of each objective due in it
+        self.last_losses: dict[str, float] = {}  # the last settled step's loss of each objective due in it
+        self.last_batch: dict[str, Any] = {}  # the last step's batch and the lead's prediction on it
+        self.last_prediction: Any = None
+        self._taken: list[StepRecord] = []  # steps not yet settled
+        self._held: list[StepRecord] = []  # steps settled by `retune`, for the next `settle` to give
+        self._checkpoint: Checkpoint | None = None  # where the unsettled steps began
         self._running: Objective = self.config.lead  # the objective whose pass runs now
 
     def _parameters(self, objective: Objective) -> list[tuple[str, Any]]:
@@ -270,6 +293,7 @@ class Trainer:
         started with). Returns the keys that only a fresh start can apply (dataset, inputs, an
         objective's loss, parameters, optimizer kind or schedule, batch size, seed, device, ...)."""
         new, old = parse(section), self.config
+        self._held = self.settle()[0]  # steps taken so far are settled under the settings they ran with
         later = [
             f.name
             for f in fields(TrainingConfig)
@@ -344,14 +368,34 @@ class Trainer:
         result = self.compiled(*(data[node] for node in generated.inputs))
         return dict(zip(generated.outputs, result if len(generated.outputs) > 1 else (result,), strict=True))
 
-    def step(self) -> tuple[float, Any, Any, NonFinite | None]:
-        """One step on one batch: each objective due takes its optimizer step, in order. Returns the
-        lead objective's (loss, prediction), the batch, and where a NaN/Inf appeared if one did;
-        `last_losses` holds every objective's loss of the step."""
-        self.module.train()
-        batch = self._next_batch()
-        self.last_losses = {}
-        prediction = None
+    def step(self) -> None:
+        """One step on one batch: each objective due takes its optimizer step, in order. On the CPU
+        each loss and gradient norm is checked at once; elsewhere they stay on the device (a host
+        sync per step would stall it) until `settle`, which reads them and runs the NaN/Inf watch."""
+        if self.deferred and self._checkpoint is None:
+            self._checkpoint = self._take_checkpoint()
+        self._taken.append(self._take_step(checked=not self.deferred))
+
+    def settle(self) -> tuple[list[StepRecord], NonFinite | None]:
+        """The steps taken since the last settle, losses read (one host sync for them all), and where a
+        NaN/Inf first appeared, if one did: the trainer then stands where a check after every step
+        would have stopped, before that step's update (the steps after it are taken again, checked)."""
+        taken, self._taken = self._taken, []
+        if self.deferred and taken:
+            taken = self._verify(taken)
+        records, self._held = self._held + taken, []
+        if records:
+            self.last_losses = dict(records[-1].losses)
+        return records, next((r.found for r in records if r.found is not None), None)
+
+    def _take_step(self, checked: bool) -> StepRecord:
+        """One step; `checked`: read each loss and gradient norm now and stop before the update at a
+        NaN/Inf (naming the node), else leave them on the device in the record for `settle`."""
+        if not self.module.training:
+            self.module.train()
+        record = StepRecord(self.step_count, self.epoch, self.optimizer.param_groups[0]["lr"])
+        batch = self.last_batch = self._next_batch()
+        self.last_prediction = None
         several = len(self.config.objectives) > 1
         for objective, group, names, optimizer, scheduler, scaler in zip(
             self.config.objectives,
@@ -365,44 +409,92 @@ class Trainer:
             if not objective.due(self.step_count):
                 continue
             self._running = objective
-            self.module.zero_grad(set_to_none=True)
-            try:
-                loss, predicted = self._forward(batch, objective.loss)
-                (loss if scaler is None else scaler.scale(loss)).backward()
-                if scaler is not None:
-                    scaler.unscale_(optimizer)  # clipping and the norms see the true gradients
-            except Exception as error:  # torch's errors (out of memory included), named by node
-                raise self.node_error(error, batch) from error
+            loss, predicted = self._backward(objective, optimizer, scaler, batch)
             if objective is self.config.lead:
-                prediction = predicted
+                self.last_prediction = predicted
             if several:
                 self._own_grads.update(zip(names, (p.grad for p in group), strict=True))
-            max_norm = self.config.clip_grad_norm or math.inf
-            total_norm = torch.nn.utils.clip_grad_norm_(group, max_norm)
-            value = self.last_losses[objective.name] = loss.item()
-            # under fp16 an overflowing gradient is the scaler's to handle (it skips the step)
-            finite_grads = scaler is not None or bool(torch.isfinite(total_norm))
-            if not (math.isfinite(value) and finite_grads):
-                found = self.locate_nonfinite(batch)
-                if found is not None and several:
-                    found = replace(found, objective=objective.name)
-                return self.last_losses[self.config.lead.name], prediction, batch, found
-            try:  # Adam and the like allocate their state here, on the first step
-                if scaler is None:
-                    optimizer.step()
-                else:
-                    scaler.step(optimizer)
-                    scaler.update()
-            except Exception as error:  # out of memory, mostly: no one node to name
-                step = self.step_count + 1
-                raise StepError(
-                    f"training step {step}: the optimizer: {NodeError.describe(error)}"
-                ) from error
-            if scheduler is not None:
-                scheduler.step()
+            norm = self._gradient_norm(group, scaler)
+            if not checked:
+                record.losses[objective.name] = loss.detach()
+                record.norms.append(norm)
+            elif not self._finite(record, objective.name, loss, norm):
+                found = self.locate_nonfinite(batch)  # None: the replay saw none; the step is skipped
+                record.found = replace(found, objective=objective.name) if found and several else found
+                return record
+            self._update(optimizer, scheduler, scaler)
         self._running = self.config.lead
         self.step_count += 1
-        return self.last_losses[self.config.lead.name], prediction, batch, None
+        record.step = self.step_count
+        return record
+
+    def _backward(self, objective: Objective, optimizer: Any, scaler: Any, batch: Mapping[str, Any]) -> Any:
+        """(loss, prediction) of an objective's forward pass, its gradients computed (and unscaled)."""
+        self.module.zero_grad(set_to_none=True)
+        try:
+            loss, predicted = self._forward(batch, objective.loss)
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clipping and the norms see the true gradients
+        except Exception as error:  # torch's errors (out of memory included), named by node
+            raise self.node_error(error, batch) from error
+        return loss, predicted
+
+    def _gradient_norm(self, group: list[Any], scaler: Any) -> Any:
+        """The gradients' total norm for the NaN/Inf watch (None under fp16, where an overflowing
+        gradient is the scaler's to handle: it skips the step), clipped when the section asks."""
+        if self.config.clip_grad_norm:
+            norm = torch.nn.utils.clip_grad_norm_(group, self.config.clip_grad_norm)
+            return norm if scaler is None else None
+        if scaler is not None:
+            return None
+        return torch.nn.utils.get_total_norm([p.grad for p in group if p.grad is not None])
+
+    def _finite(self, record: StepRecord, name: str, loss: Any, norm: Any) -> bool:
+        value = record.losses[name] = loss.item()
+        return math.isfinite(value) and (norm is None or bool(torch.isfinite(norm)))
+
+    def _update(self, optimizer: Any, scheduler: Any, scaler: Any) -> None:
+        try:  # Adam and the like allocate their state here, on the first step
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
+        except Exception as error:  # out of memory, mostly: no one node to name
+            step = self.step_count + 1
+            raise StepError(f"training step {step}: the optimizer: {NodeError.describe(error)}") from error
+        if scheduler is not None:
+            scheduler.step()
+
+    def _verify(self, taken: list[StepRecord]) -> list[StepRecord]:
+        """Read the losses and norms of unchecked steps in one sync; at a NaN/Inf among them, go back
+        to the checkpoint and take the same steps again, checked, up to the first bad one."""
+        on_device = [t for r in taken for t in (*r.losses.values(), *r.norms) if t is not None]
+        values = iter(torch.stack([t.to(torch.float64) for t in on_device]).tolist())
+        finite = True
+        for record in taken:
+            record.losses = {name: next(values) for name in record.losses}
+            norms = [next(values) for norm in record.norms if norm is not None]
+            record.norms = []
+            finite = finite and all(map(math.isfinite, (*record.losses.values(), *norms)))
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if finite or checkpoint is None:
+            return taken
+        checkpoint.restore(
+            self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device
+        )
+        self.step_count, self.epoch, self._cursor, self._order = checkpoint.place
+        again: list[StepRecord] = []
+        while len(again) < len(taken) and (not again or again[-1].found is None):
+            again.append(self._take_step(checked=True))
+        return again
+
+    def _take_checkpoint(self) -> Checkpoint:
+        place = (self.step_count, self.epoch, self._cursor, self._order)
+        return Checkpoint.take(
+            self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device, place
+        )
 
     def node_error(self, error: Exception, batch: Mapping[str, Any]) -> ValueError:
         """What a step raised, as one line naming the node: the node whose line of the generated
@@ -531,7 +623,9 @@ class Trainer:
         report_interval: float = 0.05,
         steps: int | None = None,
     ) -> TrainResult:
-        """Train until the step budget is spent, early stopping fires, `should_stop()` or a NaN/Inf."""
+        """Train until the step budget is spent, early stopping fires, `should_stop()` or a NaN/Inf.
+        Losses are read (`settle`) for each report, at each epoch's end and at least every
+        SETTLE_INTERVAL seconds, so a NaN stops a run on the device soon after it appears."""
         first = self.step_count
 
         def more() -> bool:  # the budget is read each step: `retune` may change it mid-run
@@ -539,58 +633,77 @@ class Trainer:
                 self.step_count - first < steps if steps is not None else self.step_count < self.total_steps
             )
 
-        losses, lrs, epochs, pending = [], [], [], self._pending()
+        losses: list[float] = []
+        lrs: list[float] = []
+        epochs: list[dict[str, float]] = []
+        pending = self._pending()
         history: dict[str, list[float | None]] = {o.name: [] for o in self.config.objectives}
+        epoch_of_last = [0]  # the epoch the last step read began in (its epoch's row names it)
+
+        def take(settled: tuple[list[StepRecord], NonFinite | None]) -> NonFinite | None:
+            records, found = settled
+            for record in records:
+                epoch_of_last[0] = record.epoch
+                losses.append(record.losses[self.config.lead.name])
+                lrs.append(record.lr)
+                for name, values in history.items():
+                    value = record.losses.get(name)
+                    values.append(value)
+                    if value is not None:
+                        pending[name].append((record.step, value))
+            return found
+
         stopped: StopReason = "finished"
         nonfinite, best = None, math.inf
         stopping = self.config.early_stopping
         patience_left = stopping.get("patience", 10) if stopping else 0
-        start = last_report = time.perf_counter()
+        start = last_report = last_settle = time.perf_counter()
         validation: dict[str, float] = {}
         accuracy = None
         while more():
             if should_stop is not None and should_stop():
                 stopped = "stopped"
                 break
-            lr = self.optimizer.param_groups[0]["lr"]
-            epoch_before = self.epoch
-            loss, prediction, batch, nonfinite = self.step()
-            losses.append(loss)
-            lrs.append(lr)
-            for name, values in history.items():
-                value = self.last_losses.get(name)
-                values.append(value)
-                if value is not None:
-                    pending[name].append((self.step_count, value))
-            if nonfinite is not None:
-                stopped = "nonfinite"
+            if self._held and (nonfinite := take(self.settle())) is not None:  # settled by `retune`
                 break
+            self.step()
+            now = time.perf_counter()
             epoch_done = self._cursor >= self.n_train
+            report_due = listener is not None and now - last_report >= report_interval
+            settle_due = not self.deferred or now - last_settle >= SETTLE_INTERVAL or not more()
+            if not (epoch_done or report_due or settle_due):
+                continue
+            nonfinite, last_settle = take(self.settle()), now
+            if nonfinite is not None:
+                break
             if epoch_done:
                 validation = self.evaluate(self.validation_data)
                 epochs.append(
                     {
-                        "epoch": epoch_before,
+                        "epoch": epoch_of_last[0],
                         "step": self.step_count,
-                        "loss": loss,
+                        "loss": losses[-1],
                         **{f"val_{k}": v for k, v in validation.items()},
                     }
                 )
                 if stopping:
-                    monitored = validation.get("loss", loss)
+                    monitored = validation.get("loss", losses[-1])
                     if monitored < best - stopping.get("min_delta", 0.0):
                         best, patience_left = monitored, stopping.get("patience", 10)
                     else:
                         patience_left -= 1
                         if patience_left <= 0:
                             stopped = "early_stopping"
-            now = time.perf_counter()
-            if listener is not None and (now - last_report >= report_interval or stopped != "finished"):
-                accuracy = self.accuracy(prediction, batch.get(self.target))
-                listener(self._progress(pending, lr, validation, accuracy))
+            if listener is not None and (report_due or stopped != "finished"):
+                accuracy = self.accuracy(self.last_prediction, self.last_batch.get(self.target))
+                listener(self._progress(pending, lrs[-1], validation, accuracy))
                 pending, last_report = self._pending(), now
             if stopped != "finished":
                 break
+        if nonfinite is None and (found := take(self.settle())) is not None:
+            stopped, nonfinite = "nonfinite", found
+        if nonfinite is not None:
+            stopped = "nonfinite"
         if listener is not None and pending[self.config.lead.name]:
             listener(self._progress(pending, self.optimizer.param_groups[0]["lr"], validation, accuracy))
         return TrainResult(

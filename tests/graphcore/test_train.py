@@ -311,3 +311,110 @@ def test_bad_training_sections_name_the_key(training, message):
         Trainer(graph)
     assert message in str(caught.value)
     assert isinstance(caught.value, TrainingConfigError) or "dataset" in message
+
+
+def deferred(trainer: Trainer) -> Trainer:
+    """The trainer reading its losses only when settling, as on a GPU (the CPU checks each step)."""
+    trainer.deferred = True
+    return trainer
+
+
+def diverging_graph() -> str:
+    """Linear regression at a rate that makes the weights grow each step until float32 overflows."""
+    graph = json.loads(regression_graph({"optimizer": {"name": "sgd", "lr": 40.0}, "steps": 60}))
+    graph["nodes"] = [node for node in graph["nodes"] if node["id"] != "t"]
+    graph["edges"] = [edge for edge in graph["edges"] if "t." not in edge["from"] + edge["to"]]
+    graph["edges"].append({"from": "fc.out", "to": "loss.input"})
+    return json.dumps(graph)
+
+
+def outcome(trainer: Trainer, result) -> tuple:
+    weights = {name: p.detach().clone() for name, p in trainer.module.named_parameters()}
+    return repr(result.losses), result.stopped, str(result.nonfinite), trainer.step_count, weights
+
+
+@pytest.mark.parametrize("text", [json.dumps(OVERFLOW), diverging_graph()], ids=["first step", "later step"])
+def test_a_late_read_names_the_first_nonfinite_step_and_stops_where_a_checked_run_stops(text):
+    checked = Trainer(loads(text))
+    late = deferred(Trainer(loads(text)))
+    expected, got = outcome(checked, checked.run()), outcome(late, late.run())
+    assert expected[1] == "nonfinite" and got[:4] == expected[:4]
+    assert got[4].keys() == expected[4].keys()
+    for name, weight in expected[4].items():
+        torch.testing.assert_close(got[4][name], weight, equal_nan=True, rtol=0, atol=0)
+
+
+def test_deferred_steps_wait_for_the_device_once_per_settle(monkeypatch):
+    sgd = {"steps": 30, "optimizer": {"name": "sgd", "lr": 0.5}}  # Adam reads its CPU step counter
+    trainer = deferred(Trainer(load(EXAMPLES / "xor.json"), overrides=sgd))
+    reference = Trainer(load(EXAMPLES / "xor.json"), overrides=sgd)
+    reads = {"item": 0, "tolist": 0, "bool": 0}
+    for name in reads:
+        original = getattr(torch.Tensor, "__bool__" if name == "bool" else name)
+
+        def counted(self, *args, _name=name, _original=original):
+            reads[_name] += 1
+            return _original(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, "__bool__" if name == "bool" else name, counted)
+    for _ in range(10):
+        trainer.step()
+    assert reads == {"item": 0, "tolist": 0, "bool": 0}
+    records, found = trainer.settle()
+    assert found is None and reads["tolist"] == 1 and reads["item"] == 0
+    monkeypatch.undo()
+    expected = [
+        reference.step() or reference.settle()[0][0].losses[reference.config.lead.name] for _ in range(10)
+    ]
+    assert [r.losses[trainer.config.lead.name] for r in records] == expected
+    assert [r.step for r in records] == list(range(1, 11)) and trainer.last_losses == records[-1].losses
+
+
+def test_without_clipping_no_clip_grad_norm_call_and_with_it_the_same_losses_as_before(monkeypatch):
+    calls = []
+    clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda *a, **k: calls.append(a) or clip(*a, **k))
+    Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 5}).run()
+    assert calls == []
+    section = {"optimizer": {"name": "sgd", "lr": 0.5}, "clip_grad_norm": 0.01}
+    trainer = Trainer(loads(regression_graph(section)), dtype="float64")
+    model, _, _ = by_hand(trainer, torch.optim.SGD, {"lr": 0.5}, steps=0)
+    result = trainer.run()
+    assert len(calls) == 12
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    generator = torch.Generator().manual_seed(trainer.config.seed)
+    x, y, losses = trainer.train_data["x"], trainer.train_data["y"], []
+    for step in range(12):
+        if step % 5 == 0:
+            order = torch.randperm(len(x), generator=generator)
+        index = order[step % 5 * 8 : step % 5 * 8 + 8]
+        optimizer.zero_grad()
+        loss = F.mse_loss(torch.tanh(model.fc(x[index])), y[index])
+        loss.backward()
+        clip(list(model.parameters()), 0.01)
+        optimizer.step()
+        losses.append(loss.item())
+    assert result.losses == pytest.approx(losses, rel=1e-12)
+
+
+@pytest.mark.parametrize("interval", [0.0, math.inf], ids=["report every step", "no reports"])
+def test_deferred_runs_equal_checked_runs_with_reports_retunes_and_epochs(interval):
+    section = json.loads(
+        regression_graph({"optimizer": {"name": "momentum", "lr": 0.1}, "schedule": {"name": "cosine"}})
+    )["training"]
+    edited = {**section, "optimizer": {"name": "momentum", "lr": 0.2}}
+    results = []
+    for trainer in (
+        Trainer(loads(regression_graph(section))),
+        deferred(Trainer(loads(regression_graph(section)))),
+    ):
+        reports = []
+
+        def between_steps(trainer=trainer) -> bool:
+            if trainer.step_count == 6:
+                trainer.retune(edited)
+            return False
+
+        result = trainer.run(listener=reports.append, should_stop=between_steps, report_interval=interval)
+        results.append((result.losses, result.lrs, result.epochs, [r.losses for r in reports]))
+    assert results[0] == results[1]
