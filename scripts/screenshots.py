@@ -1,6 +1,7 @@
 """Screenshots of the real app for the README: each example, both themes, and the editor's key states.
 
     xvfb-run -a python scripts/screenshots.py            # writes docs/screenshots/*.png
+    xvfb-run -a python scripts/screenshots.py --only blocks   # just the shots named
 
 It opens the real MainWindow (with throwaway settings, so yours are untouched), drives it the way a
 user would (selecting, dragging a wire, opening quick-add) and saves a grab of the whole window.
@@ -28,6 +29,7 @@ from app.window import MainWindow  # noqa: E402
 from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
+from scripts.screenshot_documents import residual_blocks_document  # noqa: E402
 
 SIZE = (1920, 1080)  # a common screen: the default example fits at its readable zoom
 
@@ -164,20 +166,24 @@ def stepper_backward(window: MainWindow) -> None:
 
 
 def blocks(window: MainWindow) -> None:
-    """A block repeated 3 times, stepped to the end and opened at copy 2: the breadcrumb says where
-    ("file ▸ Double", "copy 2 of 3"), the inner nodes wear copy 2's badges."""
-    from tests.app.test_blocks_repeat import repeated_document
-
-    path = Path(tempfile.mkdtemp()) / "repeated_block.json"
-    path.write_text(json.dumps(repeated_document()), encoding="utf-8")
+    """A residual block repeated 3 times, stepped back to copy 2's Linear and opened at copy 2: the
+    breadcrumb says where ("file ▸ Residual", "copy 2 of 3"), the inner nodes wear copy 2's values and
+    gradients, the block's input and output are badged."""
+    path = Path(tempfile.mkdtemp()) / "residual_blocks.json"
+    path.write_text(json.dumps(residual_blocks_document()), encoding="utf-8")
     window.open_path(path)
     tools = window.run_tools
     tools.actions["stepper_mode"].setChecked(True)
-    while tools.stepper.session is not None and not tools.stepper.session.at_end:
+    session = tools.stepper.session
+    while session is not None and not session.at_end:
         tools.actions["step"].trigger()
-    window.blocks.open("d")
+        event = session.current
+        if event is not None and event.phase == "backward" and event.node == "res/2/fc":
+            break  # copy 2's Linear, its weight gradients in the panel
+    window.blocks.open("res")
     window.breadcrumb.copy.setValue(2)
     window.resizeDocks([window.docks["stepper"]], [380], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.docks["diagnostics"]], [110], Qt.Orientation.Vertical)
     settle(QApplication.instance())
     window.frame_all()
 
@@ -288,7 +294,7 @@ def main() -> None:
         settle(app)
         target = args.out / f"{name}.png"
         window.grab().save(str(target))
-        print(target.relative_to(ROOT))
+        print(target.relative_to(ROOT) if target.is_relative_to(ROOT) else target)
         window.ask_save_changes = lambda: "discard"
         window.close()
         settle(app)

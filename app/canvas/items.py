@@ -223,8 +223,11 @@ class NodeItem(QGraphicsItem):
         widest_in = max((text_width("port", p) for p in inputs), default=0)
         widest_out = max((text_width("port", p) for p in outputs), default=0)
         wanted = max(
-            # a block's caption ("ResBlock ×3") stands where other nodes show their type
-            title_m.horizontalAdvance(node.type) + text_width("small", type_name or node.type) + 36,
+            # a block's caption ("ResBlock ×3") stands where other nodes show their type, and its
+            # title gets as much room, so the instance's name is not elided to a few letters
+            title_m.horizontalAdvance(type_name if node.type == BLOCK_TYPE else node.type)
+            + text_width("small", type_name or node.type)
+            + 36,
             widest_in + widest_out + 48,
             *(text_width("small", f"{name} = ") + VALUE_ROOM + 24 for name in param_names),
         )

@@ -474,12 +474,13 @@ class CanvasScene(QGraphicsScene):
         self.select([i for i in [*self.nodes.values(), *self.backdrops.values()] if i.isVisible()])
 
     def items_rect(self, items: list[QGraphicsItem] | None = None) -> QRectF:
-        """Bounding rect of the given items, or of every visible node and frame."""
+        """Bounding rect of the given items, or of every visible node and frame, with what they wear
+        (the stepper's value badges, a block's port badges), so framing never cuts those off."""
         chosen = items if items is not None else [*self.nodes.values(), *self.backdrops.values()]
         rect = QRectF()
         for item in chosen:
             if item.isVisible():
-                rect = rect.united(item.sceneBoundingRect())
+                rect = rect.united(item.mapRectToScene(item.boundingRect() | item.childrenBoundingRect()))
         return rect
 
     # --- look ---------------------------------------------------------------------------------------
