@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from graphcore.events import Event
 from graphcore.registry import REGISTRY, NodeSpec
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from graphcore.blocks import BlockDef
     from graphcore.files.weights import Weights
 
@@ -120,6 +120,8 @@ class Graph:
         algorithms. Loading and validating never need it, so it is built on first use; until then
         only add_node and connect happen (disconnect and remove_node build it first), so building it
         from the indexes gives the very graph that adding the nodes and edges one by one would."""
+        import networkx as nx
+
         if self._g is None:
             self._g = nx.MultiDiGraph()
             self._g.add_nodes_from(self._by_id)
@@ -189,6 +191,8 @@ class Graph:
         return len(self._sorted()) < len(self)
 
     def find_cycle(self) -> list[str]:
+        import networkx as nx
+
         try:
             return [u for u, *_ in nx.find_cycle(self._network())]
         except nx.NetworkXNoCycle:
@@ -235,14 +239,25 @@ class Graph:
         return order
 
     def ancestors(self, node_id: str) -> set[str]:
+        import networkx as nx
+
         return nx.ancestors(self._network(), node_id)
 
     def descendants(self, node_id: str) -> set[str]:
+        import networkx as nx
+
         return nx.descendants(self._network(), node_id)
 
     def generations(self) -> list[list[str]]:
         """Nodes grouped by topological generation: the columns of an automatic layout."""
+        import networkx as nx
+
         return [sorted(g) for g in nx.topological_generations(self._network())]
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        import networkx as nx
+
+        return bool(nx.has_path(self._network(), start, goal))
 
     def why_not_connect(self, src: PortRef, dst: PortRef, *, check_cycle: bool = True) -> str | None:
         """None if the edge may be added (replacing what feeds `dst`), else the reason."""
@@ -259,7 +274,7 @@ class Graph:
             return f"{dst} is not an input of {_type_of(self._by_id[dst.node])}"
         if (current := self.source_of(dst)) is not None and current == src:
             return f"{src} is already connected to {dst}"
-        if src.node == dst.node or (check_cycle and nx.has_path(self._network(), dst.node, src.node)):
+        if src.node == dst.node or (check_cycle and self._reaches(dst.node, src.node)):
             return f"{src} → {dst} would make a cycle"
         return None
 

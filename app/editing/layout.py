@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from PySide6.QtCore import QPointF, QRectF
 
 from app.canvas.edges import curve
 from graphcore.graph import Graph, PortRef
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 COLUMN_GAP, ROW_GAP, COMPONENT_GAP, GRID, CLEARANCE = 80.0, 40.0, 100.0, 20.0, 12.0
 Size = tuple[float, float]
@@ -31,6 +34,8 @@ def layered_positions(
     graph: Graph, sizes: Mapping[str, Size], port_offset: PortOffset | None = None
 ) -> dict[str, Point]:
     """New top-left positions for every node; the layout keeps the graph's current top-left corner."""
+    import networkx as nx  # on first layout, not at start-up
+
     if not len(graph) or graph.has_cycle():
         return {}
     offset = port_offset or (

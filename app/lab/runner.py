@@ -50,9 +50,6 @@ class Runner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        # torch compiles its forward-mode decompositions (torch.jit.script) on the first JVP of the
-        # process; done in the worker while this thread paints, that has stalled for minutes.
-        warm_up()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.cancelled: set[int] = set()
@@ -74,6 +71,10 @@ class Runner(QObject):
         job_id = next(self._ids)
         if self.closed:
             return job_id
+        # torch compiles its forward-mode decompositions (torch.jit.script) on the first JVP of the
+        # process; done in the worker while this thread paints, that has stalled for minutes. So the
+        # first job warms up here, once, not the window's start (torch is not even imported by then).
+        warm_up()
         self._callbacks[job_id] = (done, failed, progress)
         self.pool.start(_Job(self, job_id, work, progress is not None))
         return job_id
