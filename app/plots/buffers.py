@@ -20,16 +20,19 @@ class DecimatingBuffer:
         self._sum_x = self._sum_y = 0.0
         self._pending = 0
         self.last_x = self.last_y = np.nan
+        self.version = 0  # counts changes: a plot redraws only the curves whose buffer changed
 
     def __len__(self) -> int:
         return self.count + (1 if self._pending else 0)
 
     def clear(self) -> None:
+        self.version += 1
         self.count, self.stride, self._pending = 0, 1, 0
         self._sum_x = self._sum_y = 0.0
         self.last_x = self.last_y = np.nan
 
     def append(self, x: float, y: float) -> None:
+        self.version += 1
         self.last_x, self.last_y = x, y
         self._sum_x += x
         self._sum_y += y

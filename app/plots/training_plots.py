@@ -4,7 +4,8 @@ with several objectives (a GAN's discriminator and generator) plots one loss cur
 named in the legend, instead of one training loss.
 
 Progress reports only append to bounded buffers (plots/buffers.py); a timer redraws at most ten
-times a second, with setData on curves made once, so plotting never slows training down.
+times a second, calling setData only on the curves whose buffer changed (a validation curve changes
+once an epoch), so plotting takes as little as it can from training.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.layout_widget, 1)
         self._last_validation: tuple[int, float] | None = None
         self._dirty = False
+        self._drawn: dict[str, int] = {}  # curve -> the buffer version it shows
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
@@ -97,6 +99,7 @@ class TrainingPlots(QWidget):
         for key in [k for k in self.curves if k.startswith((GRAD, OBJECTIVE))]:
             curve = self.curves.pop(key)
             del self.buffers[key]
+            self._drawn.pop(key, None)
             grad = key.startswith(GRAD)
             (self.grad_legend if grad else self.legend).removeItem(curve)
             (self.grad_plot if grad else self.loss_plot).removeItem(curve)
@@ -170,4 +173,7 @@ class TrainingPlots(QWidget):
             return
         self._dirty = False
         for name, curve in self.curves.items():
-            curve.setData(*self.buffers[name].data())
+            buffer = self.buffers[name]
+            if self._drawn.get(name) != buffer.version:
+                self._drawn[name] = buffer.version
+                curve.setData(*buffer.data())

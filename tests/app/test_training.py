@@ -321,3 +321,21 @@ def test_plots_draw_one_loss_curve_per_objective(qtbot):
     assert [label.text for _, label in plots.legend.items][-2:] == ["&lt;b&gt;a&amp;b&lt;/b&gt;", "生成器"]
     assert plots.status.textFormat() == plots.status.textFormat().PlainText
     assert "<b>a&b</b> loss 0.5  生成器 loss 0.25" in plots.status.text()
+
+
+def test_a_redraw_sets_only_the_curves_whose_points_changed(qtbot, monkeypatch):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    progress = Progress(1, 0, 10, [(1, 0.5)], 0.01, {"w": 0.5}, {"loss": 0.4}, None)
+    plots.add(progress)
+    plots.redraw()
+    drawn: list[str] = []
+    for name, curve in plots.curves.items():
+        monkeypatch.setattr(curve, "setData", lambda *a, name=name: drawn.append(name))
+    plots.add(Progress(2, 0, 10, [(2, 0.3)], 0.01, {"w": 0.25}, {"loss": 0.4}, None))
+    plots.redraw()  # the same epoch's validation loss: its curve is left as it is
+    assert sorted(drawn) == ["grad w", "lr", "train loss"]
+    drawn.clear()
+    plots.clear()
+    plots.redraw()  # emptied curves are drawn empty
+    assert {"train loss", "lr", "validation loss"} <= set(drawn)
