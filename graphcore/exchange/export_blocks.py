@@ -121,8 +121,9 @@ class _Writer:
 
     def _class_names(self, taken: set[str]) -> dict[str, str]:
         """Each block's class name: the block's own unless the file needs it for something else."""
-        names = Namespace(_RESERVED | taken)
-        return {name: names.name(name, name if name not in taken else f"{name}Block") for name in self.blocks}
+        reserved = _RESERVED | taken
+        names = Namespace(reserved)
+        return {name: names.name(name, f"{name}Block" if name in reserved else name) for name in self.blocks}
 
     def _class_code(self) -> ClassCode:
         locals_taken = _RESERVED | self.helper_names | set(self.class_names.values()) | {self.class_name}
