@@ -26,6 +26,7 @@ from app.panels.diagnostics import DiagnosticsPanel
 from app.theme import Theme
 from graphcore.blocks import repeat_of
 from graphcore.graph import PortRef
+from graphcore.validate import Diagnostic
 
 # a double-click opens the block once the scene is done with the click: switching scenes while the
 # old one still handles the press would leave it waiting for a release that goes to the new one
@@ -148,6 +149,7 @@ class BlockNavigator(QObject):
         if self.depth < 1 or not 1 <= copy <= level.copies or copy == level.copy:
             return
         level.copy = copy
+        self._list_file_problems()
         self.inside_shown.emit(level.scene, level.values_path)
 
     def leave(self) -> bool:
@@ -203,9 +205,22 @@ class BlockNavigator(QObject):
             inside.validated.connect(self._list_file_problems)
 
     def _list_file_problems(self, *_: object) -> None:
-        """The Problems dock lists the whole file's problems, wherever the canvas is."""
-        if self.levels:
-            self.host.diagnostics.show_report(self.levels[0].document.report)
+        """The Problems dock lists the whole file's problems, wherever the canvas is; the inside of
+        a block shown marks those of its instance and copy (a shape that only the instance's input
+        breaks: "res1/2/fc" marks fc at copy 2)."""
+        if not self.levels:
+            return
+        report = self.levels[0].document.report
+        self.host.diagnostics.show_report(report)
+        if self.depth < 1:
+            return
+        shown, inside = self.shown, self.shown.values_path + "/"
+        shown.scene.context_problems = [
+            Diagnostic(d.node[len(inside) :], d.port, d.message)
+            for d in report.diagnostics
+            if d.node.startswith(inside)
+        ]
+        shown.scene.apply_report(shown.document.report)
 
     def _show_path(self) -> None:
         shown = self.levels[-1] if self.levels else None

@@ -32,7 +32,7 @@ from app.stepper.blocks import inside_path, shown_node
 from app.theme import Theme
 from graphcore.graph import BLOCK_TYPE, Node, PortRef
 from graphcore.registry import REGISTRY, show
-from graphcore.validate import Report
+from graphcore.validate import Diagnostic, Report
 
 SCENE_HALF = 100_000.0  # the canvas is effectively unbounded: pan anywhere
 
@@ -66,6 +66,9 @@ class CanvasScene(QGraphicsScene):
         self._colors: dict[str, QColor] = {}
         self.detailed, self.ports_shown = True, True  # what the zoom level lets items show
         self._flagged: tuple[set[str], set[PortRef]] = (set(), set())  # nodes and ports shown red
+        # a block's inside: problems the file's validation finds in the instance (and copy) it was
+        # opened from, named by inner id (app/canvas/block_view.py sets them); shown with the inside's
+        self.context_problems: list[Diagnostic] = []
         self._dragging_nodes = False
         self._group_drag: dict[str, QPointF] | None = None
         self.dragged_wire: DraggedWire | None = None
@@ -233,7 +236,7 @@ class CanvasScene(QGraphicsScene):
         by_node: dict[str, list[str]] = {}
         bad_ports: dict[PortRef, str] = {}
         whole_node: dict[str, str] = {}
-        for d in report.diagnostics:
+        for d in dict.fromkeys([*report.diagnostics, *self.context_problems]):
             shown = shown_node(d.node, self.nodes)
             if shown is None:
                 continue

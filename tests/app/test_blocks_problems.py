@@ -1,7 +1,7 @@
 """A shape problem inside a repeated block, as a user meets it: the block node is red on the file's
 graph, its tooltip saying which inner node and why; the Problems dock lists "res1 ▸ copy 2 ▸ fc: …"
 (copy 2 of the block gets 3 features where its Linear takes 4), and a click on it opens the block at
-copy 2 with fc selected, the breadcrumb saying where. Inside the block the dock still lists the
+copy 2 with fc selected and red, the breadcrumb saying where. Inside the block the dock still lists the
 whole file's problems, by path and label, and a click on one outside goes back out to it."""
 
 from __future__ import annotations
@@ -83,6 +83,15 @@ def test_clicking_a_problem_inside_a_block_opens_that_copy_with_the_node_selecte
     assert window.breadcrumb.copy.text() == "copy 2 of 3"
     assert window.scene.selected_node_ids() == ["fc"]
     assert window.view.scene() is window.scene and "fc" in window.scene.nodes
+    # inside, fc is red at copy 2, whose input breaks it; at copy 1, which gets 4 features, it is not
+    fc = window.scene.nodes["fc"]
+    assert fc.problems == ["Linear in_features=4 but x has 3 features"]
+    spin = window.breadcrumb.copy
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "1")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert spin.text() == "copy 1 of 3" and fc.problems == []
     # Esc goes back out to the file's graph, the problem still listed there
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
