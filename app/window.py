@@ -48,6 +48,7 @@ from app.shell import Shell
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
 from graphcore.validate import Report
+from graphcore.words import plural
 
 
 class MainWindow(FileCommands, BlockCommands, QMainWindow):
@@ -245,7 +246,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
             return
         graph, problems = self.document.graph, len(self.document.report.diagnostics)
         state = f"{problems} problem{'s' if problems != 1 else ''}" if problems else "valid"
-        self.counts.setText(f"{len(graph)} nodes · {len(graph.edges)} edges · {state}")
+        self.counts.setText(f"{plural(len(graph), 'node')} · {plural(len(graph.edges), 'edge')} · {state}")
 
     def _show_zoom(self) -> None:
         self.zoom_label.setText(f"zoom {self.view.zoom:.0%}")

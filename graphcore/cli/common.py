@@ -15,6 +15,7 @@ from graphcore.files.fileformat import load
 from graphcore.graph import Graph
 from graphcore.program import Program, lower
 from graphcore.validate import Report, validate
+from graphcore.words import plural  # noqa: F401 (the commands count with it)
 
 EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
 MESSAGE_LIMIT = 500  # characters of an error line; the values quoted in it are shortened already
@@ -184,11 +185,6 @@ def to_plain(value: Any) -> Any:
 def show_value(value: Any) -> str:
     plain = to_plain(value)
     return f"{plain:.10g}" if isinstance(plain, float) else json.dumps(plain)
-
-
-def plural(count: int, word: str, many: str = "") -> str:
-    """ "1 pass", "2 passes", "0 nodes": the count with the word it agrees with."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def matrix_text(rows: list[str], columns: list[str], matrix: list[list[float]]) -> list[str]:

@@ -102,6 +102,8 @@ def test_build_the_sigmoid_neuron_from_the_palette(window: MainWindow, qtbot):
         QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=spot)
         QTest.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=spot)
         ids[name] = node_id = new_node(window, before)
+        if len(ids) == 1:
+            assert window.counts.text() == "1 node · 0 edges · valid"  # one is not "1 nodes"
         item = window.scene.nodes[node_id]
         grab = item.mapToScene(GRAB)
         drag(view, grab, grab + QPointF(x, y) - item.pos(), steps=8)
