@@ -21,8 +21,7 @@ from app.lab.style import LabPlots
 from graphcore.derivatives.lab import make_runtime
 from graphcore.derivatives.time_steps import StepGradients, TimeStepError, gradient_per_step
 from graphcore.graph import Graph
-from graphcore.program import Program, lower
-from graphcore.validate import validate
+from graphcore.program import Program
 
 if TYPE_CHECKING:
     from app.shell import Shell
@@ -105,11 +104,11 @@ class TimeGradients:
             self.view.show_problem("Select one node with a sequence output on the canvas first.")
             return
         graph = document.graph
-        report = validate(graph)
+        report = document.report
         if not report.ok:
             self.view.show_problem("The graph has problems (see Problems): fix them first.")
             return
-        program = lower(graph)
+        program = document.program  # lowered once per edit, shared with the other views
         of = loss_of(graph, program, report.shapes)
         if of is None:
             self.view.show_problem("The graph has no loss: give it a training loss or one scalar output.")
