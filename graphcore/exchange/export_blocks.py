@@ -175,6 +175,7 @@ class _Writer:
         if name not in self.written:
             definition = self.blocks[name]
             code = self._fill(self.scopes[name], definition.outputs.values())
+            code.inputs[:] = definition.inputs  # forward's arguments in port order, as instances pass them
             returned = ", ".join(code.expr[value] for value in definition.outputs.values())
             doc = plain_text(definition.description)
             if class_name != name:

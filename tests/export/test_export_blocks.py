@@ -349,3 +349,54 @@ def test_objectives_naming_nodes_inside_blocks_train_as_graphcore_train(tmp_path
     for name, losses in trained["objectives"].items():
         assert found[name] == pytest.approx(losses, abs=1e-6, rel=0), name
     assert '"nest.res.1.fc.weight"' in path.read_text()  # the blocks' parameters by their own names
+
+
+def test_a_block_with_two_inputs_and_outputs_takes_them_in_port_order(tmp_path):
+    """Inputs listed against file order (b before a), an output that is an input passed through, and
+    an inner value nothing reads: forward binds by port, returns a tuple, and the code stays clean."""
+    two = {
+        "inputs": ["b", "a"],
+        "outputs": {"difference": "d.out", "same": "a.out"},
+        "nodes": [
+            {"id": "a", "type": "Input", "params": {"shape": ["N", 3]}},
+            {"id": "b", "type": "Input", "params": {"shape": ["N", 3]}},
+            {"id": "k", "type": "Constant", "params": {"value": [1.0, 2.0, 3.0]}},
+            {"id": "m", "type": "mul"},
+            {"id": "d", "type": "sub"},
+            {"id": "side", "type": "tanh"},
+        ],
+        "edges": [
+            {"from": "a.out", "to": "m.a"},
+            {"from": "k.out", "to": "m.b"},
+            {"from": "m.out", "to": "d.a"},
+            {"from": "b.out", "to": "d.b"},
+            {"from": "a.out", "to": "side.x"},
+        ],
+    }
+    graph = graph_from(
+        {
+            "version": 3,
+            "blocks": {"Two": two},
+            "nodes": [
+                {"id": "x", "type": "Input", "params": {"shape": ["N", 3]}},
+                {"id": "y", "type": "Input", "params": {"shape": ["N", 3], "value": [[0.5, 1.0, 2.0]]}},
+                {"id": "t", "type": "Block", "params": {"block": "Two"}},
+                {"id": "u", "type": "mul"},
+            ],
+            "edges": [
+                {"from": "x.out", "to": "t.a"},
+                {"from": "y.out", "to": "t.b"},
+                {"from": "t.difference", "to": "u.a"},
+                {"from": "t.same", "to": "u.b"},
+            ],
+        }
+    )
+    module, cls, text = exported(graph, tmp_path)
+    assert "def forward(self, b, a):" in text and "return d, a" in text
+    assert "t_difference, t_same = self.t(y, x)" in text  # b, a
+    expected = Runtime(lower(graph), dtype="float64").forward()
+    assert list(expected) == ["t/side.out", "u.out"]  # the inner tanh is left out of the export
+    (found,) = exported_outputs(module, cls)
+    assert torch.equal(expected["u.out"], found)
+    checked = ruff("check", str(tmp_path / "net.py"))
+    assert checked is None or checked.returncode == 0, checked.stdout
