@@ -423,6 +423,8 @@ def instance_paths(graph: Graph) -> dict[str, list[str]]:
 def has_flat_node(graph: Graph, flat_id: str) -> bool:
     """Whether flatten(graph) has a node `flat_id`, found without inlining (a weights file's keys
     name flat ids, and a graph of large repeats need not be built to check them)."""
+    if flat_id in graph and graph.node(flat_id).type != BLOCK_TYPE:
+        return True  # a top-level node, whose id may hold the separator in a graph without blocks
     inner, parts = graph, flat_id.split(SEPARATOR)
     bound: Collection[str] = ()
     while parts:

@@ -112,10 +112,13 @@ def read(folder: Path, reference: str) -> Weights:
 
 
 def check_nodes(weights: Weights, graph: Graph) -> None:
-    """Every key belongs to a node of the graph (what the weights are, the runtime checks)."""
+    """Every key belongs to a node of the graph as it runs, its blocks inlined: a key of an inlined
+    node names its flat id ("res1/2/fc.weight"). What the weights are, the runtime checks."""
+    from graphcore.blocks import has_flat_node
+
     for key, place in weights.places.items():
         node = place.partition(".")[0]
-        if node not in graph:
+        if not has_flat_node(graph, node):
             raise WeightsError(f"{weights.origin}: key {key!r}: the graph has no node {node!r}")
 
 

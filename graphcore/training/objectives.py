@@ -13,10 +13,11 @@ is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphcore.blocks import SEPARATOR
 from graphcore.training.checks import (
     TrainingConfigError,
     count,
@@ -36,7 +37,7 @@ SINGLE = "loss"  # the name of a single-loss section's one objective
 class Objective:
     name: str
     loss: str  # "node.port" of the scalar it minimises
-    parameters: tuple[str, ...] | None  # the nodes whose weights it updates; None: every parameter
+    parameters: tuple[str, ...] | None  # nodes and blocks whose weights it updates; None: every parameter
     optimizer: dict[str, Any]
     schedule: dict[str, Any]
     every: int = 1  # updates on steps 1, 1 + k, 1 + 2k, ...
@@ -64,16 +65,20 @@ def _name(where: str, value: Any, seen: dict[str, str]) -> str:
 
 
 def _parameters(where: str, value: Any, owners: dict[str, str]) -> tuple[str, ...]:
-    """Node ids, each in one group only. Blocks (named groups of nodes) do not exist yet; when they do,
-    an entry such as {"block": "generator"} would be read here, beside the plain node ids."""
+    """Group entries, each in one group only: a node id, a block instance ("res1", or one copy of a
+    repeat, "res1/2"), an inlined node ("res1/2/fc") or a block definition (every instance of it)."""
     if not isinstance(value, list) or not value:
-        raise fail(where, f'expected a list of node ids such as ["fc1", "fc2"], got {shorten(value)}')
-    for index, node in enumerate(value):
+        raise fail(
+            where, f'expected a list of node ids or block names such as ["fc1", "res1"], got {shorten(value)}'
+        )
+    for index, entry in enumerate(value):
         at = f"{where}[{index}]"
-        text_value(at, node)
-        if node in owners:
-            raise fail(at, f"node {shorten(node)} is already in {owners[node]}'s parameters")
-        owners[node] = f"{where.rsplit('.', 1)[0]}"
+        text_value(at, entry)
+        if "." in entry or entry.startswith(SEPARATOR) or entry.endswith(SEPARATOR) or SEPARATOR * 2 in entry:
+            raise fail(at, f"expected a node or block name such as fc1 or res1, got {shorten(entry)}")
+        if entry in owners:
+            raise fail(at, f"node {shorten(entry)} is already in {owners[entry]}'s parameters")
+        owners[entry] = f"{where.rsplit('.', 1)[0]}"
     return tuple(value)
 
 
@@ -169,21 +174,61 @@ def check_losses(objectives: tuple[Objective, ...], shapes: Mapping[str, Any]) -
             )
 
 
-def check_parameters(objectives: tuple[Objective, ...], weights: Mapping[str, list[str]]) -> None:
-    """Each node of a group one with weights, and with several objectives each node with weights in
-    a group: one left out would never train, more likely a slip than a way to freeze it.
-    `weights` is `parameter_names` of the built module."""
+Blocks = Mapping[str, Sequence[str]]  # block name -> its instances' flat id prefixes (blocks.instance_paths)
+
+
+def members(entry: str, weights: Mapping[str, list[str]], blocks: Blocks) -> tuple[str, list[str]]:
+    """What a group entry names, as (what, the flat nodes it takes): a node ("node fc1"), an
+    instance or copy of one by the prefix of its inlined ids ("block instance res1"), or a block
+    definition, all its instances ("block Res"). ("", []) when it names nothing."""
+    if entry in weights:
+        return f"node {entry!r}", [entry]
+    inside = [node for node in weights if node.startswith(entry + SEPARATOR)]
+    if entry in blocks:
+        if inside:
+            raise TrainingConfigError(
+                f"{entry!r} names both block {entry} and the nodes inlined from {entry}"
+            )
+        prefixes = tuple(path + SEPARATOR for path in blocks[entry])
+        return f"block {entry}", [node for node in weights if node.startswith(prefixes)]
+    return (f"block instance {entry}", inside) if inside else ("", [])
+
+
+def group(objective: Objective, weights: Mapping[str, list[str]], blocks: Blocks) -> dict[str, str]:
+    """Flat node -> the key path of the entry of the objective's parameters that takes it."""
+    taken: dict[str, str] = {}
+    for index, entry in enumerate(objective.parameters or ()):
+        place = f"training.{objective.where}.parameters[{index}]"
+        what, nodes = members(entry, weights, blocks)
+        if not what:
+            raise TrainingConfigError(
+                f"{place}: there is no node {shorten(entry)} in the graph, nor a block of that name"
+            )
+        if not any(weights[node] for node in nodes):
+            raise TrainingConfigError(f"{place}: {what} has no parameters to train")
+        for node in nodes:
+            taken.setdefault(node, place)
+    return taken
+
+
+def check_parameters(
+    objectives: tuple[Objective, ...], weights: Mapping[str, list[str]], blocks: Blocks | None = None
+) -> None:
+    """Each entry of a group one with weights, no node with weights in two groups, and with several
+    objectives each node with weights in a group: one left out would never train, more likely a slip
+    than a way to freeze it. `weights` is `parameter_names` of the built module (flat ids); `blocks`
+    lets an entry name a block definition."""
+    owner: dict[str, str] = {}
     for objective in objectives:
-        for index, node in enumerate(objective.parameters or ()):
-            place = f"training.{objective.where}.parameters[{index}]"
-            if node not in weights:
-                raise TrainingConfigError(f"{place}: there is no node {shorten(node)} in the graph")
-            if not weights[node]:
-                raise TrainingConfigError(f"{place}: node {node!r} has no parameters to train")
+        for node, place in group(objective, weights, blocks or {}).items():
+            if weights[node] and node in owner:
+                raise TrainingConfigError(
+                    f"{place}: node {node!r} is already in {owner[node].removeprefix('training.')}'s group"
+                )
+            owner[node] = place
     if len(objectives) == 1 or any(objective.parameters is None for objective in objectives):
         return  # one objective may name a part of the weights to train: the rest stay as they are
-    grouped = {node for objective in objectives for node in objective.parameters or ()}
-    left = [node for node, names in weights.items() if names and node not in grouped]
+    left = [node for node, names in weights.items() if names and node not in owner]
     if left:
         raise TrainingConfigError(
             f"training.objectives: no objective updates node {left[0]!r}"
@@ -202,8 +247,10 @@ def parameter_names(module: Any, attributes: Mapping[str, str], nodes: list[str]
     return found
 
 
-def selected(objective: Objective, weights: Mapping[str, list[str]]) -> set[str] | None:
+def selected(
+    objective: Objective, weights: Mapping[str, list[str]], blocks: Blocks | None = None
+) -> set[str] | None:
     """The parameter names an objective updates (None: all of them)."""
     if objective.parameters is None:
         return None
-    return {name for node in objective.parameters for name in weights[node]}
+    return {name for node in group(objective, weights, blocks or {}) for name in weights[node]}
