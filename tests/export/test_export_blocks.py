@@ -400,3 +400,16 @@ def test_a_block_with_two_inputs_and_outputs_takes_them_in_port_order(tmp_path):
     assert torch.equal(expected["u.out"], found)
     checked = ruff("check", str(tmp_path / "net.py"))
     assert checked is None or checked.returncode == 0, checked.stdout
+
+
+def test_a_repeated_block_holding_a_repeat_nests_module_lists(tmp_path, capsys):
+    data = json.loads(dumps(network()))
+    next(n for n in data["nodes"] if n["id"] == "nest")["params"]["repeat"] = 2
+    graph = graph_from(data)
+    module, cls, _ = exported(graph, tmp_path)
+    keys = set(cls().state_dict())
+    assert {"nest.1.res.0.fc.weight", "nest.0.res.1.fc.bias", "nest.1.gain"} <= keys
+    assert not any(key.startswith("nest.2.") or key.startswith("nest.res") for key in keys)
+    ran = cli_json(capsys, "run", saved(graph, tmp_path))["outputs"]
+    for expected, value in zip(ran.values(), exported_outputs(module, cls), strict=True):
+        assert torch.equal(torch.tensor(expected, dtype=torch.float64), value.detach())
