@@ -1,11 +1,12 @@
 """Opening a block: the canvas shows its inside, the breadcrumb says where, Esc or a crumb goes back.
 
 Each level is a document with its own scene and controller: the file's graph at the bottom, then
-each block opened (app/editing/blocks.BlockDocument, edits on the file's undo stack). The Problems dock
-lists the file's problems at every level (the inside validates on its own, for its canvas; the file's
-problems are the user's, named by their path "res1 ▸ fc"). Leaving a level
-puts the view back where it looked before the block was opened. An undo that takes the open block
-away (undoing "Make block") leaves it by itself, since there is nothing left to show.
+each block opened (app/editing/blocks.BlockDocument, edits on the file's undo stack). The inside
+validates on its own, for its canvas; the file's problems are the user's, so the Problems dock lists
+them at every level (named by path, "res1 ▸ fc"), and the inside marks those of the instance and
+copy it shows. Leaving a level puts the view back where it looked before the block was opened. An
+undo that takes the open block away (undoing "Make block") leaves it by itself, since there is
+nothing left to show.
 """
 
 from __future__ import annotations

@@ -31,10 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editing.blocks import Ports, block_name, caption
+from app.editing.blocks import Ports, caption, describe_block
 from app.editing.values import show_value
 from app.theme import Theme
-from graphcore.blocks import repeat_of
 from graphcore.graph import BLOCK_TYPE, Node, PortRef
 from graphcore.registry import NodeSpec
 
@@ -304,28 +303,11 @@ class NodeItem(QGraphicsItem):
         """The tooltip: what the node is, then its problems."""
         node = self.node
         if node.type == BLOCK_TYPE:
-            about = self._describe_block()
+            about = describe_block(scene_of(self).graph, node, self.block_ports)
         else:
             about = [f"{node.type}: {self.spec.doc}" if self.spec else f"unknown type {node.type!r}"]
         label = [f"Label: {node.label}"] if node.label else []  # the title may be elided
         return "\n".join([f"{node.id} — {about[0]}", *about[1:], *label, *self.problems])
-
-    def _describe_block(self) -> list[str]:
-        """A block node's tooltip lines: its block (×N), the definition's description, its ports."""
-        name = block_name(self.node)
-        definition = scene_of(self).graph.blocks.get(name) if name is not None else None
-        if definition is None:
-            return [f"block {name!r}, which this file does not define"]
-        repeat = repeat_of(self.node)
-        lines = [
-            f"block {caption(self.node)}" + (f": {definition.description}" if definition.description else "")
-        ]
-        if repeat > 1:
-            lines.append(f"{repeat} copies in sequence, each with its own parameters")
-        inputs, outputs = self.block_ports or ((), ())
-        lines.append(f"inputs: {', '.join(inputs) or 'none'} · outputs: {', '.join(outputs) or 'none'}")
-        lines.append("Double-click (or Enter) opens it")
-        return lines
 
     def boundingRect(self) -> QRectF:
         return self._bounds

@@ -51,6 +51,22 @@ def caption(node: Node) -> str:
 Ports = tuple[tuple[str, ...], tuple[str, ...]]
 
 
+def describe_block(graph: Graph, node: Node, ports: Ports | None) -> list[str]:
+    """A block node's tooltip lines: its block (×N) with the definition's description, its ports."""
+    name = block_name(node)
+    definition = graph.blocks.get(name) if name is not None else None
+    if definition is None:
+        return [f"block {name!r}, which this file does not define"]
+    about = f": {definition.description}" if definition.description else ""
+    lines = [f"block {caption(node)}{about}"]
+    if repeat_of(node) > 1:
+        lines.append(f"{repeat_of(node)} copies in sequence, each with its own parameters")
+    inputs, outputs = ports or ((), ())
+    lines.append(f"inputs: {', '.join(inputs) or 'none'} · outputs: {', '.join(outputs) or 'none'}")
+    lines.append("Double-click (or Enter) opens it")
+    return lines
+
+
 def block_ports(graph: Graph, node: Node) -> Ports | None:
     """A block node's (inputs, outputs), its definition's as the graph answers them; None for any
     other node, whose ports its type gives."""
