@@ -6,7 +6,7 @@ of one class whose insides are the same (node types, params and edges; weights a
 the weights file's) share one definition, one Block node each; consecutive entries of an
 nn.Sequential or nn.ModuleList, each feeding the next, become one Block node with `repeat`. An
 instance whose inside differs (a downsampling BasicBlock) gets a definition of its own. What cannot
-be a block (a module called twice, one reading a value its own output feeds) stays flat, with a
+be a block (a module called twice, one whose output comes back into it) stays flat, with a
 note. The result is checked: inlined again, it must be the flat graph node for node, else the flat
 graph is kept.
 """
@@ -83,10 +83,13 @@ def make_blocks(
         result.notes.extend(notes)
         return
     weighted = _weighted_nodes(flat.weights)
+    feeds: dict[str, set[str]] = {}
+    for src, dst in flat.edges:
+        feeds.setdefault(src.node, set()).add(dst.node)
     kept = []
     for instance in found:
         reason = _ports(flat, instance, calls.get(instance.key), env, result.returned)
-        reason = reason or _why_not_convex(flat, instance)
+        reason = reason or _why_not_convex(instance, feeds)
         if reason:
             notes.append(f"{instance.path} ({instance.cls.__name__}) stays flat: {reason}")
             continue
@@ -217,12 +220,10 @@ def _unique(names: list[str]) -> list[str]:
     return result
 
 
-def _why_not_convex(flat: Graph, instance: Instance) -> str | None:
-    """Why the instance's nodes cannot be cut out as one node: a value leaves and comes back."""
+def _why_not_convex(instance: Instance, feeds: Mapping[str, set[str]]) -> str | None:
+    """Why the instance's nodes cannot be cut out as one node: a value leaves and comes back.
+    `feeds`: node -> the nodes reading it."""
     inside = set(instance.nodes)
-    feeds: dict[str, set[str]] = {}
-    for src, dst in flat.edges:
-        feeds.setdefault(src.node, set()).add(dst.node)
     stack = [d for n in inside for d in feeds.get(n, ()) if d not in inside]
     seen = set(stack)
     while stack:
@@ -319,13 +320,14 @@ def _blocks_graph(flat: Graph, uses: list[Use]) -> tuple[Graph, dict[str, str]]:
             definition, inner_ids[use.block] = _definition(flat, use.copies[0], use.block, shapes)
             graph.set_block(use.block, definition)
     member: dict[str, Use] = {n: use for use in uses for copy_ in use.copies for n in copy_.nodes}
+    staying = {node.id for node in flat.nodes if node.id not in member}  # ids a Block node must not take
     renamed: dict[str, str] = {}
     for node in flat.nodes:
         if node.id not in member:
             graph.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.label, node.pos))
             renamed[node.id] = node.id
         elif not (use := member[node.id]).node_id:
-            use.node_id = _free_id(graph, use)
+            use.node_id = _free_id(graph, use, staying)
             repeat = len(use.copies)
             graph.add_node(Node(use.node_id, BLOCK_TYPE, {"block": use.block, "repeat": repeat}))
             for k, instance in enumerate(use.copies, start=1):
@@ -351,10 +353,15 @@ def _blocks_graph(flat: Graph, uses: list[Use]) -> tuple[Graph, dict[str, str]]:
     return graph, renamed
 
 
-def _free_id(graph: Graph, use: Use) -> str:
+def _free_id(graph: Graph, use: Use, staying: set[str]) -> str:
+    """The Block node's id: its container's path for a repeat ("layer1"), else the instance's."""
     first = use.copies[0].path
-    hint = first.rpartition(".")[0] if len(use.copies) > 1 else first
-    return graph.unique_id(re.sub(r"\W", "_", hint) or "block")
+    base = re.sub(r"\W", "_", first.rpartition(".")[0] if len(use.copies) > 1 else first) or "block"
+    candidate, n = base, 1
+    while candidate in graph or candidate in staying:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
 
 
 def _definition(
@@ -385,7 +392,7 @@ def _definition(
     lay_out(inner)
     outputs = {port: str(ref(v)) for port, v in zip(instance.output_names, instance.outputs)}
     cls = instance.cls
-    description = f"{cls.__module__}.{cls.__qualname__}, as traced from {instance.path}"
+    description = f"{cls.__qualname__}, as traced from {instance.path}"
     definition = BlockDef(name, inner, tuple(instance.input_names), outputs, description[:MAX_DESCRIPTION])
     return definition, [ids[n] for n in instance.nodes]
 
@@ -459,20 +466,16 @@ def _rename_result(
 
 
 def _summary(uses: list[Use]) -> list[str]:
-    """One note per class: its blocks and where each is used; a second block means its instances
-    differ (other constructor arguments)."""
-    by_class: dict[type, dict[str, list[str]]] = {}
+    """A note per class whose instances differ (other constructor arguments): which block each
+    structure became, and where it is used."""
+    by_class: dict[Any, dict[str, list[str]]] = {}
     for use in uses:
         paths = [c.path for c in use.copies]
         where = paths[0] if len(paths) == 1 else f"{use.copies[0].path.rpartition('.')[0]} ×{len(paths)}"
         by_class.setdefault(use.copies[0].cls, {}).setdefault(use.block, []).append(where)
-    notes = []
-    for cls, blocks in by_class.items():
-        listed = "; ".join(f"block {name}: {', '.join(where)}" for name, where in blocks.items())
-        differ = (
-            " (its instances differ, e.g. in constructor arguments: one block per structure)"
-            if len(blocks) > 1
-            else ""
-        )
-        notes.append(f"{cls.__name__} imported as blocks{differ}: {listed}")
-    return notes
+    return [
+        f"{cls.__name__}: its instances differ (in constructor arguments, say), so each structure is a "
+        "block of its own: " + "; ".join(f"{name} at {', '.join(where)}" for name, where in blocks.items())
+        for cls, blocks in by_class.items()
+        if len(blocks) > 1
+    ]
