@@ -25,7 +25,12 @@ register(
         (),
         _inlined,
         code="",
-        doc="A block defined once in the file, used here (and repeated `repeat` times in sequence).",
+        doc=(
+            "A block defined once in the file's `blocks` section, used here (and repeated `repeat` times "
+            "in sequence). Its ports are the definition's: one input per inner Input, one output per "
+            "exposed value. It runs inlined: inner node fc of instance res1 is res1/fc (res1/k/fc in "
+            "copy k of a repeat), as diagnostics, weights and training groups name it."
+        ),
         formula="block(x)",
         params=(
             Param("block", "str", "", "The name of the block definition this node uses."),

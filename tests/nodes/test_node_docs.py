@@ -15,3 +15,10 @@ def test_node_docs_describe_every_type():
     for type_, spec in load_library().items():
         assert f"### `{type_}`" in text
         assert spec.formula in text
+
+
+def test_the_block_entry_says_where_its_ports_and_inlined_ids_come_from():
+    """Block's ports are not its type's (they are empty there): the page must say whose they are."""
+    entry = DOCS.read_text(encoding="utf-8").split("### `Block`", 1)[1].split("\n### ", 1)[0]
+    assert "Its ports are the definition's" in entry and "res1/k/fc" in entry
+    assert "`repeat`" in entry and "1 … 1000" in entry
