@@ -113,11 +113,10 @@ class BlockCommands:
 
     def reveal_inner_node(self, node_id: str) -> bool:
         """Show node "res1/2/fc" of the flat program (a problem's node): open block res1 from the
-        file's graph, pick its copy 2, select fc there; a plain id ("x", a problem listed while a
-        block is open) is a node of the file's graph. False (the file's graph shown) when the path
+        file's graph, pick its copy 2, select fc there. False (the file's graph shown) when the path
         leads to no node."""
         parts = node_id.split("/")
-        if self.document is None:
+        if len(parts) < 2 or self.document is None:
             return False
         self.blocks.leave_to(0)
         while len(parts) > 1 and self.blocks.open(parts[0]):

@@ -74,6 +74,8 @@ class BlockNavigator(QObject):
         self._problems_of: Document | None = None  # the open block whose validations relist the file's
         breadcrumb.chosen.connect(self.leave_to)
         breadcrumb.copy_chosen.connect(self.choose_copy)
+        # connected before the window shows the chosen problem's node (it connects once this exists)
+        host.diagnostics.node_chosen.connect(self._on_problem_chosen)
 
     @property
     def depth(self) -> int:
@@ -194,6 +196,12 @@ class BlockNavigator(QObject):
                 self.leave_to(depth - 1)
                 self.message.emit(f"Block {level.document.block} is no longer in the file")
                 return
+
+    def _on_problem_chosen(self, node_id: str) -> None:
+        """A problem of the file's own graph clicked while a block is open: back out first, so the
+        window finds the node there, not an inner node that happens to have the same id."""
+        if self.depth >= 1 and "/" not in node_id:
+            self.leave_to(0)
 
     def _follow_problems(self, inside: Document | None) -> None:
         """After each validation of the block shown (`inside`; None at the file's graph), list the

@@ -144,10 +144,11 @@ def test_a_problem_inside_turns_the_block_node_red_with_the_problem_in_its_toolt
 
 
 def labelled_document() -> dict:
-    """The mismatch, the block node labelled "Residual", and a loose tanh labelled "Loose end"."""
+    """The mismatch, the block node labelled "Residual", and a loose tanh labelled "Loose end" whose
+    id, fc, a node inside the block has too."""
     document = mismatched_document()
     document["nodes"][1]["label"] = "Residual"
-    document["nodes"].append({"id": "th", "type": "tanh", "label": "Loose end", "pos": [0, 200]})
+    document["nodes"].append({"id": "fc", "type": "tanh", "label": "Loose end", "pos": [0, 200]})
     return document
 
 
@@ -168,9 +169,10 @@ def test_inside_a_block_the_dock_lists_the_whole_files_problems_by_label(
     click_node(window, "fc")
     retype(qtbot, window.inspector.editors["out_features"], "4")
     assert listed(window.diagnostics.list) == ["⚠ Loose end (port x): input is not connected"]
-    # a click on the problem outside goes back out, to the node
+    # a click on the problem outside goes back out, to that node (not to the inner fc)
     click_problem(window, 0)
-    assert not window.breadcrumb.isVisible() and window.scene.selected_node_ids() == ["th"]
+    assert not window.breadcrumb.isVisible() and window.scene is window.blocks.levels[0].scene
+    assert window.scene.selected_node_ids() == ["fc"] and window.scene.nodes["fc"].node.type == "tanh"
     assert listed(window.diagnostics.list) == ["⚠ Loose end (port x): input is not connected"]
     # one undo brings the block's problem back, listed at the file's graph too
     window.view.setFocus()
