@@ -273,7 +273,9 @@ def _reaching_instances(graph: Graph) -> dict[str, str]:
 
 
 def flat_size(graph: Graph) -> int:
-    """How many nodes flatten(graph) has, counted without building it (nested repeats multiply).
+    """How many nodes flatten(graph) has, counted without building it (nested repeats multiply),
+    each copy of an instance counted as one too: a block that only passes its input through inlines
+    to nothing, yet a thousand of them nested in a thousand is work all the same.
     The blocks must have no nesting cycle."""
     sizes: dict[str, int] = {}
 
@@ -289,7 +291,7 @@ def flat_size(graph: Graph) -> int:
             if name not in sizes:
                 definition = inner.blocks[name]
                 sizes[name] = size_of(definition.graph, set(definition.inputs))
-            total += repeat_of(node) * sizes[name]
+            total += repeat_of(node) * (1 + sizes[name])
             if total > MAX_FLAT_NODES:
                 return total
         return total
@@ -415,7 +417,7 @@ def instance_paths(graph: Graph) -> dict[str, list[str]]:
                     depth + 1,
                 )
 
-    if not nesting_cycle(graph.blocks):
+    if not nesting_cycle(graph.blocks) and flat_size(graph) <= MAX_FLAT_NODES:
         walk(graph, "", 0)
     return paths
 

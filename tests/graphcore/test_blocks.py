@@ -560,3 +560,29 @@ def test_run_and_grad_of_a_block_graph_equal_the_flat_network(repeat):
     assert len(grads_b) == 2 * repeat and all(
         torch.equal(a, b) for a, b in zip(grads_b, grads_f, strict=True)
     )
+
+
+def test_nested_repeats_of_blocks_that_inline_to_nothing_are_refused_without_inlining_them():
+    """A block that passes its input straight through adds no node, but nesting a thousand copies of
+    it in a thousand copies is still work: the limit counts the copies too."""
+    graph = Graph()
+    passing = build([("x", "Input", {"shape": ["N", 4]})], [], inside(graph))
+    graph.set_block("Pass", BlockDef("Pass", passing, ("x",), {"out": "x.out"}))
+    previous = "Pass"
+    for level in range(3):
+        wrapper = build(
+            [
+                ("x", "Input", {"shape": ["N", 4]}),
+                ("c", BLOCK_TYPE, {"block": previous, "repeat": MAX_REPEAT}),
+            ],
+            [("x.out", "c.x")],
+            inside(graph),
+        )
+        previous = f"Wrap{level}"
+        graph.set_block(previous, BlockDef(previous, wrapper, ("x",), {"out": "c.out"}))
+    build(
+        [("x", "Input", {"shape": [2, 4]}), ("w", BLOCK_TYPE, {"block": previous})], [("x.out", "w.x")], graph
+    )
+    (line,) = problems(graph)
+    assert line.startswith("w: the blocks inline to ")
+    assert only_diagnostic(graph) == line
