@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QListWidget, QToolTip
@@ -73,7 +73,7 @@ def click_problem(window: MainWindow, row: int) -> None:
 
 
 def test_clicking_a_problem_inside_a_block_opens_that_copy_with_the_node_selected(
-    window: MainWindow, qtbot, tmp_path: Path
+    window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     open_document(window, tmp_path, mismatched_document())
     assert window.diagnostics.messages() == [PROBLEM]
@@ -83,6 +83,13 @@ def test_clicking_a_problem_inside_a_block_opens_that_copy_with_the_node_selecte
     assert window.breadcrumb.copy.text() == "copy 2 of 3"
     assert window.scene.selected_node_ids() == ["fc"]
     assert window.view.scene() is window.scene and "fc" in window.scene.nodes
+    # the block's input h and its output, fc's value, wear badges saying so (the port is named once)
+    badges = {m.parentItem().node.id: m.text() for m in window.blocks.shown.marks}
+    assert badges == {"h": "block input h", "fc": "block output out ▶"}
+    (input_badge,) = [m for m in window.blocks.shown.marks if m.parentItem().node.id == "h"]
+    assert tooltip_at(window, input_badge.sceneBoundingRect().center(), monkeypatch) == (
+        "Input port h of block Lin: each instance's wire into h arrives here"
+    )
     # inside, fc is red at copy 2, whose input breaks it; at copy 1, which gets 4 features, it is not
     fc = window.scene.nodes["fc"]
     assert fc.problems == ["Linear in_features=4 but x has 3 features"]
@@ -107,12 +114,12 @@ def test_a_problem_path_that_leads_nowhere_opens_nothing(window: MainWindow, tmp
         assert window.scene is outside and window.scene.selected_node_ids() == [], node_id
 
 
-def tooltip_at(window: MainWindow, node_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Hover a node's header: the tooltip the canvas shows there."""
+def tooltip_at(window: MainWindow, at: QPointF, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Hover the canvas at scene point `at`: the tooltip the canvas shows there."""
     shown: list[str] = []
     monkeypatch.setattr(QToolTip, "showText", lambda at, text, widget=None: shown.append(text))
     view = window.view
-    spot = view.mapFromScene(window.scene.nodes[node_id].mapToScene(GRAB))
+    spot = view.mapFromScene(at)
     QApplication.sendEvent(
         view.viewport(), QHelpEvent(QEvent.Type.ToolTip, spot, view.viewport().mapToGlobal(spot))
     )
@@ -128,7 +135,7 @@ def test_a_problem_inside_turns_the_block_node_red_with_the_problem_in_its_toolt
     assert res1.problems == ["copy 2 ▸ fc: Linear in_features=4 but x has 3 features"]
     # the problem is inside, not at the block's port: the port and the wire into it stay as they are
     assert not res1.inputs["h"].problem and not window.scene.edges[PortRef("res1", "h")].problem
-    assert tooltip_at(window, "res1", monkeypatch).splitlines() == [
+    assert tooltip_at(window, res1.mapToScene(GRAB), monkeypatch).splitlines() == [
         "res1 — block Lin ×3: a Linear from 4 to 3",
         "3 copies in sequence, each with its own parameters",
         "inputs: h · outputs: out",
