@@ -20,7 +20,7 @@ from graphcore.blocks import flatten
 from graphcore.cli.main import main
 from graphcore.exchange.importer import import_from_file, import_module
 from graphcore.files.fileformat import load
-from graphcore.graph import BLOCK_TYPE
+from graphcore.graph import BLOCK_TYPE, PortRef
 from graphcore.program import lower
 from graphcore.runtime import Runtime
 from graphcore.validate import validate
@@ -299,6 +299,38 @@ def test_a_module_returning_a_value_inside_a_block_declares_the_blocks_port():
     assert len(values) == 2
     for value, tensor in zip(values, expected, strict=True):
         torch.testing.assert_close(got[value], tensor, rtol=0, atol=1e-6)
+
+
+class Mix(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, a, b):
+        return a + self.fc(b), torch.tanh(a) * b
+
+
+class TwoMixes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.one, self.two = Mix(), Mix()
+
+    def forward(self, x):
+        p, q = self.one(torch.sigmoid(x), x)
+        r, s = self.two(q, p)  # the second reads the first's outputs crossed over
+        return r - s
+
+
+def test_a_block_of_two_inputs_and_two_outputs_names_its_ports_after_forward():
+    module = built(TwoMixes())
+    result = import_module(module, VECTORS)
+    graph = result.graph
+    assert blocks_used(graph) == [("one", "Mix", 1), ("two", "Mix", 1)]
+    definition = graph.blocks["Mix"]
+    assert definition.inputs == ("a", "b") and list(definition.outputs) == ["out1", "out2"]
+    assert str(graph.source_of(PortRef("two", "a"))) == "one.out2"
+    assert str(graph.source_of(PortRef("two", "b"))) == "one.out1"
+    assert_computes_the_same(module, result, VECTORS)
 
 
 # --- what cannot be one block ------------------------------------------------------------------
