@@ -21,13 +21,14 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphcore._torch import torch
 from graphcore.blocks import SEPARATOR, BlockDef, flatten
 from graphcore.exchange.import_builder import ImportResult, Ref, lay_out, unread_values
 from graphcore.files.weights import Weights
 from graphcore.graph import BLOCK_TYPE, Graph, Node, PortRef
 from graphcore.registry import Registry
 
-CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")  # torch.nn's: they add no computation
+CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)  # they add no computation
 MAX_DESCRIPTION = 2000
 
 
@@ -119,7 +120,7 @@ def _instances(flat: Graph, origins: Mapping[str, Any], calls: Mapping[str, Call
     candidates = {
         key: call
         for key, call in calls.items()
-        if call.path and call.path not in called_again and call.cls.__name__ not in CONTAINERS
+        if call.path and call.path not in called_again and call.cls not in CONTAINERS
     }
     users: dict[type, set[str]] = {}
     for stack in stacks.values():
@@ -354,9 +355,12 @@ def _blocks_graph(flat: Graph, uses: list[Use]) -> tuple[Graph, dict[str, str]]:
 
 
 def _free_id(graph: Graph, use: Use, staying: set[str]) -> str:
-    """The Block node's id: its container's path for a repeat ("layer1"), else the instance's."""
+    """The Block node's id: its container's path for a repeat ("layer1"), else the instance's
+    ("layer2_0")."""
     first = use.copies[0].path
-    base = re.sub(r"\W", "_", first.rpartition(".")[0] if len(use.copies) > 1 else first) or "block"
+    base = re.sub(r"\W", "_", first.rpartition(".")[0] if len(use.copies) > 1 else first)
+    if not base or base[0].isdigit():  # entries of a Sequential traced as the root ("0", "")
+        base = use.block.lower() + (f"_{base}" if base else "")
     candidate, n = base, 1
     while candidate in graph or candidate in staying:
         n += 1

@@ -333,6 +333,25 @@ def test_a_block_of_two_inputs_and_two_outputs_names_its_ports_after_forward():
     assert_computes_the_same(module, result, VECTORS)
 
 
+class ConvBNReLU(nn.Sequential):
+    """torchvision's Conv2dNormActivation: a Sequential subclass, a unit of its own."""
+
+    def __init__(self, inplanes, planes):
+        super().__init__(nn.Conv2d(inplanes, planes, 3, 1, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU())
+
+
+def test_a_sequential_subclass_used_several_times_is_a_block():
+    module = built(nn.Sequential(ConvBNReLU(3, 4), ConvBNReLU(4, 4), ConvBNReLU(4, 4), nn.Flatten()))
+    declared = {"input": IMAGES["x"]}  # nn.Sequential.forward's argument
+    result = import_module(module, declared)
+    assert blocks_used(result.graph) == [
+        ("convbnrelu_0", "ConvBNReLU", 1),
+        ("convbnrelu_2", "ConvBNReLU_2", 2),
+    ]
+    assert_computes_the_same(module, result, declared)
+    assert_weights_kept(module, result)
+
+
 # --- what cannot be one block ------------------------------------------------------------------
 
 
