@@ -1,25 +1,33 @@
-"""Canvas benchmark: open and paint a generated 1,000-node / 1,500-edge graph in the real window, drag
-one node through it, and undo/redo edits of it. Numbers go to docs/benchmarks.md, section "Canvas".
+"""Canvas benchmark: open generated graphs of 1,000 and 10,000 nodes in the real window, pan and drag a
+node at the zoom each opens at, and undo/redo edits. Numbers go to docs/benchmarks.md, section "Canvas".
 
     python bench/bench_canvas.py                 # offscreen (no display needed)
     xvfb-run -a python bench/bench_canvas.py     # under an X server, as a user would run it
+    python bench/bench_canvas.py --quick         # one 200-node graph, a few frames: a smoke run
+    python bench/bench_canvas.py --markdown      # the table between bench:canvas markers
+    python bench/bench_canvas.py --profile-open 10000   # cProfile of opening that graph, top costs
 
-Targets from the issue: open < 1 s, drag frame < 16 ms. Each figure is a median over repeats, as
-wall time and as the GUI thread's CPU time: on a shared or virtual machine the wall time swings
-with other work, the CPU time is what a quiet machine would take. Paints are real: Qt paints the
-canvas viewport into its backing store, and only the paint that shows each mouse move is counted.
+Targets from issue 16: 1,000 nodes open in < 1 s at a readable zoom; 10,000 nodes open in < 5 s and
+pan and drag at < 16 ms a frame. Each figure is a median over repeats, as wall time and as the GUI
+thread's CPU time: on a shared machine the wall time swings with other work, the CPU time is what a
+quiet machine would take. Paints are real: Qt paints the canvas viewport into its backing store, and
+only the paint that shows each mouse move is counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,14 +35,15 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen: paint into memory
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtGui import QFontInfo, QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import load_library  # noqa: E402
 
 Times = tuple[float, float]  # (wall, cpu) in seconds
+SOURCES_PER_COLUMN = 250  # keeps a 10,000-node graph inside the scene's ±100,000 units
 
 
 def generated_graph(nodes: int, edges: int, seed: int = 0) -> Graph:
@@ -43,7 +52,8 @@ def generated_graph(nodes: int, edges: int, seed: int = 0) -> Graph:
     ops = edges // 2
     graph = Graph()
     for i in range(nodes - ops):
-        graph.add_node(Node(f"in{i}", "Input", {"shape": ["N", 4]}, pos=(0.0, i * 120.0)))
+        column, row = divmod(i, SOURCES_PER_COLUMN)
+        graph.add_node(Node(f"in{i}", "Input", {"shape": ["N", 4]}, pos=(-260.0 * column, row * 120.0)))
     ids = [n.id for n in graph.nodes]
     per_column = -(-ops // 20)
     for i in range(ops):
@@ -63,131 +73,224 @@ def timed(action: Callable[[], object]) -> Times:
     return time.perf_counter() - wall, time.thread_time() - cpu
 
 
-def median(samples: list[Times]) -> Times:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
-
-
-def show(label: str, samples: list[Times]) -> None:
-    wall, cpu = median(samples)
-    print(f"{label}: {wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU (median of {len(samples)})")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nodes", type=int, default=1000)
-    parser.add_argument("--edges", type=int, default=1500)
-    parser.add_argument("--frames", type=int, default=120, help="mouse moves per drag")
-    parser.add_argument("--repeat", type=int, default=5, help="repeats of open and of each undo/redo")
-    args = parser.parse_args()
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    load_library()
-    from app.window import MainWindow
-
-    folder = Path(tempfile.mkdtemp())
-    path = folder / "big.json"
-    save(generated_graph(args.nodes, args.edges), path)
-    window = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
-    window.resize(1600, 1000)
-    window.show()
-    app.processEvents()
-    view, viewport = window.view, window.view.viewport()
-    print(
-        f"graph: {args.nodes} nodes, {args.edges} edges; Qt platform {app.platformName()}; "
-        f"canvas {viewport.width()}x{viewport.height()} px"
+def ms(samples: list[Times]) -> str:
+    """Median wall ms (median CPU ms)."""
+    wall, cpu = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    return (
+        f"{wall * 1000:,.0f} ({cpu * 1000:,.0f})" if wall >= 0.1 else f"{wall * 1000:.1f} ({cpu * 1000:.1f})"
     )
 
-    opens = [timed(lambda: (window.open_path(path), viewport.repaint())) for _ in range(args.repeat)]
-    show("open (read file, build scene, validate, frame, first paint)", opens)
-    show("paint, whole graph in view", [timed(viewport.repaint) for _ in range(args.repeat)])
-    view.zoom_by(1 / view.zoom)
-    target = window.scene.nodes[f"op{args.edges // 4}"]
-    view.centerOn(target)
-    app.processEvents()
-    in_view = len(window.scene.items(view.mapToScene(viewport.rect()).boundingRect()))
-    show(
-        f"paint at 100 % zoom ({in_view} items in view)",
-        [timed(viewport.repaint) for _ in range(args.repeat)],
-    )
 
-    paints: list[tuple[float, Times]] = []  # (when it started, how long it took)
+def percentiles(samples: list[Times]) -> str:
+    """Median / 95th percentile wall ms of frames (median CPU ms)."""
+    ordered = sorted(s[0] * 1000 for s in samples)
+    if not ordered:
+        return "no frame painted"
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    cpu = statistics.median(s[1] * 1000 for s in samples)
+    return f"{statistics.median(ordered):.1f} / {p95:.1f} ({cpu:.1f})"
 
-    class PaintTimer(QObject):
-        """Times each paint of the canvas by running it here: viewportEvent is where the view paints."""
 
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() != QEvent.Type.Paint:
-                return False
-            paints.append((time.perf_counter(), timed(lambda: view.viewportEvent(event))))
-            return True
+class Gestures:
+    """Mouse gestures on the canvas, timed frame by frame. A frame is one mouse move's handling plus
+    the paint that shows it: Qt's own repaint of what changed (Qt may fold two moves into one paint;
+    such moves are not frames), or a forced repaint of the whole viewport. Waiting for Qt's update
+    timer is not counted."""
 
-    paint_timer = PaintTimer()
-    viewport.installEventFilter(paint_timer)
-    start = view.mapFromScene(target.mapToScene(QPointF(40, 10)))
+    def __init__(self, app: QApplication, view: object) -> None:
+        self.app, self.view = app, view
+        self.viewport: QWidget = view.viewport()  # type: ignore[attr-defined]
+        self.paints: list[tuple[float, Times]] = []  # (when it started, how long it took)
+        gestures = self
 
-    def send(kind: QEvent.Type, step: int) -> None:
-        local = QPointF(start.x() + 3 * step, start.y() + 1.5 * step)
-        pressed = kind != QEvent.Type.MouseButtonRelease
-        button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
-        buttons = Qt.MouseButton.LeftButton if pressed else Qt.MouseButton.NoButton
-        modifiers = Qt.KeyboardModifier.NoModifier
-        QApplication.sendEvent(
-            viewport, QMouseEvent(kind, local, viewport.mapToGlobal(local), button, buttons, modifiers)
+        class PaintTimer(QObject):
+            """Times each paint of the canvas by running it here: viewportEvent is where the view paints."""
+
+            def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+                if event.type() != QEvent.Type.Paint:
+                    return False
+                paint = timed(lambda: view.viewportEvent(event))  # type: ignore[attr-defined]
+                gestures.paints.append((time.perf_counter(), paint))
+                return True
+
+        self.timer = PaintTimer()
+
+    def send(self, kind: QEvent.Type, at: QPointF, button: Qt.MouseButton) -> None:
+        held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
+        pressed = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else button
+        event = QMouseEvent(
+            kind, at, self.viewport.mapToGlobal(at), pressed, held, Qt.KeyboardModifier.NoModifier
         )
+        QApplication.sendEvent(self.viewport, event)
 
-    def drag(full_repaint: bool, first: int) -> tuple[list[Times], int, Times]:
-        """One drag of `args.frames` mouse moves. A frame is a move's handling plus the paint that
-        follows it: Qt's own paint of what changed (what a user sees; Qt may fold two moves into one
-        paint, and such moves are not counted as frames) or a forced repaint of the whole viewport
-        (the worst case, as when panning). Time spent waiting for Qt's update timer is not counted."""
-        send(QEvent.Type.MouseButtonPress, first)
+    def gesture(
+        self, start: QPointF, step: QPointF, moves: int, button: Qt.MouseButton, full_repaint: bool = False
+    ) -> tuple[list[Times], Times]:
+        """Press at `start`, move by `step` `moves` times, release: the frames and the release's time."""
+        self.viewport.installEventFilter(self.timer)
+        self.send(QEvent.Type.MouseButtonPress, start, button)
         frames = []
-        for step in range(first + 1, first + args.frames + 1):
-            paints.clear()
-            handling = timed(lambda step=step: send(QEvent.Type.MouseMove, step))
+        for i in range(1, moves + 1):
+            self.paints.clear()
+            at = start + step * i
+            handling = timed(partial(self.send, QEvent.Type.MouseMove, at, button))
             handled = time.perf_counter()
             if full_repaint:
-                viewport.repaint()
+                self.viewport.repaint()
             deadline = time.perf_counter() + 0.1
-            while not paints and time.perf_counter() < deadline:
-                app.processEvents()
-            if paints:  # a paint that began during the handling is already in its time
-                later = [t for when, t in paints if when >= handled]
+            while not self.paints and time.perf_counter() < deadline:
+                self.app.processEvents()
+            if self.paints:  # a paint that began during the handling is already in its time
+                later = [t for when, t in self.paints if when >= handled]
                 frames.append(
                     (handling[0] + sum(t[0] for t in later), handling[1] + sum(t[1] for t in later))
                 )
-        return frames, args.frames, timed(lambda: send(QEvent.Type.MouseButtonRelease, first + args.frames))
+        release = timed(lambda: self.send(QEvent.Type.MouseButtonRelease, start + step * moves, button))
+        self.viewport.removeEventFilter(self.timer)
+        return frames, release
 
-    window.set_snap(False)  # with snapping a 3-pixel move often changes nothing, and nothing is painted
-    for label, full in (("Qt's repaint of what changed", False), ("forced full repaint", True)):
-        frames, moves, release = drag(full, 0 if not full else args.frames)
-        ordered = sorted(f[0] for f in frames)
-        show(f"drag frame, {label} ({len(frames)} painted frames for {moves} moves)", frames)
-        print(
-            f"    p95 {ordered[int(len(ordered) * 0.95)] * 1000:.1f} ms wall, max {ordered[-1] * 1000:.1f} ms wall"
-        )
-    show("drop (release: one Move command, validation)", [release])
-    viewport.removeEventFilter(paint_timer)
 
-    stack = window.document.stack
+def open_window(app: QApplication, folder: Path) -> object:
+    from app.window import MainWindow
+
+    window = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1600, 1000)
+    window.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
+    window.show()
+    app.processEvents()
+    return window
+
+
+def measure(app: QApplication, nodes: int, frames: int, repeat: int, layout: bool) -> dict[str, str]:
+    """Every measure for one graph size, by row label."""
+    from app.canvas.items import fonts
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "big.json"
+    edges = nodes * 3 // 2
+    save(generated_graph(nodes, edges), path)
+    window = open_window(app, folder)
+    view = window.view  # type: ignore[attr-defined]
+    viewport = view.viewport()
+
+    def open_and_paint() -> None:
+        assert window.open_path(path), f"{path} did not open"  # type: ignore[attr-defined]
+        app.processEvents()  # framing that waits for the view's size
+        viewport.repaint()
+
+    size = f"canvas {viewport.width()}×{viewport.height()} px"
+    row: dict[str, str] = {"graph": f"{nodes:,} nodes, {edges:,} edges ({size})"}
+    row["open: read file, build scene, validate, frame, first paint"] = ms(
+        [timed(open_and_paint) for _ in range(repeat)]
+    )
+    scene = window.scene  # type: ignore[attr-defined]
+    opened_zoom = view.zoom
+    title_px = QFontInfo(fonts()["title"][0]).pixelSize() * opened_zoom
+    shown = set(scene.items(view.mapToScene(viewport.rect()).boundingRect()))
+    in_view = sum(item in shown for item in scene.nodes.values())
+    row["zoom it opens at; node title on screen; nodes in view"] = (
+        f"{opened_zoom * 100:.0f} %; {title_px:.1f} px; {in_view:,} of {nodes:,}"
+    )
+    row["full repaint at that zoom"] = ms([timed(viewport.repaint) for _ in range(repeat)])
+    gestures = Gestures(app, view)
+    centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+    pans, _ = gestures.gesture(centre, QPointF(-6, -4), frames, Qt.MouseButton.MiddleButton)
+    row["pan frame (middle-button drag): median / p95"] = percentiles(pans)
+
+    target = scene.nodes[f"op{edges // 4}"]
+    view.centerOn(target)
+    app.processEvents()
+    window.set_snap(False)  # type: ignore[attr-defined]  # snapping makes small moves paint nothing
+    grab = view.mapFromScene(target.mapToScene(QPointF(40, 10)))
+    start = QPointF(grab.x(), grab.y())
+    drags, release = gestures.gesture(start, QPointF(3, 1.5), frames, Qt.MouseButton.LeftButton)
+    row["drag frame, Qt's repaint of what changed: median / p95"] = percentiles(drags)
+    drags, _ = gestures.gesture(
+        start, QPointF(-3, -1.5), frames, Qt.MouseButton.LeftButton, full_repaint=True
+    )
+    row["drag frame, full repaint: median / p95"] = percentiles(drags)
+    row["drop: one Move command and validation"] = ms([release])
+
+    stack = window.document.stack  # type: ignore[attr-defined]
     assert stack.count() == 2, "each drag should be one undo step"
 
     def undo_redo(label: str) -> None:
         undos, redos = [], []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             undos.append(timed(lambda: (stack.undo(), viewport.repaint())))
             redos.append(timed(lambda: (stack.redo(), viewport.repaint())))
-        show(f"undo {label}", undos)
-        show(f"redo {label}", redos)
+        row[f"undo / redo of {label}"] = f"{ms(undos)} / {ms(redos)}"
 
     undo_redo("a drag of one node")
-    window.scene.select_nodes(["in5"])
-    window.controller.delete_selection()
-    undo_redo("delete of an early node (undo puts it back at its index in the file order)")
-    window.controller.auto_layout()
-    undo_redo("auto layout (1,000 positions)")
-    window.ask_save_changes = lambda: "discard"
-    window.close()
+    scene.select_nodes(["in5"])
+    window.controller.delete_selection()  # type: ignore[attr-defined]
+    undo_redo("deleting an early node")
+    if layout:
+        row["automatic layout"] = ms([timed(lambda: (window.controller.auto_layout(), viewport.repaint()))])  # type: ignore[attr-defined]
+        undo_redo(f"an automatic layout ({nodes:,} positions)")
+    window.close()  # type: ignore[attr-defined]
+    return row
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """Measures down, graph sizes across; ms as wall (CPU of the GUI thread)."""
+    labels = list(rows[0])
+    lines = [f"| measure, ms wall (CPU) | {' | '.join(r['graph'] for r in rows)} |"]
+    lines.append("|---" * (len(rows) + 1) + "|")
+    lines += [f"| {label} | {' | '.join(r[label] for r in rows)} |" for label in labels[1:]]
+    return "\n".join(lines)
+
+
+def profile_open(app: QApplication, nodes: int, top: int = 25) -> str:
+    """cProfile of opening one generated graph to its first paint: the top costs by own time and by
+    cumulative time."""
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "big.json"
+    save(generated_graph(nodes, nodes * 3 // 2), path)
+    window = open_window(app, folder)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    window.open_path(path)  # type: ignore[attr-defined]
+    app.processEvents()
+    window.view.viewport().repaint()  # type: ignore[attr-defined]
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    window.close()  # type: ignore[attr-defined]
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000], help="graph sizes")
+    parser.add_argument("--frames", type=int, default=60, help="mouse moves per pan or drag")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats of open, paints and each undo/redo")
+    parser.add_argument("--quick", action="store_true", help="one 200-node graph, a few frames: a smoke run")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table between bench:canvas markers"
+    )
+    parser.add_argument(
+        "--layout", action="store_true", help="also time the automatic layout (minutes on these graphs)"
+    )
+    parser.add_argument("--profile-open", type=int, metavar="NODES", help="profile opening a graph this big")
+    args = parser.parse_args()
+    if min(args.nodes) < 10 or args.frames < 1 or args.repeat < 1:
+        parser.error("--nodes must be at least 10, --frames and --repeat at least 1")
+    running = QApplication.instance()
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
+    load_library()
+    if args.profile_open:
+        print(profile_open(app, args.profile_open))
+        return
+    sizes, frames, repeat = ([200], 5, 1) if args.quick else (args.nodes, args.frames, args.repeat)
+    rows = [measure(app, nodes, frames, repeat, args.layout) for nodes in sizes]
+    result = (
+        f"Qt platform {app.platformName()}, window 1600×1000; {frames} mouse moves per pan or drag, "
+        f"{repeat} repeats of the rest.\n\n{table(rows)}"
+    )
+    print(f"<!-- bench:canvas:begin -->\n{result}\n<!-- bench:canvas:end -->" if args.markdown else result)
 
 
 if __name__ == "__main__":

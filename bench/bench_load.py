@@ -3,6 +3,8 @@ Numbers go to docs/benchmarks.md, section "Loading".
 
     python bench/bench_load.py                # 1k, 10k, 50k nodes
     python bench/bench_load.py --nodes 8000 16000 32000
+    python bench/bench_load.py --quick        # 200 nodes once: a smoke run
+    python bench/bench_load.py --markdown     # the table between the markers python -m bench --write-docs reads
 
 Target from issue 12: a 50,000-node file loads and validates in under 2 s, and the time grows
 linearly with the size (it was quadratic: 8,000 nodes 0.94 s, 16,000 3.0 s, 32,000 10.6 s).
@@ -82,23 +84,36 @@ def machine_speed() -> str:
     return f"load average {os.getloadavg()[0]:.1f}; an empty 10M-step loop took {loop:.2f} CPU s"
 
 
+def table(nodes: list[int], repeats: int) -> str:
+    """The figures as a markdown table, with how fast the machine was before and after."""
+    lines = [
+        f"Machine speed before: {machine_speed()}.\n",
+        "| nodes | file MB | load CPU s | load + validate CPU s | load + validate wall s | CPU µs per node |",
+        "|---|---|---|---|---|---|",
+    ]
+    for count in nodes:
+        loaded, total, wall, size = measure(count, repeats)
+        lines.append(
+            f"| {count:,} | {size / 2**20:.1f} | {loaded:.3f} | {total:.3f} | {wall:.3f} "
+            f"| {total / count * 1e6:.0f} |"
+        )
+    lines.append(f"\nMachine speed after: {machine_speed()}.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="200 nodes, once: a smoke run")
+    parser.add_argument("--markdown", action="store_true", help="print the table between bench:load markers")
     args = parser.parse_args()
+    if min(args.nodes) < 1 or args.repeats < 1:
+        parser.error("--nodes and --repeats must be at least 1")
     load_library()
-    print(machine_speed())
-    print(
-        "| nodes | file MB | load CPU s | load + validate CPU s | load + validate wall s | CPU µs per node |"
-    )
-    print("|---|---|---|---|---|---|")
-    for nodes in args.nodes:
-        loaded, total, wall, size = measure(nodes, args.repeats)
-        print(
-            f"| {nodes:,} | {size / 2**20:.1f} | {loaded:.3f} | {total:.3f} | {wall:.3f} | {total / nodes * 1e6:.0f} |"
-        )
-    print(machine_speed())
+    nodes, repeats = ([200], 1) if args.quick else (args.nodes, args.repeats)
+    result = table(nodes, repeats)
+    print(f"<!-- bench:load:begin -->\n{result}\n<!-- bench:load:end -->" if args.markdown else result)
 
 
 if __name__ == "__main__":

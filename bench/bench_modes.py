@@ -1,6 +1,7 @@
 """Forward vs reverse mode on f: Rⁿ → R, n = 1 … 4096: the cost of derivatives, measured.
 
-Run:  python bench/bench_modes.py [--repeats 5]
+Run:  python bench/bench_modes.py [--repeats 5]    (--quick: n = 1 and 4, once; --markdown: the table
+between the markers `python -m bench --write-docs` reads)
 For each n: one reverse pass relative to one forward evaluation (the "cheap gradient" ratio, which
 stays a small constant), and the forward-mode gradient (n JVP passes) relative to the reverse-mode
 gradient (one VJP pass), which grows with n. Prints a Markdown table for docs/benchmarks.md.
@@ -74,26 +75,41 @@ def row(n: int, repeats: int) -> tuple[int, float, float, float, float, float]:
     )
 
 
+def table(sizes: tuple[int, ...], repeats: int) -> str:
+    lines = [
+        "| n | reverse pass / forward evaluation | forward-mode gradient / reverse-mode gradient "
+        "| forward-mode gradient ms (n passes) | reverse-mode gradient ms (1 pass) "
+        "| torch autograd: forward+backward / forward |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        n, ratio_pass, ratio_modes, forward_ms, reverse_ms, torch_ratio = row(size, repeats)
+        lines.append(
+            f"| {n} | {ratio_pass:.2f} | {ratio_modes:.1f} | {forward_ms:.2f} | {reverse_ms:.2f} "
+            f"| {torch_ratio:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="n = 1 and 4, once: a smoke run")
+    parser.add_argument("--markdown", action="store_true", help="print the table between bench:modes markers")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: must be at least 1")
     load_library()
+    sizes, repeats = ((1, 4), 1) if args.quick else (SIZES, args.repeats)
+    result = table(sizes, repeats)
+    if args.markdown:
+        print(f"<!-- bench:modes:begin -->\n{result}\n<!-- bench:modes:end -->")
+        return
     print(
         f"### {date.today()} — {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, float64, CPU\n"
     )
-    print(
-        "| n | reverse pass / forward evaluation | forward-mode gradient / reverse-mode gradient "
-        "| forward-mode gradient ms (n passes) | reverse-mode gradient ms (1 pass) "
-        "| torch autograd: forward+backward / forward |"
-    )
-    print("|---|---|---|---|---|---|")
-    for n in SIZES:
-        n, ratio_pass, ratio_modes, forward_ms, reverse_ms, torch_ratio = row(n, args.repeats)
-        print(
-            f"| {n} | {ratio_pass:.2f} | {ratio_modes:.1f} | {forward_ms:.2f} | {reverse_ms:.2f} | {torch_ratio:.2f} |"
-        )
+    print(result)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ trained headless (Trainer.run with no listener) to give the cost of the window t
 
     python bench/bench_window.py                      # offscreen
     python bench/bench_window.py --quick              # a smoke run: one example, one second
+    python bench/bench_window.py --markdown           # the table between bench:window markers
 
 Targets from issue 16: timer lateness p99 < 50 ms, plots at ≥ 20 Hz, training slowed ≤ 5 %,
 drag frames < 16 ms.
@@ -96,8 +97,10 @@ def train_in_window(app: QApplication, example: str, seconds: float, drag_frames
     timer.timeout.connect(tick)
     reports: list[tuple[float, int]] = []  # (when, step) of each progress report
     tools.session.worker.progress.connect(lambda p: reports.append((time.perf_counter(), p.step)))
-    section = {k: v for k, v in window.document.graph.training.items() if k != "epochs"}
-    window.document.graph.set_training({**section, "steps": 10**7})  # trains for as long as it is timed
+    document = window.document
+    assert document is not None, f"{example} opened without a document"
+    section = {k: v for k, v in document.graph.training.items() if k != "epochs"}
+    document.graph.set_training({**section, "steps": 10**7})  # trains for as long as it is timed
 
     tools.actions["start"].trigger()
     while not reports:  # the worker builds the trainer first: that is start-up, not training
@@ -112,7 +115,7 @@ def train_in_window(app: QApplication, example: str, seconds: float, drag_frames
     tools.actions["pause"].trigger()
     while tools.session.state == "running":
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-    section = window.document.graph.training
+    section = document.graph.training
     tools.actions["stop"].trigger()
     window.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
     window.close()
@@ -198,7 +201,12 @@ def run(quick: bool = False) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one example for one second: a smoke run")
-    print(run(parser.parse_args().quick))
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table between bench:window markers"
+    )
+    args = parser.parse_args()
+    result = run(args.quick)
+    print(f"<!-- bench:window:begin -->\n{result}\n<!-- bench:window:end -->" if args.markdown else result)
 
 
 if __name__ == "__main__":
