@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 from app.canvas.backdrop import BackdropItem
 from app.canvas.edges import EdgeItem, WireItem
 from app.canvas.items import OVERVIEW_LOD, PORTS_LOD, NodeItem, Port, distance
+from app.canvas.problem_marks import problem_marks
 from app.editing.blocks import block_ports
 from app.editing.document import Document
 from app.editing.groups import KEY as GROUPS
 from app.editing.groups import external_ports, groups_of
-from app.stepper.blocks import inside_path, shown_node
 from app.theme import Theme
 from graphcore.graph import BLOCK_TYPE, Node, PortRef
 from graphcore.registry import REGISTRY, show
@@ -223,32 +223,16 @@ class CanvasScene(QGraphicsScene):
     # --- validation -------------------------------------------------------------------------------
 
     def apply_report(self, report: Report) -> None:
-        """Red nodes, ports and edges where the report has problems; shape labels on edges.
+        """Red nodes, ports and edges where the report has problems (app/canvas/problem_marks.py);
+        shape labels on edges.
 
-        A problem inside a block instance ("res1/fc", inlined from it) turns the instance red, with
-        the problem in its tooltip ("fc.x: ..."); per-port marks and red edges are only for problems
-        of the node shown itself. An edge is red when its input port has a problem, or when the node
-        it feeds cannot take the shapes flowing in (a node-level diagnostic such as a shape
-        mismatch). Only nodes and ports that are or were red are visited; edges skip work when their
-        label is unchanged.
+        An edge is red when its input port has a problem, or when the node it feeds cannot take the
+        shapes flowing in (a node-level diagnostic such as a shape mismatch). Only nodes and ports
+        that are or were red are visited; edges skip work when their label is unchanged.
         """
         self._refresh_block_ports()
-        by_node: dict[str, list[str]] = {}
-        bad_ports: dict[PortRef, str] = {}
-        whole_node: dict[str, str] = {}
-        for d in dict.fromkeys([*report.diagnostics, *self.context_problems]):
-            shown = shown_node(d.node, self.nodes)
-            if shown is None:
-                continue
-            inner = d.node[len(shown) + 1 :]  # "2/fc" of "res1/2/fc", "" for the node itself
-            where = ".".join(part for part in (inside_path(inner), d.port) if part)
-            by_node.setdefault(shown, []).append(f"{where}: {d.message}" if where else d.message)
-            if inner:
-                continue
-            if d.port:
-                bad_ports[PortRef(d.node, d.port)] = d.message
-            else:
-                whole_node.setdefault(d.node, d.message)
+        marks = problem_marks([*report.diagnostics, *self.context_problems], self.nodes)
+        by_node, bad_ports, whole_node = marks.by_node, marks.bad_ports, marks.whole_node
         old_nodes, old_ports = self._flagged
         for node_id in by_node.keys() | old_nodes:
             if node_id in self.nodes:
