@@ -159,19 +159,20 @@ def _ports(
 ) -> str | None:
     """Find the instance's input and output values and name them after its forward's arguments and
     returns; None, or why it cannot be a block."""
-    inside = set(instance.nodes)
+    if call is None:
+        return "its call was not recorded"
     if any(flat.node(n).type == "Input" for n in instance.nodes):
         return "it computes an integer tensor from no input, which a block cannot hold"
+    inside = set(instance.nodes)
     entering: list[PortRef] = []
     leaving: list[PortRef] = []
     outside_reads = {PortRef.parse(v) for v in returned}
-    for src, dst in flat.edges:
-        if src.node not in inside and dst.node in inside and src not in entering:
-            entering.append(src)
-        if src.node in inside and dst.node not in inside:
-            outside_reads.add(src)
-    if call is None:
-        return "its call was not recorded"
+    for node_id in instance.nodes:
+        for src, dst in flat.edges_of(node_id):
+            if src.node not in inside and src not in entering:
+                entering.append(src)
+            if dst.node not in inside:
+                outside_reads.add(src)
     parameters = list(inspect.signature(call.cls.forward).parameters)[1:]
     given = [(parameters[i] if i < len(parameters) else f"x{i}", a) for i, a in enumerate(call.args)]
     given += list(call.kwargs.items())
