@@ -345,12 +345,19 @@ class NodeItem(QGraphicsItem):
             for port in self.ports():
                 port.paint(painter, theme)
 
+    @property
+    def overview_name(self) -> str:
+        """What the node says zoomed far out: its label, else its type (a block's caption, "Residual ×3")."""
+        if self.node.label:
+            return self.node.label
+        return caption(self.node) if self.node.type == BLOCK_TYPE else self.node.type
+
     def _paint_overview(self, painter: QPainter, lod: float) -> None:
-        """Zoomed far out: the label (or, without one, the type) alone, large enough to read on screen."""
+        """Zoomed far out: the overview name alone, large enough to read on screen."""
         font, metrics = overview_font(round(min(10 / max(lod, 0.05), self.height * 0.45)))
         painter.setFont(font)
         painter.setPen(self.ink)
-        name = self.node.label or self.node.type
+        name = self.overview_name
         text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, self.width - 8)
         painter.drawText(QRectF(0, 0, self.width, self.height), Qt.AlignmentFlag.AlignCenter, text)
 

@@ -123,6 +123,7 @@ def test_the_inspector_sets_repeat_digit_by_digit_and_the_node_shows_times_n(neu
     qtbot.keyClick(spin, Qt.Key.Key_Return)
     assert window.document.graph.node(instance).params["repeat"] == 3
     assert window.scene.nodes[instance].type_name == "Neuron ×3"
+    assert window.scene.nodes[instance].overview_name == "Neuron ×3"  # what it says zoomed far out
     window.undo_group.undo()
     assert window.scene.nodes[instance].type_name == "Neuron"
 
