@@ -22,7 +22,8 @@ class DiagnosticsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.graph: Graph | None = None  # the file's graph, whose labels and blocks name the nodes
+        # the file's graph, whose labels and blocks name the nodes (the block navigator sets it)
+        self.graph: Graph | None = None
         self.summary = QLabel()
         self.list = QListWidget()
         self.list.setWordWrap(True)
