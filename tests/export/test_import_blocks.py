@@ -425,7 +425,31 @@ def test_a_blocks_layer_called_again_outside_it_keeps_one_weight():
     assert_computes_the_same(module, result, VECTORS)
 
 
-# --- the command ------------------------------------------------------------------------------
+class Scaled(nn.Module):
+    def __init__(self, scale: nn.Parameter):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.scale = scale  # one Parameter, shared by every instance
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_instances_sharing_a_parameter_compute_with_the_one_tensor():
+    shared = nn.Parameter(torch.ones(8))
+    module = built(Stack(Scaled(shared), Scaled(shared), Scaled(shared)))
+    result = import_module(module, VECTORS)
+    assert_computes_the_same(module, result, VECTORS)
+    assert len([n for n in flatten(result.graph).nodes if n.type == "Parameter"]) == 1
+    # the first instance holds the Parameter and hands it on: its structure differs from the others'
+    assert blocks_used(result.graph) == [
+        ("blocks_0", "Scaled", 1),
+        ("blocks_1", "Scaled_2", 1),
+        ("blocks_2", "Scaled_2", 1),
+    ]
+
+
+# --- the command ----------------------------------------------------------------------------
 
 SOURCE = textwrap.dedent(
     """
