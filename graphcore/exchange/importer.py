@@ -6,7 +6,9 @@ get_attr become Parameters and Constants, calls that a node type computes become
 Sizes such as `x.size(0)` are computed by running the traced module on example inputs, once more
 per symbolic size ("N"), so a value that follows the batch is recognised (`view(x.size(0), -1)`
 becomes `view([-1, ...])`). The graph file it writes never runs the module: only node types, and
-Opaque calls to allow-listed torch functions.
+Opaque calls to allow-listed torch functions. A module class used several times becomes a block
+definition, a run of them in an nn.Sequential one repeated Block node (import_blocks; `flat` keeps
+every call a node of its own).
 """
 
 from __future__ import annotations
