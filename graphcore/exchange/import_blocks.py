@@ -101,9 +101,13 @@ def make_blocks(
     if not uses:
         result.notes.extend(notes)
         return
-    blocked, renamed = _blocks_graph(flat, uses)
-    if not _inlines_to(flat, blocked, renamed, weighted):
-        result.notes.append("the blocks found did not inline to the traced graph: it is imported flat")
+    try:
+        blocked, renamed = _blocks_graph(flat, uses)
+        problem = "" if _inlines_to(flat, blocked, renamed, weighted) else "they inline to another graph"
+    except ValueError as error:  # EditError, FlattenError: the blocks cannot be made of these nodes
+        problem = str(error)
+    if problem:
+        result.notes.append(f"the blocks found are not used ({problem}): the module is imported flat")
         return
     _rename_result(result, blocked, renamed, uses, registry)
     result.notes.extend(_summary(uses) + notes)

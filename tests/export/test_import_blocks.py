@@ -449,6 +449,22 @@ def test_instances_sharing_a_parameter_compute_with_the_one_tensor():
     ]
 
 
+def test_blocks_that_would_inline_to_another_graph_leave_the_import_flat(monkeypatch):
+    import graphcore.exchange.import_blocks as import_blocks
+
+    monkeypatch.setattr(import_blocks, "_inlines_to", lambda *_: False)  # stands for a bug found late
+    module = built(Stack())
+    result = import_module(module, VECTORS)
+    assert not result.graph.blocks and len(result.graph) == len(
+        import_module(module, VECTORS, flat=True).graph
+    )
+    assert result.notes == [
+        "the blocks found are not used (they inline to another graph): the module is imported flat"
+    ]
+    assert_computes_the_same(module, result, VECTORS)
+    assert_weights_kept(module, result)
+
+
 # --- the command ----------------------------------------------------------------------------
 
 SOURCE = textwrap.dedent(
