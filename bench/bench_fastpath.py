@@ -13,6 +13,7 @@ import statistics
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -160,6 +161,58 @@ def stepping_cost(repeats: int, device: str) -> tuple[float, float, int]:
         runtime.forward()["loss.out"].backward()
         fast_times.append(time.perf_counter() - start)
     return statistics.median(stepper_times) * 1e3 / nodes, statistics.median(fast_times) * 1e3, nodes
+
+
+def _eager_step(instr: Any, module: Any, args: tuple[Any, ...]) -> None:
+    """The node's own forward + backward in plain autograd: what a stepping step is measured against."""
+    from graphcore.codegen import node_function
+    from graphcore.derivatives.autodiff import as_tuple
+
+    leaves = tuple(
+        a.detach().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+        for a in args
+    )
+    outputs = [
+        o for o in as_tuple(node_function(instr)(module, *leaves)) if o is not None and o.requires_grad
+    ]
+    wrt = [a for a in leaves if isinstance(a, torch.Tensor) and a.requires_grad]
+    wrt += list(module.parameters()) if module is not None else []
+    torch.autograd.grad(outputs, wrt, [torch.ones_like(o) for o in outputs], allow_unused=True)
+
+
+def _stepping_step(instr: Any, module: Any, args: tuple[Any, ...]) -> None:
+    """One node as the stepping engine takes it: the forward step (its VJP traced) and the backward step."""
+    from graphcore.derivatives.autodiff import call_with_pullback
+
+    call = call_with_pullback(instr, module, args)
+    call.pullback(tuple(torch.ones_like(o) if o is not None else None for o in call.outputs))
+
+
+def stepping_per_node(graph: Graph, repeats: int, device: str) -> list[tuple[str, float, float]]:
+    """(node, stepping µs, eager µs) for each computing node: forward + backward of that node alone,
+    timed interleaved, on the values a forward pass gives it."""
+    from graphcore.derivatives.autodiff import trace_forward
+
+    runtime = Runtime(lower(graph), dtype="float32", device=device, batch=32)
+    values = trace_forward(runtime).values
+    rows = []
+    for instr in runtime.program:
+        if instr.spec.is_source or not any(
+            isinstance(values.get(a), torch.Tensor) and values[a].is_floating_point() for a in instr.args if a
+        ):
+            continue
+        args = tuple(values[a] if a else None for a in instr.args)
+        module = runtime.module_of(instr)
+        times: list[list[float]] = [[], []]
+        for index in range(repeats + 2):
+            for which, step in enumerate((_stepping_step, _eager_step)):
+                start = time.perf_counter()
+                step(instr, module, args)
+                if index >= 2:  # the first two warm up
+                    times[which].append(time.perf_counter() - start)
+        ours, eager = (statistics.median(t) * 1e6 for t in times)
+        rows.append((f"{instr.node} ({instr.spec.type})", ours, eager))
+    return rows
 
 
 def grad_modes(repeats: int) -> list[tuple[str, float, float, int, int]]:

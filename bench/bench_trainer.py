@@ -1,11 +1,12 @@
 """Trainer.step against a plain PyTorch loop doing the same work, and stepping against eager torch.
 
-Run:  python bench/bench_trainer.py [--rounds 15] [--steps 20] [--device cpu|cuda] [--quick]
+Run:  python bench/bench_trainer.py [--rounds 15] [--steps 20] [--device cpu|cuda] [--threads N] [--quick]
 The plain loop trains a copy of the Trainer's own generated module on the same batches (the same
 shuffle, drawn from the same seed), with the same optimizer and schedule, clipping when the section
 asks, and reads its losses once at the end of each block, as a tight hand-written loop would. The
 two run in interleaved blocks in one process (the order alternating), and the ratio is the median
-of the per-block ratios: on a shared, loaded machine only such paired ratios mean anything.
+of the per-block ratios: on a shared, loaded machine only such paired ratios mean anything. On the
+CPU the blocks are timed in the process's CPU time, which other processes' load barely moves.
 The second table times the stepping engine's backward step of each node (its local VJP) against
 that node's own eager forward + backward. `--quick` runs everything once on tiny sizes (a smoke
 test for CI: it checks the benchmark runs, not how fast).
@@ -27,7 +28,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_fastpath, run as a script or from a test
-from bench_fastpath import mlp_graph  # noqa: E402
+from bench_fastpath import mlp_graph, stepping_per_node  # noqa: E402
 
 from graphcore.files.fileformat import load  # noqa: E402
 from graphcore.graph import Graph  # noqa: E402
@@ -118,15 +119,16 @@ def paired(
 ) -> tuple[list[float], list[list[float]]]:
     """first/second time ratio of each round, and each one's seconds per round, run alternately
     first then second, then second then first."""
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
     times: list[list[float]] = [[], []]
     for round_index in range(rounds):
         order = [(0, first), (1, second)] if round_index % 2 == 0 else [(1, second), (0, first)]
         for which, run in order:
             sync(device)
-            start = time.perf_counter()
+            start = clock()
             run()
             sync(device)
-            times[which].append(time.perf_counter() - start)
+            times[which].append(clock() - start)
     return [a / b for a, b in zip(*times, strict=True)], times
 
 
@@ -157,7 +159,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20, help="training steps per block")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="each once, tiny sizes: a smoke test")
+    parser.add_argument(
+        "--threads", type=int, help="torch's CPU threads (1 steadies the ratios on a loaded machine)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.rounds, args.steps = 1, 2
     torch.manual_seed(0)
@@ -170,6 +177,16 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for name, graph, overrides in models(args.quick):
         print(trainer_row(name, graph, overrides, args), flush=True)
+    print("\nStepping, per node: the forward step (its VJP traced) + the backward step, against the")
+    print("node's own eager forward + backward (medians of interleaved runs, batch 32):\n")
+    print("| graph | node | stepping µs | eager µs | ratio |")
+    print("|---|---|---|---|---|")
+    for name, graph, _ in models(args.quick):
+        if name.startswith("MLP"):
+            graph = mlp_graph([2, 16, 16, 10] if args.quick else [64, 64, 64, 10])
+            name = "MLP 64-64-64-10"
+        for node, ours, eager in stepping_per_node(graph, 1 if args.quick else 20, args.device):
+            print(f"| {name.split(',')[0]} | {node} | {ours:.0f} | {eager:.0f} | {ours / eager:.1f}× |")
     return 0
 
 

@@ -94,8 +94,7 @@ class Checkpoint:
     schedulers: list[Any]
     scalers: list[Any]
     generator: Any
-    rng: Any
-    cuda_rng: Any
+    random: tuple[Any, Any]
     place: Any
 
     @classmethod
@@ -118,8 +117,7 @@ class Checkpoint:
             [state(s) for s in schedulers],
             [state(s) for s in scalers],
             generator.get_state(),
-            torch.get_rng_state(),
-            torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            random_state(device),
             place,
         )
 
@@ -143,6 +141,15 @@ class Checkpoint:
                 if item is not None:
                     item.load_state_dict(copy.deepcopy(saved))  # the copy: optimizers keep what they load
         generator.set_state(self.generator)
-        torch.set_rng_state(self.rng)
-        if self.cuda_rng is not None:
-            torch.cuda.set_rng_state(self.cuda_rng, device)
+        set_random_state(self.random, device)
+
+
+def random_state(device: Any) -> tuple[Any, Any]:
+    """torch's global random state (what dropout and random nodes draw from), and the device's."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def set_random_state(state: tuple[Any, Any], device: Any) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)

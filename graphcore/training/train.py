@@ -43,13 +43,16 @@ from graphcore.training.performance import (
     check_precision,
     compiled,
     grad_scaler,
+    random_state,
+    set_random_state,
 )
 from graphcore.validate import check
 
 LIVE_KEYS = {"objectives", "clip_grad_norm", "steps", "epochs"}  # see Trainer.retune
 
 
-SETTLE_INTERVAL = 0.25  # seconds: the longest a run on a GPU goes without reading its losses
+SETTLE_INTERVAL = 0.25  # seconds: the longest a run goes without reading its losses
+CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints, at least (see Trainer._keep_replayable)
 
 
 class StepError(ValueError):
@@ -98,7 +101,6 @@ class StepRecord:
     epoch: int  # the epoch count before it
     lr: float
     losses: dict[str, Any] = field(default_factory=dict)
-    norms: list[Any] = field(default_factory=list)  # gradient norms on the device, until settled
     found: NonFinite | None = None
 
 
@@ -228,7 +230,7 @@ class Trainer:
         self.n_train = len(next(iter(self.train_data.values())))
         self.steps_per_epoch = math.ceil(self.n_train / config.batch_size)
         self.total_steps = config.steps or self.steps_per_epoch * (config.epochs or 1)
-        self.deferred = self.device.type != "cpu"  # on the CPU a host sync costs nothing to wait for
+        self.deferred = True  # False: check each step's loss and gradients as it is taken
         self.reset_weights()
 
     def _tensors(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -269,7 +271,11 @@ class Trainer:
         self.last_prediction: Any = None
         self._taken: list[StepRecord] = []  # steps not yet settled
         self._held: list[StepRecord] = []  # steps settled by `retune`, for the next `settle` to give
-        self._checkpoint: Checkpoint | None = None  # where the unsettled steps began
+        self._checkpoint: Checkpoint | None = None  # where a replay of the unsettled steps starts
+        self._next_checkpoint = 0.0  # perf_counter time after which a settle drops it for a fresh one
+        self._resumes: dict[int, Any] = {}  # step count -> random state it began with, after a settle
+        self._settled = False  # a settle since the last step (the listener may have drawn numbers)
+        self._taken_from = 0  # the step count the unsettled steps began at
         self._running: Objective = self.config.lead  # the objective whose pass runs now
 
     def _parameters(self, objective: Objective) -> list[tuple[str, Any]]:
@@ -294,6 +300,7 @@ class Trainer:
         objective's loss, parameters, optimizer kind or schedule, batch size, seed, device, ...)."""
         new, old = parse(section), self.config
         self._held = self.settle()[0]  # steps taken so far are settled under the settings they ran with
+        self._checkpoint = None  # and a replay starts after the edit
         later = [
             f.name
             for f in fields(TrainingConfig)
@@ -369,11 +376,14 @@ class Trainer:
         return dict(zip(generated.outputs, result if len(generated.outputs) > 1 else (result,), strict=True))
 
     def step(self) -> None:
-        """One step on one batch: each objective due takes its optimizer step, in order. On the CPU
-        each loss and gradient norm is checked at once; elsewhere they stay on the device (a host
-        sync per step would stall it) until `settle`, which reads them and runs the NaN/Inf watch."""
-        if self.deferred and self._checkpoint is None:
-            self._checkpoint = self._take_checkpoint()
+        """One step on one batch: each objective due takes its optimizer step, in order. Its losses
+        stay on the device until `settle` reads them and runs the NaN/Inf watch: a host sync per step
+        would stall a GPU, and the watch's reads cost a small model on the CPU a tenth of its step.
+        With `deferred` off, each step is checked at once."""
+        if self.deferred:
+            self._keep_replayable()
+        if not self._taken:
+            self._taken_from = self.step_count
         self._taken.append(self._take_step(checked=not self.deferred))
 
     def settle(self) -> tuple[list[StepRecord], NonFinite | None]:
@@ -383,10 +393,25 @@ class Trainer:
         taken, self._taken = self._taken, []
         if self.deferred and taken:
             taken = self._verify(taken)
+        self._settled = True
         records, self._held = self._held + taken, []
         if records:
             self.last_losses = dict(records[-1].losses)
         return records, next((r.found for r in records if r.found is not None), None)
+
+    def _keep_replayable(self) -> None:
+        """A checkpoint now and then (its copying kept under 2 % of the time between), and the random
+        state at each step after a settle (reports and evaluations draw from it), so that a replay
+        from the checkpoint takes each step again exactly as it was taken."""
+        if self._checkpoint is None:
+            started = time.perf_counter()
+            self._checkpoint = self._take_checkpoint()
+            self._resumes = {}
+            now = time.perf_counter()
+            self._next_checkpoint = now + max(CHECKPOINT_INTERVAL, 50 * (now - started))
+        elif self._settled:
+            self._resumes[self.step_count] = random_state(self.device)
+        self._settled = False
 
     def _take_step(self, checked: bool) -> StepRecord:
         """One step; `checked`: read each loss and gradient norm now and stop before the update at a
@@ -414,11 +439,11 @@ class Trainer:
                 self.last_prediction = predicted
             if several:
                 self._own_grads.update(zip(names, (p.grad for p in group), strict=True))
-            norm = self._gradient_norm(group, scaler)
             if not checked:
                 record.losses[objective.name] = loss.detach()
-                record.norms.append(norm)
-            elif not self._finite(record, objective.name, loss, norm):
+                if self.config.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(group, self.config.clip_grad_norm)
+            elif not self._finite(record, objective.name, loss, self._gradient_norm(group, scaler)):
                 found = self.locate_nonfinite(batch)  # None: the replay saw none; the step is skipped
                 record.found = replace(found, objective=objective.name) if found and several else found
                 return record
@@ -468,27 +493,40 @@ class Trainer:
             scheduler.step()
 
     def _verify(self, taken: list[StepRecord]) -> list[StepRecord]:
-        """Read the losses and norms of unchecked steps in one sync; at a NaN/Inf among them, go back
-        to the checkpoint and take the same steps again, checked, up to the first bad one."""
-        on_device = [t for r in taken for t in (*r.losses.values(), *r.norms) if t is not None]
-        values = iter(torch.stack([t.to(torch.float64) for t in on_device]).tolist())
-        finite = True
+        """Read the losses of unchecked steps and whether every weight is still finite, in one sync (a
+        NaN/Inf gradient leaves a NaN/Inf weight after any of the optimizers, and it stays). At a
+        NaN/Inf, go back to the checkpoint and take the same steps again, the unsettled ones checked,
+        up to the first bad one."""
+        on_device = [t.to(torch.float64) for r in taken for t in r.losses.values()]
+        weights = [p.detach() for p in self.module.parameters()]
+        if weights:  # the largest magnitude: finite exactly when every weight is
+            on_device.append(torch.nn.utils.get_total_norm(weights, math.inf).to(torch.float64))
+        values = torch.stack(on_device).tolist()
+        finite = all(map(math.isfinite, values))
+        read = iter(values)
         for record in taken:
-            record.losses = {name: next(values) for name in record.losses}
-            norms = [next(values) for norm in record.norms if norm is not None]
-            record.norms = []
-            finite = finite and all(map(math.isfinite, (*record.losses.values(), *norms)))
-        checkpoint, self._checkpoint = self._checkpoint, None
-        if finite or checkpoint is None:
+            record.losses = {name: next(read) for name in record.losses}
+        if finite or self._checkpoint is None:
+            if time.perf_counter() >= self._next_checkpoint:
+                self._checkpoint = None
             return taken
+        checkpoint, self._checkpoint = self._checkpoint, None
         checkpoint.restore(
             self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device
         )
         self.step_count, self.epoch, self._cursor, self._order = checkpoint.place
+        while self.step_count < self._taken_from:  # settled already: taken again as they were
+            self._resume()
+            self._take_step(checked=False)
         again: list[StepRecord] = []
         while len(again) < len(taken) and (not again or again[-1].found is None):
+            self._resume()
             again.append(self._take_step(checked=True))
         return again
+
+    def _resume(self) -> None:
+        if (state := self._resumes.get(self.step_count)) is not None:
+            set_random_state(state, self.device)
 
     def _take_checkpoint(self) -> Checkpoint:
         place = (self.step_count, self.epoch, self._cursor, self._order)
@@ -670,7 +708,7 @@ class Trainer:
             now = time.perf_counter()
             epoch_done = self._cursor >= self.n_train
             report_due = listener is not None and now - last_report >= report_interval
-            settle_due = not self.deferred or now - last_settle >= SETTLE_INTERVAL or not more()
+            settle_due = not (self.deferred and now - last_settle < SETTLE_INTERVAL and more())
             if not (epoch_done or report_due or settle_due):
                 continue
             nonfinite, last_settle = take(self.settle()), now

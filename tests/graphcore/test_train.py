@@ -313,9 +313,9 @@ def test_bad_training_sections_name_the_key(training, message):
     assert isinstance(caught.value, TrainingConfigError) or "dataset" in message
 
 
-def deferred(trainer: Trainer) -> Trainer:
-    """The trainer reading its losses only when settling, as on a GPU (the CPU checks each step)."""
-    trainer.deferred = True
+def checked(trainer: Trainer) -> Trainer:
+    """The trainer checking each step's loss and gradients as it takes it, instead of at settles."""
+    trainer.deferred = False
     return trainer
 
 
@@ -333,11 +333,32 @@ def outcome(trainer: Trainer, result) -> tuple:
     return repr(result.losses), result.stopped, str(result.nonfinite), trainer.step_count, weights
 
 
-@pytest.mark.parametrize("text", [json.dumps(OVERFLOW), diverging_graph()], ids=["first step", "later step"])
-def test_a_late_read_names_the_first_nonfinite_step_and_stops_where_a_checked_run_stops(text):
-    checked = Trainer(loads(text))
-    late = deferred(Trainer(loads(text)))
-    expected, got = outcome(checked, checked.run()), outcome(late, late.run())
+def random_vae():
+    """The VAE (it draws noise each step) at a rate that makes it blow up at its third step."""
+    graph = load(EXAMPLES / "vae_bars_stripes.json")
+    graph.training = {**graph.training, "optimizer": {"name": "sgd", "lr": 1000.0}, "steps": 60}
+    return graph
+
+
+@pytest.mark.parametrize(
+    ("graph", "interval"),
+    [
+        (lambda: loads(json.dumps(OVERFLOW)), math.inf),
+        (lambda: loads(diverging_graph()), math.inf),
+        (lambda: loads(diverging_graph()), 0.0),
+        (random_vae, math.inf),
+        (random_vae, 0.0),
+    ],
+    ids=["first step", "later step", "later step, settled each step", "noise", "noise, drawn by reports"],
+)
+def test_a_late_read_names_the_first_nonfinite_step_and_stops_where_a_checked_run_stops(graph, interval):
+    def run(trainer: Trainer) -> tuple:
+        # a report draws random numbers, as the app's decision-boundary frames may (random nodes)
+        result = trainer.run(listener=lambda _: torch.rand(3), report_interval=interval)
+        return outcome(trainer, result)
+
+    expected = run(checked(Trainer(graph(), EXAMPLES)))
+    got = run(Trainer(graph(), EXAMPLES))
     assert expected[1] == "nonfinite" and got[:4] == expected[:4]
     assert got[4].keys() == expected[4].keys()
     for name, weight in expected[4].items():
@@ -346,8 +367,8 @@ def test_a_late_read_names_the_first_nonfinite_step_and_stops_where_a_checked_ru
 
 def test_deferred_steps_wait_for_the_device_once_per_settle(monkeypatch):
     sgd = {"steps": 30, "optimizer": {"name": "sgd", "lr": 0.5}}  # Adam reads its CPU step counter
-    trainer = deferred(Trainer(load(EXAMPLES / "xor.json"), overrides=sgd))
-    reference = Trainer(load(EXAMPLES / "xor.json"), overrides=sgd)
+    trainer = Trainer(load(EXAMPLES / "xor.json"), overrides=sgd)
+    reference = checked(Trainer(load(EXAMPLES / "xor.json"), overrides=sgd))
     reads = {"item": 0, "tolist": 0, "bool": 0}
     for name in reads:
         original = getattr(torch.Tensor, "__bool__" if name == "bool" else name)
@@ -405,8 +426,8 @@ def test_deferred_runs_equal_checked_runs_with_reports_retunes_and_epochs(interv
     edited = {**section, "optimizer": {"name": "momentum", "lr": 0.2}}
     results = []
     for trainer in (
+        checked(Trainer(loads(regression_graph(section)))),
         Trainer(loads(regression_graph(section))),
-        deferred(Trainer(loads(regression_graph(section)))),
     ):
         reports = []
 
