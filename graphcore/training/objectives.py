@@ -180,15 +180,14 @@ Blocks = Mapping[str, Sequence[str]]  # block name -> its instances' flat id pre
 def members(entry: str, weights: Mapping[str, list[str]], blocks: Blocks) -> tuple[str, list[str]]:
     """What a group entry names, as (what, the flat nodes it takes): a node ("node fc1"), an
     instance or copy of one by the prefix of its inlined ids ("block instance res1"), or a block
-    definition, all its instances ("block Res"). ("", []) when it names nothing."""
+    definition, all its instances ("block Res"). ("", []) when it names nothing; ValueError when
+    it names two things."""
     if entry in weights:
         return f"node {entry!r}", [entry]
     inside = [node for node in weights if node.startswith(entry + SEPARATOR)]
     if entry in blocks:
         if inside:
-            raise TrainingConfigError(
-                f"{entry!r} names both block {entry} and the nodes inlined from {entry}"
-            )
+            raise ValueError(f"{entry!r} names both block {entry} and the nodes inlined from {entry}")
         prefixes = tuple(path + SEPARATOR for path in blocks[entry])
         return f"block {entry}", [node for node in weights if node.startswith(prefixes)]
     return (f"block instance {entry}", inside) if inside else ("", [])
@@ -199,10 +198,13 @@ def group(objective: Objective, weights: Mapping[str, list[str]], blocks: Blocks
     taken: dict[str, str] = {}
     for index, entry in enumerate(objective.parameters or ()):
         place = f"training.{objective.where}.parameters[{index}]"
-        what, nodes = members(entry, weights, blocks)
+        try:
+            what, nodes = members(entry, weights, blocks)
+        except ValueError as error:
+            raise TrainingConfigError(f"{place}: {error}") from None
         if not what:
             raise TrainingConfigError(
-                f"{place}: there is no node {shorten(entry)} in the graph, nor a block of that name"
+                f"{place}: there is no node {shorten(entry)} in the graph, nor a block in use of that name"
             )
         if not any(weights[node] for node in nodes):
             raise TrainingConfigError(f"{place}: {what} has no parameters to train")

@@ -160,7 +160,7 @@ def refusal_from_the_trainer(training: dict[str, Any], blocks: bool = False) -> 
 @pytest.mark.parametrize(
     "entries, message",
     [
-        (["ghost"], "parameters[0]: there is no node 'ghost' in the graph, nor a block of that name"),
+        (["ghost"], "parameters[0]: there is no node 'ghost' in the graph, nor a block in use of that name"),
         (["res"], "parameters[0]: there is no node 'res' in the graph"),  # a prefix is not an instance
         (["res1/3"], "parameters[0]: there is no node 'res1/3' in the graph"),
         (["res1/2/r"], "parameters[0]: node 'res1/2/r' has no parameters to train"),
@@ -192,7 +192,8 @@ def test_a_block_and_an_instance_of_the_same_name_is_refused():
     ]
     graph = loads(json.dumps(document_))
     with pytest.raises(
-        TrainingConfigError, match="'Res' names both block Res and the nodes inlined from Res"
+        TrainingConfigError,
+        match=r"^training.objectives\[0\].parameters\[0\]: 'Res' names both block Res and the nodes inlined from Res$",
     ):
         check_parameters(parse(graph.training).objectives, flat_weights(graph), instance_paths(graph))
 
