@@ -93,27 +93,24 @@ def percentiles(samples: list[Times]) -> str:
 
 class Gestures:
     """Mouse gestures on the canvas, timed frame by frame. A frame is one mouse move's handling plus
-    the paint that shows it: Qt's own repaint of what changed (Qt may fold two moves into one paint;
-    such moves are not frames), or a forced repaint of the whole viewport. Waiting for Qt's update
-    timer is not counted."""
+    the event processing that paints it: the canvas and whatever else in the window repaints with it
+    (the minimap), as Qt chooses (it may fold two moves into one paint; such moves are not frames),
+    or with a forced repaint of the whole canvas first. Idle waiting is not counted."""
 
     def __init__(self, app: QApplication, view: object) -> None:
         self.app, self.view = app, view
         self.viewport: QWidget = view.viewport()  # type: ignore[attr-defined]
-        self.paints: list[tuple[float, Times]] = []  # (when it started, how long it took)
+        self.painted = False
         gestures = self
 
-        class PaintTimer(QObject):
-            """Times each paint of the canvas by running it here: viewportEvent is where the view paints."""
+        class PaintSeen(QObject):
+            """Notes that the canvas painted, and lets the paint go on as usual."""
 
             def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-                if event.type() != QEvent.Type.Paint:
-                    return False
-                paint = timed(lambda: view.viewportEvent(event))  # type: ignore[attr-defined]
-                gestures.paints.append((time.perf_counter(), paint))
-                return True
+                gestures.painted = gestures.painted or event.type() == QEvent.Type.Paint
+                return False
 
-        self.timer = PaintTimer()
+        self.seen = PaintSeen()
 
     def send(self, kind: QEvent.Type, at: QPointF, button: Qt.MouseButton) -> None:
         held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
@@ -123,31 +120,30 @@ class Gestures:
         )
         QApplication.sendEvent(self.viewport, event)
 
+    def frame(self, at: QPointF, button: Qt.MouseButton, full_repaint: bool) -> Times | None:
+        """One move to `at` and what it takes until the canvas has painted (None: nothing painted)."""
+        self.painted = False
+        wall, cpu = timed(partial(self.send, QEvent.Type.MouseMove, at, button))
+        if full_repaint:
+            forced = timed(self.viewport.repaint)
+            wall, cpu = wall + forced[0], cpu + forced[1]
+        deadline = time.perf_counter() + 0.1
+        while not self.painted and time.perf_counter() < deadline:
+            spent = timed(self.app.processEvents)
+            wall, cpu = wall + spent[0], cpu + spent[1]
+        return (wall, cpu) if self.painted else None
+
     def gesture(
         self, start: QPointF, step: QPointF, moves: int, button: Qt.MouseButton, full_repaint: bool = False
     ) -> tuple[list[Times], Times]:
         """Press at `start`, move by `step` `moves` times, release: the frames and the release's time."""
-        self.viewport.installEventFilter(self.timer)
+        self.viewport.installEventFilter(self.seen)
         self.send(QEvent.Type.MouseButtonPress, start, button)
-        frames = []
-        for i in range(1, moves + 1):
-            self.paints.clear()
-            at = start + step * i
-            handling = timed(partial(self.send, QEvent.Type.MouseMove, at, button))
-            handled = time.perf_counter()
-            if full_repaint:
-                self.viewport.repaint()
-            deadline = time.perf_counter() + 0.1
-            while not self.paints and time.perf_counter() < deadline:
-                self.app.processEvents()
-            if self.paints:  # a paint that began during the handling is already in its time
-                later = [t for when, t in self.paints if when >= handled]
-                frames.append(
-                    (handling[0] + sum(t[0] for t in later), handling[1] + sum(t[1] for t in later))
-                )
+        self.app.processEvents()
+        frames = [self.frame(start + step * i, button, full_repaint) for i in range(1, moves + 1)]
         release = timed(lambda: self.send(QEvent.Type.MouseButtonRelease, start + step * moves, button))
-        self.viewport.removeEventFilter(self.timer)
-        return frames, release
+        self.viewport.removeEventFilter(self.seen)
+        return [f for f in frames if f is not None], release
 
 
 def open_window(app: QApplication, folder: Path) -> object:
@@ -203,16 +199,16 @@ def measure(app: QApplication, nodes: int, frames: int, repeat: int, layout: boo
     window.set_snap(False)  # type: ignore[attr-defined]  # snapping makes small moves paint nothing
     grab = view.mapFromScene(target.mapToScene(QPointF(40, 10)))
     start = QPointF(grab.x(), grab.y())
-    drags, release = gestures.gesture(start, QPointF(3, 1.5), frames, Qt.MouseButton.LeftButton)
+    step = QPointF(3, 1.5)
+    drags, release = gestures.gesture(start, step, frames, Qt.MouseButton.LeftButton)
     row["drag frame, Qt's repaint of what changed: median / p95"] = percentiles(drags)
-    drags, _ = gestures.gesture(
-        start, QPointF(-3, -1.5), frames, Qt.MouseButton.LeftButton, full_repaint=True
-    )
+    back = start + step * frames  # where the node now is: drag it back
+    drags, _ = gestures.gesture(back, -step, frames, Qt.MouseButton.LeftButton, full_repaint=True)
     row["drag frame, full repaint: median / p95"] = percentiles(drags)
     row["drop: one Move command and validation"] = ms([release])
 
     stack = window.document.stack  # type: ignore[attr-defined]
-    assert stack.count() == 2, "each drag should be one undo step"
+    assert stack.count() == 2, f"each drag should be one undo step, not {stack.count()} for two drags"
 
     def undo_redo(label: str) -> None:
         undos, redos = [], []
