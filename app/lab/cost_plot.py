@@ -175,7 +175,7 @@ class CostPlot(QWidget):
             self._fail("Tick outputs and inputs in the Jacobian lab to measure your graph.")
             return
         program, repeats = self.document.program, self.repeats.value()
-        names = Names(program)
+        names = Names(program, self.document.graph)
         self.mine_label = (
             f"{', '.join(map(names.value, of))} with respect to {', '.join(map(names.value, wrt))}"
         )

@@ -236,7 +236,7 @@ class DerivativePlot(LabPanel):
         if (program := self.valid_program()) is None:
             return
         assert self.document is not None
-        report, self.names = self.document.report, Names(program)
+        report, self.names = self.document.report, Names(program, self.document.graph)
         floating = differentiable_values(program)
         every = [c for v in floating for c in components(v, report.shapes.get(v, ()))]
         sweepable = [

@@ -196,7 +196,7 @@ class JacobianDock(LabPanel):
         if (program := self.valid_program()) is None:
             return
         assert self.document is not None
-        report, names = self.document.report, Names(program)
+        report, names = self.document.report, Names(program, self.document.graph)
         values = differentiable_values(program)
         sources = [
             i.outs[0] for i in program if i.spec.kind in ("input", "parameter") and i.outs[0] in values
@@ -237,7 +237,7 @@ class JacobianDock(LabPanel):
             self._say("Choose at least one output and one input.")
             return
         program: Program = self.document.program
-        self.names = Names(program)
+        self.names = Names(program, self.document.graph)
         self.runner.cancel(self._job)
         self.message.setText("Computing…")
         self.compute_button.setEnabled(False)

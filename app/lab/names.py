@@ -2,7 +2,8 @@
 
 A node is named by its label ("w"), or by the name a label defines ("c = a + b" names c); a node
 without a label by its id. Where two nodes would read the same, the id follows in parentheses
-("ReLU (act_in)"). A value is its node's name, with ".port" for a node of several outputs, and an
+("ReLU (act_in)"). A node inlined from a block reads as where it is ("Residual ▸ copy 2 ▸ fc"),
+not as its flat id "res1/2/fc". A value is its node's name, with ".port" for a node of several outputs, and an
 element adds its index ("x[3]"). Inside ∂·/∂· a name of several words is bracketed: ∂L/∂(y − t).
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from app.stepper.blocks import where
+from graphcore.blocks import SEPARATOR
+from graphcore.graph import Graph
 from graphcore.program import Program
 
 PLAIN = re.compile(r"[^\s+\-−·*/=,]+|\(.*\)[²³]?")  # reads as one symbol inside ∂·/∂·
@@ -25,8 +29,14 @@ def short_name(label: str, node: str) -> str:
 class Names:
     """How one program's nodes, values and elements read in the lab's texts."""
 
-    def __init__(self, program: Program) -> None:
-        self._bases = {i.node: short_name(i.label, i.node) for i in program}
+    def __init__(self, program: Program, graph: Graph | None = None) -> None:
+        """`graph`: the file's graph the program was lowered from, to name nodes inlined from blocks."""
+        self._bases = {
+            i.node: where(i.node, graph)
+            if graph is not None and SEPARATOR in i.node
+            else short_name(i.label, i.node)
+            for i in program
+        }
         count = Counter(self._bases.values())
         self._shared = {n for n, b in self._bases.items() if count[b] > 1}
         self._single = {i.node for i in program if len(i.outs) == 1}

@@ -190,7 +190,7 @@ class PathView(LabPanel):
         the view is in sight or on: on a big graph this takes a while)."""
         if (program := self.valid_program()) is None:
             return
-        names = Names(program)
+        names = Names(program, self.document.graph if self.document is not None else None)
         values = differentiable_values(program)
         entries = [(names.value(value), value) for value in values]
         refill(self.x_choice, entries, self._default_x(program))
@@ -247,7 +247,7 @@ class PathView(LabPanel):
     def _arrived(self, result: tuple[Program, PathData]) -> None:
         self._job = None
         self.program, self.data = result
-        self.names = Names(self.program)
+        self.names = Names(self.program, self.document.graph if self.document is not None else None)
         self.message.setText(
             self.data.forward_error if self.direction == FORWARD else self.data.backward_error
         )

@@ -43,7 +43,7 @@ class StepperSession:
             first = report.diagnostics[0]
             raise StepperError(f"the graph has problems; first: {first}")
         self.program = program = program if program is not None else lower(graph)
-        self.names = Names(program)  # labels in every text, ids only where two labels clash
+        self.names = Names(program, graph)  # labels in every text, ids only where two labels clash
         self.runtime = Runtime(program, dtype="float64", device="cpu", seed=seed)
         objective = _stepped_objective(graph.training)
         loss = objective.get("loss")

@@ -107,3 +107,21 @@ def test_the_breadcrumb_picks_which_copy_of_a_repeated_block_the_badges_show(
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert not window.breadcrumb.isVisible() and stepper.inside_overlay is None
+
+
+def test_the_stepper_panel_names_each_copy_where_it_is_not_by_its_flat_id(
+    window: MainWindow, qtbot, tmp_path: Path
+):
+    path = tmp_path / "repeated.json"
+    path.write_text(json.dumps(repeated_document()), encoding="utf-8")
+    assert window.open_path(path)
+    stepper = window.run_tools.stepper
+    press_run_action(window, "stepper_mode")
+    assert stepper.session is not None, window.statusBar().currentMessage()
+    texts = []
+    while not stepper.session.at_end:
+        press_run_action(window, "step")
+        texts.append(window.run_tools.stepper_panel.text)
+    everything = "\n".join(texts)
+    assert "d/" not in everything  # never "(d/2/m).a" or "∂(d/3/m)"
+    assert "d ▸ copy 2 ▸ m" in everything

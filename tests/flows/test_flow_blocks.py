@@ -31,7 +31,9 @@ def test_the_stepper_steps_into_the_block_and_shows_badges_inside(neuron: MainWi
             # the block node is framed while one of its inner nodes runs, and the panel names both
             assert stepper.overlay.current == instance
             inner = event.node.rpartition("/")[2]
-            assert f"{instance} ▸ {inner}" in window.run_tools.stepper_panel.text
+            text = window.run_tools.stepper_panel.text
+            assert f"{instance} ▸ {inner}" in text
+            assert f"{instance}/" not in text  # inner nodes are named where they are, never by flat id
             seen_inside.append(inner)
     assert set(INNER) <= set(seen_inside)
     assert stepper.overlay.badge(instance).text == original["t"]  # the block wears its output's badge
