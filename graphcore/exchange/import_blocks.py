@@ -5,7 +5,9 @@ graph nodes of one call of a submodule whose class is used at least twice are an
 of one class whose insides are the same (node types, params and edges; weights aside, as those are
 the weights file's) share one definition, one Block node each; consecutive entries of an
 nn.Sequential or nn.ModuleList, each feeding the next, become one Block node with `repeat`. An
-instance whose inside differs (a downsampling BasicBlock) gets a definition of its own. What cannot
+instance whose inside differs (a downsampling BasicBlock) gets a definition of its own. Inside a
+definition the same is done again (a transformer Block's attention, used in every Block, is a
+block inside it). What cannot
 be a block (a module called twice, one whose output comes back into it) stays flat, with a
 note. The result is checked: inlined again, it must be the flat graph node for node, else the flat
 graph is kept.
@@ -17,7 +19,7 @@ import copy
 import inspect
 import json
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,34 @@ class Use:
     node_id: str = ""
 
 
+@dataclass
+class _Trace:
+    """What the trace says about submodule calls, and what is made of them, at every depth."""
+
+    origins: Mapping[str, Any]  # flat graph node -> the fx node that made it
+    calls: Mapping[str, Call]
+    env: Mapping[Any, Any]  # fx node -> its value (a Ref for a graph tensor)
+    candidates: dict[str, Call]  # the calls that may be instances, by key
+    users: dict[Any, set[str]]  # class -> the keys of its candidate calls
+    home: Graph  # the graph being made, whose blocks section holds every definition
+    names: dict[str, str] = field(default_factory=dict)  # form -> block name
+    inlined: dict[str, list[str]] = field(default_factory=dict)  # block -> its nodes' inlined ids
+    uses: list[Use] = field(default_factory=list)  # every Use, nested ones too
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Level:
+    """A graph to find instances in: the flat graph, or the inside of a definition being made."""
+
+    graph: Graph
+    origins: Mapping[str, Any]  # its node -> the fx node that made it
+    translate: Callable[[PortRef], PortRef | None]  # a flat graph value -> this graph's name for it
+    shown: list[str]  # its values read from outside it (forward's returns, a block's outputs)
+    weighted: set[str]  # its nodes whose values the weights file holds
+    within: Instance | None = None  # the instance whose inside it is
+
+
 def make_blocks(
     result: ImportResult,
     origins: Mapping[str, Any],
@@ -74,69 +104,88 @@ def make_blocks(
     env: Mapping[Any, Any],
     registry: Registry,
 ) -> None:
-    """Replace `result.graph` (flat) by its blocks form, where it has any; notes say what became
-    which block and what stayed flat. `origins`: graph node -> the fx node that made it; `calls`:
-    the trace's submodule calls by key; `env`: fx node -> its value (a Ref for a graph tensor)."""
+    """Replace `result.graph` (flat) by its blocks form, where it has any; notes say which blocks a
+    class whose instances differ became and what stayed flat. `origins`: graph node -> the fx node
+    that made it; `calls`: the trace's submodule calls by key; `env`: fx node -> its value."""
     flat = result.graph
-    notes = _called_again(calls)
-    found = _instances(flat, origins, calls)
-    if not found:
-        result.notes.extend(notes)
-        return
+    trace = _trace(flat, origins, calls, env)
     weighted = _weighted_nodes(flat.weights)
-    feeds: dict[str, set[str]] = {}
-    for src, dst in flat.edges:
-        feeds.setdefault(src.node, set()).add(dst.node)
-    kept = []
-    for instance in found:
-        reason = _ports(flat, instance, calls.get(instance.key), env, result.returned)
-        reason = reason or _why_not_convex(instance, feeds)
-        if reason:
-            notes.append(f"{instance.path} ({instance.cls.__name__}) stays flat: {reason}")
-            continue
-        instance.form = _form(flat, instance, weighted)
-        kept.append(instance)
-    names = _definitions(kept)
-    uses = _uses(flat, kept, names, result.returned)
-    if not uses:
-        result.notes.extend(notes)
-        return
+    top = _Level(flat, origins, lambda value: value, result.returned, weighted)
     try:
-        blocked, renamed = _blocks_graph(flat, uses)
-        problem = "" if _inlines_to(flat, blocked, renamed, weighted) else "they inline to another graph"
+        made = _blocks_of(top, trace, trace.home)
+        problem = ""
+        if made is not None and not _inlines_to(flat, trace.home, made[0], weighted):
+            problem = "they inline to another graph"
     except ValueError as error:  # EditError, FlattenError: the blocks cannot be made of these nodes
         problem = str(error)
     if problem:
         result.notes.append(f"the blocks found are not used ({problem}): the module is imported flat")
         return
-    _rename_result(result, blocked, renamed, uses, registry)
-    result.notes.extend(_summary(uses) + notes)
+    if made is not None:
+        _rename_result(result, trace.home, *made, registry)
+    result.notes.extend(_summary(trace.uses) + trace.notes)
 
 
-def _instances(flat: Graph, origins: Mapping[str, Any], calls: Mapping[str, Call]) -> list[Instance]:
-    """The calls of submodules whose class is called at least twice, outermost first, with their
-    nodes; a submodule called more than once is none (its calls share weights)."""
-    stacks = {
-        node.id: list(getattr(origins.get(node.id), "meta", {}).get("nn_module_stack", {}).items())
-        for node in flat.nodes
-    }
+def _trace(
+    flat: Graph, origins: Mapping[str, Any], calls: Mapping[str, Call], env: Mapping[Any, Any]
+) -> _Trace:
+    """The calls that may be instances: of a class called at least twice, not torch's containers, and
+    not a submodule called more than once (its calls share weights), with a note for those."""
     called_again = {calls[key].path for key in calls if "@" in key}
     candidates = {
         key: call
         for key, call in calls.items()
         if call.path and call.path not in called_again and call.cls not in CONTAINERS
     }
-    users: dict[type, set[str]] = {}
-    for stack in stacks.values():
-        for key, _ in stack:
+    users: dict[Any, set[str]] = {}
+    for node in flat.nodes:
+        for key, _ in _stack(origins, node.id):
             if key in candidates:
                 users.setdefault(candidates[key].cls, set()).add(key)
+    return _Trace(origins, calls, env, candidates, users, Graph(), notes=_called_again(calls))
+
+
+def _stack(origins: Mapping[str, Any], node_id: str) -> list[tuple[str, Any]]:
+    """The module calls (key, (path, class)) the node was made in, outermost first."""
+    return list(getattr(origins.get(node_id), "meta", {}).get("nn_module_stack", {}).items())
+
+
+def _blocks_of(level: _Level, trace: _Trace, into: Graph) -> tuple[dict[str, str], list[Use]] | None:
+    """Fill `into` with the level's graph, its instances made Block nodes; returns each node's
+    inlined id and the Uses, or None when it has no instance to make a block of."""
+    graph = level.graph
+    feeds: dict[str, set[str]] = {}
+    for src, dst in graph.edges:
+        feeds.setdefault(src.node, set()).add(dst.node)
+    kept = []
+    for instance in _instances(level, trace):
+        reason = _ports(level, instance, trace.calls.get(instance.key), trace.env)
+        reason = reason or _why_not_convex(instance, feeds)
+        if reason:
+            trace.notes.append(f"{instance.path} ({instance.cls.__name__}) stays flat: {reason}")
+            continue
+        instance.form = _form(graph, instance, level.weighted)
+        _name(trace, instance)
+        kept.append(instance)
+    uses = _uses(graph, kept, trace.names, level.shown)
+    if not uses:
+        return None
+    trace.uses.extend(uses)
+    return _blocks_graph(level, uses, trace, into), uses
+
+
+def _instances(level: _Level, trace: _Trace) -> list[Instance]:
+    """The level's instances in graph order, each with its nodes: for each node, the outermost call
+    it was made in (inside the level's own instance) that is a candidate of a class used twice."""
     chosen: dict[str, Instance] = {}
-    for node_id, stack in stacks.items():
-        for key, _ in stack:
-            call = candidates.get(key)
-            if call is not None and len(users[call.cls]) > 1:
-                chosen.setdefault(key, Instance(key, call.path, call.cls)).nodes.append(node_id)
+    for node in level.graph.nodes:
+        keys = [key for key, _ in _stack(level.origins, node.id)]
+        if level.within is not None:
+            keys = keys[keys.index(level.within.key) + 1 :] if level.within.key in keys else []
+        for key in keys:
+            call = trace.candidates.get(key)
+            if call is not None and len(trace.users[call.cls]) > 1:
+                chosen.setdefault(key, Instance(key, call.path, call.cls)).nodes.append(node.id)
                 break
     return list(chosen.values())
 
@@ -158,19 +207,18 @@ def _weighted_nodes(weights: Weights | None) -> set[str]:
     return {place.partition(".")[0] for place in weights.places.values()}
 
 
-def _ports(
-    flat: Graph, instance: Instance, call: Call | None, env: Mapping[Any, Any], returned: list[str]
-) -> str | None:
+def _ports(level: _Level, instance: Instance, call: Call | None, env: Mapping[Any, Any]) -> str | None:
     """Find the instance's input and output values and name them after its forward's arguments and
     returns; None, or why it cannot be a block."""
     if call is None:
         return "its call was not recorded"
-    if any(flat.node(n).type == "Input" for n in instance.nodes):
+    if any(level.graph.node(n).type == "Input" for n in instance.nodes):
         return "it computes an integer tensor from no input, which a block cannot hold"
+    flat = level.graph
     inside = set(instance.nodes)
     entering: list[PortRef] = []
     leaving: list[PortRef] = []
-    outside_reads = {PortRef.parse(v) for v in returned}
+    outside_reads = {PortRef.parse(v) for v in level.shown}
     for node_id in instance.nodes:
         for src, dst in flat.edges_of(node_id):
             if src.node not in inside and src not in entering:
@@ -180,11 +228,12 @@ def _ports(
     parameters = list(inspect.signature(call.cls.forward).parameters)[1:]
     given = [(parameters[i] if i < len(parameters) else f"x{i}", a) for i, a in enumerate(call.args)]
     given += list(call.kwargs.items())
-    named = {ref: name for name, value in given for ref in _refs(value, env)}
-    order = list(dict.fromkeys([r for _, value in given for r in _refs(value, env) if r in entering]))
+    named = {ref: name for name, value in given for ref in _refs(value, env, level.translate)}
+    order = [r for _, value in given for r in _refs(value, env, level.translate) if r in entering]
+    order = list(dict.fromkeys(order))
     instance.inputs = order + [r for r in entering if r not in order]
     instance.input_names = _unique([named.get(r, "x") for r in instance.inputs])
-    for ref in _refs(call.returned, env):
+    for ref in _refs(call.returned, env, level.translate):
         if ref.node in inside and ref not in leaving:
             leaving.append(ref)
     leaving += [
@@ -197,14 +246,18 @@ def _ports(
     return None
 
 
-def _refs(value: Any, env: Mapping[Any, Any]) -> list[PortRef]:
-    """The graph values among a call's arguments or returns (fx proxies, in tuples and dicts)."""
+def _refs(
+    value: Any, env: Mapping[Any, Any], translate: Callable[[PortRef], PortRef | None]
+) -> list[PortRef]:
+    """The graph values among a call's arguments or returns (fx proxies, in tuples and dicts), as
+    the level names them."""
     if isinstance(value, tuple | list):
-        return [r for v in value for r in _refs(v, env)]
+        return [r for v in value for r in _refs(v, env, translate)]
     if isinstance(value, dict):
-        return [r for v in value.values() for r in _refs(v, env)]
+        return [r for v in value.values() for r in _refs(v, env, translate)]
     node = getattr(value, "node", None)  # a Proxy's fx node; its value is a Ref, or a tuple of them
-    return _graph_values(env.get(node)) if isinstance(node, Hashable) else []
+    found = _graph_values(env.get(node)) if isinstance(node, Hashable) else []
+    return [r for r in map(translate, found) if r is not None]
 
 
 def _graph_values(found: Any) -> list[PortRef]:
@@ -266,21 +319,17 @@ def _form(flat: Graph, instance: Instance, weighted: set[str]) -> str:
     return json.dumps(shape, sort_keys=True, default=repr)
 
 
-def _definitions(instances: list[Instance]) -> dict[str, str]:
-    """Form -> block name: the class's name, then Name_2, Name_3 for its other structures."""
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for instance in instances:
-        if instance.form in names:
-            continue
-        base, n = instance.cls.__name__, 1
-        name = base
-        while name in taken:
-            n += 1
-            name = f"{base}_{n}"
-        taken.add(name)
-        names[instance.form] = name
-    return names
+def _name(trace: _Trace, instance: Instance) -> None:
+    """Name the instance's form, once: its class's name, then Name_2, Name_3 for its other structures."""
+    if instance.form in trace.names:
+        return
+    taken = set(trace.names.values())
+    base, n = instance.cls.__name__, 1
+    name = base
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    trace.names[instance.form] = name
 
 
 def _uses(flat: Graph, instances: list[Instance], names: Mapping[str, str], returned: list[str]) -> list[Use]:
@@ -313,56 +362,66 @@ def _follows(flat: Graph, before: Instance, after: Instance, shown: set[PortRef]
     return value not in shown and readers <= set(after.nodes)
 
 
-def _blocks_graph(flat: Graph, uses: list[Use]) -> tuple[Graph, dict[str, str]]:
-    """The graph with each Use one Block node, and each flat node's id once inlined again."""
+def _blocks_graph(level: _Level, uses: list[Use], trace: _Trace, into: Graph) -> dict[str, str]:
+    """Fill `into` with the level's graph, each Use one Block node; returns each node's id once
+    inlined again ("layer1/2/conv1" for copy 2 of layer1's conv1)."""
     from graphcore.validate import validate  # the shapes of the values entering blocks
 
+    flat = level.graph
     shapes = validate(flat).shapes
-    graph = Graph()
-    graph.meta = copy.deepcopy(flat.meta)
-    inner_ids: dict[str, list[str]] = {}
+    into.meta = copy.deepcopy(flat.meta)
     for use in uses:
-        if use.block not in graph.blocks:
-            definition, inner_ids[use.block] = _definition(flat, use.copies[0], use.block, shapes)
-            graph.set_block(use.block, definition)
+        if use.block not in trace.home.blocks:
+            definition, trace.inlined[use.block] = _definition(level, use.copies[0], use.block, shapes, trace)
+            trace.home.set_block(use.block, definition)
     member: dict[str, Use] = {n: use for use in uses for copy_ in use.copies for n in copy_.nodes}
     staying = {node.id for node in flat.nodes if node.id not in member}  # ids a Block node must not take
     renamed: dict[str, str] = {}
     for node in flat.nodes:
         if node.id not in member:
-            graph.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.label, node.pos))
+            into.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.label, node.pos))
             renamed[node.id] = node.id
         elif not (use := member[node.id]).node_id:
-            use.node_id = _free_id(graph, use, staying)
+            use.node_id = _free_id(into, use, staying, level.within)
             repeat = len(use.copies)
-            graph.add_node(Node(use.node_id, BLOCK_TYPE, {"block": use.block, "repeat": repeat}))
+            into.add_node(Node(use.node_id, BLOCK_TYPE, {"block": use.block, "repeat": repeat}))
             for k, instance in enumerate(use.copies, start=1):
                 prefix = use.node_id + SEPARATOR + (f"{k}{SEPARATOR}" if repeat > 1 else "")
-                for old, inner in zip(instance.nodes, inner_ids[use.block]):
+                for old, inner in zip(instance.nodes, trace.inlined[use.block]):
                     renamed[old] = prefix + inner
-    exposed = {
-        value: PortRef(use.node_id, name)
-        for use in uses
-        for value, name in zip(use.copies[-1].outputs, use.copies[-1].output_names)
-    }
+    exposed = _exposed(uses)
     for src, dst in flat.edges:
         target = member.get(dst.node)
         if target is not None and src.node in member and member[src.node] is target:
             continue  # inside one Block node: its definition has the edge
-        source = exposed.get(src, src)
+        source = PortRef.parse(exposed.get(str(src), str(src)))
         if target is not None:
             first = target.copies[0]
             dst = PortRef(target.node_id, first.input_names[first.inputs.index(src)])
-        if graph.source_of(dst) is None:
-            graph.connect(source, dst, check_cycle=False)
-    lay_out(graph)
-    return graph, renamed
+        if into.source_of(dst) is None:
+            into.connect(source, dst, check_cycle=False)
+    lay_out(into)
+    return renamed
 
 
-def _free_id(graph: Graph, use: Use, staying: set[str]) -> str:
+def _exposed(uses: list[Use]) -> dict[str, str]:
+    """Inner value -> the Block node's port showing it ("layer1_2_relu_1.out" -> "layer1.out")."""
+    return {
+        str(value): f"{use.node_id}.{name}"
+        for use in uses
+        for value, name in zip(use.copies[-1].outputs, use.copies[-1].output_names)
+    }
+
+
+def _relative(path: str, within: Instance | None) -> str:
+    """A submodule's path below the instance whose inside is being made ("h.0.attn" in h.0: "attn")."""
+    return path.removeprefix(within.path + ".") if within is not None else path
+
+
+def _free_id(graph: Graph, use: Use, staying: set[str], within: Instance | None) -> str:
     """The Block node's id: its container's path for a repeat ("layer1"), else the instance's
     ("layer2_0")."""
-    first = use.copies[0].path
+    first = _relative(use.copies[0].path, within)
     base = re.sub(r"\W", "_", first.rpartition(".")[0] if len(use.copies) > 1 else first)
     if not base or base[0].isdigit():  # entries of a Sequential traced as the root ("0", "")
         base = use.block.lower() + (f"_{base}" if base else "")
@@ -374,13 +433,15 @@ def _free_id(graph: Graph, use: Use, staying: set[str]) -> str:
 
 
 def _definition(
-    flat: Graph, instance: Instance, name: str, shapes: Mapping[str, Any]
+    level: _Level, instance: Instance, name: str, shapes: Mapping[str, Any], trace: _Trace
 ) -> tuple[BlockDef, list[str]]:
-    """The block made of one instance's nodes, and the inner id of each of them in order."""
+    """The block made of one instance's nodes, the calls inside it made blocks too, and each node's
+    id inside it once inlined, in order."""
+    flat = level.graph
     inner = Graph()
     for port, value in zip(instance.input_names, instance.inputs):
         inner.add_node(Node(port, "Input", _input_params(shapes, value)))
-    prefix = re.sub(r"\W", "_", instance.path) + "_"
+    prefix = re.sub(r"\W", "_", _relative(instance.path, level.within)) + "_"
     ids: dict[str, str] = {}
     for node_id in instance.nodes:
         node = flat.node(node_id)
@@ -388,22 +449,39 @@ def _definition(
         ids[node_id] = inner.unique_id(hint)
         inner.add_node(Node(ids[node_id], node.type, copy.deepcopy(node.params), node.label))
 
-    def ref(value: PortRef) -> PortRef:
+    def ref(value: PortRef) -> PortRef | None:
         if value.node in ids:
             return PortRef(ids[value.node], value.port)
-        return PortRef(instance.input_names[instance.inputs.index(value)], "out")
+        if value in instance.inputs:
+            return PortRef(instance.input_names[instance.inputs.index(value)], "out")
+        return None
 
     for node_id in instance.nodes:
         for port in flat.input_ports_of(node_id):
             src = flat.source_of(PortRef(node_id, port))
-            if src is not None:
-                inner.connect(ref(src), PortRef(ids[node_id], port), check_cycle=False)
+            if src is not None and (inner_src := ref(src)) is not None:
+                inner.connect(inner_src, PortRef(ids[node_id], port), check_cycle=False)
     lay_out(inner)
     outputs = {port: str(ref(v)) for port, v in zip(instance.output_names, instance.outputs)}
-    cls = instance.cls
-    description = f"{cls.__qualname__}, as traced from {instance.path}"
-    definition = BlockDef(name, inner, tuple(instance.input_names), outputs, description[:MAX_DESCRIPTION])
-    return definition, [ids[n] for n in instance.nodes]
+    inside = _Level(
+        inner,
+        {ids[n]: level.origins.get(n) for n in instance.nodes},
+        lambda value: ref(local) if (local := level.translate(value)) is not None else None,
+        list(outputs.values()),
+        {ids[n] for n in instance.nodes if n in level.weighted},
+        instance,
+    )
+    nested = Graph()
+    nested.blocks = trace.home.blocks  # its Block nodes' ports are their definitions'
+    made = _blocks_of(inside, trace, nested)
+    inlined = [ids[n] for n in instance.nodes]
+    if made is not None:
+        renamed, uses = made
+        inner, exposed = nested, _exposed(uses)
+        outputs = {port: exposed.get(value, value) for port, value in outputs.items()}
+        inlined = [renamed[i] for i in inlined]
+    description = f"{instance.cls.__qualname__}, as traced from {instance.path}"[:MAX_DESCRIPTION]
+    return BlockDef(name, inner, tuple(instance.input_names), outputs, description), inlined
 
 
 def _input_params(shapes: Mapping[str, Any], value: PortRef) -> dict[str, Any]:
@@ -438,11 +516,7 @@ def _rename_result(
 ) -> None:
     """Point everything the result says about the flat graph's nodes at the blocks graph."""
     flat = result.graph
-    exposed = {
-        str(value): f"{use.node_id}.{name}"
-        for use in uses
-        for value, name in zip(use.copies[-1].outputs, use.copies[-1].output_names)
-    }
+    exposed = _exposed(uses)
 
     def top(value: str) -> str:
         return exposed.get(value, value)

@@ -235,7 +235,7 @@ def test_a_resnet_imports_its_basic_blocks_as_blocks_with_layer1_one_repeated_no
     assert places["layer2.0.downsample.1.running_mean"] == "layer2_0/downsample_1.running_mean"
 
 
-def test_a_gpt_imports_its_module_list_of_blocks_as_one_repeated_block():
+def test_a_gpt_imports_its_module_list_of_blocks_as_one_repeated_block_with_a_block_inside():
     module = built(GPT())
     result = import_module(module, TOKENS)
     graph = result.graph
@@ -248,7 +248,11 @@ def test_a_gpt_imports_its_module_list_of_blocks_as_one_repeated_block():
     assert graph.weights.ties == {"lm_head.weight": "wte.weight"} or graph.weights.ties == {
         "wte.weight": "lm_head.weight"
     }
-    assert graph.weights.places["h.2.attn.mask"] == "h/3/attn_mask"
+    # the attention each Block holds is a block inside it: SelfAttention is used three times
+    inner = {n.id: (n.type, n.params.get("block")) for n in graph.blocks["TransformerBlock"].graph.nodes}
+    assert inner["attn"] == (BLOCK_TYPE, "SelfAttention") and inner["ln_1"] == ("LayerNorm", None)
+    assert graph.weights.places["h.2.attn.mask"] == "h/3/attn/mask"
+    assert graph.weights.places["h.0.attn.c_attn.weight"] == "h/1/attn/c_attn.weight"
 
 
 def test_a_sequential_of_four_identical_blocks_is_one_block_repeated_four_times():
@@ -261,7 +265,9 @@ def test_a_sequential_of_four_identical_blocks_is_one_block_repeated_four_times(
 
 
 @pytest.mark.parametrize(
-    ("make", "declared"), [(ResNet, IMAGES), (GPT, TOKENS), (Stack, VECTORS)], ids=["resnet", "gpt", "mlp"]
+    ("make", "declared"),
+    [(ResNet, IMAGES), (GPT, TOKENS), (Stack, VECTORS), (lambda: Stack(Pair(), Pair(), Gate()), VECTORS)],
+    ids=["resnet", "gpt", "mlp", "nested"],
 )
 def test_the_export_of_a_blocks_import_loads_the_modules_state_dict(make, declared, tmp_path):
     module = built(make())
@@ -349,6 +355,27 @@ def test_a_sequential_subclass_used_several_times_is_a_block():
         ("convbnrelu_2", "ConvBNReLU_2", 2),
     ]
     assert_computes_the_same(module, result, declared)
+    assert_weights_kept(module, result)
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Sequential(MLPBlock(), MLPBlock())
+        self.gate = Gate()
+
+    def forward(self, x):
+        return self.gate(self.inner(x))
+
+
+def test_blocks_inside_blocks_repeat_there_too():
+    module = built(Stack(Pair(), Pair(), Gate()))
+    result = import_module(module, VECTORS)
+    graph = result.graph
+    assert blocks_used(graph) == [("blocks", "Pair", 2), ("blocks_2", "Gate", 1)]
+    assert blocks_used(graph.blocks["Pair"].graph) == [("inner", "MLPBlock", 2), ("gate", "Gate", 1)]
+    assert graph.weights.places["blocks.1.inner.1.fc2.weight"] == "blocks/2/inner/2/fc2.weight"
+    assert_computes_the_same(module, result, VECTORS)
     assert_weights_kept(module, result)
 
 
