@@ -60,7 +60,13 @@ PLACEHOLDER_OPACITY = 0.55  # a node of a type this build does not know is drawn
 def fonts() -> dict[str, tuple[QFont, QFontMetricsF]]:
     """The canvas fonts with their metrics, made once (after the QApplication exists)."""
     result = {}
-    for name, size, bold in (("title", 10, True), ("port", 9, False), ("small", 8, False)):
+    # "tag": the lab's badges on the canvas, at the title's size so they read wherever titles do
+    for name, size, bold in (
+        ("title", 10, True),
+        ("port", 9, False),
+        ("small", 8, False),
+        ("tag", 10, False),
+    ):
         font = QFont()
         font.setPointSizeF(size)
         font.setBold(bold)
@@ -94,9 +100,10 @@ def brush(color: str) -> QBrush:
 
 
 @cache
-def pill(label: str) -> tuple[QPainterPath, QPointF]:
-    """The rounded box behind an edge label, centred on the origin, and where its text starts."""
-    metrics = fonts()["small"][1]
+def pill(label: str, font: str = "small") -> tuple[QPainterPath, QPointF]:
+    """The rounded box behind an edge label (in one of the canvas fonts), centred on the origin, and
+    where its text starts."""
+    metrics = fonts()[font][1]
     width, height = metrics.horizontalAdvance(label) + 10, metrics.height() + 2
     path = QPainterPath()
     path.addRoundedRect(QRectF(-width / 2, -height / 2, width, height), 4, 4)

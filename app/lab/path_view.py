@@ -46,6 +46,7 @@ from graphcore.program import Program
 FORWARD, BACKWARD = "forward", "backward"
 COLORS = {FORWARD: "#2f6fdb", BACKWARD: "#d9622b", "edge": "#8b5cf6"}
 MAX_CAPTION_TERMS = 6
+TAG_FONT = "tag"  # badges as large as node titles: readable at any zoom framing allows
 
 
 class Tag(QGraphicsPathItem):
@@ -56,11 +57,11 @@ class Tag(QGraphicsPathItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setZValue(5)
         self.label = QGraphicsSimpleTextItem(self)
-        self.label.setFont(fonts()["small"][0])
+        self.label.setFont(fonts()[TAG_FONT][0])
         self.set(text, color, background)
 
     def set(self, text: str, color: str, background: str, current: bool = False) -> None:
-        box, text_at = pill(text)
+        box, text_at = pill(text, TAG_FONT)
         self.setPath(box)
         self.setPen(pen(color, 2.5 if current else 1.2))
         self.setBrush(brush(color if current else background))
@@ -94,7 +95,7 @@ class PathOverlay:
             if key not in edges:
                 continue
             tag = self.edge_labels[key] = Tag(edge.pill, show_number(edges[key]), COLORS["edge"], background)
-            tag.setPos(0, -pill(tag.text)[0].boundingRect().height() - 2)
+            tag.setPos(0, -pill(tag.text, TAG_FONT)[0].boundingRect().height() - 2)
 
     def show_badges(self, texts: dict[str, str], direction: str, current: str | None) -> None:
         background = self.scene.theme.label_background

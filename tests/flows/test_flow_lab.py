@@ -9,10 +9,11 @@ from pathlib import Path
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QFontInfo, QImage, QPainter
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QListWidget, QRadioButton, QScrollArea, QWidget
 
+from app.canvas.view import READABLE_PX, readable_zoom
 from app.window import MainWindow
 
 POWER_OF_TEN = re.compile(r"([25]·)?10⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
@@ -276,3 +277,18 @@ def test_lab_legends_and_titles_stay_readable_in_the_dark_theme(opened, qtbot):
         for _, label in legend.items:
             assert contrast(drawn_color(label), background) >= 4.5, label.text
     assert contrast(drawn_color(plot.top.titleLabel), background) >= 4.5
+
+
+def test_path_view_badges_read_as_large_as_titles_at_the_framing_zoom(opened, qtbot):
+    """Opened and framed, the view is at least at the zoom where titles are READABLE_PX: the badges'
+    text is as large on screen as the titles'."""
+    window = opened("two_moons.json")
+    view = window.lab.path_view
+    with qtbot.waitSignal(view.computed, timeout=TIMEOUT):
+        derivatives_action(window, "Path View on Canvas").trigger()
+    zoom = window.view.zoom
+    assert zoom >= readable_zoom() * 0.999
+    tags = list(view.overlay.badges.values())
+    assert tags
+    for tag in tags:
+        assert QFontInfo(tag.label.font()).pixelSize() * zoom >= READABLE_PX - 0.01, tag.text
