@@ -28,6 +28,7 @@ CATEGORIES = {
     "regularization": "Regularisation",
     "losses": "Losses",
     "imported": "Imported from PyTorch",
+    "blocks": "Blocks",
 }
 
 
@@ -51,6 +52,8 @@ def _allowed(param: Param) -> str:
 
 
 def _ports(spec: NodeSpec) -> str:
+    if not spec.inputs and not spec.outputs:  # a Block's are its definition's
+        return "those of the node's definition"
     inputs = ", ".join(f"`{p}`" + (" (optional)" if p in spec.optional_inputs else "") for p in spec.inputs)
     outputs = ", ".join(f"`{p}`" for p in spec.outputs)
     return f"{inputs} → {outputs}" if inputs else f"→ {outputs}"

@@ -19,7 +19,7 @@ from export_cases import EXAMPLES, TRAINED, graph_from, load_file, same_structur
 from graphcore.cli.main import main
 from graphcore.exchange.importer import declared_inputs, import_module, load_class
 from graphcore.files.fileformat import load
-from graphcore.graph import Graph, PortRef
+from graphcore.graph import BLOCK_TYPE, Graph, PortRef
 from graphcore.program import lower
 from graphcore.registry import REGISTRY
 from graphcore.runtime import Runtime
@@ -125,7 +125,8 @@ def test_a_training_export_imports_as_its_model(example, tmp_path, capsys):
         assert not imported.consumers_of(PortRef.parse(loss)) and predict != loss
 
 
-OPERATIONS = sorted(t for t, spec in REGISTRY.items() if not spec.is_source)
+# a Block has no code of its own: its definition's round trip is tests/export/test_import_blocks.py
+OPERATIONS = sorted(t for t, spec in REGISTRY.items() if not spec.is_source and t != BLOCK_TYPE)
 
 
 @pytest.mark.parametrize("type_", OPERATIONS)
