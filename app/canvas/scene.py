@@ -259,6 +259,9 @@ class CanvasScene(QGraphicsScene):
             ):
                 item.block_ports = ports
                 item.rebuild()
+                wired = {ref for edge in self.graph.edges_of(item.node.id) for ref in edge}
+                for port in item.ports():  # a port made again (its definition came back) is new
+                    port.set_state(connected=port.ref in wired)
                 changed.append(item)
         if changed:
             self.nodes_shifted(changed)

@@ -13,9 +13,11 @@ Fragment = tuple[list[Node], list[tuple[PortRef, PortRef]]]
 
 
 def copy_text(graph: Graph, node_ids: list[str]) -> str:
-    """The chosen nodes and the edges among them, as file text."""
+    """The chosen nodes and the edges among them, as file text (with the file's block definitions,
+    which give Block nodes their ports)."""
     chosen = set(node_ids)
     fragment = Graph()
+    fragment.blocks = dict(graph.blocks)  # a Block node's ports are its definition's
     for node_id in node_ids:
         fragment.add_node(copy.deepcopy(graph.node(node_id)))
     for src, dst in graph.edges:

@@ -230,3 +230,33 @@ def test_an_edit_inside_one_instance_changes_every_instance_and_one_undo_restore
     assert slope_shown(window) == []
     assert window.document.graph.blocks["Leaky"].graph.node("act").params.get("negative_slope", 0.01) == 0.01
     assert window.document.stack.count() == steps + 1 and window.document.stack.index() == steps
+
+
+def test_copy_and_paste_of_a_block_with_what_feeds_it_keeps_the_wire(neuron: MainWindow, qtbot):
+    window = neuron
+    instance = make_neuron_block(window, qtbot)
+    graph = window.document.graph
+    (port,) = [d.port for s, d in graph.edges if d.node == instance and s.node == "w"]
+    window.scene.select_nodes(["w", instance])
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    pasted = [n for n in window.scene.selected_node_ids() if n != "w2"]
+    assert len(pasted) == 1 and graph.node(pasted[0]).params["block"] == "Neuron"
+    assert graph.source_of(PortRef(pasted[0], port)) == PortRef("w2", "out")
+    assert window.scene.nodes[pasted[0]].inputs[port].connected
+
+
+def test_a_block_renamed_to_no_definition_and_back_by_undo_shows_its_wires_again(neuron: MainWindow, qtbot):
+    window = neuron
+    instance = make_neuron_block(window, qtbot)
+    item = window.scene.nodes[instance]
+    wired = {d.port for s, d in window.document.graph.edges if d.node == instance}
+    select(window, instance)
+    retype(qtbot, window.inspector.editors["block"], "Nowhere")
+    assert window.document.graph.node(instance).params["block"] == "Nowhere"
+    assert window.document.report.for_node(instance)  # no such block: a problem at the node
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.graph.node(instance).params["block"] == "Neuron"
+    assert {name for name, port in item.inputs.items() if port.connected} == wired

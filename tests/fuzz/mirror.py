@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF
 
 from app.canvas.items import HEADER, PAD, NodeItem
 from app.canvas.scene import CanvasScene
+from app.editing.blocks import block_ports
 from app.editing.document import Document
 from app.editing.groups import external_ports, groups_of
 from graphcore.graph import Node, PortRef
@@ -65,9 +66,11 @@ def _fresh(node: Node, scene: CanvasScene) -> tuple:
     spec = REGISTRY.get(node.type)
     item = scene.nodes[node.id]
     ports = () if spec is not None else (tuple(item.inputs), tuple(item.outputs))
-    key = repr((node.id, node.type, node.label, node.params, ports))
+    inner = block_ports(scene.graph, node)  # a Block's ports are its definition's
+    key = repr((node.id, node.type, node.label, node.params, ports, inner))
     if key not in _DRAWN:
-        fresh = NodeItem(node, spec, scene.theme, scene.category_color(spec.category if spec else ""))
+        color = scene.category_color(spec.category if spec else "")
+        fresh = NodeItem(node, spec, scene.theme, color, inner)
         for names, is_output in zip(ports, (False, True)):
             for name in names:
                 fresh.port(name, is_output)
