@@ -145,6 +145,8 @@ def training(window: MainWindow) -> None:
     window.docks["train"].raise_()
     window.resizeDocks([plots], [360], Qt.Orientation.Vertical)
     window.resizeDocks([plots, boundary], [1180, 400], Qt.Orientation.Horizontal)
+    for side in ("palette", "minimap"):  # the whole network in view, at a readable zoom, loss included
+        window.docks[side].hide()
     tools.plots.redraw()
     settle(app)
     window.frame_all()
