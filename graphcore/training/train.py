@@ -7,8 +7,12 @@ in their order, each with its own forward pass, optimizer and parameters. The se
 runs the forward passes under autocast (and scales fp16 losses), and `compile` runs them through
 torch.compile (graphcore.training.performance).
 Listeners get `Progress` reports at a bounded rate, carrying every loss since the last one,
-so plotting never slows training. A non-finite loss or gradient stops the run and names the node
-where it first appeared (found by replaying the batch through the stepping engine).
+so plotting never slows training. A step reads nothing back from the device: `settle` reads the
+losses of the steps since the last settle in one go (for each report, each epoch's end, at least
+every SETTLE_INTERVAL and at the end), with whether every weight is still finite. A non-finite loss
+or gradient stops the run at the step where it first appeared, before that step's update, and
+names the node (found by replaying the batch through the stepping engine): when a settle finds
+one, the steps since a checkpoint (performance.Checkpoint) are taken again, checked one by one.
 """
 
 from __future__ import annotations
