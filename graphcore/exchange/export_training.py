@@ -446,7 +446,8 @@ def training_code(
     for name, value, comment in settings:
         lines = format_expression(literal(value), f"{name} = ", f"  # {comment}" if comment else "")
         constants += lines
-    if len(config.objectives) > 1:
+    # one objective over some of the weights optimises those alone, as several objectives do
+    if len(config.objectives) > 1 or config.objectives[0].parameters is not None:
         weights = _weights(config, program, generated)
         more, functions = objectives_code(config, check_outputs(config, program), weights)
         constants += more

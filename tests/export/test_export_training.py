@@ -24,6 +24,7 @@ from graphcore.files.fileformat import dumps, load
 from graphcore.training.config import OPTIMIZERS
 
 TOLERANCE = 1e-6
+XOR = next(p for p in TRAINED if p.stem == "xor")
 
 
 def graphcore_train(path, capsys, *flags):
@@ -276,3 +277,23 @@ def test_fp16_on_cuda_gives_the_losses_of_graphcore_train(tmp_path, capsys):
     printed = capsys.readouterr().out
     # the same kernels on the same device; the GPU's reductions may differ in their last bits
     assert losses_printed(printed) == pytest.approx(trained["losses"], abs=1e-4, rel=0)
+
+
+def test_one_objective_over_some_parameters_trains_only_those_in_the_export(tmp_path, capsys):
+    """A single objective naming its parameters (fc2 learns, fc1 stays as initialised) exports the
+    same selection: the script's losses are graphcore train's, which differ from training both."""
+    graph = load(XOR)
+    training = dict(graph.training)
+    objective = {"name": "head", "loss": training.pop("loss"), "parameters": ["fc2"]}
+    objective["optimizer"] = training.pop("optimizer")
+    graph.set_training({**training, "objectives": [objective]})
+    source = tmp_path / "xor_head.json"
+    source.write_text(dumps(graph), encoding="utf-8")
+    path, _ = write_export(load(source), tmp_path, "xor_head", train=True, base_dir=tmp_path)
+    trained = graphcore_train(source, capsys, "--steps", "30")
+    code, printed = exported_train(path, capsys, "--steps", "30")
+    assert code == 0
+    found = losses_printed(printed) or objective_losses_printed(printed)["head"]
+    assert found == pytest.approx(trained["losses"], abs=TOLERANCE, rel=0)
+    everything = graphcore_train(XOR, capsys, "--steps", "30")["losses"]
+    assert trained["losses"] != pytest.approx(everything, abs=TOLERANCE, rel=0)
