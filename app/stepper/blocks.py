@@ -31,10 +31,12 @@ def shown_node(node_id: str, nodes: Container[str]) -> str | None:
 
 
 def step_path(node_id: str, outer: Container[str]) -> str:
-    """How the stepper names a step's node: "res1 ▸ conv1" for an inlined one, else the id itself."""
+    """How the stepper names a step's node: "res1 ▸ conv1" for an inlined one ("res1 ▸ copy 2 ▸ conv1"
+    in a repeat), else the id itself."""
     if node_id in outer or shown_node(node_id, outer) is None:
         return node_id
-    return PATH_SEPARATOR.join(node_id.split(SEPARATOR))
+    instance, _, inside = node_id.partition(SEPARATOR)
+    return PATH_SEPARATOR.join([instance, inside_path(inside)])
 
 
 def inside_path(inner_id: str) -> str:

@@ -19,7 +19,8 @@ def describe(value: Any) -> str:
         return value
     if not hasattr(value, "numel"):
         return number(float(value))
+    value = value.detach()  # a weight's value still requires grad
     if value.numel() == 1 and value.dim() == 0:
         return number(float(value))
-    norm = float(value.double().norm()) if value.is_floating_point() else float(value.double().norm())
+    norm = float(value.double().norm())
     return f"{list(value.shape)} ‖·‖={number(norm)}"
