@@ -82,15 +82,17 @@ def test_replace_block_keeps_the_text_around_it_and_adds_a_missing_one():
 
 
 @pytest.mark.parametrize(
-    ("only", "says"),
+    ("args", "says"),
     [
-        ("nosuch", "no benchmark named 'nosuch'"),
-        ("", "give benchmark names"),
-        ("canvas,,load", "give benchmark"),
+        (["--only", "nosuch"], "no benchmark named 'nosuch'"),
+        (["--only", ""], "give benchmark names"),
+        (["--only", "canvas,,load"], "give benchmark names"),
+        (["--write-docs", "--docs", "no/such/benchmarks.md"], "no such file to rewrite"),
+        (["--timeout", "-1"], "give a number of seconds above 0"),
     ],
 )
-def test_a_bad_only_is_one_line_and_exit_2(only, says):
-    done = run_bench("--only", only)
+def test_a_bad_argument_is_one_line_and_exit_2(args, says):
+    done = run_bench(*args)
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and says in done.stderr, done.stderr
