@@ -242,6 +242,7 @@ def write_docs(outcomes: list[Outcome], docs: Path, stamp: str) -> list[str]:
 
 
 def summary(outcomes: list[Outcome]) -> str:
+    """One line per benchmark (state, name, wall time, why it failed, what it lacks), then the total."""
     width = max(len(o.benchmark.name) for o in outcomes)
     lines = []
     for outcome in outcomes:
@@ -249,6 +250,9 @@ def summary(outcomes: list[Outcome]) -> str:
         line = f"{state:<6}  {outcome.benchmark.name:<{width}}  {outcome.seconds:7.1f} s"
         details = ([outcome.error] if outcome.error else []) + outcome.notes
         lines.append(line + ("  " + "; ".join(details) if details else ""))
+    failed = sum(not o.ok for o in outcomes)
+    total = sum(o.seconds for o in outcomes)
+    lines.append(f"{len(outcomes)} benchmarks, {failed} failed, {total:.0f} s")
     return "\n".join(lines)
 
 
