@@ -270,7 +270,7 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.step_count, self.epoch, self._cursor = 0, 0, 0
         self._order: torch.Tensor | None = None  # this epoch's shuffle, drawn at its first batch
-        self.last_losses: dict[str, float] = {}  # the last settled step's loss of each objective due in it
+        self._last_losses: dict[str, float] = {}  # the last settled step's loss of each objective due in it
         self.last_batch: dict[str, Any] = {}  # the last step's batch and the lead's prediction on it
         self.last_prediction: Any = None
         self._taken: list[StepRecord] = []  # steps not yet settled
@@ -400,8 +400,16 @@ class Trainer:
         self._settled = True
         records, self._held = self._held + taken, []
         if records:
-            self.last_losses = dict(records[-1].losses)
+            self._last_losses = dict(records[-1].losses)
         return records, next((r.found for r in records if r.found is not None), None)
+
+    @property
+    def last_losses(self) -> dict[str, float]:
+        """The last step's loss of each objective due in it. Reading it settles the steps taken so
+        far (a host sync); the next `settle` still gives them."""
+        if self._taken:
+            self._held = self.settle()[0]
+        return self._last_losses
 
     def _keep_replayable(self) -> None:
         """A checkpoint now and then (its copying kept under 2 % of the time between), and the random

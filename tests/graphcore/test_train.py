@@ -439,3 +439,15 @@ def test_deferred_runs_equal_checked_runs_with_reports_retunes_and_epochs(interv
         result = trainer.run(listener=reports.append, should_stop=between_steps, report_interval=interval)
         results.append((result.losses, result.lrs, result.epochs, [r.losses for r in reports]))
     assert results[0] == results[1]
+
+
+def test_asking_for_the_last_losses_reads_them_and_the_next_settle_still_gives_every_step():
+    trainer = Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 30})
+    reference = checked(Trainer(load(EXAMPLES / "xor.json"), overrides={"steps": 30}))
+    for _ in range(3):
+        trainer.step()
+        reference.step()
+    assert trainer.last_losses == reference.settle()[0][-1].losses
+    trainer.step()
+    records, found = trainer.settle()
+    assert found is None and [r.step for r in records] == [1, 2, 3, 4]
