@@ -6,7 +6,8 @@ shuffle, drawn from the same seed), with the same optimizer and schedule, clippi
 asks, and reads its losses once at the end of each block, as a tight hand-written loop would. The
 two run in interleaved blocks in one process (the order alternating), and the ratio is the median
 of the per-block ratios: on a shared, loaded machine only such paired ratios mean anything. On the
-CPU the blocks are timed in the process's CPU time, which other processes' load barely moves.
+CPU with `--threads 1` the blocks are timed in the process's CPU time, which other processes' load
+barely moves (the steadiest figure on a loaded machine); otherwise in wall-clock time.
 The second table times the stepping engine's backward step of each node (its local VJP) against
 that node's own eager forward + backward. `--quick` runs everything once on tiny sizes (a smoke
 test for CI: it checks the benchmark runs, not how fast).
@@ -119,7 +120,9 @@ def paired(
 ) -> tuple[list[float], list[list[float]]]:
     """first/second time ratio of each round, and each one's seconds per round, run alternately
     first then second, then second then first."""
-    clock = time.process_time if device.type == "cpu" else time.perf_counter
+    # CPU time only with one thread: more threads spin while they wait, and that CPU time swamps the step
+    one_thread = device.type == "cpu" and torch.get_num_threads() == 1
+    clock = time.process_time if one_thread else time.perf_counter
     times: list[list[float]] = [[], []]
     for round_index in range(rounds):
         order = [(0, first), (1, second)] if round_index % 2 == 0 else [(1, second), (0, first)]
