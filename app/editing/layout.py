@@ -12,6 +12,7 @@ Sizes and port positions come from the canvas, since how a node is drawn is a vi
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -110,40 +111,77 @@ def _clear_wires(
 ) -> None:
     """Push down each node a wire runs under (and what is below it in its column) until none is.
 
-    Nodes only ever move down, and each push clears one crossing, so a few passes settle it; the
-    bound stops a pathological graph from looping, leaving the crossings it could not clear.
+    Nodes only ever move down, so pushing one may put it under a wire already checked: passes over
+    the wires repeat until one pushes nothing. Columns never move sideways, so each wire is tested
+    only against the columns it spans. The bound stops a pathological graph from looping, leaving
+    the crossings it could not clear.
     """
-    for _ in range(4 * len(positions) ** 2):
-        crossing = _first_crossing(positions, edges, sizes, offset)
-        if crossing is None:
+    columns: dict[float, list[str]] = {}
+    for node, (x, _) in positions.items():
+        columns.setdefault(x, []).append(node)
+    xs = sorted(columns)
+    widest = max(sizes[n][0] for n in positions) + 4
+    budget = 4 * len(positions) ** 2
+    for _ in range(len(positions) + 1):
+        pushed = False
+        for src, dst in edges:
+            start, end = _port(positions, src, True, offset), _port(positions, dst, False, offset)
+            low, high = min(start.x(), end.x()), max(start.x(), end.x())
+            spanned = xs[bisect.bisect_left(xs, low - widest) : bisect.bisect_right(xs, high + 4)]
+            candidates = [n for x in spanned for n in columns[x] if n not in (src.node, dst.node)]
+            while candidates and budget > 0:
+                crossing = _crossing(positions, src, dst, candidates, sizes, offset)
+                if crossing is None:
+                    break
+                budget -= 1
+                pushed = True
+                node, below = crossing
+                x, y = positions[node]
+                shift = math.ceil((below - y) / GRID) * GRID  # on the grid, so snapping cannot undo it
+                for other in columns[x]:
+                    if positions[other][1] >= y:
+                        positions[other] = (x, positions[other][1] + shift)
+        if not pushed or budget <= 0:
             return
-        node, below = crossing
-        x, y = positions[node]
-        shift = math.ceil((below - y) / GRID) * GRID  # stays on the grid, so snapping cannot undo it
-        for other, (ox, oy) in positions.items():
-            if ox == x and oy >= y:
-                positions[other] = (ox, oy + shift)
 
 
-def _first_crossing(
+def _crossing(
     positions: Mapping[str, Point],
-    edges: list[tuple[PortRef, PortRef]],
+    src: PortRef,
+    dst: PortRef,
+    candidates: list[str],
     sizes: Mapping[str, Size],
     offset: PortOffset,
 ) -> tuple[str, float] | None:
-    """The first node some wire runs under, with the y its top must move to for the wire to clear."""
-    rects = {n: QRectF(x, y, *sizes[n]) for n, (x, y) in positions.items()}
-    for src, dst in edges:
-        start, end = _port(positions, src, True, offset), _port(positions, dst, False, offset)
-        path = curve(start, end)
-        points = [path.pointAtPercent(i / 64) for i in range(65)]
-        for node, rect in rects.items():
-            if node in (src.node, dst.node):
-                continue
-            inside = [p for p in points if rect.adjusted(-4, -CLEARANCE, 4, CLEARANCE).contains(p)]
-            if inside:
-                return node, max(p.y() for p in inside) + CLEARANCE + 1
+    """The first candidate node the wire src → dst runs under, with the y its top must move to."""
+    start, end = _port(positions, src, True, offset), _port(positions, dst, False, offset)
+    hull = curve(start, end).controlPointRect()  # the curve stays inside its control points' box
+    points: list[QPointF] = []
+    for node in candidates:
+        x, y = positions[node]
+        rect = QRectF(x, y, *sizes[node]).adjusted(-4, -CLEARANCE, 4, CLEARANCE)
+        if not rect.intersects(hull):
+            continue
+        points = points or _samples(start, end)
+        inside = [p for p in points if rect.contains(p)]
+        if inside:
+            return node, max(p.y() for p in inside) + CLEARANCE + 1
     return None
+
+
+_SAMPLES: dict[tuple[float, float], list[QPointF]] = {}  # a wire's shape, by where its end is from its start
+
+
+def _samples(start: QPointF, end: QPointF) -> list[QPointF]:
+    """65 points along the wire from start to end. Its shape depends only on end − start, and a graph
+    has few of those (a chain repeats one), so each is sampled once: passes test the wires again."""
+    key = (end.x() - start.x(), end.y() - start.y())
+    if key not in _SAMPLES:
+        if len(_SAMPLES) > 100_000:
+            _SAMPLES.clear()
+        path = curve(QPointF(0, 0), QPointF(*key))
+        _SAMPLES[key] = [path.pointAtPercent(i / 64) for i in range(65)]
+    return [start + p for p in _SAMPLES[key]]
 
 
 def _port(positions: Mapping[str, Point], ref: PortRef, is_output: bool, offset: PortOffset) -> QPointF:
