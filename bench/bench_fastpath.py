@@ -216,11 +216,13 @@ def stepping_per_node(graph: Graph, repeats: int, device: str) -> list[tuple[str
     return rows
 
 
-def grad_modes(repeats: int) -> list[tuple[str, str, str, str, str]]:
-    """Each example's full Jacobian by reverse and by forward mode: (name, ms, ms, passes, passes),
-    "n/a" where a node refuses forward mode (Dropout in training)."""
+def grad_modes(repeats: int, only: tuple[str, ...] = ()) -> list[tuple[str, str, str, str, str]]:
+    """Each example's (or those named in `only`) full Jacobian by reverse and by forward mode:
+    (name, ms, ms, passes, passes), "n/a" where a node refuses forward mode (Dropout in training)."""
     rows = []
     for path in sorted(EXAMPLES.glob("*.json")):
+        if only and path.stem not in only:
+            continue
         program = lower(load(path))
         runtime = Runtime(program, dtype="float64", device="cpu")
         of = program.sinks[0]
@@ -252,19 +254,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="2 steps, 1 repeat, 2 examples: a smoke run")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    steps, repeats = (2, 1) if args.quick else (args.steps, 20)
     torch.manual_seed(0)
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     if args.device.startswith("cuda"):
         machine += f", {torch.cuda.get_device_name()}"
     print(f"### {date.today()} — {machine}, device {args.device}\n")
-    fast, hand, ratio = fast_path_vs_hand_written(args.steps, args.device)
+    fast, hand, ratio = fast_path_vs_hand_written(steps, args.device)
     print("| MLP 784-512-512-10, batch 256, float32, SGD step | median ms |")
     print("|---|---|")
     print(f"| fast path (generated module) | {fast:.3f} |")
     print(f"| hand-written PyTorch | {hand:.3f} |")
     print(f"| ratio fast / hand | **{ratio:.3f}** ({(ratio - 1) * 100:+.1f} %) |\n")
-    ours, theirs, ratio = trainer_vs_loop(args.steps, args.device)
+    ours, theirs, ratio = trainer_vs_loop(steps, args.device)
     print("| Trainer.step vs a plain loop (MLP 2-512-512-10, batch 256, float32) | median ms |")
     print("|---|---|")
     print(
@@ -272,7 +278,7 @@ def main() -> None:
     )
     print(f"| plain PyTorch loop (zero_grad, forward, backward, step, loss.item) | {theirs:.3f} |")
     print(f"| ratio | **{ratio:.3f}** |\n")
-    per_node, fast_step, nodes = stepping_cost(20, args.device)
+    per_node, fast_step, nodes = stepping_cost(repeats, args.device)
     print(
         f"Stepping engine on an MLP 64-64-64-10 ({nodes} nodes, batch 32): {per_node:.3f} ms per node "
         f"(forward + backward step), against {fast_step:.3f} ms for a whole fast-path forward + backward "
@@ -280,7 +286,7 @@ def main() -> None:
     )
     print("| example | reverse ms | forward ms | reverse passes | forward passes |")
     print("|---|---|---|---|---|")
-    for name, rev, fwd, rp, fp in grad_modes(20):
+    for name, rev, fwd, rp, fp in grad_modes(repeats, ("path_sum", "xor") if args.quick else ()):
         print(f"| {name} | {rev} | {fwd} | {rp} | {fp} |")
 
 
