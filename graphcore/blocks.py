@@ -396,6 +396,23 @@ def _rewired_training(section: dict[str, Any], values: Values) -> dict[str, Any]
     return result
 
 
+def rewired_training(section: dict[str, Any], exposed: Mapping[str, str]) -> dict[str, Any]:
+    """The section naming flat values where it names block ports: `exposed` is what
+    flatten_with_ports returns ("res2.out" -> "res2/3/add.out")."""
+    values: Values = {}
+    for port, inner in exposed.items():
+        node, _, name = port.rpartition(".")
+        values[(node, name)] = PortRef.parse(inner)
+    return _rewired_training(section, values)
+
+
+def flat_training(graph: Graph) -> dict[str, Any]:
+    """The graph's training section as its inlined graph reads it (block ports as inner values)."""
+    return (
+        rewired_training(graph.training, flatten_with_ports(graph)[1]) if instances(graph) else graph.training
+    )
+
+
 def instance_paths(graph: Graph) -> dict[str, list[str]]:
     """Block name -> the flat id prefix of every instance of it, nested ones included ("res1",
     "outer/2/inner"): a training group naming a block takes the parameters inlined under these."""

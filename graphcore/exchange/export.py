@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphcore.blocks import flat_training, instance_paths
 from graphcore.codegen import GeneratedModule, class_name_from, plain_text, python_source
 from graphcore.exchange import export_weights
 from graphcore.exchange.export_blocks import block_source, has_blocks
@@ -294,7 +295,7 @@ def export_python(
     outputs, config = None, None
     if train:
         try:
-            config = parse(graph.training)
+            config = parse(flat_training(graph))
         except TrainingConfigError as error:
             raise ExportError(str(error)) from None
         outputs = check_outputs(config, program)
@@ -325,7 +326,9 @@ def export_python(
             f"`graphcore run {source or 'FILE'}` does.",
         ]
     else:
-        stdlib, more, rest = training_code(config, program, generated, Path(base_dir), weights is not None)
+        stdlib, more, rest = training_code(
+            config, program, generated, Path(base_dir), weights is not None, instance_paths(graph)
+        )
         inputs += "\n\n\n" + section_code(graph.training)
         third_party += more
         usage = [

@@ -20,7 +20,7 @@ from graphcore.program import Program
 from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError
-from graphcore.training.objectives import check_parameters, selected
+from graphcore.training.objectives import Blocks, check_parameters, selected
 from graphcore.training.performance import AUTOCAST_TYPES, autocast
 
 STDLIB_IMPORTS = [
@@ -364,13 +364,13 @@ STEP_SEVERAL = """values, finite = {}, True
 
 
 def objectives_code(
-    config: TrainingConfig, outputs: Sequence[str], weights: Mapping[str, list[str]]
+    config: TrainingConfig, outputs: Sequence[str], weights: Mapping[str, list[str]], blocks: Blocks
 ) -> tuple[list[str], str]:
     """The OBJECTIVES and PREDICTION constants, and make_optimizers and make_schedulers, of a section with
     several objectives: each objective's output index, update rule and parameter names."""
     table = []
     for objective in config.objectives:
-        chosen = selected(objective, weights)
+        chosen = selected(objective, weights, blocks)
         names = [n for node in weights for n in weights[node] if chosen is None or n in chosen]
         table.append(
             {
@@ -416,9 +416,11 @@ def training_code(
     generated: GeneratedModule,
     base_dir: Path,
     resume: bool = False,
+    blocks: Blocks | None = None,
 ) -> tuple[list[str], list[str], str]:
     """(standard-library imports, other imports, source) of everything `--train` adds after the model;
-    with `resume`, training starts from the graph's weights file (WEIGHTS, or `--weights PATH`)."""
+    with `resume`, training starts from the graph's weights file (WEIGHTS, or `--weights PATH`);
+    `blocks` (blocks.instance_paths) lets a group name a block definition."""
     data, reads_file, data_imports = data_code(config.dataset, base_dir)
     argument = dict(zip(generated.inputs, generated.arguments))
     for node in config.inputs:
@@ -448,8 +450,8 @@ def training_code(
         constants += lines
     # one objective over some of the weights optimises those alone, as several objectives do
     if len(config.objectives) > 1 or config.objectives[0].parameters is not None:
-        weights = _weights(config, program, generated)
-        more, functions = objectives_code(config, check_outputs(config, program), weights)
+        weights = _weights(config, program, generated, blocks or {})
+        more, functions = objectives_code(config, check_outputs(config, program), weights, blocks or {})
         constants += more
         pieces = {
             "evaluate": EVALUATE_SEVERAL,
@@ -543,12 +545,14 @@ def _one_loss_code(config: TrainingConfig) -> tuple[str, dict[str, str]]:
     return optimizer + "\n\n\n" + scheduler, pieces
 
 
-def _weights(config: TrainingConfig, program: Program, generated: GeneratedModule) -> dict[str, list[str]]:
+def _weights(
+    config: TrainingConfig, program: Program, generated: GeneratedModule, blocks: Blocks
+) -> dict[str, list[str]]:
     """Node id -> its parameters' names in the exported module (built once to read them)."""
     cls = exec_source(generated.source, generated.class_name)[generated.class_name]
     weights = _parameter_names(cls(), generated.attributes, [instr.node for instr in program])
     try:
-        check_parameters(config.objectives, weights)
+        check_parameters(config.objectives, weights, blocks)
     except TrainingConfigError as error:
         raise ExportError(str(error)) from None
     return weights

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graphcore._torch import torch
+from graphcore.blocks import flatten_with_ports, instance_paths, instances, rewired_training
 from graphcore.graph import Graph
 from graphcore.memory import Workload, optimizer_slots
 from graphcore.program import Instr, NodeError, lower
@@ -191,7 +192,12 @@ class Trainer:
         overrides: Mapping[str, Any] | None = None,
         dtype: str = "float32",
     ) -> None:
-        self.config: TrainingConfig = parse({**graph.training, **(overrides or {})})
+        self._exposed: dict[str, str] = {}  # block ports the section may name -> the inlined values
+        if instances(graph):
+            check(graph)  # a graph whose blocks cannot be inlined is refused as check says
+            self._exposed = flatten_with_ports(graph)[1]
+        self._blocks = instance_paths(graph)  # training groups may name a block: all its instances
+        self.config: TrainingConfig = parse(self._flat({**graph.training, **(overrides or {})}))
         config = self.config
         shapes = check(graph).shapes
         self.program = program = lower(graph)
@@ -227,7 +233,7 @@ class Trainer:
             check_compiler(self.device)  # said now, not at the first step
         nodes = [instr.node for instr in program]
         self.weights = parameter_names(self.runtime.module, self.runtime.generated.attributes, nodes)
-        check_parameters(config.objectives, self.weights)
+        check_parameters(config.objectives, self.weights, self._blocks)
         train, validation = datasets.split(fields, config.validation, config.seed)
         self.train_data = self._tensors(train)
         self.validation_data = self._tensors(validation) if config.validation else {}
@@ -282,9 +288,13 @@ class Trainer:
         self._taken_from = 0  # the step count the unsettled steps began at
         self._running: Objective = self.config.lead  # the objective whose pass runs now
 
+    def _flat(self, section: dict[str, Any]) -> dict[str, Any]:
+        """The section as the inlined graph reads it: a block's port ("res2.out") as its inner value."""
+        return rewired_training(section, self._exposed) if self._exposed else section
+
     def _parameters(self, objective: Objective) -> list[tuple[str, Any]]:
         """The module's parameters an objective updates, in the module's order (as the export selects)."""
-        chosen = selected(objective, self.weights)
+        chosen = selected(objective, self.weights, self._blocks)
         return [(name, p) for name, p in self.module.named_parameters() if chosen is None or name in chosen]
 
     @property
@@ -302,7 +312,7 @@ class Trainer:
         its schedule), gradient clipping and the step budget (a cosine schedule keeps the span it
         started with). Returns the keys that only a fresh start can apply (dataset, inputs, an
         objective's loss, parameters, optimizer kind or schedule, batch size, seed, device, ...)."""
-        new, old = parse(section), self.config
+        new, old = parse(self._flat(dict(section))), self.config
         self._held = self.settle()[0]  # steps taken so far are settled under the settings they ran with
         self._checkpoint = None  # and a replay starts after the edit
         later = [

@@ -413,3 +413,23 @@ def test_a_repeated_block_holding_a_repeat_nests_module_lists(tmp_path, capsys):
     ran = cli_json(capsys, "run", saved(graph, tmp_path))["outputs"]
     for expected, value in zip(ran.values(), exported_outputs(module, cls), strict=True):
         assert torch.equal(torch.tensor(expected, dtype=torch.float64), value.detach())
+
+
+def test_a_group_naming_a_block_and_a_predict_naming_a_block_port_export_as_they_train(tmp_path, capsys):
+    """One objective over every ResBlock instance (res1, res2's copies, the one inside nest) and the
+    head, predicting what res2 gives out: the script trains those weights alone, as graphcore train."""
+    graph = network(training=True)
+    section = graph.training
+    section["predict"] = "nest.out"
+    section["objectives"] = [
+        {"name": "blocks", "loss": section.pop("loss"), "parameters": ["ResBlock", "head"]}
+    ]
+    section["objectives"][0]["optimizer"] = section.pop("optimizer")
+    path, _ = write_export(graph, tmp_path, "net", train=True)
+    trained = graphcore_train(saved(graph, tmp_path, "graph"), capsys, "--steps", "4")
+    code, printed = exported_train(path, capsys, "--steps", "4")
+    assert code == 0
+    found = losses_printed(printed) or objective_losses_printed(printed)["blocks"]
+    assert found == pytest.approx(trained["losses"], abs=1e-6, rel=0)
+    text = path.read_text()
+    assert '"res2.2.fc.weight"' in text and '"out.weight"' not in text  # the chosen weights, by name

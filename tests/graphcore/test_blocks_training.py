@@ -135,6 +135,27 @@ def test_a_group_naming_a_block_definition_takes_all_its_instances():
     assert chosen == {n for node in ("res1/1/fc", "res1/2/fc", "res2/fc", "head") for n in weights[node]}
 
 
+def test_training_a_group_naming_a_block_definition_updates_all_its_instances_alone():
+    assert changed_nodes(graph_with(**one_group("Res", "head"))) == {
+        "res1/1/fc",
+        "res1/2/fc",
+        "res2/fc",
+        "head",
+    }
+
+
+def test_a_section_naming_a_block_port_trains_and_retunes_live():
+    """predict names the block's output port ("res2.out"), as the canvas shows it; an lr edit of the
+    same section is live, not a change of its predict that waits for a fresh start."""
+    graph = graph_with(loss="loss.out", predict="res2.out", optimizer=SGD)
+    trainer = Trainer(graph)
+    assert trainer.config.predict == "res2/sum.out"
+    trainer.step()
+    edited = {**graph.training, "optimizer": {**SGD, "lr": 0.05}}
+    assert trainer.retune(edited) == []
+    assert trainer.optimizer.param_groups[0]["lr"] == 0.05
+
+
 def test_several_objectives_split_the_weights_by_block():
     graph = graph_with(
         objectives=[
