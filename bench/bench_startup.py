@@ -70,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per figure (median)")
     parser.add_argument("--quick", action="store_true", help="one run of each (a smoke test)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table between bench:startup markers"
+    )
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     if runs < 1:
@@ -80,6 +83,9 @@ def main() -> None:
         "graphcore --help": [*graphcore, "--help"],
         f"graphcore check {EXAMPLE.name}": [*graphcore, "check", str(EXAMPLE)],
     }
+    if args.markdown:
+        print("<!-- bench:startup:begin -->")
+    print(f"Fresh processes, {runs} of each after one that writes the bytecode:\n")
     print("| command | median s | min s | max s |\n|---|---|---|---|")
     torch_before_paint = False
     for name, command in figures.items():
@@ -91,6 +97,8 @@ def main() -> None:
             torch_before_paint |= "painted True" in out
         print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} |")
     print(f"\ntorch imported before the first paint: {'yes' if torch_before_paint else 'no'}")
+    if args.markdown:
+        print("<!-- bench:startup:end -->")
 
 
 if __name__ == "__main__":

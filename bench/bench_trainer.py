@@ -163,6 +163,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="each once, tiny sizes: a smoke test")
     parser.add_argument(
+        "--markdown", action="store_true", help="print the tables between bench:trainer markers"
+    )
+    parser.add_argument(
         "--threads", type=int, help="torch's CPU threads (1 steadies the ratios on a loaded machine)"
     )
     args = parser.parse_args()
@@ -174,6 +177,8 @@ def main() -> int:
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     if args.device.startswith("cuda"):
         machine += f", {torch.cuda.get_device_name(args.device)}"
+    if args.markdown:
+        print("<!-- bench:trainer:begin -->")
     print(f"### {date.today()} — {machine}, device {args.device}\n")
     print(f"Trainer.step against a plain loop, {args.rounds} paired blocks of {args.steps} steps:\n")
     print("| model | Trainer ms/step | plain loop ms/step | ratio (median) | ratio IQR | same losses |")
@@ -190,6 +195,8 @@ def main() -> int:
             name = "MLP 64-64-64-10"
         for node, ours, eager in stepping_per_node(graph, 1 if args.quick else 20, args.device):
             print(f"| {name.split(',')[0]} | {node} | {ours:.0f} | {eager:.0f} | {ours / eager:.1f}× |")
+    if args.markdown:
+        print("<!-- bench:trainer:end -->")
     return 0
 
 
