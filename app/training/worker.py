@@ -15,12 +15,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from graphcore.program import NodeError, node_errors
+from graphcore.program import NodeError
 
 BOUNDARY_RES = 64
 BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
@@ -29,11 +29,14 @@ HISTOGRAM_BINS = 40
 WEIGHTS_INTERVAL = 0.1
 
 
+RequestKind = Literal["run", "step", "reset", "drop", "report", "retune"]  # report: send the extras now
+
+
 @dataclass
 class Request:
     """What the GUI asks of the worker: build (from graph text), run, step, reset or drop."""
 
-    kind: str  # "run", "step", "reset", "drop", "report" (send the extras now), "retune"
+    kind: RequestKind
     graph_text: str | None = None  # a new graph to build a Trainer from (None: keep the current one)
     base_dir: str = "."
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -325,9 +328,7 @@ def _boundary_frame(trainer: Any, setup: dict[str, Any]) -> BoundaryFrame:
 
 def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
     """Histograms of a node's value on the first batch, and of its weights and their gradients."""
-    from graphcore._torch import torch
-    from graphcore.codegen import node_function
-    from graphcore.derivatives.autodiff import as_tuple
+    from graphcore.interpreter import Evaluator
 
     program, runtime = trainer.program, trainer.runtime
     if node not in program.by_node:
@@ -341,25 +342,17 @@ def _node_histograms(trainer: Any, node: str) -> NodeHistograms | None:
     else:
         weights = []
     batch = {k: v[: trainer.config.batch_size] for k, v in trainer.train_data.items()}
-    values: dict[str, Any] = {}
+    given = {program.by_node[k].outs[0]: v for k, v in batch.items() if k in program.by_node}
+    evaluator = Evaluator(runtime)  # the program up to the node, on the first batch
     module = trainer.module
     module.eval()
     try:
-        with torch.no_grad():
-            for step in program:
-                if step.spec.kind == "input":
-                    out = (batch.get(step.node, runtime.inputs.get(step.node)),)
-                elif step.spec.is_source:
-                    out = (runtime.source_value(step),)
-                else:
-                    args = tuple(values[a] if a else None for a in step.args)
-                    with node_errors(step):
-                        out = as_tuple(node_function(step)(runtime.module_of(step), *args))
-                values.update(zip(step.outs, out))
-                if step.node == node:
-                    break
+        for step in evaluator.steps(given):
+            if step.node == node:
+                break
     finally:
         module.train()
+    values = evaluator.env
     for name in instr.outs:
         if values.get(name) is not None and values[name].is_floating_point():
             found[f"value {name}"] = histogram(values[name])
