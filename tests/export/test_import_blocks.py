@@ -6,7 +6,6 @@ module's own weights under its state_dict names; what cannot be a block stays fl
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 
 import pytest
@@ -14,6 +13,7 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 from export_cases import load_file, write_export
+from real_modules import CausalSelfAttention
 from torch import nn
 
 from graphcore.blocks import flatten
@@ -72,30 +72,11 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-class SelfAttention(nn.Module):
-    def __init__(self, n_embd, n_head, block_size):
-        super().__init__()
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
-        self.c_proj = nn.Linear(n_embd, n_embd)
-        self.n_head, self.n_embd = n_head, n_embd
-        mask = torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size)
-        self.register_buffer("mask", (1.0 - mask) * -1e4)
-
-    def forward(self, x):
-        B, T, C = x.size()
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        att = F.softmax((q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))) + self.mask, dim=-1)
-        return self.c_proj((att @ v).transpose(1, 2).reshape(B, T, C))
-
-
 class TransformerBlock(nn.Module):
     def __init__(self, n_embd, n_head, block_size):
         super().__init__()
         self.ln_1 = nn.LayerNorm(n_embd)
-        self.attn = SelfAttention(n_embd, n_head, block_size)
+        self.attn = CausalSelfAttention(n_embd, n_head, block_size)
         self.ln_2 = nn.LayerNorm(n_embd)
         self.fc = nn.Linear(n_embd, 4 * n_embd)
         self.proj = nn.Linear(4 * n_embd, n_embd)
@@ -248,9 +229,9 @@ def test_a_gpt_imports_its_module_list_of_blocks_as_one_repeated_block_with_a_bl
     assert graph.weights.ties == {"lm_head.weight": "wte.weight"} or graph.weights.ties == {
         "wte.weight": "lm_head.weight"
     }
-    # the attention each Block holds is a block inside it: SelfAttention is used three times
+    # the attention each Block holds is a block inside it: CausalSelfAttention is used three times
     inner = {n.id: (n.type, n.params.get("block")) for n in graph.blocks["TransformerBlock"].graph.nodes}
-    assert inner["attn"] == (BLOCK_TYPE, "SelfAttention") and inner["ln_1"] == ("LayerNorm", None)
+    assert inner["attn"] == (BLOCK_TYPE, "CausalSelfAttention") and inner["ln_1"] == ("LayerNorm", None)
     assert graph.weights.places["h.2.attn.mask"] == "h/3/attn/mask"
     assert graph.weights.places["h.0.attn.c_attn.weight"] == "h/1/attn/c_attn.weight"
 
