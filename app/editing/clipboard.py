@@ -6,10 +6,13 @@ from __future__ import annotations
 import copy
 import re
 
+from graphcore.blocks import BlockDef, used_blocks
 from graphcore.files.fileformat import FileFormatError, dumps, loads
 from graphcore.graph import Graph, Node, PortRef
 
-Fragment = tuple[list[Node], list[tuple[PortRef, PortRef]]]
+# the nodes (ids made unique), the edges among them, and the block definitions they use that the
+# target graph lacks (a block copied from another file comes with its definition)
+Fragment = tuple[list[Node], list[tuple[PortRef, PortRef]], dict[str, BlockDef]]
 
 
 def copy_text(graph: Graph, node_ids: list[str]) -> str:
@@ -48,7 +51,8 @@ def paste_fragment(graph: Graph, text: str, offset: tuple[float, float] | None =
         Node(renamed[n.id], n.type, n.params, n.label, (n.pos[0] + dx, n.pos[1] + dy)) for n in nodes
     ]
     edges = [(PortRef(renamed[s.node], s.port), PortRef(renamed[d.node], d.port)) for s, d in fragment.edges]
-    return new_nodes, edges
+    missing = {name: d for name, d in fragment.blocks.items() if name in used_blocks(fragment)}
+    return new_nodes, edges, {name: d for name, d in missing.items() if name not in graph.blocks}
 
 
 def fresh_id(graph: Graph, hint: str, taken: set[str]) -> str:

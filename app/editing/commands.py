@@ -20,6 +20,7 @@ from PySide6.QtGui import QUndoCommand  # Qt 6: the undo framework lives in QtGu
 from app.editing import groups
 from app.editing.values import show_value
 from app.lab.names import short_name
+from graphcore.blocks import BlockDef, used_blocks
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.registry import REGISTRY
 
@@ -155,12 +156,20 @@ class Paste(QUndoCommand):
     """Add a fragment: nodes (with ids already made unique) and the edges among them."""
 
     def __init__(
-        self, graph: Graph, nodes: list[Node], edges: list[tuple[PortRef, PortRef]], text: str = "Paste"
+        self,
+        graph: Graph,
+        nodes: list[Node],
+        edges: list[tuple[PortRef, PortRef]],
+        text: str = "Paste",
+        blocks: Mapping[str, BlockDef] | None = None,
     ) -> None:
         super().__init__(f"{text} {describe(node_names(graph, [n.id for n in nodes], nodes))}")
         self.graph, self.nodes, self.edges = graph, nodes, edges
+        self.blocks = dict(blocks or {})  # definitions the pasted Block nodes bring along
 
     def redo(self) -> None:
+        for name, definition in self.blocks.items():
+            self.graph.set_block(name, definition)
         for node in self.nodes:
             self.graph.add_node(node)
         for src, dst in self.edges:
@@ -168,6 +177,12 @@ class Paste(QUndoCommand):
 
     def undo(self) -> None:
         _remove(self.graph, [n.id for n in reversed(self.nodes)], self.edges)
+        left = list(self.blocks)
+        while left:  # a definition used inside another goes after it
+            users = used_blocks(self.graph)
+            name = next(n for n in left if not users.get(n))
+            self.graph.set_block(name, None)
+            left.remove(name)
 
 
 class RenameNode(QUndoCommand):

@@ -242,8 +242,8 @@ class Controller(QObject):
         if fragment is None:
             self.message.emit("The clipboard holds no Backprop Studio nodes")
             return
-        nodes, edges = fragment
-        self._push(Paste(self.graph, nodes, edges, command))
+        nodes, edges, blocks = fragment
+        self._push(Paste(self.graph, nodes, edges, command, blocks))
         self.scene.select_nodes([n.id for n in nodes])
 
     def duplicate(self) -> None:

@@ -260,3 +260,22 @@ def test_a_block_renamed_to_no_definition_and_back_by_undo_shows_its_wires_again
     qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.document.graph.node(instance).params["block"] == "Neuron"
     assert {name for name, port in item.inputs.items() if port.connected} == wired
+
+
+def test_a_block_pasted_into_another_document_brings_its_definition(neuron: MainWindow, qtbot):
+    window = neuron
+    instance = make_neuron_block(window, qtbot)
+    definition = window.document.graph.blocks["Neuron"]
+    window.scene.select_nodes([instance])
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    window.new_document()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    graph = window.document.graph
+    assert set(graph.blocks) == {"Neuron"}
+    assert graph.blocks["Neuron"].outputs == definition.outputs
+    (pasted,) = window.scene.selected_node_ids()
+    assert set(window.scene.nodes[pasted].inputs) == set(definition.inputs)
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not graph.blocks and not len(graph)  # one undo takes the node and its definition
