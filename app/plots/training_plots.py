@@ -11,8 +11,10 @@ once an epoch), so plotting takes as little as it can from training.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -53,7 +55,7 @@ class TrainingPlots(QWidget):
         self._curve("validation accuracy", self.accuracy_plot, COLORS[1], symbol="o")
         self._curve("lr", self.lr_plot, COLORS[2])
         self.log_loss = QCheckBox("Log scale loss")
-        self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        self.log_loss.toggled.connect(self._log_loss)
         self.status = QLabel(NO_TRAINING)
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes objective names from the file
         top = QHBoxLayout()
@@ -66,15 +68,25 @@ class TrainingPlots(QWidget):
         self._last_validation: tuple[int, float] | None = None
         self._dirty = False
         self._drawn: dict[str, int] = {}  # curve -> the buffer version it shows
+        self._x_top = 0.0  # where the step axes end now
+        self._y_ranges: dict[pg.PlotItem, tuple[float, float]] = {}  # the value range each plot shows
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
+    def _log_loss(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self._y_ranges.pop(self.loss_plot, None)
+        self._dirty = True
+
     def _plot(self, title: str, row: int, col: int) -> pg.PlotItem:
         plot = self.layout_widget.addPlot(row=row, col=col, title=title, axisItems=tidy_axes())
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "step")
+        plot.enableAutoRange(x=False)  # the step axis grows in round steps (_follow_steps)
+        if title != "Accuracy":  # 0 to 1 always; the others follow their values (_follow_values)
+            plot.enableAutoRange(y=False)
         return plot
 
     def _curve(self, name: str, plot: pg.PlotItem, color: str, symbol: str | None = None) -> pg.PlotDataItem:
@@ -177,3 +189,56 @@ class TrainingPlots(QWidget):
             if self._drawn.get(name) != buffer.version:
                 self._drawn[name] = buffer.version
                 curve.setData(*buffer.data())
+        self._follow_steps()
+        for plot, prefixes in (
+            (self.loss_plot, ("train loss", "validation loss", OBJECTIVE)),
+            (self.lr_plot, ("lr",)),
+            (self.grad_plot, (GRAD,)),
+        ):
+            self._follow_values(plot, prefixes)
+
+    def _follow_values(self, plot: pg.PlotItem, prefixes: tuple[str, ...]) -> None:
+        """The value axis around the curves' values, moved only when a value leaves it or the values
+        fill less than half of it: like autorange, but the axis is not laid out again at each redraw."""
+        parts = [b.data()[1] for k, b in self.buffers.items() if k.startswith(prefixes) and len(b)]
+        if not parts:
+            return
+        values = np.concatenate(parts)
+        if plot.ctrl.logYCheck.isChecked():
+            values = np.log10(values[values > 0])
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return
+        low, high = float(values.min()), float(values.max())
+        shown = self._y_ranges.get(plot)
+        if (
+            shown is not None
+            and shown[0] <= low
+            and high <= shown[1]
+            and high - low >= (shown[1] - shown[0]) / 2
+        ):
+            return
+        pad = (high - low) * 0.1 or abs(high) * 0.05 or 0.5
+        self._y_ranges[plot] = (low - pad, high + pad)
+        plot.setYRange(low - pad, high + pad, padding=0)
+
+    def _follow_steps(self) -> None:
+        """Every plot's step axis from 0 to a round number past the last step (ROUND × 10ⁿ): it
+        changes a few times a run, not at each redraw, so the axes are not laid out again each time
+        (with the painting, what the GUI thread takes from training)."""
+        last = max((b.last_x for b in self.buffers.values() if len(b)), default=1.0)
+        top = round_up(max(float(last), 1.0))
+        if top == self._x_top:
+            return
+        self._x_top = top
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot, self.grad_plot):
+            plot.setXRange(0.0, top, padding=0.02)
+
+
+ROUND = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # the axis is at most a third empty
+
+
+def round_up(value: float) -> float:
+    """The least round number (ROUND times a power of ten) that is at least `value` (> 0)."""
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(m * scale for m in ROUND if m * scale >= value)

@@ -164,8 +164,12 @@ def test_plots_stay_bounded_over_100k_steps(qtbot):
     for name in ("train loss", "lr", "grad w", "grad b", "train accuracy"):
         x, _ = plots.curves[name].getData()
         assert 0 < len(x) <= CAPACITY + 1, name
-    x, y = plots.curves["train loss"].getData()
+    x, y = plots.buffers["train loss"].data()
     assert x[0] < 200 and x[-1] > 99_000  # the whole run, decimated
+    shown = plots.curves["train loss"].getData()[0]  # and drawn (downsampled to the plot's pixels)
+    assert shown[0] < 1000 and shown[-1] > 99_000
+    (left, right), (low, high) = plots.loss_plot.viewRange()
+    assert left <= 0 and right >= 100_000 and low <= min(y) and high >= max(y)  # every point in view
     assert len(plots.curves["validation loss"].getData()[0]) == 100
     assert plots.buffers["grad b"].data()[1].min() > 0  # zero norms are kept plottable on the log axis
     plots.log_loss.setChecked(True)
@@ -339,3 +343,20 @@ def test_a_redraw_sets_only_the_curves_whose_points_changed(qtbot, monkeypatch):
     plots.clear()
     plots.redraw()  # emptied curves are drawn empty
     assert {"train loss", "lr", "validation loss"} <= set(drawn)
+
+
+def test_the_axes_hold_every_point_and_move_a_few_times_a_run(qtbot):
+    """Autorange moved both axes at every redraw (and laid them out again); now the step axis ends at
+    a round number (1, 1.5, 2, 3, ... × 10ⁿ) and the loss axis moves only when a point leaves it or
+    the points fill under half of it."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    ranges = set()
+    for step in range(1, 301):
+        plots.add(Progress(step, 0, 300, [(step, 1.0 / step)], 0.01, {"w": 0.5}, {}, None))
+        plots.redraw()
+        (left, right), (low, high) = plots.loss_plot.viewRange()
+        assert left <= 0 < step <= right and low <= 1.0 / step and 1.0 <= high, step
+        ranges.add((round(right, 6), round(low, 6), round(high, 6)))
+    assert plots.loss_plot.viewRange()[0][1] < 420  # the axis ends near the run, at 400
+    assert len(ranges) <= 30  # of 300 redraws
