@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF
@@ -169,19 +170,16 @@ def _crossing(
     return None
 
 
-_SAMPLES: dict[tuple[float, float], list[QPointF]] = {}  # a wire's shape, by where its end is from its start
-
-
 def _samples(start: QPointF, end: QPointF) -> list[QPointF]:
     """65 points along the wire from start to end. Its shape depends only on end − start, and a graph
     has few of those (a chain repeats one), so each is sampled once: passes test the wires again."""
-    key = (end.x() - start.x(), end.y() - start.y())
-    if key not in _SAMPLES:
-        if len(_SAMPLES) > 100_000:
-            _SAMPLES.clear()
-        path = curve(QPointF(0, 0), QPointF(*key))
-        _SAMPLES[key] = [path.pointAtPercent(i / 64) for i in range(65)]
-    return [start + p for p in _SAMPLES[key]]
+    return [start + p for p in _shape_samples(end.x() - start.x(), end.y() - start.y())]
+
+
+@lru_cache(maxsize=65536)
+def _shape_samples(dx: float, dy: float) -> tuple[QPointF, ...]:
+    path = curve(QPointF(0, 0), QPointF(dx, dy))
+    return tuple(path.pointAtPercent(i / 64) for i in range(65))
 
 
 def _port(positions: Mapping[str, Point], ref: PortRef, is_output: bool, offset: PortOffset) -> QPointF:

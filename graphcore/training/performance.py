@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphcore._torch import torch
 from graphcore.training.checks import TrainingConfigError
@@ -83,6 +83,18 @@ def compiled(module: Any) -> Any:
     return torch.compile(module)
 
 
+class Stateful(NamedTuple):
+    """What a training step changes, as the trainer holds it (one optimizer, schedule and loss
+    scaler per objective; None where an objective has no schedule or scaler)."""
+
+    module: Any
+    optimizers: list[Any]
+    schedulers: list[Any]
+    scalers: list[Any]
+    generator: Any
+    device: Any
+
+
 @dataclass
 class Checkpoint:
     """What training steps change, copied so that the same steps can be taken again from here:
@@ -98,50 +110,33 @@ class Checkpoint:
     place: Any
 
     @classmethod
-    def take(
-        cls,
-        module: Any,
-        optimizers: list[Any],
-        schedulers: list[Any],
-        scalers: list[Any],
-        generator: Any,
-        device: Any,
-        place: Any,
-    ) -> Checkpoint:
+    def take(cls, held: Stateful, place: Any) -> Checkpoint:
         def state(item: Any) -> Any:
             return None if item is None else copy.deepcopy(item.state_dict())
 
         return cls(
-            {name: value.detach().clone() for name, value in module.state_dict().items()},
-            [state(o) for o in optimizers],
-            [state(s) for s in schedulers],
-            [state(s) for s in scalers],
-            generator.get_state(),
-            random_state(device),
+            {name: value.detach().clone() for name, value in held.module.state_dict().items()},
+            [state(o) for o in held.optimizers],
+            [state(s) for s in held.schedulers],
+            [state(s) for s in held.scalers],
+            held.generator.get_state(),
+            random_state(held.device),
             place,
         )
 
-    def restore(
-        self,
-        module: Any,
-        optimizers: list[Any],
-        schedulers: list[Any],
-        scalers: list[Any],
-        generator: Any,
-        device: Any,
-    ) -> None:
+    def restore(self, held: Stateful) -> None:
         """Put everything back as it was when taken (the trainer restores `place` itself)."""
-        module.load_state_dict(self.module)
+        held.module.load_state_dict(self.module)
         for items, states in (
-            (optimizers, self.optimizers),
-            (schedulers, self.schedulers),
-            (scalers, self.scalers),
+            (held.optimizers, self.optimizers),
+            (held.schedulers, self.schedulers),
+            (held.scalers, self.scalers),
         ):
             for item, saved in zip(items, states, strict=True):
                 if item is not None:
                     item.load_state_dict(copy.deepcopy(saved))  # the copy: optimizers keep what they load
-        generator.set_state(self.generator)
-        set_random_state(self.random, device)
+        held.generator.set_state(self.generator)
+        set_random_state(self.random, held.device)
 
 
 def random_state(device: Any) -> tuple[Any, Any]:

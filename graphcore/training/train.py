@@ -43,6 +43,7 @@ from graphcore.training.objectives import (
 )
 from graphcore.training.performance import (
     Checkpoint,
+    Stateful,
     autocast,
     check_compiler,
     check_precision,
@@ -193,13 +194,14 @@ class Trainer:
         dtype: str = "float32",
     ) -> None:
         self._exposed: dict[str, str] = {}  # block ports the section may name -> the inlined values
+        report = None
         if instances(graph):
-            check(graph)  # a graph whose blocks cannot be inlined is refused as check says
+            report = check(graph)  # a graph whose blocks cannot be inlined is refused as check says
             self._exposed = flatten_with_ports(graph)[1]
         self._blocks = instance_paths(graph)  # training groups may name a block: all its instances
         self.config: TrainingConfig = parse(self._flat({**graph.training, **(overrides or {})}))
         config = self.config
-        shapes = check(graph).shapes
+        shapes = (report or check(graph)).shapes
         self.program = program = lower(graph)
         check_losses(config.objectives, {value: shapes.get(value) for value in program.consumers})
         if config.predict is not None and config.predict not in program.consumers:
@@ -533,9 +535,7 @@ class Trainer:
                 self._checkpoint = None
             return taken
         checkpoint, self._checkpoint = self._checkpoint, None
-        checkpoint.restore(
-            self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device
-        )
+        checkpoint.restore(self._stateful())
         self.step_count, self.epoch, self._cursor, self._order = checkpoint.place
         while self.step_count < self._taken_from:  # settled already: taken again as they were
             self._resume()
@@ -552,8 +552,11 @@ class Trainer:
 
     def _take_checkpoint(self) -> Checkpoint:
         place = (self.step_count, self.epoch, self._cursor, self._order)
-        return Checkpoint.take(
-            self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device, place
+        return Checkpoint.take(self._stateful(), place)
+
+    def _stateful(self) -> Stateful:
+        return Stateful(
+            self.module, self.optimizers, self.schedulers, self.scalers, self.generator, self.device
         )
 
     def node_error(self, error: Exception, batch: Mapping[str, Any]) -> ValueError:
