@@ -125,6 +125,29 @@ def node_jvp(instr: Instr, module: Any, args: tuple[Any, ...], tangents: tuple[A
     return out_tangents
 
 
+def weight_jvp(
+    instr: Instr, module: Any, args: tuple[Any, ...], weight: str, tangent: Any
+) -> tuple[Any, ...]:
+    """The layer's outputs' tangents when its weight `weight` ("weight", "bias") moves along `tangent`
+    and its inputs stay fixed: one column of ∂out/∂weight (practice mode explains a weight gradient)."""
+    if reason := instr.spec.jvp_refusal(instr.params, module.training):
+        raise NotImplementedError(
+            f"{instr.title}: forward mode is not available for {instr.spec.type}: {reason}"
+        )
+    bound = _bound(module, node_function(instr))
+    weights = {f"module.{k}": w.detach() for k, w in module.named_parameters()}
+
+    def local(value: Any) -> tuple[Any, ...]:
+        chosen = {**weights, f"module.{weight}": value, **_fresh_buffers(bound)}
+        return as_tuple(torch.func.functional_call(bound, chosen, args))
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):
+        _, out_tangents = torch.func.jvp(local, (weights[f"module.{weight}"],), (tangent,))  # type: ignore[misc]  # torch.func stubs: one return type for both has_aux
+    return out_tangents
+
+
 @dataclass
 class ForwardTrace:
     """A forward pass that kept every value and every node's pullback (for stepping and reverse mode)."""
