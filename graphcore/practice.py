@@ -296,7 +296,7 @@ class Examiner:
             for j in torch.nonzero(local).reshape(-1).tolist():
                 terms.append((out, _unravel(j, tuple(tangent.shape)), float(up[j]), float(local[j])))
         if not terms:
-            return f"{label} = upstream × local = 0: nothing this step computes moves with {wrt}"
+            return f"{label}: nothing this step computes moves with {wrt}, so upstream × local = {number(answer)}"
         if len(terms) == 1:
             out, index, up_value, local_value = terms[0]
             out_name = self.names.value(out, bracket=True) + element(index)
