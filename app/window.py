@@ -45,6 +45,7 @@ from app.panels.quick_add import QuickAdd
 from app.recovery import Autosaver, recovery_folder
 from app.run_tools import RunTools
 from app.shell import Shell
+from app.stepper.practice import Practice
 from graphcore.graph import PortRef
 from graphcore.registry import load_library
 from graphcore.validate import Report
@@ -92,6 +93,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
         self.data_preview = DataPreviewTool(self.shell)  # Run ▸ Preview Data…
+        self.practice = Practice(self.shell, self.run_tools, self.open_path)  # Run ▸ Practice Mode
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

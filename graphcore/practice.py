@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeGuard
 
 from graphcore._torch import torch
 from graphcore.derivatives.autodiff import node_jvp, one_hot, weight_jvp
@@ -140,7 +140,8 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(index))
 
 
-def _askable(value: Any) -> bool:
+def _askable(value: Any) -> TypeGuard[Any]:
+    """A finite floating-point tensor with elements: something a student can work out."""
     return (
         isinstance(value, torch.Tensor)
         and value.is_floating_point()

@@ -241,6 +241,10 @@ class StepperController(QObject):
 
     # --- drawing -------------------------------------------------------------------------------------
 
+    def redraw(self) -> None:
+        """Badges and panel again for the step shown (practice mode reveals an answer)."""
+        self._show(animate=False)
+
     def _show(self, animate: bool = True) -> None:
         session, overlay = self.session, self.overlay
         if session is None or overlay is None:

@@ -69,6 +69,14 @@ class Badge(QGraphicsItem):
             lines.append((f"∂ {describe(grad)}", GRAD_COLOR))
         return self._set(value, grad, lines)
 
+    def ask(self, part: str) -> bool:
+        """Practice mode: the value (part "value") or the gradient ("grad") reads "?" until answered,
+        and a click's viewer leaves it out; True when the box changed size."""
+        value, grad = (None, self.grad) if part == "value" else (self.value, None)
+        self.set_values(value, grad)
+        mark = [("= ?", "#1d2128")] if part == "value" else [("∂ ?", GRAD_COLOR)]
+        return self._set(value, grad, mark + self.lines if part == "value" else self.lines + mark)
+
     def set_update(self, before: Any, after: Any, grad: Any) -> bool:
         """After an optimizer step: the parameter's new value, and the gradient that made it."""
         lines = [

@@ -5,17 +5,18 @@ gradient, local derivative and the gradient sent to each input) and the value vi
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.lab.names import Names
 from app.stepper.blocks import step_path
 from app.stepper.format import describe
 from app.stepper.session import StepperSession
+from graphcore.stepping import StepEvent
 
 INTRO = (
     "<b>Backprop stepper</b><br>Run ▸ Stepper Mode, then <b>Step</b> (F10) advances one node of the "
@@ -47,8 +48,17 @@ class StepperPanel(QScrollArea):
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setMargin(8)
-        self.setWidget(self.label)
+        body = QWidget()
+        self.sections = QVBoxLayout(body)  # add_section puts a widget (practice mode's) above the step
+        self.sections.setContentsMargins(0, 0, 0, 0)
+        self.sections.addWidget(self.label, 1)
+        self.setWidget(body)
         self.outer: Container[str] = ()  # the file's node ids: a step's node not among them is inlined
+        # what the step shows of its event (practice mode puts "?" where it asks)
+        self.shown: Callable[[StepEvent], StepEvent] = lambda event: event
+
+    def add_section(self, widget: QWidget) -> None:
+        self.sections.insertWidget(0, widget)
 
     @property
     def text(self) -> str:
@@ -69,6 +79,7 @@ class StepperPanel(QScrollArea):
         header = f"<p>Pass {session.passes} · step {session.position + 1} / {session.total}</p>"
         if event is None:
             return header + INTRO
+        event = self.shown(event)
         names = session.names
         instr = session.program.by_node[event.node]
         inside = step_path(event.node, self.outer)  # "res1 ▸ conv1" inside block instance res1

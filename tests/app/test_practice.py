@@ -1,0 +1,129 @@
+"""Run ▸ Practice Mode in the real window: questions while stepping, typed answers, the score."""
+
+from __future__ import annotations
+
+import pytest
+from canvas_gestures import press_run_action
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QTextDocument
+from PySide6.QtTest import QTest
+
+from app.window import MainWindow
+
+
+def run_menu_action(window: MainWindow, text: str) -> QAction:
+    menu = window.shell.menu_named("Run")
+    return next(a for a in menu.actions() if a.text() == text)
+
+
+def press_f10(window: MainWindow, qtbot) -> None:
+    """F10 as the student presses it: into whatever has the keyboard (the answer box, mostly)."""
+    QTest.keyClick(window.focusWidget() or window, Qt.Key.Key_F10)
+
+
+def question_text(window: MainWindow) -> str:
+    return window.practice.box.question.text()
+
+
+def step_to_question(window: MainWindow, qtbot, asks: str, limit: int = 40) -> None:
+    """F10 until the box asks about `asks` (an open question on the way is skipped)."""
+    for _ in range(limit):
+        press_f10(window, qtbot)
+        if asks in question_text(window) and window.practice.question is not None:
+            return
+    raise AssertionError(f"no question about {asks!r}; last: {question_text(window)!r}")
+
+
+def answer(window: MainWindow, text: str) -> None:
+    box = window.practice.box.answer
+    assert box.hasFocus()  # the student types without clicking into it first
+    QTest.keyClicks(box, text)
+    QTest.keyClick(box, Qt.Key.Key_Return)
+
+
+def feedback(window: MainWindow) -> str:
+    """The feedback line as the student reads it (its rich text rendered to plain text)."""
+    document = QTextDocument()
+    document.setHtml(window.practice.box.feedback.text())
+    return document.toPlainText()
+
+
+def feedback_color(window: MainWindow) -> str:
+    return window.practice.box.feedback.text().split("color:")[1][:7]
+
+
+@pytest.fixture
+def practising(neuron: MainWindow) -> MainWindow:
+    run_menu_action(neuron, "Practice Mode").trigger()
+    assert neuron.run_tools.stepper.active  # practice starts the stepper
+    assert neuron.practice.box.isVisible()
+    return neuron
+
+
+def test_a_right_answer_typed_after_f10_is_correct_and_scores(practising, qtbot):
+    window = practising
+    step_to_question(window, qtbot, "what is w·x?")
+    badge = window.run_tools.stepper.overlay.badge("wx")
+    assert badge.isVisible() and badge.text == "= ?"
+    assert "?" in window.run_tools.stepper_panel.text and "0.75" not in window.run_tools.stepper_panel.text
+    answer(window, "0.75")
+    assert feedback(window) == "Correct: w·x = 0.75" and feedback_color(window) == "#15803d"
+    assert window.practice.box.score.text() == "Score: 1 / 1 correct"
+    assert badge.text == "= 0.75"  # revealed
+    assert "0.75" in window.run_tools.stepper_panel.text
+
+
+def test_a_wrong_backward_answer_shows_upstream_times_local(practising, qtbot):
+    window = practising
+    step_to_question(window, qtbot, "∂L/∂z")
+    badge = window.run_tools.stepper.overlay.badge("z")
+    assert badge.text.endswith("∂ ?")
+    answer(window, "-0.5")
+    said = feedback(window)
+    assert feedback_color(window) == "#dc2626"
+    assert said.startswith("Not quite: you typed -0.5; ∂L/∂z = -0.09257")
+    assert "∂L/∂z = upstream × local = ∂L/∂t × ∂t/∂z = (-0.3894) × 0.2378 = -0.09257" in said
+    score = window.practice.box.score.text()
+    assert score.startswith("Score: 0 / ") and "skipped" in score  # the questions F10 went past
+    assert badge.text.endswith("∂ -0.09257")
+    press_run_action(window, "stepper_reset")
+    assert window.practice.box.score.text() == "Score: 0 / 0 correct"
+
+
+def test_the_fan_out_total_is_asked_and_explained_as_a_sum(window, qtbot):
+    exercises = run_menu_action(window, "Practice Exercises").menu()
+    entry = next(a for a in exercises.actions() if a.text().startswith("f = g + g·h"))
+    entry.trigger()
+    assert window.document.path.name == "practice_g_plus_gh.json"
+    assert window.practice.on and window.run_tools.stepper.active
+    step_to_question(window, qtbot, "the total ∂f/∂x")
+    answer(window, "3")
+    assert (
+        "∂f/∂x = the sum of the gradients arriving through each consumer = 2.649 (through g) + 0.4122 (through h) = 3.061"
+        in feedback(window)
+    )
+
+
+def test_garbage_gets_a_line_and_the_question_stays_open(practising, qtbot):
+    window = practising
+    step_to_question(window, qtbot, "what is w·x?")
+    answer(window, "abc")
+    assert feedback(window) == "'abc' is not a number: type a number such as 0.25, -1e-3 or 1/4"
+    assert window.practice.question is not None
+    QTest.keyClick(window.practice.box.answer, Qt.Key.Key_Backspace)
+    window.practice.box.answer.clear()
+    answer(window, "3/4")
+    assert feedback(window).startswith("Correct")
+
+
+def test_reveal_counts_as_skipped_and_practice_off_asks_nothing(practising, qtbot):
+    window = practising
+    step_to_question(window, qtbot, "what is w·x?")
+    QTest.mouseClick(window.practice.box.reveal, Qt.MouseButton.LeftButton)
+    assert feedback(window).startswith("Skipped: w·x = 0.75")
+    assert window.practice.box.score.text() == "Score: 0 / 1 correct · 1 skipped"
+    run_menu_action(window, "Practice Mode").trigger()
+    assert not window.practice.box.isVisible()
+    press_f10(window, qtbot)
+    assert window.practice.question is None
+    assert window.run_tools.stepper.overlay.badge("z").text == "= 0.45"
