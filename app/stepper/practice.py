@@ -115,6 +115,7 @@ class Practice(QObject):
         self.exercises = menu.addMenu("Practice Exercises")
         self._exercise_entries()
         run_tools.toolbars[1].addAction(self.action)
+        run_tools.actions["practice"] = self.action  # the window gives the Run actions their icons
         self.action.toggled.connect(self._toggled)
         self.stepper.changed.connect(self._on_changed)
         run_tools.actions["stepper_reset"].triggered.connect(self.reset_score)
