@@ -48,7 +48,12 @@ def outputs_to_check(program, trace):
 
 
 def test_there_are_examples():
-    assert {p.stem for p in EXAMPLES} >= {"sigmoid_neuron", "sigmoid_neuron_l2", "path_sum", "practice_g_plus_gh"}
+    assert {p.stem for p in EXAMPLES} >= {
+        "sigmoid_neuron",
+        "sigmoid_neuron_l2",
+        "path_sum",
+        "practice_g_plus_gh",
+    }
 
 
 def test_stepping_forward_equals_fast_path(example):
