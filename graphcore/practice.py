@@ -336,7 +336,7 @@ class Examiner:
         for port, grad in event.upstream.items():
             part = float(grad.reshape(-1)[flat]) if isinstance(grad, torch.Tensor) else float("nan")
             node = PortRef.parse(port).node
-            parts.append(f"{factor(part)} (through {self.names.node(node, bracket=True)})")
+            parts.append(f"{factor(part)} (through {self.names.node(node)})")
         explanation = (
             f"{label} = the sum of the gradients arriving through each consumer = "
             f"{' + '.join(parts)} = {number(answer)}"

@@ -164,3 +164,14 @@ def test_the_toolbar_has_practice_mode_with_its_icon(practising):
     assert practising.practice.action in toolbar.actions()
     assert not practising.practice.action.icon().isNull()
     assert practising.practice.action.toolTip().endswith("(Ctrl+Shift+P)")
+
+
+def test_a_tensor_step_asks_one_named_element(window, examples, qtbot):
+    assert window.open_path(examples / "xor.json")
+    run_menu_action(window, "Practice Mode").trigger()
+    step_to_question(window, qtbot, "what is fc1[0, 0]?")
+    assert window.run_tools.stepper.overlay.badge("fc1").text == "= ?"
+    right = window.practice.question.answer
+    answer(window, f"{right:.4g}")
+    assert feedback(window) == f"Correct: fc1[0, 0] = {right:.4g}"
+    assert window.run_tools.stepper.overlay.badge("fc1").text.startswith("= [4, 4]")
