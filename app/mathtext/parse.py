@@ -79,7 +79,9 @@ class Formula:
     separators: tuple[str, ...]  # one fewer than clauses: "," or ";"
 
 
-SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵀᵇᵖᶻˣⁱⁿᵏʲᵃᶜᵈᵉᵍʰᵐᵒʳˢᵗᵘᵛʷʸᴴᴺ", "0123456789+−=()TbpzxinkjacdeghmorstuvwyHN"))
+SUPERSCRIPTS = dict(
+    zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵀᵇᵖᶻˣⁱⁿᵏʲᵃᶜᵈᵉᵍʰᵐᵒʳˢᵗᵘᵛʷʸᴴᴺ", "0123456789+−=()TbpzxinkjacdeghmorstuvwyHN")
+)
 SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ᵢⱼₖₙₜₚₓₐₑₒₕₗₘₛᵣᵤᵥᵦᵧᵨᵩᵪ", "0123456789+−=()ijkntpxaeohlmsruvβγρφχ"))
 OPERATORS = set("+−-⊙·×⋆*∘⊗")
 RELATIONS = set("=≤≥<>≈~≠→∈")
@@ -293,7 +295,9 @@ class _Parser:
             return BigOp({"∑": "Σ", "∏": "Π"}.get(char, char))
         if _is_digit(char):
             j = self.i
-            while j < len(self.s) and (_is_digit(self.s[j]) or (self.s[j] == "." and _is_digit(self.s[j + 1 : j + 2]))):
+            while j < len(self.s) and (
+                _is_digit(self.s[j]) or (self.s[j] == "." and _is_digit(self.s[j + 1 : j + 2]))
+            ):
                 j += 1
             text, self.i = self.s[self.i - 1 : j], j
             return Text(text, "num")

@@ -203,7 +203,9 @@ class Layout:
         middle = (body.ascent - body.descent) / 2
         own_middle = (laid.ascent - laid.descent) / 2
         stretch = QTransform().translate(0, -middle).scale(1, factor).translate(0, own_middle)
-        stretched = Laid(laid.width, middle + own / 2 * factor, own / 2 * factor - middle, stretch.map(laid.path))
+        stretched = Laid(
+            laid.width, middle + own / 2 * factor, own / 2 * factor - middle, stretch.map(laid.path)
+        )
         stretched.runs = laid.runs
         return stretched
 
