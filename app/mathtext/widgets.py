@@ -21,7 +21,7 @@ def formula_html(formula: str, color: QColor, ratio: float = 1.0, max_width: flo
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stubs want bytes, PySide6 a str
     width, height = round(image.width() / ratio), round(image.height() / ratio)
     encoded = bytes(data.toBase64().data()).decode("ascii")
     return (
