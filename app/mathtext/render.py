@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPixmap, QTransform
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPixmap,
+    QTransform,
+)
 
 from app.mathtext.parse import BigOp, Box, Formula, Fraction, Group, Radical, Row, Scripts, Space, Text, parse
 
@@ -212,8 +222,6 @@ class Layout:
 
 def _outline(path: QPainterPath, width: float) -> QPainterPath:
     """A stroked line as a filled shape, so the whole formula is one path filled at once."""
-    from PySide6.QtGui import QPainterPathStroker
-
     stroker = QPainterPathStroker()
     stroker.setWidth(width)
     stroker.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
@@ -267,35 +275,65 @@ class Typeset:
 
 
 def typeset(text: str | Formula, size: float = 11.0, max_width: float | None = None) -> Typeset:
-    """Lay out a formula at `size` points; clauses share a line while they fit in `max_width`."""
+    """Lay out a formula at `size` points; clauses share a line while they fit in `max_width`, and a
+    clause wider than that breaks at its spaces, its later lines indented."""
     formula = parse(text) if isinstance(text, str) else text
     layout = Layout(size)
-    clauses = [layout.row(c, size) for c in formula.clauses]
-    lines: list[list[Laid]] = []
-    separators = [*formula.separators, ""]
-    width_now = 0.0
-    for index, clause in enumerate(clauses):
-        if index and separators[index - 1]:
-            mark = layout.text(separators[index - 1], size)
-            lines[-1][-1].place(mark, lines[-1][-1].width)
-            lines[-1][-1].width += mark.width
+    lines: list[tuple[float, list[Laid]]] = []  # (indent, the pieces side by side)
+    width_now, gap, indent = 0.0, CLAUSE_GAP * size, SPACE * 4 * size
+    wrapped = False
+    for index, clause in enumerate(formula.clauses):
+        if index and formula.separators[index - 1]:
+            last = lines[-1][1][-1]
+            mark = layout.text(formula.separators[index - 1], size)
+            last.place(mark, last.width)
+            last.width += mark.width
             width_now += mark.width
-        gap = CLAUSE_GAP * size
-        if lines and (max_width is None or width_now + gap + clause.width <= max_width):
-            lines[-1].append(clause)
-            width_now += gap + clause.width
-        else:
-            lines.append([clause])
-            width_now = clause.width
+        mark_room = layout.text(",", size).width if index < len(formula.separators) else 0.0
+        pieces = _pieces(layout, clause, size, None if max_width is None else max_width - mark_room, indent)
+        for number, piece in enumerate(pieces):
+            fits = max_width is None or width_now + gap + piece.width <= max_width
+            if lines and number == 0 and fits and len(pieces) == 1 and not wrapped:
+                lines[-1][1].append(piece)
+                width_now += gap + piece.width
+            else:
+                lines.append((indent if number else 0.0, [piece]))
+                width_now = lines[-1][0] + piece.width
+        wrapped = len(pieces) > 1  # a broken clause keeps its lines to itself
     path, runs, y, width = QPainterPath(), [], 0.0, 0.0
-    for line in lines:
+    for x, line in lines:
         ascent = max(c.ascent for c in line)
-        x = 0.0
-        for clause in line:
-            path.addPath(clause.path.translated(x, y + ascent))
-            runs.extend(clause.runs)
-            x += clause.width + CLAUSE_GAP * size
-        width = max(width, x - CLAUSE_GAP * size)
+        for piece in line:
+            path.addPath(piece.path.translated(x, y + ascent))
+            runs.extend(piece.runs)
+            x += piece.width + gap
+        width = max(width, x - gap)
         y += ascent + max(c.descent for c in line) + LINE_GAP * size
     height = max(y - LINE_GAP * size, 0.0)
     return Typeset(path, width, height, runs)
+
+
+def _pieces(layout: Layout, row: Row, size: float, max_width: float | None, indent: float) -> list[Laid]:
+    """The clause in one piece when it fits, else broken at its top-level spaces into pieces that do
+    (a single word wider than the room stays whole)."""
+    whole = layout.row(row, size)
+    if max_width is None or whole.width <= max_width:
+        return [whole]
+    words: list[list[Box]] = [[]]
+    for item in row.items:
+        if isinstance(item, Space):
+            words.append([])
+        else:
+            words[-1].append(item)
+    pieces: list[list[Box]] = []
+    current: list[Box] = []
+    for word in (w for w in words if w):
+        trial = [*current, Space(), *word] if current else word
+        room = max_width - (indent if pieces else 0.0)
+        if current and layout.row(Row(tuple(trial)), size).width > room:
+            pieces.append(current)
+            current = word
+        else:
+            current = trial
+    pieces.append(current)
+    return [layout.row(Row(tuple(p)), size) for p in pieces]

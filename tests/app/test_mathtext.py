@@ -129,6 +129,14 @@ def test_deep_nesting_comes_back_as_text(qapp):
     assert typeset(text).width > 0
 
 
+def test_clauses_share_a_line_where_there_is_room_and_break_where_there_is_none(qapp):
+    formula = REGISTRY["BatchNorm1d"].formula
+    wide, narrow = typeset(formula, 11), typeset(formula, 11, 280)
+    assert wide.width > 600 and wide.height < 40  # one line
+    assert narrow.width <= 280 and narrow.height > 3 * wide.height
+    assert narrow.path.boundingRect().right() <= 280
+
+
 def missing_glyphs(text: str, size: float, italic: bool) -> list[str]:
     """Characters no installed font can draw (Qt shows them as glyph 0, a box)."""
     layout = QTextLayout(text, font(size, italic)[0])
@@ -147,6 +155,8 @@ def test_every_library_formula_typesets(qapp, node_type: str):
     formula = REGISTRY[node_type].formula
     laid = typeset(formula, 11, 320)
     assert laid.width > 5 and laid.height > 5 and not laid.path.isEmpty()
+    # clauses wrap and long ones break at their spaces; GELU ends in one bracketed remark, unbroken
+    assert laid.width <= 320 or node_type == "GELU"
     assert all(not missing_glyphs(text, size, italic) for text, size, italic in laid.runs)
     drawn = "".join(text for text, _, _ in laid.runs)
     for char in formula:  # nothing is lost: every character is drawn (brackets, √ and / may be shapes)
