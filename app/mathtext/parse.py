@@ -99,7 +99,7 @@ def parse(text: str) -> Formula:
     try:
         pieces, separators = split_clauses(text)
         return Formula(tuple(_Parser(p).row() for p in pieces), tuple(separators))
-    except (RecursionError, ValueError, IndexError):
+    except (RecursionError, ValueError, LookupError):
         return Formula((Row((Text(text, "word"),)),), ())
 
 
@@ -138,6 +138,7 @@ class _Parser:
     def __init__(self, text: str, script: bool = False, depth: int = 0, apart: bool = False) -> None:
         self.s, self.i, self.script, self.depth = text, 0, script, depth
         self.apart = apart  # letters are separate variables (δᵢⱼ: i and j), as in Unicode scripts
+        self.closed = False  # whether the last bracketed row read found its closing bracket
         if depth > MAX_DEPTH:
             raise ValueError("nested too deep")
 
@@ -158,7 +159,7 @@ class _Parser:
                 items.append(Space())
                 glued.append(False)
                 continue
-            if char == "/" and self._fraction_here(items, glued):
+            if char == "/" and self._fraction_here(items):
                 self.i += 1
                 start = len(items) - 1
                 while start > 0 and glued[start]:  # the numerator: the items touching the slash
@@ -173,7 +174,7 @@ class _Parser:
             glued.append(bool(items[:-1]) and _operand(items[-2]) and _operand(atom))
         return Row(tuple(items))
 
-    def _fraction_here(self, items: list[Box], glued: list[bool]) -> bool:
+    def _fraction_here(self, items: list[Box]) -> bool:
         """A slash with an operand touching it on both sides (outside scripts) is a fraction."""
         after = self.peek(1)
         return (
@@ -247,7 +248,7 @@ class _Parser:
             if char in table:
                 plain.append(table[char])
                 self.i += 1
-            elif char in "≤≥<>≠" and self.peek(1) in table:
+            elif char != "" and char in "≤≥<>≠" and self.peek(1) in table:
                 plain.append(char)
                 self.i += 1
             else:
@@ -257,15 +258,13 @@ class _Parser:
     def _script_argument(self) -> Row:
         """After ^ or _: a bracketed group (its brackets dropped), a word, or one character."""
         char = self.peek()
-        if char in "({":
+        if char in ("(", "{"):
             self.i += 1
-            body = self._nested(OPENERS[char], script=True)
-            return body
+            return self._nested(OPENERS[char], script=True)
         letters = self._letters(self.i)
         if letters:
             self.i += len(letters)
-            inner = _Parser(letters, script=True, depth=self.depth + 1).row()
-            return inner
+            return _Parser(letters, script=True, depth=self.depth + 1).row()
         return Row((self.atom(),))
 
     def _nested(self, close: str, script: bool | None = None) -> Row:
@@ -273,7 +272,8 @@ class _Parser:
         inner = _Parser(self.s, self.script if script is None else script, self.depth + 1)
         inner.i = self.i
         body = inner.row(close)
-        self.i = inner.i + (1 if inner.peek() == close else 0)
+        self.closed = inner.peek() == close
+        self.i = inner.i + self.closed
         return body
 
     def primary(self) -> Box:
@@ -281,12 +281,15 @@ class _Parser:
         if char in OPENERS:
             self.i += 1
             body = self._nested(OPENERS[char])
-            return Group("" if char == "{" else char, body, "" if char == "{" else OPENERS[char])
+            if char == "{":
+                return Group("", body, "")
+            return Group(char, body, OPENERS[char] if self.closed else "")  # "f(x" gets no ")"
         if char == "√":
             self.i += 1
-            if self.peek() in "({":
+            bracket = self.peek()
+            if bracket in ("(", "{"):
                 self.i += 1
-                return Radical(self._nested(OPENERS[self.s[self.i - 1]]))
+                return Radical(self._nested(OPENERS[bracket]))
             if not self.peek() or self.peek().isspace():
                 return Text("√", "op")
             return Radical(Row((self.primary(),)))
@@ -338,7 +341,7 @@ def _operand(box: Box) -> bool:
     if isinstance(box, Space):
         return False
     if isinstance(box, Text):
-        return box.style in ("var", "num", "word") or box.text in "|‖⌊⌋"
+        return box.style in ("var", "num", "word") or box.text in ("|", "‖", "⌊", "⌋")
     return True
 
 

@@ -123,6 +123,11 @@ def test_any_string_parses_and_typesets(qapp, text: str):
     assert laid.width >= 0 and laid.height >= 0
 
 
+def test_unbalanced_brackets_draw_only_what_is_written():
+    assert plain(parse("f(x")) == "f(x" and plain(parse("f((x)")) == "f((x)" and plain(parse("x)")) == "x)"
+    assert plain(parse("√")) == "√"
+
+
 def test_deep_nesting_comes_back_as_text(qapp):
     text = "(" * 500 + "x" + ")" * 500
     assert plain(parse(text)) == text
