@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import re
 from collections import Counter
+from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
@@ -15,7 +16,8 @@ from app.canvas.formula_card import PAD, FormulaCard
 from app.mathtext.widgets import FormulaLabel
 from app.window import MainWindow
 from graphcore.registry import REGISTRY
-from tests.app.canvas_gestures import click, click_node, mouse
+from tests.app.canvas_gestures import GRAB, click, click_node, mouse
+from tests.app.test_blocks import double_click
 
 
 def cards(window: MainWindow) -> list[FormulaCard]:
@@ -113,3 +115,36 @@ def test_the_inspector_shows_the_formula_typeset(neuron: MainWindow):
     (label,) = neuron.inspector.widget().findChildren(FormulaLabel)
     assert label.formula == REGISTRY["sigmoid"].formula and not label.pixmap().isNull()
     assert label.isVisible() and label.height() >= label.sizeHint().height() > 10
+
+
+def test_the_card_steps_aside_during_a_drag_and_follows_the_node(neuron: MainWindow):
+    view, node = neuron.view, neuron.scene.nodes["t"]
+    click_node(neuron, "t")
+    start = node.mapToScene(GRAB)
+    mouse(view, QEvent.Type.MouseButtonPress, start)
+    mouse(view, QEvent.Type.MouseMove, start + QPointF(60, 40), Qt.MouseButton.NoButton)
+    assert cards(neuron) == []  # hidden while the node moves under it
+    mouse(view, QEvent.Type.MouseMove, start + QPointF(120, 80), Qt.MouseButton.NoButton)
+    mouse(view, QEvent.Type.MouseButtonRelease, start + QPointF(120, 80), buttons=Qt.MouseButton.NoButton)
+    (card,) = cards(neuron)
+    assert node.pos() != QPointF(0, 0) and neuron.document.stack.count() == 1  # the move, nothing else
+    assert card.pos().x() == node.pos().x()  # under the node's body where it now stands
+    assert 0 <= card.sceneBoundingRect().top() - node.sceneBoundingRect().bottom() < 10
+
+
+def test_inside_an_open_block_the_cards_follow_its_canvas(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "resnet_blocks.json")
+    outside = window.scene
+    double_click(window, qtbot, outside.nodes["res"].mapToScene(GRAB))
+    inner = window.scene
+    assert inner is not outside
+    linear = next(i for i, item in inner.nodes.items() if item.node.type == "Linear")
+    click_node(window, linear)
+    (card,) = cards(window)
+    assert card.scene() is inner and card.formula == "y = x Wᵀ + b"
+    window.blocks.leave()
+    (card,) = cards(window)  # back outside, the block node double-clicked is still selected
+    assert window.scene is outside and card.scene() is outside and card.node_id == "res"
+    click_node(window, "loss")
+    (card,) = cards(window)
+    assert card.formula == REGISTRY["CrossEntropyLoss"].formula.split(",  ")[0]
