@@ -24,6 +24,7 @@ from app.actions import SHORTCUTS_HELP, Actions
 from app.block_commands import BlockCommands
 from app.canvas.block_view import BlockNavigator
 from app.canvas.breadcrumb import Breadcrumb
+from app.canvas.formula_card import FormulaCards
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
@@ -94,6 +95,8 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
         self.data_preview = DataPreviewTool(self.shell)  # Run ▸ Preview Data…
         self.practice = Practice(self.shell, self.run_tools, self.open_path)  # Run ▸ Practice Mode
+        self.formula_cards = FormulaCards(self.shell)  # View ▸ Formulas on Nodes
+        self.blocks.inside_shown.connect(lambda scene, _: self.formula_cards.follow(scene or self.scene))
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

@@ -31,6 +31,7 @@ from app.editing import groups
 from app.editing.controller import Controller
 from app.editing.document import Document
 from app.lab.names import short_name
+from app.mathtext.widgets import FormulaLabel
 from app.panels.param_editors import editor_for, set_value
 from graphcore.graph import Graph, Node, PortRef
 from graphcore.registry import REGISTRY, show
@@ -156,7 +157,7 @@ class Inspector(QScrollArea):
         if spec:
             layout.addWidget(_wrapped(escape(spec.doc)))
             if spec.formula:
-                layout.addWidget(_wrapped(f"<i>{escape(spec.formula)}</i>"))
+                layout.addWidget(FormulaLabel(spec.formula))
         self._on_validated(self.document.report)
 
     def _refused(self, name: str, message: str) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.lab.names import Names
+from app.mathtext.widgets import formula_html
 from app.stepper.blocks import step_path
 from app.stepper.format import describe
 from app.stepper.session import StepperSession
@@ -92,7 +93,13 @@ class StepperPanel(QScrollArea):
             f"<p><i>{escape(instr.spec.type)}</i>: {escape(instr.spec.doc)}</p>",
         ]
         if instr.spec.formula:
-            parts.append(f"<p><b>Formula</b><br><code>{escape(instr.spec.formula)}</code></p>")
+            shown = formula_html(
+                instr.spec.formula,
+                self.label.palette().windowText().color(),
+                self.devicePixelRatioF(),
+                self.viewport().width() - 24,
+            )
+            parts.append(f"<p><b>Formula</b><br>{shown}</p>")
         values = {name: names.value(name) for name in session.program.consumers}
         if event.phase == "forward":
             parts.append(_table("Inputs", _named(event.inputs, values)))
