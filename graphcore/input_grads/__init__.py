@@ -1,0 +1,4 @@
+"""Backprop to the input: saliency maps, feature visualisation by gradient ascent, and FGSM examples.
+
+The lecture's "other uses for backprop": the same reverse sweep that trains the weights, taken with
+respect to an Input instead (see docs/input-gradients.md)."""
