@@ -233,7 +233,7 @@ INPUT_GRAD_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] 
 
 def add_input_grad_parsers(sub: Any) -> None:
     from graphcore.cli.common import add_common_options
-    from graphcore.input_grads.maximize import MAX_STEPS, OPTIMIZERS, STARTS
+    from graphcore.input_grads import MAX_STEPS, OPTIMIZERS, STARTS
 
     for name, (_, help_text) in INPUT_GRAD_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.input_grads import MAX_STEPS, OPTIMIZERS, STARTS
 from graphcore.input_grads.model import InputModel
 from graphcore.input_grads.saliency import check_unit, image_view
 from graphcore.input_grads.unit import InputGradError, Unit
 
-STARTS = ("zeros", "noise", "sample")
-OPTIMIZERS = ("sgd", "adam")
-MAX_STEPS = 100_000
 MAX_FRAMES = 200  # inputs kept along the way (evenly spaced, the last one always)
 NOISE = 0.1  # standard deviation of the "noise" start
 
