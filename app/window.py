@@ -34,6 +34,7 @@ from app.export.actions import ExportTools
 from app.export.torch_import import TorchImport
 from app.file_commands import FileCommands
 from app.icons import decorate_named
+from app.input_grads.dock import InputGradients
 from app.lab.lab import DerivativeLab
 from app.lab.time_gradients import TimeGradients
 from app.panels.data_preview import DataPreviewTool
@@ -92,6 +93,9 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
         self.data_preview = DataPreviewTool(self.shell)  # Run ▸ Preview Data…
+        self.input_gradients = InputGradients(
+            self.shell, self.run_tools.session
+        )  # Derivatives ▸ Input Gradients
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

@@ -38,14 +38,14 @@ def _model(args: argparse.Namespace, values: list[str]) -> Any:
     try:
         state = train_weights(graph, base, args.train_steps, args.seed) if args.train_steps else None
         model = InputModel(
-            graph,
+            program,
             args.input,
             sample=args.sample,
             state=state,
             base_dir=base,
             seed=args.seed,
             values=values,
-            program=program,
+            training=graph.training,
         )
     except InputGradError as error:
         raise UsageError(str(error)) from None

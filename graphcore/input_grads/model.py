@@ -15,7 +15,7 @@ from graphcore._torch import torch
 from graphcore.feeds import FeedError, default_inputs, find_input
 from graphcore.graph import Graph
 from graphcore.input_grads.unit import InputGradError
-from graphcore.program import Program, lower
+from graphcore.program import Program
 from graphcore.runtime import Runtime
 
 GENERATED_SAMPLES = 4  # rows generated from the seed when the graph has no dataset (as the lab's batch)
@@ -27,7 +27,7 @@ class InputModel:
 
     def __init__(
         self,
-        graph: Graph,
+        program: Program,
         input_name: str,
         *,
         sample: int = 0,
@@ -35,9 +35,10 @@ class InputModel:
         base_dir: Path | str = ".",
         seed: int = 0,
         values: Sequence[str] = (),
-        program: Program | None = None,
+        training: Mapping[str, Any] | None = None,
     ) -> None:
-        self.program = program or lower(graph)
+        """`training`: the graph's training section, whose dataset gives the sample."""
+        self.program = program
         try:
             instr = find_input(self.program, input_name)
         except FeedError as error:
@@ -59,7 +60,7 @@ class InputModel:
         self.weights = self._weights(state, seed)
         self.runtime.module.eval()
         self.label: int | None = None
-        self.source = self._sample(graph, Path(base_dir), sample, seed)
+        self.source = self._sample(training, Path(base_dir), sample, seed)
 
     def _weights(self, state: Mapping[str, Any] | None, seed: int) -> str:
         if state is not None:
@@ -72,7 +73,7 @@ class InputModel:
             return "saved weights"
         return f"untrained weights (seed {seed})"
 
-    def _sample(self, graph: Graph, base_dir: Path, sample: int, seed: int) -> str:
+    def _sample(self, training: Mapping[str, Any] | None, base_dir: Path, sample: int, seed: int) -> str:
         """Put row `sample` of the data into the runtime's inputs; say where it came from."""
         from graphcore.training.config import TrainingConfigError, parse
         from graphcore.training.datasets import DatasetError, build
@@ -80,7 +81,7 @@ class InputModel:
         rows: dict[str, Any] = {}
         source = ""
         try:
-            config = parse(graph.training) if graph.training else None
+            config = parse(training) if training else None
         except TrainingConfigError:
             config = None
         if config is not None and self.input in config.inputs:

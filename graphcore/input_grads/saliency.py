@@ -74,3 +74,23 @@ def saliency(model: InputModel, unit: Unit) -> Saliency:
         model.weights,
         model.source,
     )
+
+
+def as_picture(tensor: Any, signed: bool = False) -> tuple[Any, str]:
+    """One sample's input (or a gradient of it) as a 2-D image [H, W] or, for a vector, 1-D bars,
+    with a note saying how it was formed: several channels are averaged (`signed`: summed, so a
+    gradient keeps its total effect), a flat square vector is reshaped."""
+    array = tensor.detach().cpu().double()
+    view = image_view(tuple(array.shape))
+    if view is None:
+        return array.reshape(-1).numpy(), ""
+    image = array.reshape(view)
+    notes = []
+    if len(array.shape) == 1:
+        notes.append(f"{array.shape[0]} features shown as {view[1]}×{view[2]}")
+    if view[0] > 1:
+        notes.append(f"{'sum' if signed else 'mean'} of {view[0]} channels")
+        image = image.sum(0) if signed else image.mean(0)
+    else:
+        image = image[0]
+    return image.numpy(), ", ".join(notes)

@@ -6,6 +6,7 @@ import torch
 
 from graphcore.files.fileformat import load
 from graphcore.input_grads.model import InputModel
+from graphcore.program import lower
 from tests.cli.test_cli import run, run_json
 
 MLP, CNN = "examples/digits_mlp.json", "examples/digits_cnn.json"
@@ -19,7 +20,10 @@ def test_saliency_json_is_the_gradient(capsys, tmp_path):
     assert code == 0
     assert data["shape"] == [64] and data["unit"] == "fc2.out[3]" and data["input"] == "x"
     assert data["weights"] == "untrained weights (seed 0)" and "sample 4" in data["sample"]
-    model = InputModel(load(MLP), "x", sample=4, values=["fc2.out"], base_dir="examples")
+    graph = load(MLP)
+    model = InputModel(
+        lower(graph), "x", sample=4, values=["fc2.out"], base_dir="examples", training=graph.training
+    )
     x = model.x.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(model.value(x, "fc2.out")[3], x)
     np.testing.assert_allclose(data["gradient"], expected[0].numpy(), rtol=1e-12)

@@ -10,13 +10,14 @@ from graphcore.input_grads.maximize import maximize, objective, total_variation
 from graphcore.input_grads.model import InputModel, train_weights
 from graphcore.input_grads.saliency import image_view, saliency
 from graphcore.input_grads.unit import InputGradError, Unit, parse_unit
+from graphcore.program import lower
 
 EXAMPLES = "examples"
 
 
 def model_of(name, values, **options):
     graph = load(f"{EXAMPLES}/{name}.json")
-    return InputModel(graph, "x", values=values, base_dir=EXAMPLES, **options)
+    return InputModel(lower(graph), "x", values=values, base_dir=EXAMPLES, training=graph.training, **options)
 
 
 @pytest.fixture(scope="module")
@@ -183,12 +184,13 @@ def test_unit_and_input_refusals():
         with pytest.raises(InputGradError, match=message):
             saliency(model, parse_unit(program, text))
     graph = load(f"{EXAMPLES}/digits_cnn.json")
+    program, training = lower(graph), graph.training
     with pytest.raises(InputGradError, match="holds integers"):
-        InputModel(graph, "y", base_dir=EXAMPLES)
+        InputModel(program, "y", base_dir=EXAMPLES, training=training)
     with pytest.raises(InputGradError, match="no node 'zz'"):
-        InputModel(graph, "zz", base_dir=EXAMPLES)
+        InputModel(program, "zz", base_dir=EXAMPLES, training=training)
     with pytest.raises(InputGradError, match="there are 1797 samples"):
-        InputModel(graph, "x", base_dir=EXAMPLES, sample=1797)
+        InputModel(program, "x", base_dir=EXAMPLES, training=training, sample=1797)
     with pytest.raises(InputGradError, match="steps must be"):
         maximize(model, Unit("fc.out", (1,)), 0, 0.1)
     with pytest.raises(InputGradError, match="lr must be"):
