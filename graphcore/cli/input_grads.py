@@ -1,8 +1,9 @@
 """`graphcore saliency`, `graphcore maximize` and `graphcore adversarial`: backprop to an Input.
 
-Each runs the graph on one sample (row --sample of its training dataset, else of generated inputs)
-with trained weights (--train-steps N of its own training), else its saved weights, else the
-initial ones, which the output then calls untrained. The unit syntax is graphcore.input_grads.unit's.
+Each runs the graph on one sample (row --sample of its training dataset, else of generated inputs),
+in float64 on the CPU, with trained weights (--train-steps N of its own training), else its saved
+weights, else the initial ones, which the output then calls untrained. The unit syntax is
+graphcore.input_grads.unit's (docs/input-gradients.md).
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from graphcore.cli.common import (
     UsageError,
     emit,
     integer,
+    memory_size,
     open_program,
     path,
     show_value,
 )
+from graphcore.input_grads import MAX_STEPS, OPTIMIZERS, STARTS
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
 
 BAR = 30  # characters of the longest probability bar
 
 
-def _model(args: argparse.Namespace, values: list[str]) -> Any:
-    from graphcore.input_grads.model import InputModel, train_weights
+def _asked(args: argparse.Namespace, value_of: Callable[[Any, Any], Any]) -> tuple[Any, Any] | None:
+    """(what --of names, the InputModel), or None after printing the graph's diagnostics.
+    `value_of(program, graph)` reads --of; InputGradErrors become one-line usage errors."""
+    from graphcore.input_grads.model import InputModel
     from graphcore.input_grads.unit import InputGradError
 
     if (opened := open_program(args)) is None:
@@ -36,7 +41,9 @@ def _model(args: argparse.Namespace, values: list[str]) -> Any:
     graph, program = opened
     base = Path(args.file).parent
     try:
-        state = train_weights(graph, base, args.train_steps, args.seed) if args.train_steps else None
+        asked = value_of(program, graph)
+        value = getattr(asked, "value", asked)
+        state = _trained(graph, base, args) if args.train_steps else None
         model = InputModel(
             program,
             args.input,
@@ -44,29 +51,65 @@ def _model(args: argparse.Namespace, values: list[str]) -> Any:
             state=state,
             base_dir=base,
             seed=args.seed,
-            values=values,
+            values=[value],
             training=graph.training,
         )
     except InputGradError as error:
         raise UsageError(str(error)) from None
     if args.train_steps:
         model.weights = f"weights trained {args.train_steps} steps (seed {args.seed})"
-    return model
+    return asked, model
 
 
-def _unit(args: argparse.Namespace) -> Any:
-    from graphcore.files.fileformat import load
-    from graphcore.input_grads.unit import InputGradError, parse_unit
-    from graphcore.program import lower
-    from graphcore.validate import validate
+def _trained(graph: Any, base: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from graphcore.input_grads.model import train_weights
+    from graphcore.training.config import TrainingConfigError
+    from graphcore.training.datasets import DatasetError
 
-    graph = load(args.file)
-    if not validate(graph).ok:
-        return None  # _model prints the diagnostics
     try:
-        return parse_unit(lower(graph), args.of)
+        return train_weights(graph, base, args.train_steps, args.seed)
+    except (TrainingConfigError, DatasetError) as error:
+        raise UsageError(f"--train-steps: {error}") from None
+
+
+def _unit(args: argparse.Namespace) -> Callable[[Any, Any], Any]:
+    from graphcore.input_grads.unit import InputGradError, parse_unit
+
+    def read(program: Any, _: Any) -> Any:
+        try:
+            return parse_unit(program, args.of)
+        except InputGradError as error:
+            raise InputGradError(f"--of: {error}") from None
+
+    return read
+
+
+def _classifier(args: argparse.Namespace) -> Callable[[Any, Any], str]:
+    """--of as a NODE.PORT (no index), else the training section's predict value."""
+
+    def read(program: Any, graph: Any) -> str:
+        from graphcore.input_grads.unit import InputGradError
+
+        if args.of is None:
+            predict = graph.training.get("predict") if isinstance(graph.training, dict) else None
+            if not isinstance(predict, str):
+                raise InputGradError("give --of NODE.PORT (the logits): the graph names no training.predict")
+            return predict
+        unit = _unit(args)(program, graph)
+        if unit.index or unit.channel is not None:
+            raise InputGradError(f"--of {args.of}: name the logits as NODE.PORT, without an index")
+        return str(unit.value)
+
+    return read
+
+
+def _answer(work: Callable[[], Any]) -> Any:
+    from graphcore.input_grads.unit import InputGradError
+
+    try:
+        return work()
     except InputGradError as error:
-        raise UsageError(f"--of: {error}") from None
+        raise UsageError(str(error)) from None
 
 
 def _save(file: str | None, array: Any) -> None:
@@ -80,20 +123,12 @@ def _save(file: str | None, array: Any) -> None:
         raise UsageError(f"--out: cannot write {file}: {error.strerror or error}") from None
 
 
-def _answer(work: Callable[[], Any]) -> Any:
-    from graphcore.input_grads.unit import InputGradError
-
-    try:
-        return work()
-    except InputGradError as error:
-        raise UsageError(str(error)) from None
-
-
 def cmd_saliency(args: argparse.Namespace) -> int:
     from graphcore.input_grads.saliency import saliency
 
-    if (unit := _unit(args)) is None or (model := _model(args, [unit.value])) is None:
-        return _diagnostics(args)
+    if (asked := _asked(args, _unit(args))) is None:
+        return EXIT_INVALID
+    unit, model = asked
     result = _answer(lambda: saliency(model, unit))
     _save(args.out, result.gradient)
     gradient = result.gradient
@@ -119,8 +154,9 @@ def cmd_saliency(args: argparse.Namespace) -> int:
 def cmd_maximize(args: argparse.Namespace) -> int:
     from graphcore.input_grads.maximize import maximize
 
-    if (unit := _unit(args)) is None or (model := _model(args, [unit.value])) is None:
-        return _diagnostics(args)
+    if (asked := _asked(args, _unit(args))) is None:
+        return EXIT_INVALID
+    unit, model = asked
     ascent = _answer(
         lambda: maximize(
             model, unit, args.steps, args.lr, args.l2, args.tv, args.start, args.seed, args.optimizer
@@ -148,8 +184,9 @@ def cmd_maximize(args: argparse.Namespace) -> int:
 def cmd_adversarial(args: argparse.Namespace) -> int:
     from graphcore.input_grads.adversarial import fgsm
 
-    if (output := _classifier(args)) is None or (model := _model(args, [output])) is None:
-        return _diagnostics(args)
+    if (asked := _asked(args, _classifier(args))) is None:
+        return EXIT_INVALID
+    output, model = asked
     result = _answer(lambda: fgsm(model, output, args.eps, args.label))
     _save(args.out, result.adversarial)
     lines = [
@@ -177,38 +214,6 @@ def cmd_adversarial(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _classifier(args: argparse.Namespace) -> str | None:
-    """--of as a NODE.PORT, else the training section's predict value."""
-    from graphcore.files.fileformat import load
-    from graphcore.input_grads.unit import InputGradError, parse_unit
-    from graphcore.program import lower
-    from graphcore.validate import validate
-
-    graph = load(args.file)
-    if not validate(graph).ok:
-        return None
-    if args.of is None:
-        predict = graph.training.get("predict") if isinstance(graph.training, dict) else None
-        if not isinstance(predict, str):
-            raise UsageError(
-                "adversarial: give --of NODE.PORT (the logits): the graph names no training.predict"
-            )
-        return predict
-    try:
-        unit = parse_unit(lower(graph), args.of)
-    except InputGradError as error:
-        raise UsageError(f"--of: {error}") from None
-    if unit.index or unit.channel is not None:
-        raise UsageError(f"--of {args.of}: name the logits as NODE.PORT, without an index")
-    return unit.value
-
-
-def _diagnostics(args: argparse.Namespace) -> int:
-    """The graph does not validate: print why (open_program does), exit 1."""
-    open_program(args)
-    return EXIT_INVALID
-
-
 def finite(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a finite number in [low, high]."""
 
@@ -232,13 +237,13 @@ INPUT_GRAD_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] 
 
 
 def add_input_grad_parsers(sub: Any) -> None:
-    from graphcore.cli.common import add_common_options
-    from graphcore.input_grads import MAX_STEPS, OPTIMIZERS, STARTS
-
     for name, (_, help_text) in INPUT_GRAD_COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text + " (float64, on the CPU)")
         p.add_argument("file", type=path, help="a graph file (.json, format v1)")
-        add_common_options(p, name)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument(
+            "--memory-budget", type=memory_size, metavar="SIZE", help="refuse graphs that need more"
+        )
         p.add_argument("--input", required=True, help="the Input node (its id or label)")
         p.add_argument("--sample", type=integer(0, 10_000_000), default=0, help="which sample (default 0)")
         p.add_argument(
@@ -250,7 +255,7 @@ def add_input_grad_parsers(sub: Any) -> None:
         p.add_argument(
             "--seed", type=integer(0, MAX_SEED), default=0, help="seed of weights, training and noise"
         )
-        p.add_argument("--out", type=path, metavar="FILE.npy", help="write the array (gradient / input) here")
+        p.add_argument("--out", type=path, metavar="FILE.npy", help="write the gradient (or input) here")
         if name == "adversarial":
             p.add_argument("--of", help="the logits as NODE.PORT (default: training.predict)")
             p.add_argument("--eps", type=finite(0.0, 1e6), required=True, help="size of the sign step")

@@ -72,6 +72,15 @@ def test_adversarial_with_training_lowers_the_true_class(capsys):
         (["maximize", MLP, "--of", "fc2.out[1]", "--input", "x", "--steps", "99999999"], "--steps"),
         (["maximize", MLP, "--of", "fc2.out[1]", "--input", "x", "--lr", "nan"], "--lr"),
         (["maximize", MLP, "--of", "fc2.out[1]", "--input", "x", "--tv", "-1"], "--tv"),
+        (
+            ["saliency", "examples/path_sum.json", "--of", "e", "--input", "a", "--train-steps", "2"],
+            "--train-steps: ",
+        ),
+        (["adversarial", "examples/xor.json", "--input", "x", "--eps", "0.1"], "one score (logit) per class"),
+        (
+            ["saliency", MLP, "--of", "fc2.out[1]", "--input", "x", "--out", "/no/such/dir/g.npy"],
+            "--out: cannot",
+        ),
         (["adversarial", MLP, "--input", "x", "--eps", "-0.1"], "--eps"),
         (["adversarial", MLP, "--input", "x", "--eps", "nan"], "--eps"),
         (["adversarial", MLP, "--input", "x", "--eps", "0.1", "--label", "10"], "label 10 is out of range"),
