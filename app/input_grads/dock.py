@@ -177,6 +177,9 @@ class InputGradients(QObject):
             tab_with="lab_cost",  # beside the derivative lab's bottom docks, as wide as they are
         )
         self.dock.hide()
+        shell.raise_dock(
+            "diagnostics"
+        )  # tabbing it in brought its tab group forward: Problems stays in front
         self.action = shell.menu_named("&Derivatives").addAction("&Input Gradients…")
         self.action.triggered.connect(self.open)
         session.weights.connect(self._weights)
