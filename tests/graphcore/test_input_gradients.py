@@ -216,3 +216,13 @@ def test_image_views():
     assert image_view((8, 8)) == (1, 8, 8)
     assert image_view((64,)) == (1, 8, 8)
     assert image_view((2,)) is None and image_view((15,)) is None and image_view((4,)) is None
+
+
+def test_fgsm_fools_the_trained_bars_and_stripes_cnn():
+    graph = load(f"{EXAMPLES}/cnn_bars_stripes.json")
+    state = train_weights(graph, EXAMPLES, 40)
+    model = model_of("cnn_bars_stripes", ["fc.out"], state=state, sample=7)
+    result = fgsm(model, "fc.out", 0.3)
+    assert result.x.shape == result.perturbation.shape == (1, 8, 8)
+    assert result.predicted_before == result.label
+    assert result.after[result.label] < result.before[result.label]
