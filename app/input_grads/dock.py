@@ -31,9 +31,10 @@ from app.input_grads.tabs import AdversarialTab, MaximizeTab, SaliencyTab, statu
 from app.lab.derivative_plot import BATCH
 from app.lab.runner import Runner
 from app.training.worker import WeightsFrame
+from graphcore.input_grads import MAX_SAMPLE
 from graphcore.input_grads.adversarial import fgsm
 from graphcore.input_grads.maximize import maximize
-from graphcore.input_grads.model import MAX_SAMPLE, InputModel
+from graphcore.input_grads.model import InputModel
 from graphcore.input_grads.saliency import saliency
 from graphcore.input_grads.unit import InputGradError, parse_unit
 from graphcore.program import Program

@@ -24,7 +24,7 @@ from graphcore.cli.common import (
     path,
     show_value,
 )
-from graphcore.input_grads import MAX_STEPS, OPTIMIZERS, STARTS
+from graphcore.input_grads import MAX_SAMPLE, MAX_STEPS, OPTIMIZERS, STARTS
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
 
 BAR = 30  # characters of the longest probability bar
@@ -245,7 +245,7 @@ def add_input_grad_parsers(sub: Any) -> None:
             "--memory-budget", type=memory_size, metavar="SIZE", help="refuse graphs that need more"
         )
         p.add_argument("--input", required=True, help="the Input node (its id or label)")
-        p.add_argument("--sample", type=integer(0, 10_000_000), default=0, help="which sample (default 0)")
+        p.add_argument("--sample", type=integer(0, MAX_SAMPLE), default=0, help="which sample (default 0)")
         p.add_argument(
             "--train-steps",
             type=integer(0, MAX_COUNT),

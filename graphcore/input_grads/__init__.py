@@ -7,3 +7,4 @@ respect to an Input instead (see docs/input-gradients.md)."""
 STARTS = ("zeros", "noise", "sample")
 OPTIMIZERS = ("sgd", "adam")
 MAX_STEPS = 100_000
+MAX_SAMPLE = 10_000_000  # the largest --sample asked for (the data says how many it has)

@@ -14,12 +14,12 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.feeds import FeedError, default_inputs, find_input
 from graphcore.graph import Graph
+from graphcore.input_grads import MAX_SAMPLE
 from graphcore.input_grads.unit import InputGradError
 from graphcore.program import Program
 from graphcore.runtime import Runtime
 
 GENERATED_SAMPLES = 4  # rows generated from the seed when the graph has no dataset (as the lab's batch)
-MAX_SAMPLE = 10_000_000
 
 
 class InputModel:

@@ -226,3 +226,8 @@ def test_fgsm_fools_the_trained_bars_and_stripes_cnn():
     assert result.x.shape == result.perturbation.shape == (1, 8, 8)
     assert result.predicted_before == result.label
     assert result.after[result.label] < result.before[result.label]
+
+
+def test_weights_that_do_not_fit_are_refused():
+    with pytest.raises(InputGradError, match="the weights given do not fit this graph"):
+        model_of("digits_mlp", ["fc2.out"], state={"bogus": torch.zeros(2)})

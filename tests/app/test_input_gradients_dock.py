@@ -170,3 +170,13 @@ def test_a_vector_input_is_drawn_as_bars(window: MainWindow, examples: Path, qtb
     expected = saliency(model, Unit("p.out", (0,))).gradient
     np.testing.assert_allclose(bars.shown, expected.numpy())
     assert torch.is_tensor(expected)
+
+
+def test_closing_the_window_mid_ascent_waits_for_the_worker(window: MainWindow, examples: Path, qtbot):
+    feature, view = open_dock(window, qtbot, examples / "digits_mlp.json")
+    tab = view.maximize
+    type_into(tab.steps, "100000")
+    QTest.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(tab.points) >= 1, timeout=WAIT)
+    window.close()
+    assert feature.runner.pool.activeThreadCount() == 0
