@@ -42,7 +42,9 @@ def type_into(field: QLineEdit, text: str) -> None:
 
 
 def choose(box: QComboBox, value: str) -> None:
-    box.setCurrentIndex(box.findData(value))
+    """Focus the combo box and type the start of the entry, as a keyboard user picks one."""
+    box.setFocus()
+    QTest.keyClicks(box, value)
     assert box.currentData() == value
 
 
