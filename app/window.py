@@ -35,6 +35,7 @@ from app.export.actions import ExportTools
 from app.export.torch_import import TorchImport
 from app.file_commands import FileCommands
 from app.icons import decorate_named
+from app.input_grads.dock import InputGradients
 from app.lab.lab import DerivativeLab
 from app.lab.time_gradients import TimeGradients
 from app.panels.data_preview import DataPreviewTool
@@ -97,6 +98,9 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.practice = Practice(self.shell, self.run_tools, self.open_path)  # Run ▸ Practice Mode
         self.formula_cards = FormulaCards(self.shell)  # View ▸ Formulas on Nodes
         self.blocks.inside_shown.connect(lambda scene, _: self.formula_cards.follow(scene or self.scene))
+        self.input_gradients = InputGradients(
+            self.shell, self.run_tools.session
+        )  # Derivatives ▸ Input Gradients
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

@@ -262,6 +262,8 @@ def example(path: Path, select: str | None = None) -> Callable[[MainWindow], Non
 
 
 def main() -> None:
+    from scripts.shots_inputs import shots as inputs_shots  # it imports wait_for from here
+
     parser = argparse.ArgumentParser(description="Save PNG screenshots of the app into docs/screenshots/.")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--only", nargs="*", help="names of the shots to take (default: all)")
@@ -286,6 +288,7 @@ def main() -> None:
     shots += lab_shots()
     shots += practice_shots()
     shots += formulas_shots()
+    shots += inputs_shots()
     for name, theme, arrange in shots:
         if args.only and name not in args.only:
             continue

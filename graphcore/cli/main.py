@@ -40,6 +40,7 @@ from graphcore.cli.common import (
     show_value,
 )
 from graphcore.cli.exchange import EXCHANGE_COMMANDS, add_exchange_parsers
+from graphcore.cli.input_grads import INPUT_GRAD_COMMANDS, add_input_grad_parsers
 from graphcore.cli.time_steps import add_per_step_options, cmd_per_step
 from graphcore.program import Program
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
@@ -353,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
                 "--eps", type=positive_float(1.0), default=1e-6, help="finite-difference step (default 1e-6)"
             )
     add_exchange_parsers(sub)
+    add_input_grad_parsers(sub)
     return top
 
 
@@ -376,7 +378,7 @@ def run_command(argv: list[str], as_json: bool) -> int:
     try:
         args = parser().parse_args(argv)
         with memory_budget(getattr(args, "memory_budget", None)):
-            code = {**COMMANDS, **EXCHANGE_COMMANDS}[args.command][0](args)
+            code = {**COMMANDS, **EXCHANGE_COMMANDS, **INPUT_GRAD_COMMANDS}[args.command][0](args)
         sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
         return code
     except BrokenPipeError:
