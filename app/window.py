@@ -36,6 +36,7 @@ from app.file_commands import FileCommands
 from app.icons import decorate_named
 from app.lab.lab import DerivativeLab
 from app.lab.time_gradients import TimeGradients
+from app.landscape.tool import LandscapeTool
 from app.panels.data_preview import DataPreviewTool
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
@@ -92,6 +93,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
         self.data_preview = DataPreviewTool(self.shell)  # Run ▸ Preview Data…
+        self.landscape = LandscapeTool(self.shell, self.lab.runner)  # Derivatives ▸ Loss Landscape…
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

@@ -66,3 +66,29 @@ def compute_grid(
             if progress is not None:
                 progress(j + 1, resolution)
     return Grid(xs, ys, torch.stack(rows))
+
+
+LOG_DECADES = 2.0  # finite losses spanning more decades than this are coloured by their logarithm
+FLOOR = 1e-4  # the log scale starts this fraction of the range above the lowest loss
+
+
+def display_values(values: Any) -> tuple[Any, bool]:
+    """What a heat map colours, and whether it is log-scaled: log10(loss − min + FLOOR·range) when the finite
+    losses span more than LOG_DECADES decades (Rosenbrock's do), else the loss itself. Non-finite
+    losses take the largest finite value."""
+    finite = values[torch.isfinite(values)]
+    if finite.numel() == 0:
+        return torch.zeros_like(values), False
+    low, high = float(finite.min()), float(finite.max())
+    shown = torch.where(torch.isfinite(values), values, torch.full_like(values, high))
+    if not high > low or (low > 0 and high / low <= 10**LOG_DECADES):
+        return shown, False
+    return torch.log10(shown - low + (high - low) * FLOOR), True
+
+
+def contour_levels(shown: Any, count: int = 10) -> list[float]:
+    """`count` evenly spaced levels strictly between the lowest and highest value shown."""
+    low, high = float(shown.min()), float(shown.max())
+    if not high > low:
+        return []
+    return [low + (high - low) * k / (count + 1) for k in range(1, count + 1)]

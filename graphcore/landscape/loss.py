@@ -32,6 +32,7 @@ class LossFunction:
 
     def __init__(self, graph: Graph, base_dir: Path | str = ".") -> None:
         report = validate(graph)
+        self.shapes = report.shapes
         if not report.ok:
             raise LandscapeError(f"the graph has problems: {report.diagnostics[0]}")
         if graph.training:

@@ -75,7 +75,8 @@ def make_spec(name: str, hyperparameters: Mapping[str, Any], label: str = "") ->
     return spec
 
 
-def _value(name: str, key: str, text: str) -> Any:
+def hyperparameter_value(name: str, key: str, text: str) -> Any:
+    """A hyperparameter typed as text: true/false for flags, LOW/HIGH for betas, else a number."""
     if key in FLAGS:
         if text.lower() not in ("true", "false"):
             raise LandscapeError(f"{name}.{key} must be true or false, got {text[:40]!r}")
@@ -101,7 +102,7 @@ def parse_specs(text: str, lr: float | None = None) -> list[OptimizerSpec]:
             key, equals, value = pair.partition("=")
             if not equals or not key:
                 raise LandscapeError(f"expected {name}:KEY=VALUE such as {name}:lr=0.01, got {item[:60]!r}")
-            hyperparameters[key.strip()] = _value(name, key.strip(), value.strip())
+            hyperparameters[key.strip()] = hyperparameter_value(name, key.strip(), value.strip())
         if any(item == s.label for s in specs):
             raise LandscapeError(f"optimizer {item[:40]!r} is given twice")
         specs.append(make_spec(name.strip(), hyperparameters, item))

@@ -11,11 +11,14 @@ filter as far as it is long. Optimizers move the two coordinates, so their paths
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphcore._torch import torch
 from graphcore.landscape.loss import LandscapeError, LossFunction
+from graphcore.program import Program
 
 TINY = 1e-300  # a zero-length draw (it has probability 0) scaled without dividing by zero
 
@@ -42,19 +45,22 @@ class Plane:
         return {name: w + theta[0] * first[name] + theta[1] * second[name] for name, w in self.base.items()}
 
 
-def scalar_parameters(loss: LossFunction) -> list[str]:
-    """The Parameter nodes holding one number: the ones a plane can take as its axes."""
-    program = loss.runtime.program
+def scalar_parameters(program: Program, shapes: Mapping[str, Any]) -> list[str]:
+    """The Parameter nodes holding one number, in schedule order: the ones a plane can take as axes."""
     return [
-        loss.node_of(name)
-        for name, value in loss.weights.items()
-        if value.numel() == 1 and program.by_node[loss.node_of(name)].spec.kind == "parameter"
+        instr.node
+        for instr in program
+        if instr.spec.kind == "parameter" and _one_number(shapes.get(instr.outs[0], (0,)))
     ]
+
+
+def _one_number(shape: Any) -> bool:
+    return all(isinstance(size, int) for size in shape) and math.prod(shape) == 1
 
 
 def parameter_plane(loss: LossFunction, first: str, second: str) -> Plane:
     """The plane of two scalar Parameter nodes, named by id; it starts at their current values."""
-    choices = scalar_parameters(loss)
+    choices = scalar_parameters(loss.runtime.program, loss.shapes)
     listed = ", ".join(choices) or "none"
     for node in (first, second):
         if node not in choices:
