@@ -11,7 +11,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from graphcore.cli.common import EXIT_OK, UsageError, emit, integer, path
+from graphcore.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    emit,
+    emit_diagnostics,
+    integer,
+    open_graph,
+    path,
+)
 from graphcore.training.checks import MAX_SEED
 
 HELP = "the loss over a plane of two parameters (or random directions) and optimizer paths across it"
@@ -89,7 +98,6 @@ def add_landscape_parser(sub: Any) -> None:
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
-    from graphcore.files.fileformat import load
     from graphcore.landscape.landscape import Request, compute
     from graphcore.landscape.loss import LandscapeError
     from graphcore.landscape.paths import parse_specs
@@ -104,7 +112,10 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         specs = tuple(parse_specs(args.optimizers, args.lr))
     except LandscapeError as error:
         raise UsageError(f"--optimizers: {error}") from None
-    graph = load(args.file)
+    graph, report = open_graph(args)
+    if not report.ok:
+        emit_diagnostics(args, report)
+        return EXIT_INVALID
     request = Request(
         specs, args.steps, params, args.seed, args.span, args.x_range, args.y_range, args.resolution
     )

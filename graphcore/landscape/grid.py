@@ -7,6 +7,7 @@ total)` is called: an exception raised there (a cancelled request) stops the com
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,10 @@ def compute_grid(
     def at(theta: Any) -> Any:
         return loss(plane.weights(theta))
 
-    batched = torch.func.vmap(at)
+    batched = torch.func.vmap(at, randomness="same")  # every point draws the same noise
     rows = []
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "There is a performance drop")  # ops vmap runs one by one
         for j, y in enumerate(ys):
             thetas = torch.tensor([[x, y] for x in xs], dtype=torch.float64)
             try:

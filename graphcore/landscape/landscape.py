@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
+from graphcore._torch import torch
 from graphcore.graph import Graph
 from graphcore.landscape.grid import Grid, Progress, compute_grid
 from graphcore.landscape.loss import LossFunction
@@ -71,7 +72,15 @@ def make_plane(loss: LossFunction, request: Request) -> Plane:
 def compute(
     graph: Graph, request: Request, base_dir: FilePath | str = ".", progress: Progress | None = None
 ) -> Landscape:
-    """The grid (progress per row) then each path (progress per path), out of one total."""
+    """The grid (progress per row) then each path (progress per path), out of one total; torch's
+    random generator is as it was before, afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        return _compute(graph, request, base_dir, progress)
+
+
+def _compute(
+    graph: Graph, request: Request, base_dir: FilePath | str, progress: Progress | None
+) -> Landscape:
     loss = LossFunction(graph, base_dir)
     plane = make_plane(loss, request)
     (x0, y0), span = plane.start, request.span

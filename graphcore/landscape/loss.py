@@ -4,7 +4,9 @@ With a training section it is the training loss (the lead objective's) on a fixe
 training set when it has at most FULL_SET samples, else the first batch of a shuffle seeded by the
 section's seed. Without one it is the graph's one scalar output on the lab's inputs (seed 0,
 batch 4). The module runs in eval mode (no dropout noise, batch norm on its running statistics),
-in float64 on the CPU, so the same weights always give the same loss.
+in float64 on the CPU, and random nodes (randn) draw the same numbers at every evaluation (torch's
+generator is reseeded with NOISE_SEED before each), so the same weights always give the same loss
+and the surface is as smooth as the function. `compute` restores the generator afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from graphcore.runtime import Runtime
 from graphcore.validate import validate
 
 FULL_SET = 1024  # training sets up to this size are used whole
+NOISE_SEED = 0
 
 
 class LandscapeError(ValueError):
@@ -60,6 +63,7 @@ class LossFunction:
     def __call__(self, weights: Mapping[str, Any]) -> Any:
         """The loss (a 0-dim tensor) with `weights` (parameter name -> tensor) in place of the
         module's own; the others keep their values."""
+        torch.manual_seed(NOISE_SEED)
         try:
             result = torch.func.functional_call(self.module, dict(weights), self.args)
         except Exception as error:  # torch's errors, named by the node whose line raised them

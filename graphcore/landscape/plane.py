@@ -65,9 +65,9 @@ def parameter_plane(loss: LossFunction, first: str, second: str) -> Plane:
     for node in (first, second):
         if node not in choices:
             what = "is not a scalar Parameter" if node in loss.runtime.program.by_node else "is not a node"
-            raise LandscapeError(f"{node!r} {what} of this graph (its scalar Parameters: {listed})")
+            raise LandscapeError(f"{node[:40]!r} {what} of this graph (its scalar Parameters: {listed})")
     if first == second:
-        raise LandscapeError(f"the two parameters must differ, got {first!r} twice")
+        raise LandscapeError(f"the two parameters must differ, got {first[:40]!r} twice")
     attributes = loss.runtime.generated.attributes
     names = (attributes[first], attributes[second])
     start = (float(loss.weights[names[0]]), float(loss.weights[names[1]]))

@@ -185,3 +185,27 @@ def test_a_graph_without_a_loss_is_one_line(capsys, tmp_path):
         and err
         == ("graphcore: the graph has no loss: give it a training section, or exactly one scalar output\n")
     )
+
+
+def test_a_graph_with_problems_prints_its_diagnostics_with_exit_1(capsys, tmp_path):
+    data = json.loads(Path(NEURON).read_text())
+    data["edges"] = [e for e in data["edges"] if e["to"] != "t.x"]
+    (tmp_path / "broken.json").write_text(json.dumps(data))
+    code, out, _ = run(capsys, "landscape", str(tmp_path / "broken.json"), "--params", "w,b")
+    assert code == 1 and "t" in out and out.count("\n") >= 1
+    code, data, _ = run_json(capsys, "landscape", str(tmp_path / "broken.json"), "--params", "w,b")
+    assert code == 1 and data["ok"] is False and data["diagnostics"]
+
+
+@pytest.mark.parametrize("file", ["missing.json", "", "x" * 5000])
+def test_a_file_that_cannot_be_read_is_one_line(capsys, file):
+    code, out, err = run(capsys, "landscape", file, "--params", "w,b")
+    assert code == 2 and out == "" and err.count("\n") == 1 and len(err) < 600
+
+
+def test_a_long_unknown_parameter_is_named_short(capsys):
+    code, _, err = run(capsys, "landscape", NEURON, "--params", "w," + "é" * 5000)
+    assert (
+        code == 2
+        and err == f"graphcore: {'é' * 40!r} is not a node of this graph (its scalar Parameters: w, b)\n"
+    )

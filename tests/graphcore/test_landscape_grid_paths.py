@@ -262,3 +262,19 @@ def test_lr_is_every_optimizers_unless_it_has_its_own():
     sgd, adam = parse_specs("sgd,adam:lr=0.2:betas=0.8/0.9", lr=0.03)
     assert sgd.config["lr"] == 0.03 and adam.config["lr"] == 0.2 and adam.config["betas"] == [0.8, 0.9]
     assert parse_specs("momentum")[0].config == {"name": "momentum", "lr": 0.01, "momentum": 0.9}
+
+
+def test_random_nodes_draw_the_same_noise_at_every_point_and_the_generator_is_restored():
+    graph = example("vae_bars_stripes")  # its reparameterisation draws randn noise
+    loss = LossFunction(graph, EXAMPLES)
+    plane = random_plane(loss)
+    grid = compute_grid(loss, plane, (-1.0, 1.0), (-1.0, 1.0), 3)  # vmap, randomness="same"
+    for j, i in [(0, 0), (1, 1), (2, 0)]:
+        theta = torch.tensor([grid.xs[i], grid.ys[j]], dtype=torch.float64)
+        with torch.no_grad():
+            first, again = float(loss(plane.weights(theta))), float(loss(plane.weights(theta)))
+        assert first == again == pytest.approx(float(grid.values[j, i]), rel=1e-12)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    compute(graph, Request(tuple(parse_specs("sgd")), 2, resolution=2), EXAMPLES)
+    assert torch.equal(torch.random.get_rng_state(), before)
