@@ -90,12 +90,17 @@ class LandscapeTool:
         self.job: int | None = None
         self.panel.compute.clicked.connect(self.start)
         self.panel.cancel.clicked.connect(self.stop)
-        shell.follow_document(self.follow)
+        shell.follow_document(self.switch)
 
     def open(self) -> None:
         self.follow(self.shell.document)
         self.dock.show()
         self.dock.raise_()
+
+    def switch(self, document: Document | None) -> None:
+        """Another graph: a computation for the last one is cancelled."""
+        self.stop()
+        self.follow(document)
 
     def follow(self, document: Document | None) -> None:
         """The axes a plane can take: the current graph's scalar Parameters."""

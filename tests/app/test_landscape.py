@@ -4,6 +4,7 @@ step slider; typed nonsense gets a line in the dock; Cancel stops a computation.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,16 @@ def test_cancel_stops_the_computation(window: MainWindow, examples: Path, qtbot)
     qtbot.waitUntil(lambda: not tool.runner.busy, timeout=60_000)
     assert tool.panel.progress.value() < tool.panel.progress.maximum()
     assert tool.panel.view.landscape is None and tool.panel.status.text() == "Cancelled."
+
+
+def test_a_graph_without_a_loss_is_told_so_in_the_dock(window: MainWindow, examples: Path, qtbot):
+    data = json.loads((examples / "sigmoid_neuron.json").read_text())
+    data["nodes"].append({"id": "extra", "type": "square", "pos": [0, 300]})
+    data["edges"].append({"from": "w.out", "to": "extra.x"})
+    (examples / "two_outputs.json").write_text(json.dumps(data))
+    tool = open_dock(window, examples, "two_outputs", qtbot)
+    compute_and_wait(tool, qtbot)
+    assert tool.panel.status.text() == (
+        "the graph has no loss: give it a training section, or exactly one scalar output"
+    )
+    assert tool.panel.view.landscape is None and not tool.panel.cancel.isEnabled()
