@@ -17,9 +17,9 @@ from app.lab.runner import Runner
 from app.landscape.form import LandscapeForm
 from app.landscape.view import LandscapeView
 from graphcore.files.fileformat import dumps
+from graphcore.landscape.coordinates import scalar_parameters
 from graphcore.landscape.landscape import Landscape, Request
 from graphcore.landscape.loss import LandscapeError
-from graphcore.landscape.plane import scalar_parameters
 
 if TYPE_CHECKING:
     from app.editing.document import Document

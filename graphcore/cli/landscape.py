@@ -63,7 +63,11 @@ def add_landscape_parser(sub: Any) -> None:
     p = sub.add_parser("landscape", help=HELP, description=HELP)
     p.add_argument("file", type=path, help="a graph file (.json, format v1)")
     plane = p.add_mutually_exclusive_group(required=True)
-    plane.add_argument("--params", metavar="P,Q", help="two scalar Parameter nodes (ids) as the axes")
+    plane.add_argument(
+        "--params",
+        metavar="P,Q",
+        help="two scalar Parameter nodes (ids), or elements such as fc1.weight[0,1], as the axes",
+    )
     plane.add_argument(
         "--random-directions",
         action="store_true",
@@ -98,16 +102,15 @@ def add_landscape_parser(sub: Any) -> None:
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
+    from graphcore.landscape.coordinates import two_names
     from graphcore.landscape.landscape import Request, compute
     from graphcore.landscape.loss import LandscapeError
     from graphcore.landscape.paths import parse_specs
 
-    params = None
-    if args.params is not None:
-        names = [name.strip() for name in args.params.split(",")]
-        if len(names) != 2 or not all(names):
-            raise UsageError(f"--params: expected two parameter ids such as w,b, got {args.params[:60]!r}")
-        params = (names[0], names[1])
+    try:
+        params = None if args.params is None else two_names(args.params)
+    except LandscapeError as error:
+        raise UsageError(f"--params: {error}") from None
     try:
         specs = tuple(parse_specs(args.optimizers, args.lr))
     except LandscapeError as error:

@@ -1,24 +1,24 @@
 """The plane a landscape lies in: two coordinates that set the graph's weights.
 
-Either two scalar Parameter nodes (the coordinates are their values), or two random directions
+Either two numbers among the weights (graphcore.landscape.coordinates: two scalar Parameters, or
+elements such as fc1.weight[0, 1]; the coordinates are their values), or two random directions
 d1, d2 through the current weights w0 (the coordinates are α, β in w0 + α·d1 + β·d2). The directions
 are filter-normalised as in Li et al., "Visualizing the Loss Landscape of Neural Nets" (2018): each
 filter (row along dim 0) of a weight of two or more dimensions is scaled to the norm of the same
 filter of w0, and the weights of fewer dimensions (biases, scalar Parameters) are scaled together
-as one filter, so a step of 1 moves every
-filter as far as it is long. Optimizers move the two coordinates, so their paths lie on the plane.
+as one filter, so a step of 1 moves every filter as far as it is long. Optimizers move the two
+coordinates, so their paths lie on the plane.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from graphcore._torch import torch
+from graphcore.landscape.coordinates import Coordinate, coordinate
 from graphcore.landscape.loss import LandscapeError, LossFunction
-from graphcore.program import Program
 
 TINY = 1e-300  # a zero-length draw (it has probability 0) scaled without dividing by zero
 
@@ -31,7 +31,17 @@ class Plane:
     start: tuple[float, float]
     base: dict[str, Any]  # parameter name -> its current value (w0)
     directions: tuple[dict[str, Any], dict[str, Any]] | None = None  # None: the axes are parameters
-    names: tuple[str, str] = ("", "")  # the parameters' names in the module (parameter mode)
+    coordinates: tuple[Coordinate, ...] = ()  # the two numbers the axes set (parameter mode)
+
+    @cached_property
+    def masks(self) -> list[Any]:
+        """Per coordinate, True at its element of its weight."""
+        masks = []
+        for place in self.coordinates:
+            mask = torch.zeros_like(self.base[place.name], dtype=torch.bool)
+            mask[place.index] = True
+            masks.append(mask)
+        return masks
 
     @property
     def random(self) -> bool:
@@ -40,38 +50,31 @@ class Plane:
     def weights(self, theta: Any) -> dict[str, Any]:
         """The weights the module computes with at θ (a tensor of 2 numbers, batched under vmap)."""
         if self.directions is None:
-            return {name: theta[i].reshape(self.base[name].shape) for i, name in enumerate(self.names)}
+            weights: dict[str, Any] = {}
+            for i, (place, where) in enumerate(zip(self.coordinates, self.masks, strict=True)):
+                weights[place.name] = torch.where(
+                    where, theta[i], weights.get(place.name, self.base[place.name])
+                )
+            return weights
         first, second = self.directions
         return {name: w + theta[0] * first[name] + theta[1] * second[name] for name, w in self.base.items()}
 
 
-def scalar_parameters(program: Program, shapes: Mapping[str, Any]) -> list[str]:
-    """The Parameter nodes holding one number, in schedule order: the ones a plane can take as axes."""
-    return [
-        instr.node
-        for instr in program
-        if instr.spec.kind == "parameter" and _one_number(shapes.get(instr.outs[0], (0,)))
-    ]
-
-
-def _one_number(shape: Any) -> bool:
-    return all(isinstance(size, int) for size in shape) and math.prod(shape) == 1
-
-
 def parameter_plane(loss: LossFunction, first: str, second: str) -> Plane:
-    """The plane of two scalar Parameter nodes, named by id; it starts at their current values."""
-    choices = scalar_parameters(loss.runtime.program, loss.shapes)
-    listed = ", ".join(choices) or "none"
-    for node in (first, second):
-        if node not in choices:
-            what = "is not a scalar Parameter" if node in loss.runtime.program.by_node else "is not a node"
-            raise LandscapeError(f"{node[:40]!r} {what} of this graph (its scalar Parameters: {listed})")
-    if first == second:
-        raise LandscapeError(f"the two parameters must differ, got {first[:40]!r} twice")
-    attributes = loss.runtime.generated.attributes
-    names = (attributes[first], attributes[second])
-    start = (float(loss.weights[names[0]]), float(loss.weights[names[1]]))
-    return Plane((first, second), start, dict(loss.weights), names=names)
+    """The plane of two numbers among the weights (graphcore.landscape.coordinates), from their values."""
+    places = (coordinate(loss, first), coordinate(loss, second))
+    if (places[0].name, places[0].index) == (places[1].name, places[1].index):
+        same = (
+            f"got {first[:40]!r} twice"
+            if first == second
+            else f"{first[:40]!r} and {second[:40]!r} name the same number"
+        )
+        raise LandscapeError(f"the two parameters must differ, {same}")
+    start = (
+        float(loss.weights[places[0].name][places[0].index]),
+        float(loss.weights[places[1].name][places[1].index]),
+    )
+    return Plane((first, second), start, dict(loss.weights), coordinates=places)
 
 
 def filter_normalised(base: dict[str, Any], generator: Any) -> dict[str, Any]:

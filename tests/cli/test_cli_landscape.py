@@ -134,7 +134,8 @@ def test_a_diverging_path_says_so(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--params", "w"], "--params: expected two parameter ids such as w,b"),
+        (["--params", "w"], "--params: expected two parameters such as w,b or fc1.weight[0, 1],w, got 'w'"),
+        (["--params", "w,b,c"], "--params: expected two parameters such as w,b"),
         (["--params", "w,w"], "the two parameters must differ, got 'w' twice"),
         (["--params", "w,x"], "'x' is not a scalar Parameter of this graph (its scalar Parameters: w, b)"),
         (["--params", "w,nope"], "'nope' is not a node of this graph"),
@@ -185,6 +186,48 @@ def test_a_graph_without_a_loss_is_one_line(capsys, tmp_path):
         and err
         == ("graphcore: the graph has no loss: give it a training section, or exactly one scalar output\n")
     )
+
+
+def test_elements_of_a_layer_weight_as_the_axes(capsys):
+    xor = str(EXAMPLES / "xor.json")
+    code, data, _ = run_json(
+        capsys,
+        "landscape",
+        xor,
+        "--params",
+        "fc1.weight[0, 1],fc2.bias[0]",
+        "--steps",
+        "2",
+        "--resolution",
+        "3",
+    )
+    assert code == 0 and data["axes"] == ["fc1.weight[0, 1]", "fc2.bias[0]"]
+    assert [p["points"][0] for p in data["paths"]] == [data["start"]] * 3
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ("fc1,w", "'fc1' has several weights (weight, bias): name one element, such as fc1.weight[0, 1]"),
+        ("fc1.foo[0],fc2.bias[0]", "fc1 has no weight 'foo' (its weights: weight, bias)"),
+        ("fc1.weight,fc2.bias[0]", "'fc1.weight' holds 8 numbers (shape [4, 2]): name one"),
+        (
+            "fc1.weight[4,0],fc2.bias[0]",
+            "'fc1.weight[4,0]': index [4, 0] is outside the weight's shape [4, 2]",
+        ),
+        ("fc1.weight[0],fc2.bias[0]", "'fc1.weight[0]': index [0] is outside the weight's shape [4, 2]"),
+        ("fc1.weight[-1,0],fc2.bias[0]", "'fc1.weight[-1,0]': expected an index of whole numbers"),
+        ("fc1.weight[0,1,fc2.bias[0]", "--params: expected two parameters such as w,b"),
+        ("fc1.weight[0,1],fc1.weight[0, 1]", "'fc1.weight[0,1]' and 'fc1.weight[0, 1]' name the same number"),
+        (
+            "x,fc2.bias[0]",
+            "'x' is not a scalar Parameter of this graph (its scalar Parameters: none); it has no weights",
+        ),
+    ],
+)
+def test_bad_elements_are_one_line(capsys, params, message):
+    code, out, err = run(capsys, "landscape", str(EXAMPLES / "xor.json"), "--params", params, "--steps", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
 
 
 def test_a_graph_with_problems_prints_its_diagnostics_with_exit_1(capsys, tmp_path):

@@ -48,6 +48,27 @@ def test_grid_values_equal_the_graph_evaluated_at_those_parameters():
     assert float(landscape.grid.values[1, 3]) == pytest.approx(float(by_hand), rel=1e-12)
 
 
+def test_elements_of_layer_weights_as_axes_set_just_those_numbers():
+    graph = example("xor")
+    landscape = compute(
+        graph,
+        Request(tuple(parse_specs("sgd")), 1, ("fc1.weight[1, 0]", "fc1.bias[3]"), span=0.5, resolution=3),
+        EXAMPLES,
+    )
+    loss = LossFunction(graph, EXAMPLES)
+    reference = copy.deepcopy(loss.module)
+    assert landscape.plane.start == (
+        float(loss.weights["fc1.weight"][1, 0]),
+        float(loss.weights["fc1.bias"][3]),
+    )
+    for j, i in [(0, 0), (1, 2), (2, 1)]:
+        with torch.no_grad():
+            reference.fc1.weight[1, 0] = landscape.grid.xs[i]
+            reference.fc1.bias[3] = landscape.grid.ys[j]
+            out = reference(*loss.args)[loss.index]
+        assert float(landscape.grid.values[j, i]) == pytest.approx(float(out), rel=1e-12)
+
+
 def test_random_direction_grid_is_the_training_loss_at_w0_plus_alpha_d1_plus_beta_d2():
     graph = example("two_moons")
     loss = LossFunction(graph, EXAMPLES)
