@@ -98,8 +98,9 @@ class LandscapeTool:
         self.dock.raise_()
 
     def switch(self, document: Document | None) -> None:
-        """Another graph: a computation for the last one is cancelled."""
+        """Another graph: a computation for the last one is cancelled, its picture cleared."""
         self.stop()
+        self.panel.view.clear()
         self.follow(document)
 
     def follow(self, document: Document | None) -> None:

@@ -78,9 +78,7 @@ class LandscapeView(QWidget):
         dy = (grid.ys[-1] - grid.ys[0]) / (len(grid.ys) - 1)
         rect = QRectF(grid.xs[0] - dx / 2, grid.ys[0] - dy / 2, dx * len(grid.xs), dy * len(grid.ys))
         self.image.setRect(rect)
-        for curve in self.isocurves:
-            self.surface.removeItem(curve)
-        self.isocurves = []
+        self._drop_items()
         for level in contour_levels(shown, CONTOURS):
             curve = pg.IsocurveItem(data=image, level=level, pen=pg.mkPen((255, 255, 255, 110), width=1))
             curve.setParentItem(self.image)
@@ -102,13 +100,28 @@ class LandscapeView(QWidget):
         self.slider.setValue(longest)
         self.show_step(longest)
 
-    def _make_paths(self, landscape: Landscape) -> None:
+    def clear(self) -> None:
+        """Nothing drawn (another graph is shown): no heat map, no paths, the step controls off."""
+        self.play.setChecked(False)
+        self.landscape = None
+        self._drop_items()
+        self.image.clear()
+        self.start.clear()
+        self.slider.setEnabled(False)
+        self.play.setEnabled(False)
+        self.step_label.setText("step 0")
+
+    def _drop_items(self) -> None:
+        for curve in self.isocurves:
+            self.surface.scene().removeItem(curve)
         for item in self.paths + self.dots:
             self.surface.removeItem(item)
         for item in self.loss_curves:
             self.loss_plot.removeItem(item)
         self.legend.clear()
-        self.paths, self.dots, self.loss_curves = [], [], []
+        self.isocurves, self.paths, self.dots, self.loss_curves = [], [], [], []
+
+    def _make_paths(self, landscape: Landscape) -> None:
         positive = all(v > 0 for p in landscape.paths for v in p.losses)
         self.loss_plot.setLogMode(y=positive)
         self.loss_plot.setLabel("left", "loss" + (" (log)" if positive else ""))

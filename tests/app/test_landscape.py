@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -98,6 +99,15 @@ def test_compute_draws_the_heat_map_the_paths_and_the_loss_curves(window: MainWi
     assert view.play.text() == "Pause"
     qtbot.waitUntil(lambda: not view.play.isChecked(), timeout=10_000)
     assert view.slider.value() == 60 and len(view.paths[1].getData()[0]) == 61
+
+    compute_and_wait(tool, qtbot)  # again: the picture is replaced, not drawn twice
+    assert len(view.isocurves) == 12 and len(view.paths) == 2 and len(view.legend.items) == 2
+    assert sum(isinstance(item, pg.IsocurveItem) for item in view.surface.scene().items()) == 12
+
+    assert window.open_path(examples / "sigmoid_neuron.json")  # another graph: nothing of the last
+    assert view.landscape is None and view.image.image is None and not view.paths
+    assert not view.slider.isEnabled() and not view.play.isEnabled()
+    assert (tool.panel.form.first.currentText(), tool.panel.form.second.currentText()) == ("w", "b")
 
 
 @pytest.mark.parametrize(
