@@ -38,6 +38,7 @@ from app.icons import decorate_named
 from app.input_grads.dock import InputGradients
 from app.lab.lab import DerivativeLab
 from app.lab.time_gradients import TimeGradients
+from app.landscape.tool import LandscapeTool
 from app.panels.data_preview import DataPreviewTool
 from app.panels.diagnostics import DiagnosticsPanel
 from app.panels.inspector import Inspector
@@ -101,6 +102,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.input_gradients = InputGradients(
             self.shell, self.run_tools.session
         )  # Derivatives ▸ Input Gradients
+        self.landscape = LandscapeTool(self.shell, self.lab.runner)  # Derivatives ▸ Loss Landscape…
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

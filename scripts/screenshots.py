@@ -30,8 +30,9 @@ from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
 from scripts.screenshot_documents import residual_blocks_document  # noqa: E402
-from scripts.shots_practice import shots as practice_shots  # noqa: E402
 from scripts.shots_formulas import shots as formulas_shots  # noqa: E402
+from scripts.shots_landscape import shots as landscape_shots  # noqa: E402
+from scripts.shots_practice import shots as practice_shots  # noqa: E402
 
 SIZE = (1920, 1080)  # a common screen: the default example fits at its readable zoom
 
@@ -289,6 +290,7 @@ def main() -> None:
     shots += practice_shots()
     shots += formulas_shots()
     shots += inputs_shots()
+    shots += landscape_shots()
     for name, theme, arrange in shots:
         if args.only and name not in args.only:
             continue

@@ -41,6 +41,8 @@ from graphcore.cli.common import (
 )
 from graphcore.cli.exchange import EXCHANGE_COMMANDS, add_exchange_parsers
 from graphcore.cli.input_grads import INPUT_GRAD_COMMANDS, add_input_grad_parsers
+from graphcore.cli.landscape import HELP as LANDSCAPE_HELP
+from graphcore.cli.landscape import add_landscape_parser, cmd_landscape
 from graphcore.cli.time_steps import add_per_step_options, cmd_per_step
 from graphcore.program import Program
 from graphcore.training.checks import MAX_COUNT, MAX_SEED
@@ -302,6 +304,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "train": (cmd_train, "train the graph as its training section says (float32 by default)"),
 }
 
+LANDSCAPE_COMMANDS = {"landscape": (cmd_landscape, LANDSCAPE_HELP)}
+
 
 def parser() -> argparse.ArgumentParser:
     top = ArgumentParser(prog="graphcore", description="Backprop Studio's graph engine.")
@@ -355,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
             )
     add_exchange_parsers(sub)
     add_input_grad_parsers(sub)
+    add_landscape_parser(sub)
     return top
 
 
@@ -378,7 +383,9 @@ def run_command(argv: list[str], as_json: bool) -> int:
     try:
         args = parser().parse_args(argv)
         with memory_budget(getattr(args, "memory_budget", None)):
-            code = {**COMMANDS, **EXCHANGE_COMMANDS, **INPUT_GRAD_COMMANDS}[args.command][0](args)
+            code = {**COMMANDS, **EXCHANGE_COMMANDS, **INPUT_GRAD_COMMANDS, **LANDSCAPE_COMMANDS}[
+                args.command
+            ][0](args)
         sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
         return code
     except BrokenPipeError:
