@@ -24,6 +24,7 @@ from app.actions import SHORTCUTS_HELP, Actions
 from app.block_commands import BlockCommands
 from app.canvas.block_view import BlockNavigator
 from app.canvas.breadcrumb import Breadcrumb
+from app.canvas.gradient_flow import GradientFlow
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
@@ -92,6 +93,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self.about_graph = AboutGraph(self.shell, self.view)  # meta.description, Help menu
         self.time_gradients = TimeGradients(self.shell)  # Derivatives ▸ Gradient per Time Step
         self.data_preview = DataPreviewTool(self.shell)  # Run ▸ Preview Data…
+        self.gradient_flow = GradientFlow(self.shell, self.run_tools, self.view, self.blocks)  # View menu
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

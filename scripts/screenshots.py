@@ -30,6 +30,7 @@ from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
 from scripts.screenshot_documents import residual_blocks_document  # noqa: E402
+from scripts.shots_flow import shots as flow_shots  # noqa: E402
 
 SIZE = (1920, 1080)  # a common screen: the default example fits at its readable zoom
 
@@ -282,6 +283,7 @@ def main() -> None:
     ]
     shots += [(f"example-{p.stem}", "light", example(p)) for p in sorted(EXAMPLES.glob("*.json"))]
     shots += lab_shots()
+    shots += flow_shots()
     for name, theme, arrange in shots:
         if args.only and name not in args.only:
             continue
