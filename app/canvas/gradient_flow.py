@@ -6,8 +6,9 @@ the numbers (graphcore.training.flow measures them; its FlowFrames come from the
 Like the stepper's overlay, this only decorates the canvas: wires take a pen through
 EdgeItem.set_flow, badges and outlines are items of their own, and turning the view off gives
 every wire its own pen back; the Graph is never touched. Inside an open block the frame is shown
-on the block's inner nodes and wires (the program names them "res1/fc"); a block node on the
-file's canvas and the wires into its ports keep their plain look.
+on the block's inner nodes and wires (the program names them "res1/fc"); on the file's canvas a
+block node's output wires show the gradient of the inner value they carry, while the wires into
+its ports (read by several inner nodes: only their norms are measured) keep their plain look.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from app.canvas.items import NodeItem
 from app.stepper.blocks import SEPARATOR
+from graphcore.blocks import flatten_with_ports, instances
 from graphcore.codegen import python_source
 from graphcore.program import Program
 from graphcore.training.flow import FlowFrame, LayerNumbers, flag_kind, layer_numbers, parameters_of
@@ -221,15 +223,17 @@ class FlowBadge(QGraphicsItem):
 class FlowMarks:
     """The decorations of one scene: wire pens, badges and outlines; `clear` takes them all off."""
 
-    def __init__(self, scene: CanvasScene, prefix: str) -> None:
+    def __init__(self, scene: CanvasScene, prefix: str, exposed: dict[str, str]) -> None:
         self.scene, self.prefix = scene, prefix  # prefix: "res1/" inside an open block, else ""
+        self.exposed = exposed  # a block node's output port -> the inner value it is ("res1/add.out")
         self.badges: dict[str, FlowBadge] = {}
         self.outlines: dict[str, QGraphicsPathItem] = {}
 
     def show(self, frame: FlowFrame, numbers: dict[str, LayerNumbers], owners: dict[str, list[str]]) -> None:
         span = log_range(list(frame.wires.values()))
         for edge in self.scene.edges.values():
-            norm = frame.wires.get((self.prefix + str(edge.src), self.prefix + str(edge.dst)))
+            src = self.exposed.get(str(edge.src), self.prefix + str(edge.src))
+            norm = frame.wires.get((src, self.prefix + str(edge.dst)))
             if norm is None:
                 edge.set_flow(None)
             else:
@@ -247,7 +251,7 @@ class FlowMarks:
             lines = [(summary, "#1d2128")]
             if flag is not None:
                 color = FLAG_COLORS[flag_kind(flag)]
-                head, _, rest = flag.partition(": ") if ": " in flag else flag.partition(", ")
+                head, _, rest = flag.partition(": ")  # what, then the numbers
                 lines += [(head, color), (rest, color)]
                 self._outline(inner, item, color)
             details = [f"{node} at step {frame.step}"] + [
@@ -300,7 +304,7 @@ class GradientFlow(QObject):
         self.frame: FlowFrame | None = None
         self.marks: FlowMarks | None = None
         self.inside: tuple[CanvasScene, str] | None = None  # the open block's scene and instance path
-        self._owners: tuple[Program | None, dict[str, str]] = (None, {})
+        self._names_of: tuple[Program | None, dict[str, str], dict[str, str]] = (None, {}, {})
         self.action.toggled.connect(self.toggle)
         self.session.flow.connect(self.show_frame)
         blocks.inside_shown.connect(self._on_inside)
@@ -334,16 +338,20 @@ class GradientFlow(QObject):
         )
         if scene is None:
             return
-        owners = parameters_of(self._attributes(document.program), frame.grad_norms)
-        self.marks = FlowMarks(scene, prefix)
+        attributes, exposed = self._names(document)
+        owners = parameters_of(attributes, frame.grad_norms)
+        self.marks = FlowMarks(scene, prefix, {} if self.inside else exposed)
         self.marks.show(frame, layer_numbers(owners, frame.grad_norms, frame.ratios), owners)
         self.legend.show_span(log_range(list(frame.wires.values())), frame.step)
 
-    def _attributes(self, program: Program) -> dict[str, str]:
-        """Node id -> its module attribute, as the trainer's generated module names them."""
-        if self._owners[0] is not program:
-            self._owners = (program, dict(python_source(program).attributes))
-        return self._owners[1]
+    def _names(self, document: Document) -> tuple[dict[str, str], dict[str, str]]:
+        """Node id -> its module attribute, as the trainer's generated module names them; and each
+        block node's output port -> the inner value it exposes (kept until the next edit)."""
+        program = document.program
+        if self._names_of[0] is not program:
+            exposed = flatten_with_ports(document.graph)[1] if instances(document.graph) else {}
+            self._names_of = (program, dict(python_source(program).attributes), exposed)
+        return self._names_of[1], self._names_of[2]
 
     def _clear(self) -> None:
         if self.marks is not None:

@@ -125,3 +125,63 @@ def test_a_frame_is_dropped_when_another_file_opens(small: MainWindow, examples:
     assert flow.frame is None and flow.marks is None
     assert flow.legend.isVisible() and flow.legend.caption.startswith("Gradient flow: waiting")
     assert {edge.pen().widthF() for edge in small.scene.edges.values()} == {1.5}
+
+
+def test_inside_an_open_block_its_inner_wires_show_their_copys_numbers(
+    window: MainWindow, examples: Path, qtbot
+) -> None:
+    from canvas_gestures import click_node
+    from PySide6.QtCore import Qt
+
+    assert window.open_path(examples / "resnet_blocks.json")  # res: ResBlock ×3
+    flow = window.gradient_flow
+    flow_action(window).trigger()
+    press_run_action(window, "step_batch")
+    qtbot.waitUntil(lambda: flow.frame is not None and flow.frame.step == 1, timeout=BUILD_TIMEOUT)
+    frame, top = flow.frame, window.scene
+    span = log_range(list(frame.wires.values()))
+    out = top.edges[PortRef("act", "x")]  # the block's output: the last copy's skip.out
+    assert out.pen().widthF() == pytest.approx(
+        wire_pen(frame.wires[("res/3/skip.out", "act.x")], span).widthF()
+    )
+    into = top.edges[PortRef("res", "x")]  # read by two inner nodes: not drawn
+    assert into.flow is None and into.pen().widthF() == 1.5
+    click_node(window, "res")
+    qtbot.keyClick(window.view, Qt.Key.Key_Return)  # open the block
+    qtbot.waitUntil(lambda: window.scene is not top)
+    window.breadcrumb.copy.setValue(2)
+    inside = window.scene
+    assert inside is flow.marks.scene and flow.marks.prefix == "res/2/"
+    wire = inside.edges[PortRef("act", "x")]
+    norm = frame.wires[("res/2/fc1.out", "res/2/act.x")]
+    assert wire.pen().color().name() == wire_pen(norm, span).color().name()
+    assert f"{norm:.4g}" in wire.describe()
+    badge = flow.marks.badges["fc1"]
+    assert badge.describe().startswith("res/2/fc1 at step 1")
+    assert {edge.flow is None for edge in top.edges.values()} == {True}  # the file's canvas is plain
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)  # back out: the file's canvas shows the frame again
+    qtbot.waitUntil(lambda: window.scene is top)
+    assert flow.marks.scene is top and out.flow is not None
+
+
+def test_the_worker_arms_before_a_step_and_collects_after_it(examples: Path, monkeypatch) -> None:
+    """Run in this thread: with no wait between frames, every other step is armed, then measured."""
+    from app.training import worker as worker_module
+    from app.training.worker import Request, TrainingWorker
+    from graphcore.files.fileformat import dumps, load
+
+    monkeypatch.setattr(worker_module, "FLOW_INTERVAL", 0.0)
+    worker = TrainingWorker()
+    frames: list = []
+    worker.flow.connect(frames.append)
+    worker.watch_flow = True
+    graph = load(examples / "init_he.json")
+    worker.handle(Request("run", graph_text=dumps(graph), base_dir=str(examples), steps=6))
+    steps = [frame.step for frame in frames]
+    assert steps[0] == 0 and not frames[0].ratios  # the trainer's first frame, before any step
+    assert steps[1:] == [1, 3, 5, 6]  # armed before steps 1, 3, 5; the last one when the run ends
+    assert all(frame.ratios for frame in frames[1:4]) and frames[4].ratios == {}
+    assert all(0 < frames[1].ratios[f"fc{i}.weight"] < 0.02 for i in range(1, 11))  # He: about 1e-3
+    worker.watch_flow = False
+    worker.handle(Request("step"))
+    assert len(frames) == 5  # off: no more frames
