@@ -185,3 +185,31 @@ def test_the_worker_arms_before_a_step_and_collects_after_it(examples: Path, mon
     worker.watch_flow = False
     worker.handle(Request("step"))
     assert len(frames) == 5  # off: no more frames
+
+
+def test_odd_numbers_in_a_frame_are_drawn_without_a_crash(small: MainWindow) -> None:
+    """Zero, NaN, ±inf, 1e-300 and 1e300, and names of another graph: each wire gets a pen."""
+    from PySide6.QtCore import Qt
+
+    from graphcore.training.flow import FlowFrame
+
+    flow_action(small).trigger()
+    values = [0.0, math.nan, math.inf, 1e-300, 1e300, 1.0]
+    wires = {
+        (str(edge.src), str(dst)): values[i % len(values)]
+        for i, (dst, edge) in enumerate(small.scene.edges.items())
+    }
+    wires[("ghost.out", "nowhere.x")] = 5.0
+    grad_norms = {"fc1.weight": math.nan, "fc1.bias": 1.0, "fc2.weight": math.inf, "ghost.w": 1.0}
+    flags = {"fc1": "exploding gradient: ‖∇‖ = nan (not finite)", "ghost": "vanishing gradient: x"}
+    small.run_tools.session.flow.emit(FlowFrame(7, wires, grad_norms, {"fc2.weight": math.inf}, flags))
+    edges = small.scene.edges
+    styles = {values[i % len(values)]: edge.pen() for i, edge in enumerate(edges.values())}
+    assert styles[0.0].style() == Qt.PenStyle.DashLine
+    assert styles[math.inf].style() == Qt.PenStyle.DotLine and styles[math.inf].widthF() == THICK
+    assert styles[1e-300].widthF() == pytest.approx(THIN) and styles[1e300].widthF() == pytest.approx(THICK)
+    assert 1 <= len(small.gradient_flow.legend.ticks) <= 6  # 600 decades: a label every 100 or so
+    badges = small.gradient_flow.marks.badges
+    assert badges["fc1"].text.splitlines() == ["‖∇‖ nan", "exploding gradient", "‖∇‖ = nan (not finite)"]
+    assert badges["fc2"].text == "‖∇‖ inf  Δ/w inf"
+    assert "ghost" not in badges
