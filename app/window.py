@@ -25,6 +25,7 @@ from app.block_commands import BlockCommands
 from app.canvas.block_view import BlockNavigator
 from app.canvas.breadcrumb import Breadcrumb
 from app.canvas.formula_card import FormulaCards
+from app.canvas.gradient_flow import GradientFlow
 from app.canvas.items import HEADER, MIN_WIDTH
 from app.canvas.scene import CanvasScene
 from app.canvas.view import CanvasView
@@ -103,6 +104,7 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
             self.shell, self.run_tools.session
         )  # Derivatives ▸ Input Gradients
         self.landscape = LandscapeTool(self.shell, self.lab.runner)  # Derivatives ▸ Loss Landscape…
+        self.gradient_flow = GradientFlow(self.shell, self.run_tools, self.view, self.blocks)  # View menu
         self.decorate()
         self.dock_layout = DockLayout(self, self.shell.docks)
         self.dock_layout.remember_default()

@@ -30,6 +30,7 @@ from graphcore.files.fileformat import save  # noqa: E402
 from graphcore.graph import Graph, Node, PortRef  # noqa: E402
 from graphcore.registry import REGISTRY  # noqa: E402
 from scripts.screenshot_documents import residual_blocks_document  # noqa: E402
+from scripts.shots_flow import shots as flow_shots  # noqa: E402
 from scripts.shots_formulas import shots as formulas_shots  # noqa: E402
 from scripts.shots_landscape import shots as landscape_shots  # noqa: E402
 from scripts.shots_practice import shots as practice_shots  # noqa: E402
@@ -291,6 +292,7 @@ def main() -> None:
     shots += formulas_shots()
     shots += inputs_shots()
     shots += landscape_shots()
+    shots += flow_shots()
     for name, theme, arrange in shots:
         if args.only and name not in args.only:
             continue

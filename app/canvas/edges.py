@@ -31,6 +31,7 @@ class EdgeItem(QGraphicsPathItem):
         super().__init__()
         self.src, self.dst, self.theme = src, dst, theme
         self.label, self.problem, self.selected = "", "", False
+        self.flow: tuple[QPen, str] | None = None  # a pen and a note that decorate it (gradient flow)
         self._shape: QPainterPath | None = None
         self.pill = QGraphicsPathItem(self)
         self.pill.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks on a label reach the edge
@@ -59,7 +60,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def describe(self) -> str:
         """The tooltip: which ports it joins, and the shape it carries or the problem with it."""
-        return f"{self.src} → {self.dst}" + (f"\n{self.problem}" if self.problem else f"  {self.label}")
+        text = f"{self.src} → {self.dst}" + (f"\n{self.problem}" if self.problem else f"  {self.label}")
+        return text + (f"\n{self.flow[1]}" if self.flow else "")
 
     def detailed(self) -> bool:
         scene: CanvasScene | None = self.scene()  # type: ignore[assignment]
@@ -70,6 +72,11 @@ class EdgeItem(QGraphicsPathItem):
             self.selected = selected
             self._show()
 
+    def set_flow(self, flow: tuple[QPen, str] | None) -> None:
+        """Draw with this pen, and add the note to the tooltip (None: the edge's own look again)."""
+        self.flow = flow
+        self._show()
+
     def restyle(self, theme: Theme) -> None:
         self.theme = theme
         self._show()
@@ -77,7 +84,11 @@ class EdgeItem(QGraphicsPathItem):
     def _show(self) -> None:
         theme = self.theme
         color = theme.error if self.problem else theme.selection if self.selected else theme.edge
-        self.setPen(pen(color, 3.0 if self.selected or self.problem else EDGE_WIDTH))
+        if self.flow is not None and not self.problem:
+            flow = self.flow[0]
+            self.setPen(pen(theme.selection, flow.widthF() + 1.5) if self.selected else flow)
+        else:
+            self.setPen(pen(color, 3.0 if self.selected or self.problem else EDGE_WIDTH))
         self.pill.setPen(pen(color, 1.0))
         self.pill.setBrush(brush(theme.label_background))
         self.text.setBrush(brush(theme.error if self.problem else theme.text))

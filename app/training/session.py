@@ -27,6 +27,7 @@ class TrainingSession(QObject):
     message = Signal(str)  # a sentence for the status bar
     failed = Signal(str)
     weights = Signal(object)  # a WeightsFrame of this document's run (never of the previous one's)
+    flow = Signal(object)  # a FlowFrame (graphcore.training.flow) of this document's run, while watched
     _request = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -53,6 +54,7 @@ class TrainingSession(QObject):
         self.worker.failed.connect(self._on_failed)
         self.worker.retuned.connect(self.message)
         self.worker.weights.connect(self._on_weights)
+        self.worker.flow.connect(self._on_flow)
 
     # --- requests -----------------------------------------------------------------------------------
 
@@ -127,6 +129,12 @@ class TrainingSession(QObject):
         if rows and self.state in ("paused", "finished"):
             self._send(Request("report"))
 
+    def watch_flow(self, on: bool) -> None:
+        """Gradient-flow frames from now on (or no more); a trainer that waits sends one at once."""
+        self.worker.watch_flow = on
+        if on and self.state in ("paused", "finished"):
+            self._send(Request("report"))
+
     def retune(self, graph: Graph) -> None:
         """The training section was edited: a trainer that exists (or is being built from an older
         snapshot) takes it from its next step."""
@@ -181,6 +189,10 @@ class TrainingSession(QObject):
     def _on_weights(self, frame: Any) -> None:
         if not self.stale:
             self.weights.emit(frame)
+
+    def _on_flow(self, frame: Any) -> None:
+        if not self.stale:
+            self.flow.emit(frame)
 
     def _on_nonfinite(self, nonfinite: Any) -> None:
         if not self.stale:

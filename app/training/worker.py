@@ -27,6 +27,7 @@ BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
 HISTOGRAM_INTERVAL = 0.5
 HISTOGRAM_BINS = 40
 WEIGHTS_INTERVAL = 0.1
+FLOW_INTERVAL = 0.5  # seconds between gradient-flow frames while running
 
 
 RequestKind = Literal["run", "step", "reset", "drop", "report", "retune"]  # report: send the extras now
@@ -98,6 +99,7 @@ class TrainingWorker(QObject):
     finished = Signal(object)  # TrainResult of a run, or None after a step/reset/drop
     nonfinite = Signal(object)  # graphcore.training.train.NonFinite
     weights = Signal(object)  # WeightsFrame, while weights_rows > 0
+    flow = Signal(object)  # graphcore.training.flow.FlowFrame, while watch_flow is on
     retuned = Signal(str)  # what became of an edited training section, in a sentence
     budget = Signal(int, int)  # steps done and the step budget, after an edit the trainer took
     failed = Signal(str)  # a sentence for the user (bad training section, dataset, device)
@@ -109,6 +111,9 @@ class TrainingWorker(QObject):
         self.stop_flag = threading.Event()  # set by the GUI thread: pause or stop
         self.watch_node: str | None = None  # the node whose histograms to send (set by the GUI thread)
         self.weights_rows = 0  # > 0: send WeightsFrames with this many samples (set by the GUI thread)
+        self.watch_flow = False  # send gradient-flow frames (set by the GUI thread)
+        self._probe: Any = None  # the FlowProbe of the current trainer, armed or not
+        self._flow_armed, self._last_flow = False, 0.0
         self._edited: dict[str, Any] | None = None  # a training section for the trainer (see `retune`)
         self._edited_lock = threading.Lock()
         self._boundary: dict[str, Any] | None = None
@@ -133,8 +138,10 @@ class TrainingWorker(QObject):
             elif request.kind == "reset" and self.trainer is not None:
                 self.trainer.reset_weights()
                 self._send_extras(force=True)
+                self._send_flow()
             elif request.kind == "report" and self.trainer is not None:
                 self._send_extras(force=True)
+                self._send_flow()
         except Exception as error:  # noqa: BLE001 - the user sees the sentence; the app keeps running
             self.trainer = None  # half a step may have run: the next Start builds afresh
             node = getattr(error, "node", None)
@@ -166,12 +173,14 @@ class TrainingWorker(QObject):
             )
         )
         self._send_extras(force=True)
+        self._send_flow()
 
     def _run(self, steps: int | None) -> None:
         result = self.trainer.run(
             listener=self._on_progress, should_stop=self._between_steps, report_interval=0.05, steps=steps
         )
         self._send_extras(force=True)
+        self._send_flow()
         if result.nonfinite is not None:
             self.nonfinite.emit(result.nonfinite)
         self.finished.emit(result)
@@ -180,7 +189,12 @@ class TrainingWorker(QObject):
         from graphcore.training.train import Progress
 
         trainer = self.trainer
+        probe = self._flow_probe()
+        if probe is not None:
+            probe.arm()
         trainer.step()
+        if probe is not None:
+            self.flow.emit(probe.collect())
         records, nonfinite = trainer.settle()  # the user waits for this one step: read it now
         record = records[-1]
         accuracy = trainer.accuracy(trainer.last_prediction, trainer.last_batch.get(trainer.target))
@@ -209,7 +223,37 @@ class TrainingWorker(QObject):
 
     def _between_steps(self) -> bool:
         self._apply_edits()
+        self._flow_between_steps()
         return self.stop_flag.is_set()
+
+    def _flow_probe(self) -> Any:
+        """The probe of the current trainer while frames are asked for, else None."""
+        from graphcore.training.flow import FlowProbe
+
+        if not self.watch_flow or self.trainer is None:
+            self._probe = None
+        elif self._probe is None or self._probe.trainer is not self.trainer:
+            self._probe, self._flow_armed = FlowProbe(self.trainer), False
+        return self._probe
+
+    def _flow_between_steps(self) -> None:
+        """At most every FLOW_INTERVAL: arm the probe before a step, collect after it."""
+        probe, now = self._flow_probe(), time.perf_counter()
+        if probe is None:
+            return
+        if self._flow_armed:
+            self._flow_armed, self._last_flow = False, now
+            self.flow.emit(probe.collect())
+        elif now - self._last_flow >= FLOW_INTERVAL:
+            probe.arm()
+            self._flow_armed = True
+
+    def _send_flow(self) -> None:
+        """A frame now (no update ratios unless a step was armed for), when frames are asked for."""
+        probe = self._flow_probe()
+        if probe is not None:
+            self._flow_armed = False
+            self.flow.emit(probe.collect())
 
     def _apply_edits(self) -> None:
         with self._edited_lock:
