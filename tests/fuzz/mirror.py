@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF
 
 from app.canvas.formula_card import FormulaCard
 from app.canvas.items import HEADER, PAD, NodeItem
+from app.canvas.problem_marks import problem_marks
 from app.canvas.scene import CanvasScene
 from app.editing.blocks import block_ports
 from app.editing.document import Document
@@ -88,9 +89,8 @@ def _check_nodes(document: Document, scene: CanvasScene, nodes: list[Node], edge
         assert ref.port in scene.nodes[ref.node].inputs, f"{ref}: no port drawn for the edge"
     for ref in used:
         assert ref.port in scene.nodes[ref.node].outputs, f"{ref}: no port drawn for the edge"
-    problems: dict[str, list[str]] = {}
-    for d in report.diagnostics:
-        problems.setdefault(d.node, []).append(f"{d.port}: {d.message}" if d.port else d.message)
+    # a problem inside a block instance ("res/1/fc1") is shown at the instance, as "copy 1 ▸ fc1: ..."
+    problems = problem_marks(report.diagnostics, scene.nodes).by_node
     for node in nodes:
         item = scene.nodes[node.id]
         assert item.node is node and item.scene() is scene, f"{node.id}: the item shows another node"
