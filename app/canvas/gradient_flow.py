@@ -300,6 +300,7 @@ class GradientFlow(QObject):
         view_menu.addAction(self.action)
         run_tools.toolbars[0].addSeparator()
         run_tools.toolbars[0].addAction(self.action)
+        run_tools.actions["gradient_flow"] = self.action  # the window gives the Run actions their icons
         self.legend = FlowLegend(view)
         self.frame: FlowFrame | None = None
         self.marks: FlowMarks | None = None
