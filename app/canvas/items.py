@@ -434,3 +434,11 @@ class NodeItem(QGraphicsItem):
             scene_of(self).finish_wire(event.scenePos())
         else:
             super().mouseReleaseEvent(event)
+
+
+def paint_badge_frame(painter: QPainter, rect: QRectF, fill: QColor) -> None:
+    """The rounded, grey-edged card behind a badge on the canvas (stepper values, gradient flow)."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("#9aa3b0"), 1))
+    painter.setBrush(fill)
+    painter.drawRoundedRect(rect, 4, 4)

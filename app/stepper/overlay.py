@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEasingCurve, QLineF, QObject, QPointF, QRectF, Qt, QVariantAnimation
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.items import HEADER, NodeItem
+from app.canvas.items import HEADER, NodeItem, paint_badge_frame
 from app.canvas.scene import CanvasScene
 from app.stepper.format import describe
 from app.stepper.placement import GAP, free_spot, is_free
@@ -121,10 +121,7 @@ class Badge(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor("#9aa3b0"), 1))
-        painter.setBrush(QBrush(QColor(255, 251, 235, 240)))
-        painter.drawRoundedRect(self._rect, 4, 4)
+        paint_badge_frame(painter, self._rect, QColor(255, 251, 235, 240))
         painter.setFont(self.font)
         metrics = QFontMetricsF(self.font)
         y = self._rect.top() + 3 + metrics.ascent()
