@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.editing.document import Document
 from app.examples import example_files
 from app.recovery import Autosaver, Recovered, ask_restore
+from app.training.worker import TrainingProcessError
 from graphcore.files.atomic_write import SaveError
 from graphcore.files.fileformat import FileFormatError, load, loads, save
-from graphcore.files.weights import SUFFIX, WeightsError, check_reference, collect, reference_for, write
+from graphcore.files.weights import SUFFIX, WeightsError, check_reference, reference_for, write
 
 if TYPE_CHECKING:
     from app.canvas.view import CanvasView
@@ -156,11 +157,11 @@ class FileCommands:
         file, which the graph then names and is saved with; reopening it and pressing Start resumes
         from them, and the stepper and inspector show them."""
         assert self.document is not None
-        trainer = self.run_tools.session.worker.trainer
-        if trainer is None:
+        session = self.run_tools.session
+        if session.info is None or session.state == "idle":
             self.show_message("Train first: there are no trained weights to save")
             return False
-        if self.run_tools.session.state in BUSY:
+        if session.state in BUSY:
             self.show_message("Pause training before saving its weights")
             return False
         if self.document.path is None and not self.save_as():
@@ -177,9 +178,13 @@ class FileCommands:
                 raise WeightsError(f"{path}: weights are kept beside the graph file, in {folder}")
             graph = self.document.graph
             reference = check_reference(path.name, "Save Weights")
-            weights = collect(trainer.module, trainer.runtime.generated.attributes, reference, graph.weights)
+            places = graph.weights.places if graph.weights is not None else {}
+            weights = session.worker.query("weights", (reference, places))
+            if weights is None:
+                self.show_message("Train first: there are no trained weights to save")
+                return False
             write(folder, weights)
-        except (OSError, ValueError) as error:  # WeightsError and SaveError name the file
+        except (OSError, ValueError, TrainingProcessError) as error:  # each names the file or cause
             self.show_error("Cannot save weights", str(error))
             return False
         graph.weights = weights

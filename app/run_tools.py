@@ -2,7 +2,7 @@
 
 The window makes one RunTools on its Shell (which it follows from document to document) and shuts
 it down on close:
-training runs in the session's worker thread; the stepper runs on the GUI thread one node at a time
+training runs in the session's own process; the stepper runs on the GUI thread one node at a time
 (Run to End in short slices, and its button stops it while it runs).
 A non-finite value or gradient pauses training, frames the node where it first appeared, selects
 it and names it in the Train panel and the status bar; a node that raises (or a graph over the memory

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from app.input_grads.tabs import AdversarialTab, MaximizeTab, SaliencyTab, status_label
 from app.lab.derivative_plot import BATCH
 from app.lab.runner import Runner
-from app.training.worker import WeightsFrame
 from graphcore.input_grads import MAX_SAMPLE
 from graphcore.input_grads.adversarial import fgsm
 from graphcore.input_grads.maximize import maximize
@@ -38,6 +37,7 @@ from graphcore.input_grads.model import InputModel
 from graphcore.input_grads.saliency import saliency
 from graphcore.input_grads.unit import InputGradError, parse_unit
 from graphcore.program import Program
+from graphcore.training.frames import WeightsFrame
 
 if TYPE_CHECKING:
     from app.editing.document import Document

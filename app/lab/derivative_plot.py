@@ -38,7 +38,6 @@ from app.lab.names import Names
 from app.lab.panel import LabPanel
 from app.lab.runner import Runner
 from app.lab.style import LabPlots, redraw_timer, scrolling
-from app.training.worker import WeightsFrame
 from graphcore.derivatives.lab import (
     SWEEPABLE_KINDS,
     DerivativeChoice,
@@ -49,6 +48,7 @@ from graphcore.derivatives.lab import (
     sweep,
 )
 from graphcore.program import Program
+from graphcore.training.frames import WeightsFrame
 
 BATCH = 4  # symbolic dims (N) have this size in the lab's runtime, as in graphcore's CLI
 MAX_COMPONENTS = 64

@@ -1,5 +1,5 @@
 """The decision boundary of a 2-D classifier (as TensorFlow Playground draws it) and histograms of
-the selected node's values, weights and gradients. Both draw frames the training worker computed.
+the selected node's values, weights and gradients. Both draw frames the training process computed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.training.worker import BoundaryFrame, NodeHistograms
+from graphcore.training.frames import BoundaryFrame, NodeHistograms
 
 CLASS_COLORS = ["#f97316", "#2563eb", "#16a34a", "#9333ea", "#e11d48", "#0891b2"]
 # orange for class 0, blue for class 1, pale in between (the Playground's colours)

@@ -1,10 +1,10 @@
-"""TrainingSession: the GUI-side owner of the training thread, and the state the controls show.
+"""TrainingSession: the GUI-side owner of the training process, and the state the controls show.
 
 States: "idle" (no trainer), "starting" (building one), "running", "pausing", "paused" (a trainer
 waits, Resume runs it on), "busy" (one step or a reset), "stopping", "finished" (its step budget
 is spent). Requests travel to the
-worker as queued signals; Pause and Stop also set the flag the running loop polls, since a busy
-worker only reads its queue between requests. A run trains the graph it was started with: the
+training process in order (app/training/worker.py); Pause and Stop also interrupt the running loop,
+which ends after its current step. A run trains the graph it was started with: the
 structure it was built from is kept, so that the window can stop it when that graph is edited.
 """
 
@@ -14,12 +14,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.training.changes import Structure
-from app.training.worker import Request, TrainerInfo, TrainingWorker
+from app.training.worker import TrainingWorker
 from graphcore.files.fileformat import dumps
 from graphcore.graph import Graph
+from graphcore.training.host import Request, TrainerInfo, backprop_environment
 
 
 class TrainingSession(QObject):
@@ -28,7 +29,6 @@ class TrainingSession(QObject):
     failed = Signal(str)
     weights = Signal(object)  # a WeightsFrame of this document's run (never of the previous one's)
     flow = Signal(object)  # a FlowFrame (graphcore.training.flow) of this document's run, while watched
-    _request = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,11 +42,7 @@ class TrainingSession(QObject):
         self.structure: Structure | None = None  # the graph the trainer was built from
         self.run_time = 0.0  # seconds trained since fresh weights, across pauses and resumes
         self.stale = False  # a run of the previous document is winding down: its reports are not shown
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("training")
-        self.worker = TrainingWorker()
-        self.worker.moveToThread(self.worker_thread)
-        self._request.connect(self.worker.handle)
+        self.worker = TrainingWorker(self)
         self.worker.built.connect(self._on_built)
         self.worker.finished.connect(self._on_finished)
         self.worker.nonfinite.connect(self._on_nonfinite)
@@ -61,7 +57,7 @@ class TrainingSession(QObject):
     def _snapshot(self, graph: Graph) -> dict[str, Any]:
         self.worker.retune(None)  # the new trainer starts from this graph, edits included
         self.structure, self.run_time = Structure.of(graph), 0.0
-        return {"graph_text": dumps(graph), "weights": graph.weights}
+        return {"graph_text": dumps(graph), "weights": graph.weights, "environment": backprop_environment()}
 
     def start(self, graph: Graph, base_dir: Path | str = ".", steps: int | None = None) -> None:
         """Train from fresh weights with the graph as it is now."""
@@ -73,7 +69,7 @@ class TrainingSession(QObject):
 
     def pause(self) -> None:
         if self.state in ("running", "starting"):
-            self.worker.stop_flag.set()
+            self.worker.interrupt()
             self._set_state("pausing")
 
     def resume(self, steps: int | None = None) -> None:
@@ -100,7 +96,7 @@ class TrainingSession(QObject):
         self.notice = notice
         if notice:
             self.message.emit(notice)
-        self.worker.stop_flag.set()
+        self.worker.interrupt()
         self._set_state("stopping")
         self._send(Request("drop"))
 
@@ -119,19 +115,19 @@ class TrainingSession(QObject):
             self._send(Request("reset"))
 
     def watch(self, node_id: str | None) -> None:
-        """Histograms of this node from now on (read by the worker at its next report)."""
-        self.worker.watch_node = node_id
+        """Histograms of this node from now on (read by the trainer at its next report)."""
+        self.worker.set("watch_node", node_id)
 
     def share_weights(self, rows: int) -> None:
         """Copies of the weights, with `rows` training samples, from now on (0: no more); a trainer
         that waits sends its weights at once."""
-        self.worker.weights_rows = rows
+        self.worker.set("weights_rows", rows)
         if rows and self.state in ("paused", "finished"):
             self._send(Request("report"))
 
     def watch_flow(self, on: bool) -> None:
         """Gradient-flow frames from now on (or no more); a trainer that waits sends one at once."""
-        self.worker.watch_flow = on
+        self.worker.set("watch_flow", on)
         if on and self.state in ("paused", "finished"):
             self._send(Request("report"))
 
@@ -145,20 +141,11 @@ class TrainingSession(QObject):
             self._send(Request("retune"))
 
     def _send(self, request: Request) -> None:
-        if request.kind != "drop":
-            self.worker.stop_flag.clear()
-        if (
-            not self.worker_thread.isRunning()
-        ):  # started on first use: a window that never trains has no thread
-            self.worker_thread.start()
-        self._request.emit(request)
+        self.worker.send(request)  # the process starts on first use: a window that never trains has none
 
     def shutdown(self) -> None:
-        """Stop and join the thread (window close, test teardown); safe to call twice."""
-        if self.worker_thread.isRunning():
-            self.worker.stop_flag.set()
-            self.worker_thread.quit()
-            self.worker_thread.wait()
+        """End the run and hand the process back (window close, test teardown); safe to call twice."""
+        self.worker.shutdown()
         self.state = "idle"
 
     # --- answers from the worker -------------------------------------------------------------------
@@ -207,6 +194,8 @@ class TrainingSession(QObject):
         if self.stale:
             return
         self.error, self.info = text, None
+        if self.state != "stopping":
+            self._set_state("idle")  # at once: the panel says why as the problem shows
         self.message.emit(text)
         self.failed.emit(text)
 

@@ -164,26 +164,25 @@ def test_inside_an_open_block_its_inner_wires_show_their_copys_numbers(
     assert flow.marks.scene is top and out.flow is not None
 
 
-def test_the_worker_arms_before_a_step_and_collects_after_it(examples: Path, monkeypatch) -> None:
+def test_the_host_arms_before_a_step_and_collects_after_it(examples: Path, monkeypatch) -> None:
     """Run in this thread: with no wait between frames, every other step is armed, then measured."""
-    from app.training import worker as worker_module
-    from app.training.worker import Request, TrainingWorker
     from graphcore.files.fileformat import dumps, load
+    from graphcore.training import host as host_module
+    from graphcore.training.host import Request, TrainingHost
 
-    monkeypatch.setattr(worker_module, "FLOW_INTERVAL", 0.0)
-    worker = TrainingWorker()
+    monkeypatch.setattr(host_module, "FLOW_INTERVAL", 0.0)
     frames: list = []
-    worker.flow.connect(frames.append)
-    worker.watch_flow = True
+    host = TrainingHost(lambda kind, payload: frames.append(payload) if kind == "flow" else None)
+    host.watch_flow = True
     graph = load(examples / "init_he.json")
-    worker.handle(Request("run", graph_text=dumps(graph), base_dir=str(examples), steps=6))
+    host.handle(Request("run", graph_text=dumps(graph), base_dir=str(examples), steps=6))
     steps = [frame.step for frame in frames]
     assert steps[0] == 0 and not frames[0].ratios  # the trainer's first frame, before any step
     assert steps[1:] == [1, 3, 5, 6]  # armed before steps 1, 3, 5; the last one when the run ends
     assert all(frame.ratios for frame in frames[1:4]) and frames[4].ratios == {}
     assert all(0 < frames[1].ratios[f"fc{i}.weight"] < 0.02 for i in range(1, 11))  # He: about 1e-3
-    worker.watch_flow = False
-    worker.handle(Request("step"))
+    host.watch_flow = False
+    host.handle(Request("step"))
     assert len(frames) == 5  # off: no more frames
 
 

@@ -1,4 +1,4 @@
-"""The Train panel, its worker thread, the live plots and the non-finite watch, on real widgets."""
+"""The Train panel, its training process, the live plots and the non-finite watch, on real widgets."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 from canvas_gestures import press_run_action
+from thread_child import train_in_a_thread
 
 from app.plots.training_plots import CAPACITY, TrainingPlots
 from app.training.changes import Structure
 from app.training.commands import SetTraining
-from app.training.worker import WeightsFrame
 from app.window import MainWindow
 from graphcore.files.fileformat import load
 from graphcore.graph import Node, PortRef
+from graphcore.training.frames import WeightsFrame
 from graphcore.training.train import Progress
 from tests.sample_graphs import OVERFLOW
 
@@ -125,9 +126,11 @@ def test_edits_reach_a_running_training_from_its_next_step(xor: MainWindow, qtbo
     qtbot.waitUntil(lambda: state(xor) == "paused", timeout=10_000)
     with qtbot.waitSignal(tools.session.message, timeout=10_000):  # a paused run takes edits too
         dock.steps.setValue(500)
-    assert tools.session.worker.trainer.total_steps == 500
+    assert tools.session.worker.query("describe")["total_steps"] == 500
     xor.document.stack.undo()  # undo is an edit like any other
-    qtbot.waitUntil(lambda: tools.session.worker.trainer.total_steps == 1_000_000, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: tools.session.worker.query("describe")["total_steps"] == 1_000_000, timeout=10_000
+    )
     tools.actions["stop"].trigger()
     qtbot.waitUntil(lambda: state(xor) == "idle", timeout=10_000)
 
@@ -222,14 +225,18 @@ def test_over_budget_or_a_node_raising_is_a_message_and_start_works_again(
 
     monkeypatch.delenv("BACKPROP_MEMORY_BUDGET")
     tools.train_dock.steps.setValue(40)
+    tools.session.shutdown()  # the next Start trains in a thread of this process, which the patch reaches
+    train_in_a_thread(monkeypatch)
     linear = torch.nn.Linear.forward
+    calls = []
 
-    def fail_after_ten_steps(self, x):
-        if tools.session.worker.trainer.step_count >= 10:
+    def fail_after_a_few_steps(self, x):
+        calls.append(x)
+        if len(calls) > 20 and self.in_features == 2:  # fc1, the first layer
             raise RuntimeError("mat1 and mat2 shapes cannot be multiplied\n(more torch detail)")
         return linear(self, x)
 
-    monkeypatch.setattr(torch.nn.Linear, "forward", fail_after_ten_steps)
+    monkeypatch.setattr(torch.nn.Linear, "forward", fail_after_a_few_steps)
     with qtbot.waitSignal(tools.session.failed, timeout=BUILD_TIMEOUT) as failed:
         press_run_action(xor, "start")
     assert failed.args[0] == "fc1 (Linear): RuntimeError: mat1 and mat2 shapes cannot be multiplied"

@@ -66,9 +66,7 @@ def test_saved_weights_are_what_training_reached_and_start_resumes_from_them(
 ):
     assert window.open_path(examples / "xor.json")
     train(window, qtbot)
-    trained = {
-        k: v.detach().clone() for k, v in window.run_tools.session.worker.trainer.module.state_dict().items()
-    }
+    trained = window.run_tools.session.worker.query("state")
     suggested = answer_save_dialog(monkeypatch, examples / "xor_trained.safetensors")
     window.menu["save_weights"].trigger()
     assert suggested == [str(examples / "xor.safetensors")]  # named after the graph, beside it
@@ -156,8 +154,10 @@ def test_weights_of_a_graph_edited_since_training_are_not_saved(
     else:
         train(window, qtbot, steps=3)
     window.controller.set_param("fc2", "bias", False)  # another graph now: its weights would not fit
-    # the edit stops a paused run; its worker ends and drops the weights (what a user waits for)
-    qtbot.waitUntil(lambda: window.run_tools.session.worker.trainer is None, timeout=TIMEOUT)
+    # the edit stops a paused run; the panel says so once the trainer and its weights are dropped
+    qtbot.waitUntil(lambda: state(window) == "idle", timeout=TIMEOUT)
+    assert window.run_tools.train_dock.status.text().startswith("Training stopped: the graph changed")
+    assert window.run_tools.session.worker.query("describe") is None
     answer_save_dialog(monkeypatch, examples / "xor.safetensors")
     window.menu["save_weights"].trigger()
     # an edit ends the run and drops its weights, which belong to the graph as it was
