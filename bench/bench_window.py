@@ -1,10 +1,11 @@
 """Window benchmark: how fluid the app stays while it trains.
 
-For each example the real window opens it and presses Start; while the worker thread trains, a 10 ms
-timer on the GUI thread records how late each tick comes (the event loop's latency, what a user
+For each example the real window opens it and presses Start; while its training process trains, a
+10 ms timer on the GUI thread records how late each tick comes (the event loop's latency, what a user
 feels as lag), the training plots count how often they redraw, and a node on the canvas is dragged
 (each frame a mouse move plus a full repaint of the canvas). The same number of steps is then
-trained headless (Trainer.run with no listener) to give the cost of the window to training.
+trained headless (Trainer.run in this process, with the child's torch threads) to give the cost of
+the window to training.
 
     python bench/bench_window.py                      # offscreen
     python bench/bench_window.py --quick              # a smoke run: one example, one second
@@ -103,7 +104,7 @@ def train_in_window(app: QApplication, example: str, seconds: float, drag_frames
     document.graph.set_training({**section, "steps": 10**7})  # trains for as long as it is timed
 
     tools.actions["start"].trigger()
-    while not reports:  # the worker builds the trainer first: that is start-up, not training
+    while not reports:  # the child builds the trainer first: that is start-up, not training
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
     last[0] = time.perf_counter()
     timer.start()
@@ -160,10 +161,14 @@ def drag_while_training(app: QApplication, window: object, frames: int) -> list[
 
 
 def headless(example: str, section: dict[str, object], steps: int) -> float:
-    """Seconds for `steps` steps of the same training with no window (built as the worker builds it,
-    timed as the window's run is: from the first progress report)."""
+    """Seconds for `steps` steps of the same training with no window (built as the training process
+    builds it, with as many torch threads, timed as the window's run is: from the first report)."""
+    from graphcore._torch import torch
     from graphcore.files.fileformat import load
+    from graphcore.training.child import training_threads
     from graphcore.training.train import Trainer
+
+    torch.set_num_threads(training_threads())
 
     path = ROOT / "examples" / f"{example}.json"
     graph = load(path)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from app.plots.buffers import DecimatingBuffer
 from app.plots.readable import add_legend, tidy_axes
 
-REDRAW_MS = 100
+REDRAW_MS = 50  # 20 Hz
 CAPACITY = 2000
 COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 TINY = 1e-12  # gradient norms are plotted on a log axis: an exact zero would be -inf

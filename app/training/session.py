@@ -194,8 +194,6 @@ class TrainingSession(QObject):
         if self.stale:
             return
         self.error, self.info = text, None
-        if self.state != "stopping":
-            self._set_state("idle")  # at once: the panel says why as the problem shows
         self.message.emit(text)
         self.failed.emit(text)
 

@@ -49,6 +49,7 @@ class TrainingWorker(QObject):
         self.watch_flow = False
         self._queries = 0
         self._held: list[tuple[str, Any]] = []  # messages read while a query waited, to emit next
+        self._failure: list[tuple[str, Any]] = []  # failed_at and failed, until the request's finished
 
     # --- to the child ------------------------------------------------------------------------------
 
@@ -148,6 +149,13 @@ class TrainingWorker(QObject):
             self._emit(kind, payload)
 
     def _emit(self, kind: str, payload: Any) -> None:
+        if kind in ("failed_at", "failed"):  # shown with the request's end, as one change of state
+            self._failure.append((kind, payload))
+            return
+        if kind == "finished":
+            failure, self._failure = self._failure, []
+            for name, text in failure:
+                getattr(self, name).emit(text)
         if kind == "budget":
             self.budget.emit(*payload)
         elif kind not in ("answer", "mark"):  # an answer nobody waits for any more
@@ -156,7 +164,8 @@ class TrainingWorker(QObject):
     def _child_ended(self) -> None:
         child = self._detach()
         assert child is not None
+        self._failure = []
         how = child.ended()
         child.close()
-        self.failed.emit(f"Training stopped: its process {how}. Start trains again from the graph.")
+        self.failed.emit(f"The training process {how}; Start trains again from the graph")
         self.finished.emit(None)

@@ -26,7 +26,7 @@ BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
 HISTOGRAM_INTERVAL = 0.5
 WEIGHTS_INTERVAL = 0.1
 FLOW_INTERVAL = 0.5  # seconds between gradient-flow frames while running
-REPORT_INTERVAL = 0.05  # seconds between Progress reports while running
+REPORT_INTERVAL = 0.04  # seconds between Progress reports while running: a little over the plots' 20 Hz
 ENVIRONMENT_PREFIX = "BACKPROP_"
 
 RequestKind = Literal["run", "step", "reset", "drop", "report", "retune"]  # report: send the extras now

@@ -219,8 +219,10 @@ def test_init_large_explodes_then_saturates() -> None:
     assert norms["fc1"] > 100 * norms["fc10"]  # the gradient grows on its way back
     assert [n for n, s in flags.items() if s.startswith("exploding")] == ["fc1", "fc2", "fc3"]
     assert flags["fc4"].startswith("update ratio")  # 59× the last layer's, but steps of 15 %
-    norms, flags = layers_after("large", 100)  # tanh saturates: now the first layers get nothing
-    assert norms["fc1"] < 1e-5 * norms["fc10"]
+    # tanh saturates: now the first layers get next to nothing (how little depends on the CPU's
+    # rounding along 100 chaotic steps: 1e-3 to 1e-6 of fc10's on the machines seen)
+    norms, flags = layers_after("large", 100)
+    assert norms["fc1"] < VANISHING * norms["fc10"]
     assert flags["fc1"].startswith("vanishing")
 
 
