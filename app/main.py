@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from app.window import MainWindow
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PREPARE_TRAINING_MS = 1000  # after the first paint, start the training process in the background
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from pyqtgraph.util.garbage_collector import GarbageCollector
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.window import MainWindow
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app = QApplication.instance() or QApplication([sys.argv[0], *args])
     qt_app.setApplicationName("Backprop Studio")
     qt_app.setOrganizationName("Backprop Studio")
-    # Python's cycle collector runs in whichever thread allocates; run in the training or lab worker,
+    # Python's cycle collector runs in whichever thread allocates; run in a lab or import worker,
     # it destroys dead Qt objects there and deadlocks with the GUI thread. Collect on a GUI timer.
     collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive by this frame)
     windows: list[MainWindow] = []
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         windows += [w for w in restored if w is not window]
         if not args and window not in restored:
             window.open_path(DEFAULT_EXAMPLE)
+        # the training process imports torch while the user looks: the first Start need not wait
+        QTimer.singleShot(PREPARE_TRAINING_MS, window.run_tools.session.prepare)
         result = qt_app.exec() if not code else 0
     return code[0] if code else result
 

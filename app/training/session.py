@@ -140,6 +140,10 @@ class TrainingSession(QObject):
         if self.state in ("paused", "finished"):
             self._send(Request("retune"))
 
+    def prepare(self) -> None:
+        """Start the training process now, so that the first Start does not wait for its imports."""
+        self.worker.prepare()
+
     def _send(self, request: Request) -> None:
         self.worker.send(request)  # the process starts on first use: a window that never trains has none
 

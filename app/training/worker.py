@@ -53,6 +53,11 @@ class TrainingWorker(QObject):
 
     # --- to the child ------------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Have a child ready (it imports torch meanwhile); nothing to do when there is one."""
+        if self.child is None:
+            self._attach(training_child.take())
+
     def send(self, request: Request) -> None:
         self._write("request", request)
 
@@ -99,8 +104,7 @@ class TrainingWorker(QObject):
         raise TrainingProcessError("The training process ended before it answered")
 
     def _write(self, kind: str, payload: Any = None) -> None:
-        if self.child is None:
-            self._attach(training_child.take())
+        self.prepare()
         assert self.child is not None
         try:
             self.child.send(kind, payload)

@@ -68,3 +68,16 @@ def test_a_second_window_trains_on_the_child_the_first_one_left(
     assert said.args[0].startswith("Training finished after 20 steps")
     assert second.run_tools.session.worker.child is child  # no second torch import
     assert reports and all(report.total_steps == 20 for report in reports)  # none of two_moons' run
+
+
+def test_a_prepared_process_is_the_one_start_trains_in(window: MainWindow, examples: Path, qtbot):
+    assert window.open_path(examples / "xor.json")
+    session = window.run_tools.session
+    session.prepare()  # what the app does a second after its first paint
+    prepared = session.worker.child
+    assert prepared is not None and prepared.alive() and session.state == "idle"
+    window.run_tools.train_dock.steps.setValue(10)
+    with qtbot.waitSignal(session.message, timeout=TIMEOUT) as said:
+        press_run_action(window, "start")
+    assert said.args[0].startswith("Training finished after 10 steps")
+    assert session.worker.child is prepared

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import QByteArray, QEvent, Qt
 from PySide6.QtGui import QHelpEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
 import app.main
@@ -17,10 +19,11 @@ from app.window import MainWindow
 
 
 def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypatch, qapp, tmp_path):
-    opened = []
+    opened, prepared = [], []
 
     class Recorder:
         recovery = tmp_path  # no recovery files: nothing is offered
+        run_tools = SimpleNamespace(session=SimpleNamespace(prepare=lambda: prepared.append(True)))
 
         def open_path(self, path: Path) -> bool:
             opened.append(Path(path))
@@ -29,11 +32,16 @@ def test_backprop_studio_file_opens_that_file_else_the_default_example(monkeypat
         def show(self) -> None:
             pass
 
+    def run_the_event_loop_briefly(self) -> int:
+        QTest.qWait(app.main.PREPARE_TRAINING_MS + 200)
+        return 0
+
     monkeypatch.setattr("app.window.MainWindow", Recorder)
-    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    monkeypatch.setattr(QApplication, "exec", run_the_event_loop_briefly)
     assert app.main.main(["examples/xor.json"]) == 0
     assert app.main.main([]) == 0
     assert opened == [Path("examples/xor.json"), app.main.DEFAULT_EXAMPLE]
+    assert prepared == [True, True]  # the training process starts while the user looks
 
 
 def test_backprop_studio_badfile_opens_the_window_and_says_why(monkeypatch, qtbot, settings, tmp_path):
