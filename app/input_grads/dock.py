@@ -1,8 +1,8 @@
 """Derivatives ▸ Input Gradients…: the dock that picks a unit, an Input and a sample, and runs the
 three tabs' questions in a worker thread (app.lab.runner).
 
-Weights: the training session's latest copy when it has one (it sends copies while this dock has
-been opened), else the graph's saved weights, else the initial ones; the line under the choices
+Weights: the training session's latest copy when it has one (it sends copies while this dock is on
+screen), else the graph's saved weights, else the initial ones; the line under the choices
 says which were used.
 """
 
@@ -178,6 +178,7 @@ class InputGradients(QObject):
             tab_with="lab_cost",  # beside the derivative lab's bottom docks, as wide as they are
         )
         self.dock.hide()
+        self.dock.visibilityChanged.connect(self._share_weights)
         shell.raise_dock(
             "diagnostics"
         )  # tabbing it in brought its tab group forward: Problems stays in front
@@ -203,8 +204,11 @@ class InputGradients(QObject):
         self.dock.show()
         self.dock.raise_()
         self.shell.resize_dock(self.dock.objectName(), DOCK_HEIGHT, Qt.Orientation.Vertical)
-        self.session.share_weights(BATCH)  # as many rows as the derivative plot takes: it may follow too
         self._refill()
+
+    def _share_weights(self, shown: bool) -> None:
+        """The training run's weights while the dock is on screen (none while hidden or behind a tab)."""
+        self.session.share_weights(BATCH if shown else 0, "input gradients")
 
     def _follow(self, document: Document | None) -> None:
         self.cancel()

@@ -52,7 +52,9 @@ class DerivativeLab(QObject):
         shell.raise_dock("diagnostics")
         self._menu()
         training.weights.connect(self.derivative_plot.training_frame)  # the plot can follow training
-        self.derivative_plot.follow_changed.connect(training.share_weights)
+        self.derivative_plot.follow_changed.connect(
+            lambda rows: training.share_weights(rows, "derivative plot")
+        )
         shell.follow_document(self._follow)
 
     def _menu(self) -> None:

@@ -43,6 +43,7 @@ class TrainingSession(QObject):
         self.run_time = 0.0  # seconds trained since fresh weights, across pauses and resumes
         self.stale = False  # a run of the previous document is winding down: its reports are not shown
         self.worker = TrainingWorker(self)
+        self._weights_wanted: dict[str, int] = {}  # who wants copies of the weights -> rows
         self.worker.built.connect(self._on_built)
         self.worker.finished.connect(self._on_finished)
         self.worker.nonfinite.connect(self._on_nonfinite)
@@ -118,10 +119,15 @@ class TrainingSession(QObject):
         """Histograms of this node from now on (read by the trainer at its next report)."""
         self.worker.set("watch_node", node_id)
 
-    def share_weights(self, rows: int) -> None:
-        """Copies of the weights, with `rows` training samples, from now on (0: no more); a trainer
+    def share_weights(self, rows: int, subscriber: str) -> None:
+        """Copies of the weights, with `rows` training samples, for `subscriber` from now on (0: it
+        needs no more); the trainer sends as many rows as the hungriest subscriber wants, and one
         that waits sends its weights at once."""
-        self.worker.set("weights_rows", rows)
+        if rows:
+            self._weights_wanted[subscriber] = rows
+        else:
+            self._weights_wanted.pop(subscriber, None)
+        self.worker.set("weights_rows", max(self._weights_wanted.values(), default=0))
         if rows and self.state in ("paused", "finished"):
             self._send(Request("report"))
 

@@ -25,6 +25,7 @@ from graphcore.training import frames
 BOUNDARY_INTERVAL = 0.25  # seconds between decision-boundary frames
 HISTOGRAM_INTERVAL = 0.5
 WEIGHTS_INTERVAL = 0.1
+EXTRAS_SHARE = 0.02  # of the training's time, at most, for each kind of frame: a big model's come rarer
 FLOW_INTERVAL = 0.5  # seconds between gradient-flow frames while running
 REPORT_INTERVAL = 0.04  # seconds between Progress reports while running: a little over the plots' 20 Hz
 ENVIRONMENT_PREFIX = "BACKPROP_"
@@ -74,7 +75,11 @@ class TrainingHost:
         self._edited: dict[str, Any] | None = None  # a training section for the trainer (see `retune`)
         self._edited_lock = threading.Lock()
         self._boundary: dict[str, Any] | None = None
-        self._last_boundary = self._last_histogram = self._last_weights = 0.0
+        self._paces = {
+            "boundary": Pace(BOUNDARY_INTERVAL),
+            "histograms": Pace(HISTOGRAM_INTERVAL),
+            "weights": Pace(WEIGHTS_INTERVAL),
+        }
 
     def handle(self, request: Request) -> None:
         if request.kind != "drop":
@@ -234,20 +239,39 @@ class TrainingHost:
         self._send_extras()
 
     def _send_extras(self, force: bool = False) -> None:
-        now = time.perf_counter()
-        if self._boundary is not None and (force or now - self._last_boundary >= BOUNDARY_INTERVAL):
-            self._last_boundary = now
-            self.send("boundary", frames.boundary_frame(self.trainer, self._boundary))
-        node = self.watch_node
-        if node and (force or now - self._last_histogram >= HISTOGRAM_INTERVAL):
-            self._last_histogram = now
-            found = frames.node_histograms(self.trainer, node)
-            if found is not None:
-                self.send("histograms", found)
-        rows = self.weights_rows
-        if rows > 0 and (force or now - self._last_weights >= WEIGHTS_INTERVAL):
-            self._last_weights = now
-            self.send("weights", frames.weights_frame(self.trainer, rows))
+        trainer, grid, node, rows = self.trainer, self._boundary, self.watch_node, self.weights_rows
+        if grid is not None:
+            self._send_paced("boundary", force, lambda: frames.boundary_frame(trainer, grid))
+        if node:
+            self._send_paced("histograms", force, lambda: frames.node_histograms(trainer, node))
+        if rows > 0:
+            self._send_paced("weights", force, lambda: frames.weights_frame(trainer, rows))
+
+    def _send_paced(self, kind: str, force: bool, make: Callable[[], Any]) -> None:
+        pace = self._paces[kind]
+        if not (force or pace.due()):
+            return
+        began = time.perf_counter()
+        frame = make()
+        if frame is not None:
+            self.send(kind, frame)
+        pace.spent(began)
+
+
+class Pace:
+    """When a kind of frame is due again: every `interval` seconds, or rarer when making and sending
+    one costs more than EXTRAS_SHARE of the time in between (a big model's weights, say)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next = 0.0
+
+    def due(self) -> bool:
+        return time.perf_counter() >= self.next
+
+    def spent(self, began: float) -> None:
+        ended = time.perf_counter()
+        self.next = ended + max(self.interval, (ended - began) / EXTRAS_SHARE)
 
 
 def sentence(error: BaseException) -> str:

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
+from app.panels.lazy import on_screen
 from app.window import MainWindow
 from graphcore.input_grads.adversarial import fgsm
 from graphcore.input_grads.model import InputModel
@@ -182,3 +183,24 @@ def test_closing_the_window_mid_ascent_waits_for_the_worker(window: MainWindow, 
     qtbot.waitUntil(lambda: len(tab.points) >= 1, timeout=WAIT)
     window.close()
     assert feature.runner.pool.activeThreadCount() == 0
+
+
+def test_weights_are_shared_while_the_dock_is_on_screen_or_the_plot_follows(
+    window: MainWindow, examples: Path, qtbot
+):
+    """Each copy of the weights crosses from the training process: none is made that nobody shows."""
+    worker = window.run_tools.session.worker
+    assert worker.weights_rows == 0
+    feature, _ = open_dock(window, qtbot, examples / "digits_mlp.json")
+    assert worker.weights_rows == 4
+    window.lab.open("derivative")  # its tab goes in front of the dock's: the dock needs none now
+    qtbot.waitUntil(lambda: not on_screen(feature.view))
+    assert worker.weights_rows == 0
+    window.lab.derivative_plot.follow.setChecked(True)  # the plot wants them while it follows
+    assert worker.weights_rows == 4
+    menu_action(window, "Derivatives", "Input Gradients…").trigger()
+    qtbot.waitUntil(lambda: on_screen(feature.view))
+    window.lab.derivative_plot.follow.setChecked(False)  # the dock, in front again, still wants them
+    assert worker.weights_rows == 4
+    feature.dock.close()
+    assert worker.weights_rows == 0
