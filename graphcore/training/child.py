@@ -192,15 +192,15 @@ class TrainingProcess:
             return f"was killed ({name})"
         return f"exited with code {code}"
 
-    def close(self) -> None:
-        """Ask the child to end, and kill it when it does not within EXIT_WAIT seconds."""
+    def close(self, wait: float = EXIT_WAIT) -> None:
+        """Ask the child to end, and kill it when it does not within `wait` seconds."""
         if self.process.is_alive() and not self.conn.closed:
             try:
                 self.send("interrupt")
                 self.send("exit")
             except OSError:
                 pass
-        self.process.join(EXIT_WAIT)
+        self.process.join(wait)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
@@ -228,8 +228,8 @@ def give_back(child: TrainingProcess) -> None:
     global _spare
     if _spare is None and child.alive() and _reset(child):
         _spare = child
-    else:
-        child.close()
+    else:  # a spare is kept already, or this one is busy (a long build): the window does not wait
+        child.close(wait=SPARE_WAIT / 4)
 
 
 def _reset(child: TrainingProcess) -> bool:
