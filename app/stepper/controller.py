@@ -33,7 +33,7 @@ class StepperController(QObject):
     changed = Signal()  # the position, the mode or the session changed (actions re-enable)
     message = Signal(str)
     run_progressed = Signal(int)  # Run to End drew another slice: steps done so far in this pass
-    ran_to_end = Signal()  # Run to End completed the pass (not sent when it was stopped)
+    ran_to_end = Signal()  # Run to End completed the pass (not sent when it was stopped), before `changed`
 
     def __init__(self, panel: StepperPanel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -187,16 +187,17 @@ class StepperController(QObject):
         except StepperError as error:
             self._failed(error)
             return
+        if not complete and time.perf_counter() - self._drawn_at < RUN_REDRAW_SECONDS:
+            return
+        self._show(animate=False)  # the last redraw too is Run to End's: practice mode asks nothing there
+        self._drawn_at = time.perf_counter()
         if complete:
             self.run_timer.stop()
-        elif time.perf_counter() - self._drawn_at < RUN_REDRAW_SECONDS:
-            return
-        self._show(animate=False)
-        self._drawn_at = time.perf_counter()
         self.run_progressed.emit(session.position + 1)
         if complete:
             self.message.emit(f"Ran to the end: {session.total} steps")
             self.ran_to_end.emit()
+            self.changed.emit()  # the toolbar: Run to End's button is itself again
 
     def reset(self) -> None:
         if self.session is not None:

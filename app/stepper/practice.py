@@ -1,11 +1,14 @@
 """Run ▸ Practice Mode: the stepper asks the number a step computes before it shows it.
 
-While practice is on, each new step reached with Step (F10) gets a question from graphcore.practice:
-its badge and the panel show "?" where the answer goes, and a box above the step takes the typed
-number (Enter checks). Right: "Correct" in green and the step is revealed. Wrong: the right value in
-red with the chain-rule step that gives it. Reveal (or F10 with the question open) shows it and counts
-as skipped. The score is for this practice session; the stepper's Reset starts it over. Play and Run to
-End move on without asking. Run ▸ Practice Exercises opens the lecture's exercises, then any example.
+While practice is on, each new step reached with Step (F10) or Play gets a question from
+graphcore.practice: its badge and the panel show "?" where the answer goes, and a box above the step
+takes the typed number (Enter checks). Right: "Correct" in green and the step is revealed. Wrong: the
+right value in red with the chain-rule step that gives it. Reveal (or F10 with the question open) shows
+it and counts as skipped. Play stops at each question and plays on once it is answered right or
+revealed; after a wrong answer it stays stopped until Play is pressed, and turning practice off plays
+on. Run to End finishes the pass without asking: its steps count as not asked. The score is for this practice
+session; the stepper's Reset starts it over. Run ▸ Practice Exercises opens the lecture's exercises,
+then any example.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ EXERCISES = (  # the lecture's mechanical-backprop drills, first in Run ▸ Prac
     ("f = g + g·h with g = x², h = eˣ", "practice_g_plus_gh.json"),
 )
 GOOD, BAD, SKIPPED = "#15803d", "#dc2626", "#a16207"
+WAITING = "Practice: Play waits for your answer (Reveal shows it and plays on)"
+READ_WHY = "Practice: Play stays stopped while you read why; press Play to go on"
 ASKING = {
     "value": "Forward step: what is {}?",
     "gradient": "Backward step: what gradient does it send back, {}?",
@@ -73,10 +78,12 @@ class PracticeBox(QFrame):
         layout.addWidget(self.score)
 
     def ask(self, question: Question | None) -> None:
-        """An open question takes the keyboard; without one the box says what Step does."""
+        """An open question takes the keyboard; without one the box says how to reach the next."""
         open_ = question is not None
         self.question.setText(
-            ASKING[question.kind].format(question.label) if question else "Step (F10) to the next question."
+            ASKING[question.kind].format(question.label)
+            if question
+            else "Step (F10) or Play to the next question."
         )
         for widget in (self.answer, self.check, self.reveal):
             widget.setEnabled(open_)
@@ -96,14 +103,16 @@ class Practice(QObject):
         super().__init__(shell)
         self.shell, self.run_tools, self.open_path = shell, run_tools, open_path
         self.stepper = run_tools.stepper
+        self.play = run_tools.actions["play"]
         self.box = PracticeBox()
         self.box.hide()
         self.stepper.panel.add_section(self.box)
         self.stepper.panel.shown = self._shown
         self.question: Question | None = None
+        self.resume_play = False  # Play stopped for the open question: it plays on once that is done
         self.correct = self.wrong = self.skipped = 0
-        self._pass: tuple[int, ...] = ()  # which pass `seen` is of
-        self.seen: set[int] = set()  # steps of this pass shown already: they are not asked again
+        self._pass: tuple[int, ...] = ()  # which pass `shown_up_to` is of
+        self.shown_up_to = -1  # the steps of this pass up to this one were shown: not asked again
         self.action = QAction("Practice Mode", shell.widget)
         self.action.setCheckable(True)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+P"))
@@ -118,6 +127,7 @@ class Practice(QObject):
         run_tools.actions["practice"] = self.action  # the window gives the Run actions their icons
         self.action.toggled.connect(self._toggled)
         self.stepper.changed.connect(self._on_changed)
+        self.stepper.ran_to_end.connect(self._ran_to_end)
         run_tools.actions["stepper_reset"].triggered.connect(self.reset_score)
         self.box.answer.returnPressed.connect(self.submit)
         self.box.check.clicked.connect(self.submit)
@@ -166,7 +176,7 @@ class Practice(QObject):
     def _start_pass(self, session: StepperSession) -> None:
         """Steps already shown (before practice began, or before a Step back) are not asked."""
         self._pass = self._pass_of(session)
-        self.seen = set(range(len(session.history)))
+        self.shown_up_to = len(session.history) - 1
 
     @staticmethod
     def _pass_of(session: StepperSession) -> tuple[int, ...]:
@@ -184,33 +194,41 @@ class Practice(QObject):
         session = self.session
         self.box.setVisible(self.on and session is not None)
         if session is None:
-            self.question = None
+            self._forget_question()
             return
         if self._pass_of(session) != self._pass:
-            self.question = None
-            self._pass, self.seen = self._pass_of(session), set()
+            self._forget_question()
+            self._pass, self.shown_up_to = self._pass_of(session), -1
         position = session.position
         if self.question is not None and self.question.step != position:
-            self.reveal(redraw=False)  # F10 with a question open: skipped, and on to the next step
+            self.resume_play = False  # the student moved on (F10, Play, Step back): they lead from here
+            self.reveal(redraw=False)  # skipped, and on to the next step
+        if self.stepper.running:
+            return  # Run to End shows its steps without asking; _ran_to_end counts them
         event = session.current
-        if self.on and event is not None and position not in self.seen and self._stepping():
-            self.seen.add(position)
+        if self.on and event is not None and not session.updates and position == self.shown_up_to + 1:
+            self.shown_up_to = position  # before asking: stopping Play for the question redraws
             self._ask(session, event)
-        elif position >= 0:
-            self.seen.add(position)
+        self.shown_up_to = max(self.shown_up_to, position)
         if self.question is not None:
             self._hide_badge()
 
-    def _stepping(self) -> bool:
-        """Step moved one step on: not Play, Run to End or the optimizer step."""
+    def _forget_question(self) -> None:
+        """The pass it was asked in is gone (Reset, a new session): nothing is counted."""
+        if self.question is not None:
+            self.question = None
+            self.box.ask(None)
+        self.resume_play = False
+
+    def _ran_to_end(self) -> None:
+        """Run to End finished the pass: the steps it went through were shown without asking."""
         session = self.session
-        return (
-            session is not None
-            and not self.stepper.timer.isActive()
-            and not self.stepper.running
-            and not session.updates
-            and session.position == max(self.seen, default=-1) + 1
-        )
+        if session is None:
+            return
+        unasked = session.position - self.shown_up_to
+        self.shown_up_to = session.position
+        if self.on:
+            self.shell.show_message(f"Run to End: {unasked} step{'s' * (unasked != 1)} shown without asking")
 
     def _ask(self, session: StepperSession, event: StepEvent) -> None:
         examiner = Examiner(session.program, session.runtime, session.of, session.names)
@@ -220,8 +238,13 @@ class Practice(QObject):
             self.question = None
             self.shell.show_message(f"Practice: no question at this step ({error})")
         self.box.ask(self.question)
-        if self.question is not None:
-            self.stepper.panel.show_session(session)  # with "?" where the answer goes
+        if self.question is None:
+            return
+        self.stepper.panel.show_session(session)  # with "?" where the answer goes
+        if self.stepper.timer.isActive():  # Play reached it: Play waits for the answer
+            self.resume_play = True
+            self.play.setChecked(False)
+            self.shell.show_message(WAITING)
 
     def _shown(self, event: StepEvent) -> StepEvent:
         """The event as the panel shows it: the asked tensor as "?" while the question is open."""
@@ -263,7 +286,9 @@ class Practice(QObject):
                 f"{escape(question.label)} = {number(question.answer)}<br>{escape(question.explanation)}",
                 BAD,
             )
-        self._close()
+            if self.resume_play:
+                self.shell.show_message(READ_WHY)
+        self._close(play_on=verdict.correct)
 
     def reveal(self, redraw: bool = True) -> None:
         """Show the answer and how it comes about; counted as skipped."""
@@ -278,15 +303,20 @@ class Practice(QObject):
         )
         self._close(redraw=redraw)
 
-    def _close(self, redraw: bool = True) -> None:
-        """The open question is done with: the step shows all it computed."""
+    def _close(self, redraw: bool = True, play_on: bool = True) -> None:
+        """The open question is done with: the step shows all it computed, and Play, if it stopped
+        for the question, plays on (`play_on`)."""
         if self.question is None:
             return
         self.question = None
+        resume, self.resume_play = self.resume_play and play_on, False
         self.box.ask(None)
         self._show_score()
         if redraw:
             self.stepper.redraw()
+        session = self.session
+        if resume and session is not None and not session.at_end:
+            self.play.setChecked(True)
 
     def _show_score(self) -> None:
         asked = self.correct + self.wrong + self.skipped

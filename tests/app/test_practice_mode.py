@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QTextDocument
 from PySide6.QtTest import QTest
 
+from app.stepper.practice import READ_WHY, WAITING
 from app.window import MainWindow
 
 
@@ -143,14 +144,116 @@ def test_f10_with_a_question_open_reveals_it_as_skipped_and_asks_the_next(practi
     assert window.run_tools.stepper.overlay.badge("z").text == "= 0.45"
 
 
-def test_run_to_end_moves_on_without_asking(practising, qtbot):
+def test_run_to_end_finishes_without_asking_and_says_so(practising, qtbot):
     window = practising
-    press_run_action(window, "run_to_end")
     stepper = window.run_tools.stepper
+    with qtbot.waitSignal(stepper.ran_to_end):
+        press_run_action(window, "run_to_end")
+    assert stepper.session.at_end and window.practice.question is None
+    total = stepper.session.total
+    assert window.statusBar().currentMessage() == f"Run to End: {total} steps shown without asking"
+    assert window.practice.box.score.text() == "Score: 0 / 0 correct"  # not asked, not skipped
+    assert "?" not in stepper.overlay.badge("w").text and "?" not in stepper.overlay.badge("wx").text
+
+
+def test_run_to_end_from_a_question_counts_only_the_steps_not_shown(practising, qtbot):
+    window = practising
+    stepper = window.run_tools.stepper
+    step_to_question(window, qtbot, "what is w·x?")
+    reached = stepper.session.position
+    with qtbot.waitSignal(stepper.ran_to_end):
+        press_run_action(window, "run_to_end")
+    unasked = stepper.session.total - 1 - reached
+    assert window.statusBar().currentMessage() == f"Run to End: {unasked} steps shown without asking"
+    assert window.practice.box.score.text() == "Score: 0 / 1 correct · 1 skipped"  # the open one
+
+
+# --- Play in practice mode: it stops at each question and plays on once it is answered -------------
+
+
+def play_button(window: MainWindow) -> QAction:
+    return window.run_tools.actions["play"]
+
+
+def play_to_question(window: MainWindow, qtbot, asks: str) -> None:
+    """Press Play on the Stepper toolbar and wait until it stops at the question about `asks`."""
+    press_run_action(window, "play")
+    wait_for_question(window, qtbot, asks)
+
+
+def wait_for_question(window: MainWindow, qtbot, asks: str) -> None:
+    qtbot.waitUntil(lambda: window.practice.question is not None and asks in question_text(window))
+    assert not play_button(window).isChecked() and not window.run_tools.stepper.timer.isActive()
+    assert window.practice.box.answer.hasFocus()
+
+
+@pytest.fixture
+def fast(practising: MainWindow) -> MainWindow:
+    """Auto-play at the slider's top speed, 20 steps a second."""
+    practising.run_tools.speed.setValue(20)
+    return practising
+
+
+def test_play_stops_at_each_question_and_plays_on_after_a_right_answer(fast, qtbot):
+    window, stepper = fast, fast.run_tools.stepper
+    assert stepper.interval_ms == 50  # the slider sets auto-play's speed
+    play_to_question(window, qtbot, "what is w·x?")
+    assert stepper.overlay.badge("wx").text == "= ?"
+    assert window.statusBar().currentMessage() == WAITING
+    window.run_tools.speed.setValue(10)  # the slider moved while Play waits: it plays on at the new speed
+    answer(window, "0.75")
+    assert feedback(window) == "Correct: w·x = 0.75"
+    assert play_button(window).isChecked() and stepper.timer.isActive()
+    assert stepper.timer.interval() == 100
+    wait_for_question(window, qtbot, "what is z?")
+    assert stepper.overlay.badge("z").text == "= ?" and stepper.overlay.badge("wx").text == "= 0.75"
+    answer(window, "0.45")
+    assert window.practice.box.score.text() == "Score: 2 / 2 correct"
+    assert play_button(window).isChecked()
+
+
+def test_a_wrong_answer_keeps_play_stopped_and_reveal_plays_on(fast, qtbot):
+    window, stepper = fast, fast.run_tools.stepper
+    play_to_question(window, qtbot, "what is w·x?")
+    position = stepper.session.position
+    answer(window, "1")
+    assert feedback(window).startswith("Not quite: you typed 1; w·x = 0.75")
+    assert not play_button(window).isChecked() and not stepper.timer.isActive()
+    assert stepper.session.position == position
+    assert window.statusBar().currentMessage() == READ_WHY
+    play_to_question(window, qtbot, "what is z?")  # Play again, after reading why
+    QTest.mouseClick(window.practice.box.reveal, Qt.MouseButton.LeftButton)
+    assert feedback(window).startswith("Skipped: z = 0.45")
+    assert play_button(window).isChecked() and stepper.timer.isActive()
+    qtbot.waitUntil(lambda: window.practice.question is not None)  # and on to the next question
+    assert not play_button(window).isChecked()
+    assert window.practice.box.score.text() == "Score: 0 / 2 correct · 1 skipped"
+
+
+def test_play_with_a_question_open_skips_it_and_f10_while_play_waits_takes_over(fast, qtbot):
+    window, stepper = fast, fast.run_tools.stepper
+    step_to_question(window, qtbot, "what is w·x?")
+    play_to_question(window, qtbot, "what is z?")  # Play goes past the open question: skipped
+    assert window.practice.box.score.text() == "Score: 0 / 1 correct · 1 skipped"
+    assert stepper.overlay.badge("wx").text == "= 0.75"
+    press_f10(window, qtbot)  # F10 while Play waits: skipped, and Step leads from here
+    assert window.practice.box.score.text() == "Score: 0 / 2 correct · 2 skipped"
+    assert "what is t?" in question_text(window)
+    answer(window, f"{window.practice.question.answer:.4g}")
+    assert feedback(window).startswith("Correct: t = ")
+    assert not play_button(window).isChecked() and not stepper.timer.isActive()  # no Play to go back to
+
+
+def test_turning_practice_off_while_play_waits_plays_on_without_asking(fast, qtbot):
+    window, stepper = fast, fast.run_tools.stepper
+    play_to_question(window, qtbot, "what is w·x?")
+    run_menu_action(window, "Practice Mode").trigger()
+    assert not window.practice.box.isVisible() and window.practice.question is None
+    assert play_button(window).isChecked() and stepper.timer.isActive()
+    assert stepper.overlay.badge("wx").text == "= 0.75"
     qtbot.waitUntil(lambda: stepper.session.at_end)
     assert window.practice.question is None
-    assert window.practice.box.score.text() == "Score: 0 / 0 correct"
-    assert "?" not in stepper.overlay.badge("w").text
+    assert window.practice.box.score.text() == "Score: 0 / 0 correct"  # put away, not skipped
 
 
 def test_practice_on_a_graph_that_cannot_be_stepped_switches_itself_off(window, qtbot):
@@ -175,3 +278,17 @@ def test_a_tensor_step_asks_one_named_element(window, examples, qtbot):
     answer(window, f"{right:.4g}")
     assert feedback(window) == f"Correct: fc1[0, 0] = {right:.4g}"
     assert window.run_tools.stepper.overlay.badge("fc1").text.startswith("= [4, 4]")
+
+
+def test_a_question_at_the_last_step_answered_leaves_play_at_the_end(fast, qtbot):
+    window, stepper = fast, fast.run_tools.stepper
+    session = stepper.session
+    while session.position < session.total - 2:
+        press_f10(window, qtbot)
+    press_run_action(window, "play")
+    qtbot.waitUntil(lambda: window.practice.question is not None and session.at_end)
+    assert not play_button(window).isChecked()
+    answer(window, f"{window.practice.question.answer:.4g}")
+    assert feedback(window).startswith("Correct")
+    assert session.at_end and session.position == session.total - 1  # not started over
+    assert not play_button(window).isChecked() and not stepper.timer.isActive()
