@@ -44,3 +44,17 @@ def test_an_unknown_model_is_a_usage_error():
         timeout=120,
     )
     assert done.returncode == 2 and "--models: no model rnn" in done.stderr
+
+
+def test_each_hand_written_module_has_the_generated_modules_parameters():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gpu_models import CASES
+
+    from graphcore.program import lower
+    from graphcore.runtime import Runtime
+
+    for make in CASES.values():
+        case = make(True)
+        generated = Runtime(lower(case.graph), dtype="float32", outputs=["loss.out"]).module
+        shapes = [sorted(tuple(p.shape) for p in m.parameters()) for m in (generated, case.hand_written())]
+        assert shapes[0] == shapes[1], case.name
