@@ -1,6 +1,6 @@
 """Fast path vs hand-written PyTorch, the stepping engine's cost per node, and grad by mode.
 
-Run:  python bench/bench_fastpath.py [--steps 200] [--device cpu|cuda]
+Run:  python bench/bench_fastpath.py [--steps 200] [--device cpu|cuda] [--time-limit SECONDS]
 Prints a Markdown table to paste into docs/benchmarks.md. A benchmark, not a test: numbers vary
 with the machine, so they are recorded with date and machine rather than asserted.
 """
@@ -216,13 +216,18 @@ def stepping_per_node(graph: Graph, repeats: int, device: str) -> list[tuple[str
     return rows
 
 
-def grad_modes(repeats: int, only: tuple[str, ...] = ()) -> list[tuple[str, str, str, str, str]]:
+def grad_modes(
+    repeats: int, only: tuple[str, ...] = (), deadline: float | None = None
+) -> list[tuple[str, str, str, str, str]]:
     """Each example's (or those named in `only`) full Jacobian by reverse and by forward mode:
-    (name, ms, ms, passes, passes), "n/a" where a node refuses forward mode (Dropout in training)."""
+    (name, ms, ms, passes, passes), "n/a" where a node refuses forward mode (Dropout in training).
+    Examples not begun by `deadline` (a time.monotonic() time) are left out."""
     rows = []
     for path in sorted(EXAMPLES.glob("*.json")):
         if only and path.stem not in only:
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            break
         program = lower(load(path))
         runtime = Runtime(program, dtype="float64", device="cpu")
         of = program.sinks[0]
@@ -255,7 +260,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="2 steps, 1 repeat, 2 examples: a smoke run")
+    parser.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", help="leave out the examples not begun by then"
+    )
     args = parser.parse_args()
+    deadline = None if args.time_limit is None else time.monotonic() + args.time_limit
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     steps, repeats = (2, 1) if args.quick else (args.steps, 20)
@@ -286,8 +295,14 @@ def main() -> None:
     )
     print("| example | reverse ms | forward ms | reverse passes | forward passes |")
     print("|---|---|---|---|---|")
-    for name, rev, fwd, rp, fp in grad_modes(repeats, ("path_sum", "xor") if args.quick else ()):
+    only = ("path_sum", "xor") if args.quick else ()
+    rows = grad_modes(repeats, only, deadline)
+    for name, rev, fwd, rp, fp in rows:
         print(f"| {name} | {rev} | {fwd} | {rp} | {fp} |")
+    if len(rows) < len(only or list(EXAMPLES.glob("*.json"))):
+        print(
+            f"\n(The examples after these were left out: the --time-limit of {args.time_limit:g} s had passed.)"
+        )
 
 
 if __name__ == "__main__":

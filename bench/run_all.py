@@ -4,6 +4,7 @@
     python -m bench --quick                 # each once on tiny sizes: a smoke test for CI
     python -m bench --only canvas,load      # some of them (names without "bench_")
     python -m bench --write-docs            # and replace their generated tables in the docs
+    python -m bench --only gpu --device cuda --timeout 300   # on a GPU machine, within 5 minutes
 
 Each benchmark runs as its own subprocess (a fresh interpreter, so one crash or leak does not reach
 the next), and is reported as ok or failed with the last line of its stderr, and its wall time; the
@@ -12,7 +13,8 @@ exit status is 1 when any failed. A benchmark takes part in --quick and --write-
 runs (at its own sizes, its tables left alone) and the report says so. With --markdown a benchmark
 prints its tables between `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` lines; the same
 lines in the docs mark what is replaced, with a stamp of date and machine, and the prose around them
-stays as written.
+stays as written. A benchmark with a `--time-limit` flag is given three quarters of --timeout in it,
+and leaves out (saying so in its table) what it has not begun by then.
 """
 
 from __future__ import annotations
@@ -104,10 +106,20 @@ def flags_of(benchmark: Benchmark) -> set[str]:
     return set(re.findall(r"(?<![\w-])--[a-z][\w-]*", done.stdout)) if done.returncode == 0 else set()
 
 
+TIME_LIMIT_SHARE = 0.75  # of --timeout, given to a benchmark's --time-limit: it ends its table in time
+
+
 def command_for(
-    benchmark: Benchmark, flags: set[str], quick: bool, markdown: bool, device: str | None
+    benchmark: Benchmark,
+    flags: set[str],
+    quick: bool,
+    markdown: bool,
+    device: str | None,
+    timeout: float | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The benchmark's command line, and notes on what it could not be asked for."""
+    """The benchmark's command line, and notes on what it could not be asked for. A benchmark that
+    takes --time-limit (skipping, with a note in its table, the parts it has not begun by then) gets
+    a share of --timeout, so that a slow machine gives a shorter table rather than none."""
     command, notes = [sys.executable, str(benchmark.script)], []
     wanted = [("--quick", quick, "no --quick flag: ran at its own sizes")]
     wanted.append(("--markdown", markdown, "no --markdown flag: its tables in the docs are not rewritten"))
@@ -120,6 +132,8 @@ def command_for(
         command += ["--device", device]
     elif device is not None:
         notes.append(f"no --device flag: ran on its own device, not {device}")
+    if timeout is not None and "--time-limit" in flags:
+        command += ["--time-limit", f"{timeout * TIME_LIMIT_SHARE:g}"]
     return command, notes
 
 
@@ -178,7 +192,7 @@ def run_benchmark(
     device: str | None,
     timeout: float | None,
 ) -> Outcome:
-    command, notes = command_for(benchmark, flags, quick, markdown, device)
+    command, notes = command_for(benchmark, flags, quick, markdown, device, timeout)
     print(f"{benchmark.name}: {shown(command)}", flush=True)
     status, stdout, stderr, seconds = run_one(command, timeout)
     if status is None:

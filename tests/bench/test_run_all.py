@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run_all import BLOCK, replace_block
+from bench.run_all import BLOCK, Benchmark, command_for, replace_block
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -68,8 +68,22 @@ def test_write_docs_rewrites_only_between_the_markers(quick_run):
         assert "quick run: tiny sizes" in after[name]
         assert f"`python bench/bench_{name}.py --quick --markdown`" in after[name]
         assert "|---|" in after[name]
+    assert "gpu" in before, "docs/benchmarks.md has no bench:gpu markers"
+    assert (
+        "quick run: tiny sizes" in after["gpu"]
+        and "| MLP 32-64-64-32, batch 16 | eager fp32 |" in after["gpu"]
+    )
+    assert "`python bench/bench_gpu.py --quick --markdown --time-limit 180`" in after["gpu"]  # 0.75 × 240 s
     rewrote = next(line for line in done.stdout.splitlines() if ": rewrote " in line)
-    assert all(name in rewrote for name in ("canvas", "load", "modes", "window")), rewrote
+    assert all(name in rewrote for name in ("canvas", "load", "modes", "window", "gpu")), rewrote
+
+
+def test_a_benchmark_with_a_time_limit_gets_three_quarters_of_the_timeout():
+    benchmark = Benchmark("gpu", ROOT / "bench" / "bench_gpu.py")
+    command, _ = command_for(benchmark, {"--quick", "--time-limit"}, True, False, None, 400)
+    assert command[2:] == ["--quick", "--time-limit", "300"]
+    assert "--time-limit" not in command_for(benchmark, {"--quick"}, True, False, None, 400)[0]
+    assert "--time-limit" not in command_for(benchmark, {"--time-limit"}, True, False, None, None)[0]
 
 
 def test_replace_block_keeps_the_text_around_it_and_adds_a_missing_one():
