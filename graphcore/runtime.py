@@ -23,15 +23,22 @@ DTYPES = ("float32", "float64")
 
 
 def resolve_device(name: str | None = None) -> Any:
-    """'cuda' when asked for and present, 'cpu' otherwise; None or 'auto' picks cuda when there is one."""
+    """'cuda' when asked for and present, 'cpu' otherwise; None or 'auto' picks cuda when there is one.
+    cuda:N past the GPUs there are is refused here, not by the first tensor moved there."""
     if name in (None, "auto"):
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU here")
+        raise ValueError(f"device {name[:40]!r} was asked for but torch sees no CUDA GPU here")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
+        raise ValueError(f"unknown device {name[:40]!r}: use cpu, cuda or cuda:N") from None
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.index is not None and device.type == "cuda" and device.index >= count:
+        raise ValueError(
+            f"device {name!r} was asked for but torch sees {count} CUDA GPU(s) here (cuda:0 to cuda:{count - 1})"
+        )
+    return device
 
 
 def resolve_dtype(name: str) -> Any:
@@ -143,3 +150,18 @@ class Runtime:
         if instr.spec.kind == "input":
             return self.inputs[instr.node]
         return getattr(self.module, self.generated.attributes[instr.node])
+
+
+def use_float64_draws(runtime: Runtime, seed: int, batch: int) -> None:
+    """Give a runtime the initial weights and generated inputs a float64 one draws from the same seed,
+    rounded to its dtype: torch draws different numbers at float32 (kaiming_uniform_, randn), so a
+    float32 answer would otherwise be to another question. Saved weights stay as they were."""
+    if runtime.dtype == torch.float64:
+        return
+    reference = type(runtime.module)(dtype=torch.float64)  # drawn on the CPU, from the class's seed
+    runtime.load_weights(reference)
+    runtime.module.load_state_dict(reference.state_dict())
+    drawn = default_inputs(runtime.program, torch.float64, "cpu", batch=batch, seed=seed)
+    for node, tensor in drawn.items():
+        if tensor.is_floating_point() and node in runtime.inputs:
+            runtime.inputs[node] = tensor.to(runtime.device, runtime.dtype)

@@ -1,9 +1,9 @@
 """`graphcore saliency`, `graphcore maximize` and `graphcore adversarial`: backprop to an Input.
 
 Each runs the graph on one sample (row --sample of its training dataset, else of generated inputs),
-in float64 on the CPU, with trained weights (--train-steps N of its own training), else its saved
-weights, else the initial ones, which the output then calls untrained. The unit syntax is
-graphcore.input_grads.unit's (docs/input-gradients.md).
+at --dtype (default float64) on --device (default auto), with trained weights (--train-steps N of
+its own training, on that device), else its saved weights, else the initial ones, which the output
+then calls untrained. The unit syntax is graphcore.input_grads.unit's (docs/input-gradients.md).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from graphcore.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
+    add_common_options,
     emit,
     integer,
-    memory_size,
+    make_device,
     open_program,
     path,
     show_value,
@@ -36,6 +37,7 @@ def _asked(args: argparse.Namespace, value_of: Callable[[Any, Any], Any]) -> tup
     from graphcore.input_grads.model import InputModel
     from graphcore.input_grads.unit import InputGradError
 
+    make_device(args.device)
     if (opened := open_program(args)) is None:
         return None
     graph, program = opened
@@ -53,6 +55,8 @@ def _asked(args: argparse.Namespace, value_of: Callable[[Any, Any], Any]) -> tup
             seed=args.seed,
             values=[value],
             training=graph.training,
+            dtype=args.dtype,
+            device=args.device,
         )
     except InputGradError as error:
         raise UsageError(str(error)) from None
@@ -67,7 +71,7 @@ def _trained(graph: Any, base: Path, args: argparse.Namespace) -> dict[str, Any]
     from graphcore.training.datasets import DatasetError
 
     try:
-        return train_weights(graph, base, args.train_steps, args.seed)
+        return train_weights(graph, base, args.train_steps, args.seed, args.device)
     except (TrainingConfigError, DatasetError) as error:
         raise UsageError(f"--train-steps: {error}") from None
 
@@ -103,6 +107,16 @@ def _classifier(args: argparse.Namespace) -> Callable[[Any, Any], str]:
     return read
 
 
+def _computed_in(model: Any) -> dict[str, str]:
+    """The dtype and device the model computed in (auto resolved), as --json reports them."""
+    return {"dtype": str(model.runtime.dtype).removeprefix("torch."), "device": str(model.runtime.device)}
+
+
+def _computed_in_words(model: Any) -> str:
+    where = _computed_in(model)
+    return f"{where['dtype']} on {where['device']}"
+
+
 def _answer(work: Callable[[], Any]) -> Any:
     from graphcore.input_grads.unit import InputGradError
 
@@ -133,7 +147,7 @@ def cmd_saliency(args: argparse.Namespace) -> int:
     _save(args.out, result.gradient)
     gradient = result.gradient
     lines = [
-        f"{unit} = {result.value:.6g} at {result.source}, {result.weights}",
+        f"{unit} = {result.value:.6g} at {result.source}, {result.weights}, {_computed_in_words(model)}",
         f"d{unit}/d{model.input} (shape {list(gradient.shape)}): "
         f"max |g| {float(gradient.abs().max()):.4g}, mean {float(gradient.mean()):.4g}",
         f"  {show_value(gradient)}" if args.out is None else f"  written to {args.out}",
@@ -146,6 +160,7 @@ def cmd_saliency(args: argparse.Namespace) -> int:
         "gradient": gradient,
         "weights": result.weights,
         "sample": result.source,
+        **_computed_in(model),
     }
     emit(args, data, "\n".join(lines))
     return EXIT_OK
@@ -165,7 +180,8 @@ def cmd_maximize(args: argparse.Namespace) -> int:
     _save(args.out, ascent.x)
     lines = [
         f"{unit}: {ascent.units[0]:.6g} → {ascent.units[-1]:.6g} after {args.steps} steps "
-        f"(objective {ascent.objectives[0]:.6g} → {ascent.objectives[-1]:.6g}), {model.weights}",
+        f"(objective {ascent.objectives[0]:.6g} → {ascent.objectives[-1]:.6g}), {model.weights}, "
+        f"{_computed_in_words(model)}",
         f"  x = {show_value(ascent.x)}" if args.out is None else f"  input written to {args.out}",
     ]
     data = {
@@ -176,6 +192,7 @@ def cmd_maximize(args: argparse.Namespace) -> int:
         "objectives": ascent.objectives,
         "x": ascent.x,
         "weights": model.weights,
+        **_computed_in(model),
     }
     emit(args, data, "\n".join(lines))
     return EXIT_OK
@@ -190,7 +207,8 @@ def cmd_adversarial(args: argparse.Namespace) -> int:
     result = _answer(lambda: fgsm(model, output, args.eps, args.label))
     _save(args.out, result.adversarial)
     lines = [
-        f"FGSM on {model.input} ({result.source}), eps {result.eps:g}, label {result.label}, {result.weights}",
+        f"FGSM on {model.input} ({result.source}), eps {result.eps:g}, label {result.label}, "
+        f"{result.weights}, {_computed_in_words(model)}",
         f"predicted {result.predicted_before} before, {result.predicted_after} after",
     ]
     for k, (p, q) in enumerate(zip(result.before, result.after)):
@@ -209,6 +227,7 @@ def cmd_adversarial(args: argparse.Namespace) -> int:
         "adversarial": result.adversarial,
         "weights": result.weights,
         "sample": result.source,
+        **_computed_in(model),
     }
     emit(args, data, "\n".join(lines))
     return EXIT_OK
@@ -238,12 +257,9 @@ INPUT_GRAD_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] 
 
 def add_input_grad_parsers(sub: Any) -> None:
     for name, (_, help_text) in INPUT_GRAD_COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text + " (float64, on the CPU)")
+        p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("file", type=path, help="a graph file (.json, format v1)")
-        p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument(
-            "--memory-budget", type=memory_size, metavar="SIZE", help="refuse graphs that need more"
-        )
+        add_common_options(p, name)
         p.add_argument("--input", required=True, help="the Input node (its id or label)")
         p.add_argument("--sample", type=integer(0, MAX_SAMPLE), default=0, help="which sample (default 0)")
         p.add_argument(

@@ -2,7 +2,8 @@
 
 The loss over a plane of the weights and each optimizer's path across it (graphcore.landscape):
 text output is one line per optimizer (final point and loss); --json prints the grid and every
-point of every path, the start included (docs/landscape.md).
+point of every path, the start included (docs/landscape.md). It takes the graph commands' --dtype
+(default float64), --device (default auto) and --memory-budget.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from graphcore.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
+    add_common_options,
     emit,
     emit_diagnostics,
     integer,
+    make_device,
     open_graph,
     path,
 )
@@ -98,7 +101,7 @@ def add_landscape_parser(sub: Any) -> None:
         "--y-range", type=pair, metavar="LOW,HIGH", help="the second axis' range (instead of --span)"
     )
     p.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of the random directions")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_common_options(p, "landscape")
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
@@ -115,12 +118,22 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         specs = tuple(parse_specs(args.optimizers, args.lr))
     except LandscapeError as error:
         raise UsageError(f"--optimizers: {error}") from None
+    make_device(args.device)
     graph, report = open_graph(args)
     if not report.ok:
         emit_diagnostics(args, report)
         return EXIT_INVALID
     request = Request(
-        specs, args.steps, params, args.seed, args.span, args.x_range, args.y_range, args.resolution
+        specs,
+        args.steps,
+        params,
+        args.seed,
+        args.span,
+        args.x_range,
+        args.y_range,
+        args.resolution,
+        args.dtype,
+        args.device,
     )
     try:
         result = compute(graph, request, Path(args.file).parent)
@@ -130,7 +143,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     lines = [
         f"{result.loss} on {result.data}, over ({x}, {y}) from ({result.plane.start[0]:.6g}, "
         f"{result.plane.start[1]:.6g}); grid {args.resolution}×{args.resolution}, "
-        f"min {float(result.grid.values.min()):.6g}"
+        f"min {float(result.grid.values.min()):.6g}; {result.dtype} on {result.device}"
     ]
     width = max(len(p.label) for p in result.paths)
     for p in result.paths:

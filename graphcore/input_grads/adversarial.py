@@ -23,7 +23,7 @@ class Adversarial:
     input: str
     eps: float
     label: int  # the class the loss pushes away from
-    x: Any  # the sample's input, without the batch dim
+    x: Any  # the sample's input, without the batch dim (on the CPU, as the three below)
     gradient: Any  # d CE / d x
     perturbation: Any  # eps · sign(gradient)
     adversarial: Any  # x + perturbation
@@ -60,7 +60,7 @@ def fgsm(model: InputModel, output: str, eps: float, label: int | None = None) -
         raise InputGradError(
             f"label {label} is out of range: {output} scores {classes} classes (0..{classes - 1})"
         )
-    loss = torch.nn.functional.cross_entropy(logits[None], torch.tensor([label]))
+    loss = torch.nn.functional.cross_entropy(logits[None], torch.tensor([label], device=logits.device))
     (gradient,) = torch.autograd.grad(loss, x, allow_unused=True)
     if gradient is None:
         raise InputGradError(f"{output} does not depend on the Input {model.input!r}")
@@ -73,10 +73,10 @@ def fgsm(model: InputModel, output: str, eps: float, label: int | None = None) -
         model.input,
         float(eps),
         label,
-        model.per_sample(x).detach(),
-        model.per_sample(gradient),
-        model.per_sample(perturbation),
-        model.per_sample(adversarial),
+        model.per_sample(x).detach().cpu(),
+        model.per_sample(gradient).cpu(),
+        model.per_sample(perturbation).cpu(),
+        model.per_sample(adversarial).cpu(),
         before.tolist(),
         after.tolist(),
         model.weights,

@@ -26,7 +26,7 @@ class AscentStep:
     """Where the ascent is after `step` steps (0: the start)."""
 
     step: int
-    x: Any  # the input, without the batch dim
+    x: Any  # the input, without the batch dim, on the CPU
     unit: float
     objective: float
 
@@ -69,12 +69,13 @@ def check_number(name: str, value: float, low: float = 0.0, high: float = 1e6) -
 
 
 def start_input(model: InputModel, start: str, seed: int) -> Any:
-    """The ascent's first input: zeros, seeded Gaussian noise (σ = 0.1), or the sample itself."""
+    """The ascent's first input: zeros, seeded Gaussian noise (σ = 0.1, drawn in float64 on the CPU
+    whatever the model computes in, so every dtype and device starts alike), or the sample itself."""
     if start == "zeros":
         return torch.zeros_like(model.x)
     if start == "noise":
         generator = torch.Generator().manual_seed(seed)
-        return NOISE * torch.randn(model.x.shape, generator=generator, dtype=model.x.dtype)
+        return NOISE * torch.randn(model.x.shape, generator=generator, dtype=torch.float64).to(model.x)
     if start == "sample":
         return model.x.clone()
     raise InputGradError(f"unknown start {start!r}: use one of {', '.join(STARTS)}")
@@ -112,7 +113,10 @@ def maximize(
         if not math.isfinite(float(total.detach())):
             raise InputGradError(f"the objective became {float(total.detach())} at step {step}: lower the lr")
         record = AscentStep(
-            step, model.per_sample(x).detach().clone(), float(unit_value.detach()), float(total.detach())
+            step,
+            model.per_sample(x).detach().to("cpu", copy=True),
+            float(unit_value.detach()),
+            float(total.detach()),
         )
         ascent.steps.append(step)
         ascent.units.append(record.unit)

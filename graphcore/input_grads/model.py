@@ -2,7 +2,9 @@
 one sample, with the best weights there are (given by the caller, else saved, else initial).
 
 The sample is row K of the graph's training dataset when it has one (every Input the dataset feeds
-gets its row K, the label included), else of the inputs generated from the seed.
+gets its row K, the label included), else of the inputs generated from the seed. The model computes
+at the dtype and on the device asked for (float64 on the CPU unless told); what is drawn from a seed
+(initial weights, generated samples) is float64's at either dtype, so float32 answers the same question.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from graphcore.graph import Graph
 from graphcore.input_grads import MAX_SAMPLE
 from graphcore.input_grads.unit import InputGradError
 from graphcore.program import Program
-from graphcore.runtime import Runtime
+from graphcore.runtime import Runtime, use_float64_draws
 
 GENERATED_SAMPLES = 4  # rows generated from the seed when the graph has no dataset (as the lab's batch)
 
@@ -36,8 +38,11 @@ class InputModel:
         seed: int = 0,
         values: Sequence[str] = (),
         training: Mapping[str, Any] | None = None,
+        dtype: str = "float64",
+        device: str = "cpu",
     ) -> None:
-        """`training`: the graph's training section, whose dataset gives the sample."""
+        """`training`: the graph's training section, whose dataset gives the sample; `device` is
+        read by runtime.resolve_device."""
         self.program = program
         try:
             instr = find_input(self.program, input_name)
@@ -53,10 +58,11 @@ class InputModel:
         self.input = instr.node
         try:
             self.runtime = Runtime(
-                self.program, dtype="float64", device="cpu", seed=seed, batch=1, outputs=list(values) or None
+                self.program, dtype=dtype, device=device, seed=seed, batch=1, outputs=list(values) or None
             )
         except FeedError as error:
             raise InputGradError(str(error)) from None
+        use_float64_draws(self.runtime, seed=seed, batch=1)
         self.weights = self._weights(state, seed)
         self.runtime.module.eval()
         self.label: int | None = None
@@ -106,8 +112,8 @@ class InputModel:
             }
             source = f"generated sample {sample} (seed {seed})"
         for node, row in rows.items():
-            tensor = torch.as_tensor(row)
-            self.runtime.inputs[node] = tensor.to(torch.long if self._is_label(node) else torch.float64)
+            kind = torch.long if self._is_label(node) else self.runtime.dtype
+            self.runtime.inputs[node] = torch.as_tensor(row).to(self.runtime.device, kind)
         return source
 
     def _check_sample(self, sample: int, count: int, what: str) -> None:
@@ -144,11 +150,13 @@ class InputModel:
             return tuple(self.value(self.x, value).shape)
 
 
-def train_weights(graph: Graph, base_dir: Path | str, steps: int, seed: int = 0) -> dict[str, Any]:
-    """The weights after `steps` steps of the graph's own training (graphcore.training's Trainer,
-    deterministic for a seed): the state_dict InputModel takes."""
+def train_weights(
+    graph: Graph, base_dir: Path | str, steps: int, seed: int = 0, device: str = "cpu"
+) -> dict[str, Any]:
+    """The weights after `steps` steps of the graph's own training (graphcore.training's Trainer, in
+    float32 as `graphcore train`, on `device`; deterministic for a seed): the state_dict InputModel takes."""
     from graphcore.training.train import Trainer
 
-    trainer = Trainer(graph, base_dir, {"steps": steps, "seed": seed, "device": "cpu"})
+    trainer = Trainer(graph, base_dir, {"steps": steps, "seed": seed, "device": device})
     trainer.run()
     return {k: v.detach().clone() for k, v in trainer.module.state_dict().items()}

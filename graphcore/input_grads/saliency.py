@@ -21,7 +21,7 @@ class Saliency:
     unit: Unit
     input: str
     value: float  # the unit at the sample
-    x: Any  # the sample's input, without the batch dim
+    x: Any  # the sample's input, without the batch dim (on the CPU, as every result here)
     gradient: Any  # d unit / d input, the shape of x
     weights: str  # which weights: trained, saved or untrained
     source: str  # which sample
@@ -69,8 +69,8 @@ def saliency(model: InputModel, unit: Unit) -> Saliency:
         unit,
         model.input,
         float(value),
-        model.per_sample(model.x).detach(),
-        model.per_sample(gradient),
+        model.per_sample(model.x).detach().cpu(),
+        model.per_sample(gradient).cpu(),
         model.weights,
         model.source,
     )

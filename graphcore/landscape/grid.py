@@ -24,7 +24,7 @@ Progress = Callable[[int, int], None]
 class Grid:
     xs: list[float]
     ys: list[float]
-    values: Any  # tensor [len(ys), len(xs)]: values[j, i] is the loss at (xs[i], ys[j])
+    values: Any  # CPU tensor [len(ys), len(xs)]: values[j, i] is the loss at (xs[i], ys[j])
 
 
 def axis(low: float, high: float, resolution: int) -> list[float]:
@@ -60,14 +60,14 @@ def compute_grid(
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "There is a performance drop")  # ops vmap runs one by one
         for j, y in enumerate(ys):
-            thetas = torch.tensor([[x, y] for x in xs], dtype=torch.float64)
+            thetas = torch.tensor([[x, y] for x in xs], dtype=loss.dtype, device=loss.device)
             try:
                 rows.append(batched(thetas))
             except Exception:  # noqa: BLE001 - an op vmap cannot batch: the same numbers one by one
                 rows.append(torch.stack([at(theta) for theta in thetas]))
             if progress is not None:
                 progress(j + 1, resolution)
-    return Grid(xs, ys, torch.stack(rows))
+    return Grid(xs, ys, torch.stack(rows).cpu())
 
 
 LOG_DECADES = 2.0  # finite losses spanning more decades than this are coloured by their logarithm

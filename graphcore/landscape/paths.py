@@ -119,12 +119,18 @@ class Path:
 
 
 def run_path(
-    loss_at: Callable[[Any], Any], start: tuple[float, float], spec: OptimizerSpec, steps: int
+    loss_at: Callable[[Any], Any],
+    start: tuple[float, float],
+    spec: OptimizerSpec,
+    steps: int,
+    dtype: Any,
+    device: Any,
 ) -> Path:
-    """`steps` steps of the optimizer on θ (2 numbers) from `start`, as a torch.optim loop takes them."""
+    """`steps` steps of the optimizer on θ (2 numbers of `dtype` on `device`, as the loss's weights)
+    from `start`, as a torch.optim loop takes them."""
     if not 1 <= steps <= MAX_STEPS:
         raise LandscapeError(f"the steps must be from 1 to {MAX_STEPS}, got {steps}")
-    theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor(start, dtype=dtype, device=device, requires_grad=True)
     optimizer = spec.build([theta])
     path = Path(spec.label, spec.config, [start], [])
     for _ in range(steps):

@@ -79,8 +79,11 @@ def parameter_plane(loss: LossFunction, first: str, second: str) -> Plane:
 
 def filter_normalised(base: dict[str, Any], generator: Any) -> dict[str, Any]:
     """A random direction (one Gaussian draw per weight) with each filter scaled to w0's norm; the
-    weights of fewer than two dimensions (biases, scalar Parameters) together count as one filter."""
-    drawn = {name: torch.randn(w.shape, generator=generator, dtype=w.dtype) for name, w in base.items()}
+    weights of fewer than two dimensions (biases, scalar Parameters) together count as one filter.
+    Drawn in float64 on the CPU whatever the weights are, so every dtype and device gets one plane."""
+    drawn = {
+        name: torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w) for name, w in base.items()
+    }
     direction = {}
     for name, w in base.items():
         if w.dim() >= 2:

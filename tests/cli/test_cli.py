@@ -323,6 +323,72 @@ def test_every_graph_command_takes_dtype_device_and_json(capsys, command):
     assert (code, out) == (2, "") and f"{command}: argument --device: expected auto, cpu" in err
 
 
+INSPECTION_COMMANDS = {
+    "landscape": [NEURON, "--params", "w,b", "--steps", "1", "--resolution", "2"],
+    "saliency": ["examples/digits_mlp.json", "--of", "fc2.out[3]", "--input", "x"],
+    "maximize": ["examples/digits_mlp.json", "--of", "fc2.out[3]", "--input", "x", "--steps", "1"],
+    "adversarial": ["examples/digits_mlp.json", "--input", "x", "--eps", "0.1"],
+}
+DEVICE_SYNTAX = "argument --device: expected auto, cpu, cuda or cuda:N, got"
+
+
+@pytest.mark.parametrize("command", INSPECTION_COMMANDS)
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        (
+            "--dtype",
+            "float16",
+            "argument --dtype: invalid choice: 'float16' (choose from 'float32', 'float64')",
+        ),
+        ("--dtype", "", "argument --dtype: invalid choice: ''"),
+        ("--dtype", "flöat32", "argument --dtype: invalid choice: 'flöat32'"),
+        ("--dtype", "FLOAT32", "argument --dtype: invalid choice: 'FLOAT32'"),
+        ("--device", "tpu", f"{DEVICE_SYNTAX} 'tpu'"),
+        ("--device", "", f"{DEVICE_SYNTAX} ''"),
+        ("--device", "cüda", f"{DEVICE_SYNTAX} 'cüda'"),
+        ("--device", "☃", f"{DEVICE_SYNTAX} '☃'"),
+        ("--device", "cuda:", f"{DEVICE_SYNTAX} 'cuda:'"),
+        ("--device", "cuda:1000", f"{DEVICE_SYNTAX} 'cuda:1000'"),
+        ("--device", "cuda:99", "device 'cuda:99' was asked for but torch sees"),  # none, or fewer GPUs
+        ("--memory-budget", "lots", "argument --memory-budget: "),
+    ],
+)
+def test_inspection_commands_refuse_a_bad_dtype_or_device_in_one_line(
+    capsys, command, option, value, message
+):
+    """landscape, saliency, maximize and adversarial take COMMON as the other graph commands do."""
+    argv = [command, *INSPECTION_COMMANDS[command], option, value]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and message in err and "Traceback" not in err
+    code, data = run_json(capsys, *argv)
+    assert code == 2 and message in data["error"]
+
+
+@pytest.mark.parametrize("command", INSPECTION_COMMANDS)
+def test_inspection_commands_refuse_cuda_without_a_gpu(capsys, monkeypatch, command):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run(capsys, command, *INSPECTION_COMMANDS[command], "--device", "cuda")
+    assert (code, out) == (2, "")
+    assert err == "graphcore: device 'cuda' was asked for but torch sees no CUDA GPU here\n"
+
+
+@pytest.mark.parametrize("command", ["check", "run", *INSPECTION_COMMANDS])
+def test_a_gpu_past_the_last_one_is_refused_before_anything_moves_there(capsys, monkeypatch, command):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    argv = INSPECTION_COMMANDS.get(command, [PATH_SUM])
+    code, out, err = run(capsys, command, *argv, "--device", "cuda:2")
+    assert (code, out) == (2, "")
+    assert err == (
+        "graphcore: device 'cuda:2' was asked for but torch sees 2 CUDA GPU(s) here (cuda:0 to cuda:1)\n"
+    )
+
+
 def test_check_refuses_a_device_this_machine_lacks(capsys, monkeypatch):
     import torch
 

@@ -94,3 +94,65 @@ def test_bad_arguments_are_one_line(capsys, argv, message):
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     code, data = run_json(capsys, *argv)
     assert code == 2 and message in data["error"]
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+PRECISION_CASES = {
+    "saliency": (["saliency", CNN, "--of", "conv2.out:c=5", "--input", "image"], "gradient"),
+    "maximize": (
+        ["maximize", MLP, "--of", "fc2.out[1]", "--input", "x", "--steps", "12", "--lr", "0.5"]
+        + ["--tv", "0.05", "--start", "noise", "--optimizer", "adam"],
+        "x",
+    ),
+    "adversarial": (["adversarial", CNN, "--input", "image", "--eps", "0.2", "--sample", "3"], "after"),
+}
+
+
+@pytest.mark.parametrize("command", PRECISION_CASES)
+def test_float32_agrees_with_float64_and_the_json_says_which(capsys, command):
+    """Untrained weights and generated noise are float64's at either dtype, so the two agree."""
+    argv, key = PRECISION_CASES[command]
+    code, float64 = run_json(capsys, *argv, "--device", "cpu")
+    assert code == 0 and (float64["dtype"], float64["device"]) == ("float64", "cpu")
+    code, float32 = run_json(capsys, *argv, "--dtype", "float32", "--device", "cpu")
+    assert code == 0 and (float32["dtype"], float32["device"]) == ("float32", "cpu")
+    expected = np.array(float64[key])
+    np.testing.assert_allclose(float32[key], expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_float32_with_training_and_out_file(capsys, tmp_path):
+    """--train-steps trains once (float32, as `graphcore train`); the .npy holds the float32 answer."""
+    argv = ["saliency", MLP, "--of", "fc2.out[3]", "--input", "x", "--sample", "4", "--train-steps", "5"]
+    _, float64 = run_json(capsys, *argv, "--device", "cpu")
+    code, out, err = run(
+        capsys, *argv, "--dtype", "float32", "--device", "cpu", "--out", str(tmp_path / "g.npy")
+    )
+    assert code == 0 and err == "" and out.splitlines()[0].endswith(", float32 on cpu")
+    saved = np.load(tmp_path / "g.npy")
+    assert saved.dtype == np.float32
+    np.testing.assert_allclose(saved, float64["gradient"], rtol=1e-4, atol=1e-6)
+
+
+def test_the_default_is_float64_on_the_gpu_when_there_is_one(capsys):
+    code, data = run_json(capsys, "saliency", MLP, "--of", "fc2.out[3]", "--input", "x")
+    assert code == 0 and data["dtype"] == "float64"
+    assert data["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@CUDA
+def test_on_cuda_the_model_runs_there_and_agrees_with_the_cpu(capsys):
+    from graphcore.input_grads.saliency import saliency
+    from graphcore.input_grads.unit import parse_unit
+
+    graph = load(CNN)
+    model = InputModel(
+        lower(graph), "image", values=["fc.out"], base_dir="examples", training=graph.training, device="cuda"
+    )
+    assert model.x.is_cuda and all(p.is_cuda for p in model.runtime.module.parameters())
+    result = saliency(model, parse_unit(model.program, "fc.out[3]"))
+    assert result.gradient.device.type == "cpu"  # brought back for printing and --out
+    for command, (argv, key) in PRECISION_CASES.items():
+        code, on_gpu = run_json(capsys, *argv, "--device", "cuda")
+        assert code == 0 and on_gpu["device"] == "cuda", command
+        _, on_cpu = run_json(capsys, *argv, "--device", "cpu")
+        np.testing.assert_allclose(on_gpu[key], on_cpu[key], rtol=1e-7, atol=1e-9)

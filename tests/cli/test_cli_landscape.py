@@ -252,3 +252,64 @@ def test_a_long_unknown_parameter_is_named_short(capsys):
         code == 2
         and err == f"graphcore: {'é' * 40!r} is not a node of this graph (its scalar Parameters: w, b)\n"
     )
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+XOR_RANDOM = [str(EXAMPLES / "xor.json"), "--random-directions", "--steps", "20", "--resolution", "5"]
+
+
+def assert_same_landscape(first, second, rtol):
+    """Two landscapes of one request: the same plane, grid and paths, to `rtol` of their size."""
+    assert first["axes"] == second["axes"] and first["grid"]["x"] == second["grid"]["x"]
+    values = torch.tensor(first["grid"]["values"])
+    assert torch.allclose(
+        torch.tensor(second["grid"]["values"]), values, rtol=rtol, atol=rtol * values.abs().max()
+    )
+    for a, b in zip(first["paths"], second["paths"], strict=True):
+        assert torch.allclose(torch.tensor(b["points"]), torch.tensor(a["points"]), rtol=rtol, atol=rtol)
+        assert torch.allclose(torch.tensor(b["losses"]), torch.tensor(a["losses"]), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        XOR_RANDOM,  # a training section, random directions: weights drawn from the seed
+        [QUADRATIC, "--params", "x,y", "--optimizers", "sgd,adam", "--steps", "30", "--resolution", "5"],
+    ],
+)
+def test_float32_agrees_with_float64_and_the_json_says_which(capsys, argv):
+    code, float64, _ = run_json(capsys, "landscape", *argv, "--device", "cpu")
+    assert code == 0 and (float64["dtype"], float64["device"]) == ("float64", "cpu")
+    code, float32, _ = run_json(capsys, "landscape", *argv, "--dtype", "float32", "--device", "cpu")
+    assert code == 0 and (float32["dtype"], float32["device"]) == ("float32", "cpu")
+    assert_same_landscape(float64, float32, rtol=1e-5)
+
+
+def test_the_default_is_float64_on_the_gpu_when_there_is_one(capsys):
+    code, data, _ = run_json(capsys, "landscape", *XOR_RANDOM)
+    assert code == 0 and data["dtype"] == "float64"
+    assert data["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    code, out, _ = run(capsys, "landscape", *XOR_RANDOM, "--dtype", "float32", "--device", "cpu")
+    assert code == 0 and out.splitlines()[0].endswith("; float32 on cpu")
+
+
+def test_the_loss_is_computed_in_the_dtype_asked_for():
+    from graphcore.files.fileformat import load
+    from graphcore.landscape.loss import LossFunction
+
+    loss = LossFunction(load(EXAMPLES / "xor.json"), EXAMPLES, "float32", "cpu")
+    assert loss.dtype == torch.float32 and loss(loss.weights).dtype == torch.float32
+
+
+@CUDA
+def test_on_cuda_the_loss_is_computed_there_and_agrees_with_the_cpu(capsys):
+    from graphcore.files.fileformat import load
+    from graphcore.landscape.loss import LossFunction
+
+    loss = LossFunction(load(EXAMPLES / "xor.json"), EXAMPLES, "float32", "cuda")
+    assert loss.device.type == "cuda" and all(w.is_cuda for w in loss.weights.values())
+    assert loss(loss.weights).is_cuda
+    code, on_gpu, _ = run_json(capsys, "landscape", *XOR_RANDOM, "--device", "cuda")
+    assert code == 0 and on_gpu["device"] == "cuda" and on_gpu["dtype"] == "float64"
+    _, on_cpu, _ = run_json(capsys, "landscape", *XOR_RANDOM, "--device", "cpu")
+    assert_same_landscape(on_cpu, on_gpu, rtol=1e-9)
