@@ -1,27 +1,31 @@
 """Training in a process of its own: the window stays fluid however hard the Trainer works.
 
-The window's process spawns a child (`TrainingProcess`) that runs `serve`: a TrainingHost fed by a
-pipe. Everything crossing the pipe is a pickled `(kind, payload)` pair. To the child: "request"
-(a host Request, handled in order), "interrupt" (pause: the running loop ends after this step),
-"set" (the node to show histograms of, weight rows to share, gradient flow on or off), "retune"
-(an edited training section), "query" (a question answered between steps or when idle, e.g. the
-weights to save), "mark" (echoed once everything sent before it is handled), "exit". From the
-child: the host's messages, and "answer" to a query. A reader thread in the child takes messages
-as they come, so a pause reaches a running loop at its next step and the window never blocks
-writing. The child leaves one core to the window (torch threads = cores − 1) and imports no Qt.
+The window's process starts a child interpreter (`TrainingProcess`) that runs `serve`: a
+TrainingHost fed by a socket pair. Everything crossing it is a pickled `(kind, payload)` pair. To
+the child: "request" (a host Request, handled in order), "interrupt" (pause: the running loop ends
+after this step), "set" (the node to show histograms of, weight rows to share, gradient flow on or
+off), "retune" (an edited training section), "query" (a question answered between steps or when
+idle, e.g. the weights to save), "mark" (echoed once everything sent before it is handled),
+"exit". From the child: the host's messages, and "answer" to a query. A reader thread in the child
+takes messages as they come, so a pause reaches a running loop at its next step and the window
+never blocks writing. The child leaves one core to the window (torch threads = cores − 1), imports
+no Qt, and dies with the window's process (on Linux even when that is killed).
 A closing window's child is kept as the spare for the next (`take`, `give_back`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections import deque
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from graphcore.training.host import TrainingHost, sentence
@@ -108,6 +112,24 @@ def serve(conn: Connection, threads: int | None = None) -> None:
     conn.close()
 
 
+def _ends_with(parent: int) -> bool:
+    """Have Linux kill this child when the window's process dies, even by SIGKILL (which the pipe
+    would only tell it after its imports); False when the parent is gone already."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        set_parent_death_signal = 1  # PR_SET_PDEATHSIG in <linux/prctl.h>
+        ctypes.CDLL(None).prctl(set_parent_death_signal, signal.SIGKILL)
+    return os.getppid() == parent
+
+
+def main(argv: list[str]) -> None:
+    """`python -m graphcore.training.child FD THREADS PARENT`: serve on the socket FD."""
+    fd, threads, parent = (int(arg) for arg in argv)
+    if _ends_with(parent):
+        serve(Connection(fd), threads)
+
+
 def answer(host: TrainingHost, what: str, args: Any) -> Any:
     """A query's answer, computed from the host's trainer (None when there is none).
 
@@ -146,23 +168,28 @@ def answer(host: TrainingHost, what: str, args: Any) -> Any:
 
 
 class TrainingProcess:
-    """A spawned child serving one TrainingHost; `send` never blocks on the child's work."""
+    """A child `python -m graphcore.training.child` serving one TrainingHost over a socket pair;
+    `send` never blocks on the child's work. A new interpreter, not multiprocessing's spawn: that
+    would run the parent's main script again in the child (a second app, for a script without a
+    main guard)."""
 
     def __init__(self, threads: int | None = None) -> None:
-        context = multiprocessing.get_context("spawn")  # never fork a process with Qt's threads in it
-        self.conn, child_end = context.Pipe()
+        ours, theirs = socket.socketpair()
         threads = training_threads() if threads is None else threads
-        self.process = context.Process(
-            target=serve, args=(child_end, threads), name="backprop-training", daemon=True
+        command = [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads), str(os.getpid())]
+        package_root = str(Path(__file__).resolve().parents[2])  # this checkout's graphcore, not another
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            command, pass_fds=[theirs.fileno()], env={**os.environ, "PYTHONPATH": path}, close_fds=True
         )
-        self.process.start()
-        child_end.close()
+        theirs.close()
+        self.conn = Connection(ours.detach())
 
     def fileno(self) -> int:
         return self.conn.fileno()
 
     def alive(self) -> bool:
-        return not self.conn.closed and self.process.is_alive()
+        return not self.conn.closed and self.process.poll() is None
 
     def send(self, kind: str, payload: Any = None) -> None:
         self.conn.send_bytes(encode(kind, payload))
@@ -179,10 +206,10 @@ class TrainingProcess:
         return not self.conn.closed and self.conn.poll(0)
 
     def ended(self) -> str:
-        """How the child ended, in words: 'was killed (signal 9)' or 'exited with code 1'."""
-        self.process.join(EXIT_WAIT)
-        code = self.process.exitcode
-        if code is None:
+        """How the child ended, in words: 'was killed (SIGKILL)' or 'exited with code 1'."""
+        try:
+            code = self.process.wait(EXIT_WAIT)
+        except subprocess.TimeoutExpired:
             return "stopped answering"
         if code < 0:
             try:
@@ -194,16 +221,17 @@ class TrainingProcess:
 
     def close(self, wait: float = EXIT_WAIT) -> None:
         """Ask the child to end, and kill it when it does not within `wait` seconds."""
-        if self.process.is_alive() and not self.conn.closed:
+        if self.process.poll() is None and not self.conn.closed:
             try:
                 self.send("interrupt")
                 self.send("exit")
             except OSError:
                 pass
-        self.process.join(wait)
-        if self.process.is_alive():
+        try:
+            self.process.wait(wait)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join()
+            self.process.wait()
         self.conn.close()
 
 
@@ -248,3 +276,7 @@ def _reset(child: TrainingProcess) -> bool:
     except (OSError, EOFError, TimeoutError):
         return False
     return True
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

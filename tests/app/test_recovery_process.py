@@ -121,7 +121,7 @@ def test_kill_9_then_the_next_start_restores_the_edit(start, tmp_path: Path):
     app = start("edit", document, out, recovery)
     wait_for(lambda: bool(holding_the_edit(recovery)), app)
     app.send_signal(signal.SIGKILL)
-    app.communicate(timeout=30)
+    app.communicate(timeout=30)  # its output ends: the training process it started died with it
     assert app.returncode == -signal.SIGKILL
     assert len(holding_the_edit(recovery)) == 1
 

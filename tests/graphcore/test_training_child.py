@@ -74,7 +74,7 @@ def test_a_child_trains_stops_at_once_and_answers_questions(child: TrainingProce
     assert until(child, "finished")[0] is None
     assert ask(child, 6, "describe") == (True, None)  # no trainer: nothing to describe
     child.close()
-    assert not child.alive() and child.process.exitcode == 0
+    assert not child.alive() and child.process.returncode == 0
 
 
 def test_a_child_builds_with_the_windows_environment_of_the_moment(child: TrainingProcess) -> None:
