@@ -5,7 +5,7 @@ a training step and never shares the GIL with one. A QSocketNotifier on the pipe
 loop when the child reports; each message becomes the signal of its name. Requests, pauses and
 settings are written to the pipe at once (the child reads them on a thread of its own). The child
 starts on first use, or is the spare a closed window left. When it ends unexpectedly (killed, out
-of memory) the run fails with one sentence and the next Start spawns a new one.
+of memory) the run fails with one sentence and the next Start starts a new one.
 """
 
 from __future__ import annotations
