@@ -32,7 +32,7 @@ class EdgeItem(QGraphicsPathItem):
         self.src, self.dst, self.theme = src, dst, theme
         self.label, self.problem, self.selected = "", "", False
         self.flow: tuple[QPen, str] | None = None  # a pen and a note that decorate it (gradient flow)
-        self._shape: QPainterPath | None = QPainterPath()  # no path yet: Qt sizes it before set_ends
+        self._shape: QPainterPath | None = QPainterPath()  # no path yet, so no hit band to stroke
         self.pill = QGraphicsPathItem(self)
         self.pill.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks on a label reach the edge
         self.text = QGraphicsSimpleTextItem(self.pill)

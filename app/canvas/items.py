@@ -137,8 +137,8 @@ def port_pos(width: float, row: int, is_output: bool) -> QPointF:
 @cache
 def node_paths(width: float, height: float, inputs: int, outputs: int) -> tuple[QPainterPath, ...]:
     """A node's body, its header (the body's top, rounded corners and all) and its hit shape (the
-    body and the port dots). Nodes of one size and port count share them: a 10,000-node graph has
-    a few dozen shapes, and making one per node was a tenth of opening it."""
+    body and the port dots). Nodes of one size and port count share them: a big graph has a few
+    dozen sizes, and making the paths for every node was a quarter of building its node items."""
     body = QPainterPath()
     body.addRoundedRect(QRectF(0, 0, width, height), RADIUS, RADIUS)
     header = QPainterPath(QPointF(0, HEADER))

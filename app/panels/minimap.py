@@ -89,13 +89,12 @@ class Minimap(QWidget):
         return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
 
     def _to_widget(self, rect: QRectF, world: QRectF, scale: float) -> QRectF:
+        return _scaled(rect, self._origin(world, scale), scale)
+
+    def _origin(self, world: QRectF, scale: float) -> QPointF:
+        """Where the scene's (0, 0) lands in this widget."""
         offset = self._offset(world, scale)
-        return QRectF(
-            offset.x() + (rect.x() - world.x()) * scale,
-            offset.y() + (rect.y() - world.y()) * scale,
-            rect.width() * scale,
-            rect.height() * scale,
-        )
+        return QPointF(offset.x() - world.x() * scale, offset.y() - world.y() * scale)
 
     def _offset(self, world: QRectF, scale: float) -> QPointF:
         return QPointF(
@@ -137,13 +136,9 @@ class Minimap(QWidget):
         pixmap.fill(canvas)
         painter = QPainter(pixmap)
         painter.setPen(Qt.PenStyle.NoPen)
-        offset = self._offset(world, scale)  # _to_widget, unrolled: thousands of boxes
-        left, top = offset.x() - world.x() * scale, offset.y() - world.y() * scale
+        origin = self._origin(world, scale)  # once, not once per box
         for rect, color in self.boxes:
-            box = QRectF(
-                left + rect.x() * scale, top + rect.y() * scale, rect.width() * scale, rect.height() * scale
-            )
-            painter.fillRect(box, color)
+            painter.fillRect(_scaled(rect, origin, scale), color)
         painter.end()
         self._drawn = (pixmap, self.size(), canvas.name())
         return pixmap
@@ -159,3 +154,13 @@ class Minimap(QWidget):
         if self.view is not None and event.buttons() & Qt.MouseButton.LeftButton:
             self.view.centerOn(self.to_scene(event.position()))
             self.update()
+
+
+def _scaled(rect: QRectF, origin: QPointF, scale: float) -> QRectF:
+    """A scene rectangle in the widget, whose scene (0, 0) is at `origin`."""
+    return QRectF(
+        origin.x() + rect.x() * scale,
+        origin.y() + rect.y() * scale,
+        rect.width() * scale,
+        rect.height() * scale,
+    )
