@@ -78,7 +78,7 @@ class FileCommands:
             self._forget_recent(path)
             return False
         self._remember_recent(path)
-        self.show_message(f"Opened {path.name}: {len(graph)} nodes, {len(graph.edges)} edges")
+        self.show_message(f"Opened {path.name}: {len(graph)} nodes, {graph.edge_count} edges")
         return True
 
     def _refuse(self, path: Path, error: Exception) -> None:

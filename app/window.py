@@ -167,6 +167,9 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         as it was and the error raised: a bad file never leaves the window half-switched."""
         old = (self.document, self.scene, self.controller) if self.document is not None else None
         view = self.view.state()
+        # no paint until it is all bound: a panel's synchronous repaint (QProgressBar.reset) would
+        # otherwise paint the whole window, a 10,000-node canvas included, before it is framed
+        self.setUpdatesEnabled(False)
         try:
             scene = CanvasScene(document, self.theme)
             controller = Controller(document, scene, self.view)
@@ -181,6 +184,8 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
                 self._bind(*old)
                 self.view.restore(view)
             raise
+        finally:
+            self.setUpdatesEnabled(True)
         if old is not None:
             assert self.autosaver is not None
             self.autosaver.close(keep=False)  # replaced on purpose, after the unsaved-changes question
@@ -254,12 +259,12 @@ class MainWindow(FileCommands, BlockCommands, QMainWindow):
         self._show_counts()
 
     def _show_counts(self) -> None:
-        """Once per edit (counting edges walks them all, too slow for every scroll step)."""
+        """Once per edit, not on every scroll step."""
         if self.document is None:
             return
         graph, problems = self.document.graph, len(self.document.report.diagnostics)
         state = f"{problems} problem{'s' if problems != 1 else ''}" if problems else "valid"
-        self.counts.setText(f"{plural(len(graph), 'node')} · {plural(len(graph.edges), 'edge')} · {state}")
+        self.counts.setText(f"{plural(len(graph), 'node')} · {plural(graph.edge_count, 'edge')} · {state}")
 
     def _show_zoom(self) -> None:
         self.zoom_label.setText(f"zoom {self.view.zoom:.0%}")

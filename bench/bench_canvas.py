@@ -7,6 +7,7 @@ node at the zoom each opens at, and undo/redo edits. Numbers go to docs/benchmar
     python bench/bench_canvas.py --markdown      # the table between bench:canvas markers
     python bench/bench_canvas.py --layout        # also the automatic layout (minutes on these graphs)
     python bench/bench_canvas.py --profile-open 10000   # cProfile of opening that graph, top costs
+    python bench/bench_canvas.py --profile-pan 10000    # cProfile of panning across it, top costs
 
 Targets from issue 16: 1,000 nodes open in < 1 s at a readable zoom; 10,000 nodes open in < 5 s and
 pan and drag at < 16 ms a frame. Each figure is a median over repeats, as wall time and as the GUI
@@ -101,7 +102,9 @@ class Gestures:
     """Mouse gestures on the canvas, timed frame by frame. A frame is one mouse move's handling plus
     the event processing that paints it: the canvas and whatever else in the window repaints with it
     (the minimap), as Qt chooses (it may fold two moves into one paint; such moves are not frames),
-    or with a forced repaint of the whole canvas first. Idle waiting is not counted."""
+    or with a forced repaint of the whole canvas first. A paint inside the move's handling (a pan
+    paints its first strip there) does not end the frame: the event processing after it still
+    belongs to it. Idle waiting is not counted."""
 
     def __init__(self, app: QApplication, view: CanvasView) -> None:
         self.app, self.view = app, view
@@ -128,8 +131,8 @@ class Gestures:
 
     def frame(self, at: QPointF, button: Qt.MouseButton, full_repaint: bool) -> Times | None:
         """One move to `at` and what it takes until the canvas has painted (None: nothing painted)."""
-        self.painted = False
         wall, cpu = timed(partial(self.send, QEvent.Type.MouseMove, at, button))
+        self.painted = False  # the move's handling may paint part of the frame itself (a pan does)
         if full_repaint:
             forced = timed(self.viewport.repaint)
             wall, cpu = wall + forced[0], cpu + forced[1]
@@ -248,18 +251,27 @@ def table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def profile_open(app: QApplication, nodes: int, top: int = 25) -> str:
-    """cProfile of opening one generated graph to its first paint: the top costs by own time and by
+def profile(app: QApplication, nodes: int, what: str, top: int = 25) -> str:
+    """cProfile of opening one generated graph to its first paint (`what` "open"), or of a pan across
+    it once open ("pan", the bench's 60-move middle-button drag): the top costs by own time and by
     cumulative time."""
     folder = Path(tempfile.mkdtemp())
     path = folder / "big.json"
     save(generated_graph(nodes, nodes * 3 // 2), path)
     window = open_window(app, folder)
     profiler = cProfile.Profile()
-    profiler.enable()
-    window.open_path(path)
-    app.processEvents()
-    window.view.viewport().repaint()
+    if what == "pan":
+        assert window.open_path(path), f"{path} did not open"
+        app.processEvents()
+        viewport = window.view.viewport()
+        centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+        profiler.enable()
+        Gestures(app, window.view).gesture(centre, QPointF(-6, -4), 60, Qt.MouseButton.MiddleButton)
+    else:
+        profiler.enable()
+        window.open_path(path)
+        app.processEvents()
+        window.view.viewport().repaint()
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
@@ -282,14 +294,16 @@ def main() -> None:
         "--layout", action="store_true", help="also time the automatic layout (minutes on these graphs)"
     )
     parser.add_argument("--profile-open", type=int, metavar="NODES", help="profile opening a graph this big")
+    parser.add_argument("--profile-pan", type=int, metavar="NODES", help="profile panning a graph this big")
     args = parser.parse_args()
     if min(args.nodes) < 10 or args.frames < 1 or args.repeat < 1:
         parser.error("--nodes must be at least 10, --frames and --repeat at least 1")
     running = QApplication.instance()
     app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
     load_library()
-    if args.profile_open:
-        print(profile_open(app, args.profile_open))
+    if args.profile_open or args.profile_pan:
+        what = "open" if args.profile_open else "pan"
+        print(profile(app, args.profile_open or args.profile_pan, what))
         return
     sizes, frames, repeat = ([200], 5, 1) if args.quick else (args.nodes, args.frames, args.repeat)
     rows = [measure(app, nodes, frames, repeat, args.layout) for nodes in sizes]

@@ -115,6 +115,12 @@ class Graph:
             key=lambda edge: (self._rank[edge[1].node], self._port_index(edge[1])),
         )
 
+    @property
+    def edge_count(self) -> int:
+        """How many edges there are, without sorting them as `edges` does (a window shows the count
+        after every edit)."""
+        return len(self._into)
+
     def _network(self) -> nx.MultiDiGraph:
         """The nodes and edges as a networkx graph (an edge keyed by its input port), for its
         algorithms. Loading and validating never need it, so it is built on first use; until then

@@ -32,7 +32,7 @@ class EdgeItem(QGraphicsPathItem):
         self.src, self.dst, self.theme = src, dst, theme
         self.label, self.problem, self.selected = "", "", False
         self.flow: tuple[QPen, str] | None = None  # a pen and a note that decorate it (gradient flow)
-        self._shape: QPainterPath | None = None
+        self._shape: QPainterPath | None = QPainterPath()  # no path yet, so no hit band to stroke
         self.pill = QGraphicsPathItem(self)
         self.pill.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks on a label reach the edge
         self.text = QGraphicsSimpleTextItem(self.pill)
@@ -50,13 +50,15 @@ class EdgeItem(QGraphicsPathItem):
         """Show the shape flowing along the edge, or the problem with it (in red)."""
         if (label, problem) == (self.label, self.problem):
             return
+        recolour = problem != self.problem
         self.label, self.problem = label, problem
         box, text_at = pill(label)
         self.pill.setPath(box)
         self.text.setText(label)
         self.text.setPos(text_at)
         self.pill.setVisible(bool(label) and self.detailed())
-        self._show()
+        if recolour:  # the colours follow the problem alone (opening a graph labels every edge)
+            self._show()
 
     def describe(self) -> str:
         """The tooltip: which ports it joins, and the shape it carries or the problem with it."""

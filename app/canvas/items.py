@@ -129,6 +129,31 @@ def param_lines(node: Node, spec: NodeSpec | None) -> list[str]:
     return lines
 
 
+def port_pos(width: float, row: int, is_output: bool) -> QPointF:
+    """Where a node's port dot sits: on its left edge (inputs) or right edge (outputs), one per row."""
+    return QPointF(width if is_output else 0.0, HEADER + 6 + ROW * row + ROW / 2)
+
+
+@cache
+def node_paths(width: float, height: float, inputs: int, outputs: int) -> tuple[QPainterPath, ...]:
+    """A node's body, its header (the body's top, rounded corners and all) and its hit shape (the
+    body and the port dots). Nodes of one size and port count share them: a big graph has a few
+    dozen sizes, and making the paths for every node was a quarter of building its node items."""
+    body = QPainterPath()
+    body.addRoundedRect(QRectF(0, 0, width, height), RADIUS, RADIUS)
+    header = QPainterPath(QPointF(0, HEADER))
+    header.arcTo(QRectF(0, 0, 2 * RADIUS, 2 * RADIUS), 180, -90)
+    header.arcTo(QRectF(width - 2 * RADIUS, 0, 2 * RADIUS, 2 * RADIUS), 90, -90)
+    header.lineTo(width, HEADER)
+    header.closeSubpath()
+    shape = QPainterPath(body)
+    shape.setFillRule(Qt.FillRule.WindingFill)  # dots overlapping the body add, not cancel
+    for count, is_output in ((inputs, False), (outputs, True)):
+        for row in range(count):
+            shape.addEllipse(port_pos(width, row, is_output), Port.HIT_RADIUS, Port.HIT_RADIUS)
+    return body, header, shape
+
+
 class Port:
     """A port's place and look. Its node draws it and finds it under the mouse: giving each port an
     item of its own would add thousands of items to a big graph for a few pixels each.
@@ -249,16 +274,12 @@ class NodeItem(QGraphicsItem):
         self.type_name = type_name
         self.param_lines = [small_m.elidedText(t, Qt.TextElideMode.ElideRight, width - 20) for t in lines]
         self.params_top = params_top
-        self.body = QPainterPath()
-        self.body.addRoundedRect(QRectF(0, 0, width, self.height), RADIUS, RADIUS)
-        self.header = QPainterPath(QPointF(0, HEADER))  # the body's top, rounded corners and all
-        self.header.arcTo(QRectF(0, 0, 2 * RADIUS, 2 * RADIUS), 180, -90)
-        self.header.arcTo(QRectF(width - 2 * RADIUS, 0, 2 * RADIUS, 2 * RADIUS), 90, -90)
-        self.header.lineTo(width, HEADER)
-        self.header.closeSubpath()
         reach = Port.HIT_RADIUS + 1  # the port dots and their hit areas stick out of the body
         self._bounds = QRectF(-reach, -3, width + 2 * reach, self.height + 6)
         self._place_ports(inputs, outputs)
+        self.body, self.header, self._shape = node_paths(
+            width, self.height, len(self.inputs), len(self.outputs)
+        )
         self.update()
 
     def _place_ports(self, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
@@ -267,11 +288,7 @@ class NodeItem(QGraphicsItem):
                 del ports[name]
             for row, name in enumerate(names):
                 port = ports.get(name) or ports.setdefault(name, Port(self, name, is_output))
-                port.pos = QPointF(self.width if is_output else 0.0, HEADER + 6 + ROW * row + ROW / 2)
-        self._shape = QPainterPath(self.body)
-        self._shape.setFillRule(Qt.FillRule.WindingFill)  # dots overlapping the body add, not cancel
-        for port in self.ports():
-            self._shape.addEllipse(port.pos, Port.HIT_RADIUS, Port.HIT_RADIUS)
+                port.pos = port_pos(self.width, row, is_output)
 
     def ports(self) -> list[Port]:
         return [*self.inputs.values(), *self.outputs.values()]

@@ -195,10 +195,8 @@ class CanvasView(QGraphicsView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._last_mouse = event.position().toPoint()
         if self._pan_from is not None:
-            delta = self._last_mouse - self._pan_from
+            self.pan_by(self._last_mouse - self._pan_from)
             self._pan_from = self._last_mouse
-            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
-            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
             return
         super().mouseMoveEvent(event)
 
@@ -210,6 +208,19 @@ class CanvasView(QGraphicsView):
             )
             return
         super().mouseReleaseEvent(event)
+
+    def pan_by(self, delta: QPoint) -> None:
+        """Move the content by `delta` viewport pixels, one axis at a time, painting the strip the
+        first uncovers before the second scroll. Left to the event loop, the two strips would be
+        painted as one L-shaped region, and under a clip of two rectangles Qt rasterises every wire
+        that crosses either strip across the whole view: three times the cost of the strips apart."""
+        horizontal, vertical = self.horizontalScrollBar(), self.verticalScrollBar()
+        horizontal.setValue(horizontal.value() - delta.x())
+        port, dx = self.viewport(), delta.x()
+        if dx and delta.y() and abs(dx) < port.width():
+            left = 0 if dx > 0 else port.width() + dx
+            port.repaint(QRect(left, 0, abs(dx), port.height()))
+        vertical.setValue(vertical.value() - delta.y())
 
     def event(self, event: QEvent) -> bool:
         """Tab belongs to the canvas (quick add), not to focus navigation."""

@@ -28,6 +28,8 @@ class Minimap(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=100)
         self._timer.timeout.connect(self.refresh)
         self.setMinimumSize(120, 60)
+        # it paints every pixel (the pixmap), so Qt need not repaint the dock behind it on each pan
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole graph; click or drag to move the view")
 
@@ -49,19 +51,23 @@ class Minimap(QWidget):
         self._timer.start()
 
     def refresh(self) -> None:
-        """Re-read item rectangles from the scene (after edits or drags)."""
+        """Re-read item rectangles from the scene (after edits or drags). Any repaint of an item (a
+        hover, a selection) asks for this too: when no box moved, nothing is drawn again."""
         scene = self.view.canvas() if self.view is not None else None
         if scene is None:  # between documents
             return
-        self.boxes = []
+        boxes = []
         for backdrop in scene.backdrops.values():
             if backdrop.isVisible():
                 color = QColor(backdrop.color)
                 color.setAlpha(255 if backdrop.collapsed else 70)
-                self.boxes.append((backdrop.sceneBoundingRect(), color))
+                boxes.append((backdrop.sceneBoundingRect(), color))
         for item in scene.nodes.values():
-            if item.isVisible():
-                self.boxes.append((item.sceneBoundingRect(), item.color))
+            if item.isVisible():  # nodes are untransformed top-level items: this is sceneBoundingRect
+                boxes.append((item.boundingRect().translated(item.pos()), item.color))
+        if boxes == self.boxes and self._drawn is not None:
+            return
+        self.boxes = boxes
         self._extent = QRectF()
         for rect, _ in self.boxes:
             self._extent = self._extent.united(rect)
@@ -83,13 +89,12 @@ class Minimap(QWidget):
         return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
 
     def _to_widget(self, rect: QRectF, world: QRectF, scale: float) -> QRectF:
+        return _scaled(rect, self._origin(world, scale), scale)
+
+    def _origin(self, world: QRectF, scale: float) -> QPointF:
+        """Where the scene's (0, 0) lands in this widget."""
         offset = self._offset(world, scale)
-        return QRectF(
-            offset.x() + (rect.x() - world.x()) * scale,
-            offset.y() + (rect.y() - world.y()) * scale,
-            rect.width() * scale,
-            rect.height() * scale,
-        )
+        return QPointF(offset.x() - world.x() * scale, offset.y() - world.y() * scale)
 
     def _offset(self, world: QRectF, scale: float) -> QPointF:
         return QPointF(
@@ -104,11 +109,13 @@ class Minimap(QWidget):
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        if self.view is None or self.view.canvas() is None:
+        painter = QPainter(self)
+        if self.view is None or self.view.canvas() is None:  # opaque: what shows must be painted
+            painter.fillRect(self.rect(), self.palette().window())
+            painter.end()
             return
         theme = self.view.canvas().theme
         world, scale = self._transform()
-        painter = QPainter(self)
         painter.drawPixmap(0, 0, self._boxes_pixmap(world, scale))
         visible = self._to_widget(self._visible(), world, scale)
         painter.setPen(QPen(theme.color("selection"), 2.0))
@@ -129,8 +136,9 @@ class Minimap(QWidget):
         pixmap.fill(canvas)
         painter = QPainter(pixmap)
         painter.setPen(Qt.PenStyle.NoPen)
+        origin = self._origin(world, scale)  # once, not once per box
         for rect, color in self.boxes:
-            painter.fillRect(self._to_widget(rect, world, scale), color)
+            painter.fillRect(_scaled(rect, origin, scale), color)
         painter.end()
         self._drawn = (pixmap, self.size(), canvas.name())
         return pixmap
@@ -146,3 +154,13 @@ class Minimap(QWidget):
         if self.view is not None and event.buttons() & Qt.MouseButton.LeftButton:
             self.view.centerOn(self.to_scene(event.position()))
             self.update()
+
+
+def _scaled(rect: QRectF, origin: QPointF, scale: float) -> QRectF:
+    """A scene rectangle in the widget, whose scene (0, 0) is at `origin`."""
+    return QRectF(
+        origin.x() + rect.x() * scale,
+        origin.y() + rect.y() * scale,
+        rect.width() * scale,
+        rect.height() * scale,
+    )

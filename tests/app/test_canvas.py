@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from canvas_gestures import drag, mouse
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.canvas.scene import CanvasScene
@@ -147,6 +148,35 @@ def test_middle_drag_and_space_drag_pan(neuron: MainWindow, qtbot):
     qtbot.keyRelease(view, Qt.Key.Key_Space)
     assert abs((view.center() - moved).y() - 100 / view.zoom) < 2
     assert neuron.document.stack.count() == 0 and neuron.scene.selected_node_ids() == []
+
+
+def test_a_diagonal_pan_shows_what_a_full_repaint_draws(neuron: MainWindow):
+    """A pan paints only the strips it uncovers, one axis at a time (CanvasView.pan_by): what is on
+    screen afterwards is the canvas as a fresh full paint draws it, up to antialiasing noise."""
+    if QGuiApplication.platformName() != "offscreen":
+        pytest.skip("reads the window's backing store, which the offscreen platform hands out")
+    view = neuron.view
+    viewport = view.viewport()
+    mouse(view, QEvent.Type.MouseButtonPress, QPoint(300, 300), Qt.MouseButton.MiddleButton)
+    for step in range(1, 16):
+        at = QPoint(300 - 7 * step, 300 - 5 * step)
+        mouse(view, QEvent.Type.MouseMove, at, Qt.MouseButton.NoButton, Qt.MouseButton.MiddleButton)
+        QApplication.processEvents()  # each move paints before the next, as on screen
+    mouse(view, QEvent.Type.MouseButtonRelease, at, Qt.MouseButton.MiddleButton, Qt.MouseButton.NoButton)
+    QApplication.processEvents()
+    area = QRect(viewport.mapTo(neuron, QPoint(0, 0)), viewport.size())  # with what lies over it
+    shown = QGuiApplication.primaryScreen().grabWindow(neuron.winId()).toImage().copy(area)
+    fresh = neuron.grab(area).toImage()
+    fmt = QImage.Format.Format_RGB32
+    shown, fresh = shown.convertToFormat(fmt), fresh.convertToFormat(fmt)
+    assert shown.size() == fresh.size()
+    gaps = (
+        max(abs(a.red() - b.red()), abs(a.green() - b.green()), abs(a.blue() - b.blue()))
+        for y in range(0, shown.height(), 2)
+        for x in range(0, shown.width(), 2)
+        if (a := QColor(shown.pixel(x, y))) != (b := QColor(fresh.pixel(x, y)))
+    )
+    assert max(gaps, default=0) <= 12
 
 
 def test_f_frames_the_selection_then_everything(neuron: MainWindow, qtbot):

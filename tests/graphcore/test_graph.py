@@ -121,6 +121,15 @@ def test_edges_are_listed_by_destination_not_by_when_they_were_connected():
     assert len(graph.edges_of("m")) == 3
 
 
+def test_edge_count_follows_connects_disconnects_and_removed_nodes():
+    graph = small_graph()
+    assert graph.edge_count == len(graph.edges) == 3
+    graph.disconnect(PortRef("w", "out"), PortRef("m", "a"))
+    assert graph.edge_count == len(graph.edges) == 2
+    graph.remove_node("m")
+    assert graph.edge_count == len(graph.edges) == 0
+
+
 def test_meta_and_training_changes_emit_events():
     graph = small_graph()
     seen = []
