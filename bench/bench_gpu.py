@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # siblings, run as a script or from a test
-from bench_trainer import sync, trainer_steps  # noqa: E402
+from bench_trainer import ShuffledBatches, sync, trainer_steps  # noqa: E402
 from gpu_models import CASES, LEARNING_RATE, Case  # noqa: E402
 
 from graphcore.training.checks import TrainingConfigError  # noqa: E402
@@ -66,23 +66,17 @@ class Loop:
         variant: Variant,
         device: torch.device,
     ) -> None:
-        self.module, self.inputs, self.data, self.batch_size = module, list(inputs), data, batch_size
+        self.module, self.inputs, self.data = module, list(inputs), data
         self.forward: Callable[..., Any] = torch.compile(module) if variant.compile else module
         self.optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
         self.scaler = torch.amp.GradScaler(device.type) if variant.precision == "fp16" else None
         self.precision, self.device = variant.precision, device
-        self.n = len(next(iter(data.values())))
-        self.generator = torch.Generator().manual_seed(0)
-        self.order, self.cursor = torch.empty(0), self.n
+        self.batches = ShuffledBatches(len(next(iter(data.values()))), batch_size, device, seed=0)
 
     def steps(self, count: int) -> list[float]:
         losses = []
         for _ in range(count):
-            if self.cursor >= self.n:
-                self.order = torch.randperm(self.n, generator=self.generator).to(self.device)
-                self.cursor = 0
-            index = self.order[self.cursor : self.cursor + self.batch_size]
-            self.cursor += self.batch_size
+            index = self.batches.next()
             self.optimizer.zero_grad(set_to_none=True)
             with autocast(self.precision, self.device):
                 loss = self.forward(*(self.data[name][index] for name in self.inputs))

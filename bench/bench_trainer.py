@@ -61,6 +61,24 @@ def models(quick: bool) -> list[tuple[str, Graph, dict[str, Any]]]:
     ]
 
 
+class ShuffledBatches:
+    """Batch indices as the Trainer draws them: a fresh permutation from a seeded generator each
+    epoch, cut into batches in order (a short last batch included)."""
+
+    def __init__(self, n: int, batch_size: int, device: torch.device, seed: int) -> None:
+        self.n, self.batch_size, self.device = n, batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order, self.cursor = torch.empty(0), n
+
+    def next(self) -> torch.Tensor:
+        if self.cursor >= self.n:
+            self.order = torch.randperm(self.n, generator=self.generator).to(self.device)
+            self.cursor = 0
+        index = self.order[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return index
+
+
 class PlainLoop:
     """A hand-written loop over a copy of the trainer's module, fed the trainer's batches."""
 
@@ -75,20 +93,15 @@ class PlainLoop:
         self.constants = dict(trainer.runtime.inputs)
         self.order_of_inputs = list(generated.inputs)
         self.loss_index = list(generated.outputs).index(config.loss)
-        self.data, self.batch_size, self.device = trainer.train_data, config.batch_size, trainer.device
-        self.n = len(next(iter(self.data.values())))
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.order, self.cursor = torch.empty(0), self.n
+        self.data = trainer.train_data
+        n = len(next(iter(self.data.values())))
+        self.batches = ShuffledBatches(n, config.batch_size, trainer.device, config.seed)
         self.several_outputs = len(generated.outputs) > 1
 
     def steps(self, count: int) -> list[float]:
         losses = []
         for _ in range(count):
-            if self.cursor >= self.n:
-                self.order = torch.randperm(self.n, generator=self.generator).to(self.device)
-                self.cursor = 0
-            index = self.order[self.cursor : self.cursor + self.batch_size]
-            self.cursor += self.batch_size
+            index = self.batches.next()
             feed = {**self.constants, **{node: tensor[index] for node, tensor in self.data.items()}}
             self.optimizer.zero_grad(set_to_none=True)
             out = self.module(*(feed[node] for node in self.order_of_inputs))

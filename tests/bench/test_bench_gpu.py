@@ -2,22 +2,17 @@
 torch.compile rows are skipped there with their reason, and every other row has its numbers."""
 
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from bench_script import run_script
 
 ROOT = Path(__file__).parents[2]
 NUMBER = r"\*{0,2}\d+\.\d+\*{0,2}"
 
 
 def test_bench_gpu_quick_on_the_cpu_prints_every_row_between_its_markers():
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_gpu.py"), "--quick", "--device", "cpu", "--markdown"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_script("bench_gpu.py", "--quick", "--device", "cpu", "--markdown")
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert lines[0] == "<!-- bench:gpu:begin -->" and lines[-1] == "<!-- bench:gpu:end -->"
@@ -36,13 +31,7 @@ def test_bench_gpu_quick_on_the_cpu_prints_every_row_between_its_markers():
 
 
 def test_an_unknown_model_is_a_usage_error():
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_gpu.py"), "--models", "mlp,rnn"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script("bench_gpu.py", "--models", "mlp,rnn", timeout=120)
     assert done.returncode == 2 and "--models: no model rnn" in done.stderr
 
 

@@ -1,20 +1,10 @@
 """The Trainer benchmark runs end to end (tiny sizes, once each): a smoke test, not a timing."""
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).parents[2]
+from bench_script import run_script
 
 
 def test_bench_trainer_quick_prints_its_tables():
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_trainer.py"), "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_script("bench_trainer.py", "--quick")
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert (
