@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.input_grads.tabs import AdversarialTab, MaximizeTab, SaliencyTab, status_label
 from app.lab.derivative_plot import BATCH
 from app.lab.runner import Runner
+from app.panels.lazy import on_screen
 from graphcore.input_grads import MAX_SAMPLE
 from graphcore.input_grads.adversarial import fgsm
 from graphcore.input_grads.maximize import maximize
@@ -178,7 +179,8 @@ class InputGradients(QObject):
             tab_with="lab_cost",  # beside the derivative lab's bottom docks, as wide as they are
         )
         self.dock.hide()
-        self.dock.visibilityChanged.connect(self._share_weights)
+        self._stale = True  # an edit came while the choices were out of sight
+        self.dock.visibilityChanged.connect(self._on_visibility)
         shell.raise_dock(
             "diagnostics"
         )  # tabbing it in brought its tab group forward: Problems stays in front
@@ -204,22 +206,32 @@ class InputGradients(QObject):
         self.dock.show()
         self.dock.raise_()
         self.shell.resize_dock(self.dock.objectName(), DOCK_HEIGHT, Qt.Orientation.Vertical)
-        self._refill()
+        self._refill(force=True)
 
-    def _share_weights(self, shown: bool) -> None:
-        """The training run's weights while the dock is on screen (none while hidden or behind a tab)."""
+    def _on_visibility(self, shown: bool) -> None:
+        """On screen: the training run's weights, and the choices caught up with any edit made while
+        out of sight. Hidden or behind a tab: neither (a 10,000-node graph's lists cost each edit)."""
         self.session.share_weights(BATCH if shown else 0, "input gradients")
+        if shown and self._stale:
+            self._refill(force=True)
 
     def _follow(self, document: Document | None) -> None:
         self.cancel()
         if self.document is not None:
-            self.document.validated.disconnect(self._refill)
+            self.document.validated.disconnect(self._edited)
         self.document, self.frame = document, None
         if document is not None:
-            document.validated.connect(self._refill)
+            document.validated.connect(self._edited)
         self._refill()
 
-    def _refill(self) -> None:
+    def _edited(self, *_: object) -> None:
+        self._refill()
+
+    def _refill(self, force: bool = False) -> None:
+        if not (force or on_screen(self.view)):
+            self._stale = True
+            return
+        self._stale = False
         document = self.document
         program = document.program if document is not None and document.report.ok else None
         training = document.graph.training if document is not None else {}

@@ -15,6 +15,7 @@ A closing window's child is kept as the spare for the next (`take`, `give_back`)
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import queue
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import sys
 import threading
+import weakref
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -184,6 +186,7 @@ class TrainingProcess:
         )
         theirs.close()
         self.conn = Connection(ours.detach())
+        _running.add(self)
 
     def fileno(self) -> int:
         return self.conn.fileno()
@@ -235,6 +238,7 @@ class TrainingProcess:
         self.conn.close()
 
 
+_running: weakref.WeakSet[TrainingProcess] = weakref.WeakSet()  # ended at exit, the spare among them
 _spare: TrainingProcess | None = None  # a child whose window closed, kept for the next one
 SPARE_WAIT = 2.0  # seconds a closing window waits for its child to wind down before ending it
 
@@ -257,6 +261,13 @@ def give_back(child: TrainingProcess) -> None:
     if _spare is None and child.alive() and _reset(child):
         _spare = child
     else:  # a spare is kept already, or this one is busy (a long build): the window does not wait
+        child.close(wait=SPARE_WAIT / 4)
+
+
+@atexit.register
+def _end_all() -> None:
+    """This process exits: end its children now rather than leave them to notice the closed pipe."""
+    for child in list(_running):
         child.close(wait=SPARE_WAIT / 4)
 
 

@@ -204,3 +204,18 @@ def test_weights_are_shared_while_the_dock_is_on_screen_or_the_plot_follows(
     assert worker.weights_rows == 4
     feature.dock.close()
     assert worker.weights_rows == 0
+
+
+def test_an_edit_made_while_the_dock_is_behind_a_tab_shows_when_it_comes_back(
+    window: MainWindow, examples: Path, qtbot
+):
+    feature, view = open_dock(window, qtbot, examples / "digits_mlp.json")
+    titles = lambda: [view.value_box.itemText(i) for i in range(view.value_box.count())]  # noqa: E731
+    assert "fc1.out  (hidden)" in titles()
+    window.lab.open("derivative")
+    qtbot.waitUntil(lambda: not on_screen(feature.view))
+    window.controller.set_label("fc1", "first layer")
+    assert "fc1.out  (hidden)" in titles()  # out of sight: its lists wait (each edit would refill them)
+    menu_action(window, "Derivatives", "Input Gradients…").trigger()
+    qtbot.waitUntil(lambda: on_screen(feature.view))
+    assert "fc1.out  (first layer)" in titles() and "fc1.out  (hidden)" not in titles()
