@@ -17,6 +17,9 @@ from export_cases import TRAINED, load_file, losses_printed, write_export
 from graphcore.files.fileformat import load
 
 STEPS = 20
+# a rank's C++ std::terminate inside gloo (SIGABRT, "terminate called without an active exception"),
+# seen once in a CI run on a loaded 2-core machine and never in 15 runs since; any other failure fails
+GLOO_ABORT = "terminate called without an active exception"
 
 
 @pytest.mark.skipif(
@@ -33,9 +36,14 @@ def test_two_cpu_processes_train_like_one(tmp_path, capsys):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # --standalone: torchrun finds a free port for the rendezvous itself
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    distributed = subprocess.run(
-        [*launcher, path.name, *flags], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300
-    )
+
+    def launch() -> subprocess.CompletedProcess[str]:
+        command = [*launcher, path.name, *flags]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+
+    distributed = launch()
+    if distributed.returncode != 0 and GLOO_ABORT in distributed.stderr:
+        distributed = launch()  # gloo's own abort on a loaded machine (seen once in ~20 runs): once more
     assert distributed.returncode == 0, distributed.stderr[-3000:]
     losses = losses_printed(distributed.stdout)
     assert len(losses) == STEPS  # process 0 prints; process 1 is silent
