@@ -33,7 +33,8 @@ from bench_fastpath import mlp_graph, stepping_per_node  # noqa: E402
 
 from graphcore.files.fileformat import load  # noqa: E402
 from graphcore.graph import Graph  # noqa: E402
-from graphcore.training.train import Trainer, make_optimizer, make_schedule  # noqa: E402
+from graphcore.training.optimizers import make_optimizer, make_schedule  # noqa: E402
+from graphcore.training.train import Trainer  # noqa: E402
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 

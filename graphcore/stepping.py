@@ -169,7 +169,7 @@ def optimizer_step(
     """One step of a training section's optimizer (`config`: name and settings) on `gradients` (as
     Stepper.gradients gives them), taken on copies and then written into the runtime's weights."""
     from graphcore.training.config import OPTIMIZERS
-    from graphcore.training.train import make_optimizer
+    from graphcore.training.optimizers import make_optimizer
 
     chosen, copies = [], []
     for name, weight in trainable_parameters(runtime).items():

@@ -125,7 +125,7 @@ class TrainingPlots(QWidget):
         self.status.setText(NO_TRAINING)
 
     def add(self, progress: Any) -> None:
-        """Record one graphcore.training.train.Progress report (drawn at the next timer tick)."""
+        """Record one graphcore.training.records.Progress report (drawn at the next timer tick)."""
         buffers = self.buffers
         several = len(progress.objectives) > 1
         if several:

@@ -28,11 +28,11 @@ class TrainingProcessError(RuntimeError):
 
 class TrainingWorker(QObject):
     built = Signal(object)  # TrainerInfo
-    progress = Signal(object)  # graphcore.training.train.Progress
+    progress = Signal(object)  # graphcore.training.records.Progress
     boundary = Signal(object)  # BoundaryFrame
     histograms = Signal(object)  # NodeHistograms
     finished = Signal(object)  # TrainResult of a run, or None after a step/reset/drop
-    nonfinite = Signal(object)  # graphcore.training.train.NonFinite
+    nonfinite = Signal(object)  # graphcore.training.records.NonFinite
     weights = Signal(object)  # WeightsFrame, while weights_rows > 0
     flow = Signal(object)  # graphcore.training.flow.FlowFrame, while watch_flow is on
     retuned = Signal(str)  # what became of an edited training section, in a sentence

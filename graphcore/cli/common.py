@@ -156,7 +156,7 @@ def exit_code(error: Exception) -> int | None:
     from graphcore.stepping import SteppingError
     from graphcore.training.config import TrainingConfigError
     from graphcore.training.datasets import DatasetError
-    from graphcore.training.train import StepError
+    from graphcore.training.records import StepError
     from graphcore.validate import InvalidGraph
 
     if isinstance(error, NodeError | InvalidGraph | StepError):

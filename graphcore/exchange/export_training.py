@@ -17,9 +17,9 @@ from typing import Any
 from graphcore.codegen import GeneratedModule, exec_source, format_expression
 from graphcore.exchange.export_data import ExportError, data_code, source_text
 from graphcore.program import Program
-from graphcore.training import train as trainer
 from graphcore.training.code import literal, optimizer_code, schedule_code
 from graphcore.training.config import TrainingConfig, TrainingConfigError
+from graphcore.training.evaluation import accuracy
 from graphcore.training.objectives import Blocks, check_parameters, selected
 from graphcore.training.performance import AUTOCAST_TYPES, autocast
 
@@ -463,7 +463,7 @@ def training_code(
     else:
         functions, pieces = _one_loss_code(config)
     loop = LOOP.substitute(
-        accuracy=source_text(trainer.accuracy),
+        accuracy=source_text(accuracy),
         autocast=source_text(autocast),
         **pieces,
         load_data="load_data(args.seed, args.data)" if reads_file else "load_data(args.seed)",

@@ -48,7 +48,7 @@ class OptimizerSpec:
         return {"name": self.name, **defaults, "lr": DEFAULT_LR[self.name], **self.hyperparameters}
 
     def build(self, parameters: list[Any]) -> Any:
-        from graphcore.training.train import make_optimizer
+        from graphcore.training.optimizers import make_optimizer
 
         return make_optimizer(self.config, parameters)
 

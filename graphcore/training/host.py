@@ -157,7 +157,7 @@ class TrainingHost:
         self.send("finished", result)
 
     def _step(self) -> None:
-        from graphcore.training.train import Progress
+        from graphcore.training.records import Progress
 
         trainer = self.trainer
         probe = self._flow_probe()

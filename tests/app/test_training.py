@@ -17,7 +17,7 @@ from app.window import MainWindow
 from graphcore.files.fileformat import load
 from graphcore.graph import Node, PortRef
 from graphcore.training.frames import WeightsFrame
-from graphcore.training.train import Progress
+from graphcore.training.records import Progress
 from tests.sample_graphs import OVERFLOW
 
 BUILD_TIMEOUT = 60_000  # the first run in a process imports torch.optim (slow on small machines)

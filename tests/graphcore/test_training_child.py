@@ -15,7 +15,7 @@ from graphcore.files.fileformat import dumps, load
 from graphcore.training import child as training_child
 from graphcore.training.child import TrainingProcess
 from graphcore.training.host import Request
-from graphcore.training.train import TrainResult
+from graphcore.training.records import TrainResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WAIT = 60.0  # seconds for one message: the child's first build imports torch.optim
