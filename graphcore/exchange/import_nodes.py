@@ -195,10 +195,10 @@ def restore_nodes(result: ImportResult, table: Any) -> None:
             continue
         try:
             entry = entry_of(names[cls][name])
-            reason = graphs[place[0]].why_not_rename(place[1], entry.id)
+            reason = _why_not_id(entry.id)  # one another node has is no reason: _renames moves it aside
             if reason is None and result.graph.blocks and SEPARATOR in entry.id:
                 reason = f"an id with {SEPARATOR!r} in a graph with blocks"
-            if reason and "already a node" not in reason:
+            if reason:
                 raise ValueError(reason)
         except ValueError as error:
             problems.append(f"{_where(cls, name)}: {' '.join(str(error).split())[:200]}")
@@ -209,6 +209,13 @@ def restore_nodes(result: ImportResult, table: Any) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         result.notes.append(f"{TABLE}: {problems[0]}{more}; those nodes keep the names of the code")
+
+
+def _why_not_id(new_id: str) -> str | None:
+    """Why a graph file cannot hold the id (Graph.why_not_rename's rules, asked of a graph of one)."""
+    probe = Graph()
+    probe.add_node(Node("probe", "Input"))
+    return probe.why_not_rename("probe", new_id)
 
 
 def _renames(
