@@ -194,6 +194,9 @@ class GeneratedModule:
     attributes: Mapping[str, str]  # node id -> attribute of the module (parameters, buffers, layers)
     arguments: tuple[str, ...] = ()  # forward's parameter names, one per entry of `inputs`
     returned: tuple[str, ...] = ()  # the names forward returns, one per entry of `outputs`
+    # each class's name for each of its nodes, by scope ("" the model, else a block's name):
+    # scope -> (class name, node id -> `x`, `self.fc1` or `h1`), which the export's NODES table writes
+    code_names: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -210,6 +213,9 @@ class ClassCode:
     inputs: list[str] = field(default_factory=list)  # node ids of the Input nodes, in argument order
     attributes: dict[str, str] = field(default_factory=dict)  # node id -> attribute
     helpers: list[str] = field(default_factory=list)
+    # node id -> how the code names it: an argument, `self.attr` (layers, parameters, constants,
+    # block instances) or the local holding its first output
+    names: dict[str, str] = field(default_factory=dict)
 
     def add(self, instr: Instr, unused: Collection[str] = ()) -> None:
         """The node's attribute (a layer, parameter or constant) and its line of forward; its
@@ -218,11 +224,13 @@ class ClassCode:
         if spec.helpers and spec.helpers not in self.helpers:
             self.helpers.append(spec.helpers)
         if spec.kind == "input":
-            self.expr[instr.outs[0]] = self.local.name(instr.outs[0], instr.code_name)
+            argument = self.local.name(instr.outs[0], instr.code_name)
+            self.expr[instr.outs[0]] = self.names[instr.node] = argument
             self.inputs.append(instr.node)
             return
         if spec.kind in ("parameter", "constant", "layer"):
             attr = self.attributes[instr.node] = self.attrs.name(instr.node, instr.code_name)
+            self.names[instr.node] = f"self.{attr}"
             init = spec.init(instr.params) if callable(spec.init) else spec.init.format(**instr.params)
             if spec.kind == "constant":
                 self.init_lines.append(f'self.register_buffer("{attr}", {init})')
@@ -238,6 +246,7 @@ class ClassCode:
             hint = instr.code_name if not spec.returns_tuple else f"{instr.code_name}_{port}"
             name = self.local.name(value, hint)
             names[port] = self.expr[value] = f"_{name}" if value in unused else name
+            self.names.setdefault(instr.node, names[port])
         if spec.kind == "layer":
             names["module"] = f"self.{self.attributes[instr.node]}"
         self.body.extend(code_lines(render(instr, names), 8, _short_formula(instr)))
@@ -309,7 +318,14 @@ def python_source(
         "",
     ]
     return GeneratedModule(
-        "\n".join(lines), class_name, tuple(code.inputs), outputs, code.attributes, arguments, returned
+        "\n".join(lines),
+        class_name,
+        tuple(code.inputs),
+        outputs,
+        code.attributes,
+        arguments,
+        returned,
+        {"": (class_name, code.names)},
     )
 
 

@@ -3,8 +3,9 @@
 The file's model class is the text of `codegen.python_source`, the very code the fast path runs,
 so the exported file and the app compute the same numbers by construction. Around it the export
 writes a docstring, the imports, the table of forward arguments (`INPUTS`, which `graphcore
-import-torch` reads back), `example_inputs` (what `graphcore run` feeds) and a `main` that prints
-the outputs. With `train=True` the training section follows (graphcore.exchange.export_training). What a
+import-torch` reads back), `example_inputs` (what `graphcore run` feeds), the table of the nodes the
+code was written from (`NODES`: ids, labels, positions, read back too; export_nodes) and a `main`
+that prints the outputs. With `train=True` the training section follows (graphcore.exchange.export_training). What a
 graph contributes is an identifier from a Namespace or a literal written by repr, nothing else.
 """
 
@@ -23,6 +24,7 @@ from graphcore.blocks import flat_training, instance_paths
 from graphcore.codegen import GeneratedModule, class_name_from, plain_text, python_source
 from graphcore.exchange import export_weights
 from graphcore.exchange.export_blocks import block_source, has_blocks
+from graphcore.exchange.export_nodes import TABLE, nodes_code
 from graphcore.exchange.export_training import (
     ExportError,
     check_outputs,
@@ -43,6 +45,7 @@ __all__ = ["Export", "ExportError", "export_python", "inputs_code", "model_class
 # Top-level names the export defines besides the model class, which must not take one of them.
 TAKEN = {
     "INPUTS",
+    TABLE,
     "DATA_PATH",
     "SEED",
     "STEPS",
@@ -345,6 +348,6 @@ def export_python(
         # a block's class took a name the rest of the file defines (a dataset function's, say)
         generated = _generated(graph, program, class_name, generated.outputs, seed or 0, clashes)
         model_text = _model_part(program, generated, weights, has_blocks(graph))
-    parts = [header, model_text, inputs, rest]
+    parts = [header, model_text, inputs, nodes_code(graph, generated), rest]
     text = "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
     return Export(prefer_double_quotes(text), generated)

@@ -115,7 +115,8 @@ class _Writer:
         every = [i for s in [self.top, *self.scopes.values()] for i in s.items if isinstance(i, Instr)]
         self.helper_names = helper_names(every)
         self.class_names = self._class_names(taken | {class_name} | self.helper_names)
-        self.written: dict[str, tuple[list[str], dict[str, str]]] = {}  # block -> (lines, attributes)
+        self.written: dict[str, ClassCode] = {}  # block -> its class's code
+        self.lines: dict[str, list[str]] = {}  # block -> its class's lines
         self.helpers: list[str] = []
         self.bodies: list[str] = []
 
@@ -137,7 +138,7 @@ class _Writer:
             )
         code = self._fill(self.top, returned=kept.values())
         returned = tuple(code.expr[top] for top in kept.values())
-        classes = [line for name in self.written for line in (*self.written[name][0], "", "")]
+        classes = [line for name in self.written for line in (*self.lines[name], "", "")]
         model = code.lines(
             self.class_name,
             f"dtype=torch.float32, seed={seed!r}",
@@ -147,6 +148,8 @@ class _Writer:
         lines = [*module_head(self.class_name, self.bodies, self.helpers), *classes, *model, ""]
         attributes = dict(self._flat_attributes(self.top, code.attributes, "", ""))
         arguments = tuple(code.expr[f"{node}.out"] for node in code.inputs)
+        names = {"": (self.class_name, code.names)}
+        names.update((name, (self.class_names[name], inner.names)) for name, inner in self.written.items())
         return GeneratedModule(
             "\n".join(lines),
             self.class_name,
@@ -155,6 +158,7 @@ class _Writer:
             attributes,
             arguments,
             returned,
+            names,
         )
 
     def _fill(self, scope: _Scope, returned: Collection[str]) -> ClassCode:
@@ -180,8 +184,8 @@ class _Writer:
             doc = plain_text(definition.description)
             if class_name != name:
                 doc = f"Block {name}, renamed: the file needs that name for something else{': ' if doc else '.'}{doc}"
-            lines = code.lines(class_name, "dtype=torch.float32", [], returned, doc)
-            self.written[name] = (lines, code.attributes)
+            self.lines[name] = code.lines(class_name, "dtype=torch.float32", [], returned, doc)
+            self.written[name] = code
         return class_name
 
     def _add_instance(self, code: ClassCode, graph: Graph, node: Node, read: Collection[str]) -> None:
@@ -190,6 +194,7 @@ class _Writer:
         definition = self.blocks[name]
         cls = self._write(name)  # before the attribute: inner classes come first in the file
         attr = code.attributes[node.id] = code.attrs.name(node.id, _hint(node))
+        code.names[node.id] = f"self.{attr}"
         repeat = repeat_of(node)
         arguments = []
         for port in definition.inputs:
@@ -225,7 +230,7 @@ class _Writer:
                     yield flat + item.node, path + attributes[item.node]
                 continue
             name = str(item.params.get("block"))
-            inner, attr, repeat = self.written[name][1], attributes[item.id], repeat_of(item)
+            inner, attr, repeat = self.written[name].attributes, attributes[item.id], repeat_of(item)
             for k in range(1, repeat + 1):
                 copy_flat = f"{flat}{item.id}{SEPARATOR}" + (f"{k}{SEPARATOR}" if repeat > 1 else "")
                 copy_path = f"{path}{attr}." + (f"{k - 1}." if repeat > 1 else "")

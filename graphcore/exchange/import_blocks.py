@@ -26,6 +26,7 @@ from typing import Any
 from graphcore._torch import torch
 from graphcore.blocks import SEPARATOR, BlockDef, flatten
 from graphcore.exchange.import_builder import ImportResult, Ref, lay_out, unread_values
+from graphcore.exchange.import_nodes import place_of
 from graphcore.files.weights import Weights
 from graphcore.graph import BLOCK_TYPE, Graph, Node, PortRef
 from graphcore.registry import Registry
@@ -83,6 +84,9 @@ class _Trace:
     inlined: dict[str, list[str]] = field(default_factory=dict)  # block -> its nodes' inlined ids
     uses: list[Use] = field(default_factory=list)  # every Use, nested ones too
     notes: list[str] = field(default_factory=list)
+    owner: str = ""  # the traced module's class
+    # (scope, id) -> (class, code name) of the nodes the flat graph lacks: Block nodes, a block's Inputs
+    named: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +99,7 @@ class _Level:
     shown: list[str]  # its values read from outside it (forward's returns, a block's outputs)
     weighted: set[str]  # its nodes whose values the weights file holds
     within: Instance | None = None  # the instance whose inside it is
+    scope: str = ""  # "" the graph being made, else the name of the definition being made
 
 
 def make_blocks(
@@ -103,12 +108,15 @@ def make_blocks(
     calls: Mapping[str, Call],
     env: Mapping[Any, Any],
     registry: Registry,
+    owner: str = "",
 ) -> None:
     """Replace `result.graph` (flat) by its blocks form, where it has any; notes say which blocks a
     class whose instances differ became and what stayed flat. `origins`: graph node -> the fx node
-    that made it; `calls`: the trace's submodule calls by key; `env`: fx node -> its value."""
+    that made it; `calls`: the trace's submodule calls by key; `env`: fx node -> its value; `owner`:
+    the traced module's class name."""
     flat = result.graph
     trace = _trace(flat, origins, calls, env)
+    trace.owner = owner
     weighted = _weighted_nodes(flat.weights)
     top = _Level(flat, origins, lambda value: value, result.returned, weighted)
     try:
@@ -122,7 +130,7 @@ def make_blocks(
         result.notes.append(f"the blocks found are not used ({problem}): the module is imported flat")
         return
     if made is not None:
-        _rename_result(result, trace.home, *made, registry)
+        _rename_result(result, trace, *made, registry)
     result.notes.extend(_summary(trace.uses) + trace.notes)
 
 
@@ -171,7 +179,13 @@ def _blocks_of(level: _Level, trace: _Trace, into: Graph) -> tuple[dict[str, str
     if not uses:
         return None
     trace.uses.extend(uses)
-    return _blocks_graph(level, uses, trace, into), uses
+    renamed = _blocks_graph(level, uses, trace, into)
+    owner = level.within.cls.__name__ if level.within is not None else trace.owner
+    for use in uses:  # a Block node is the attribute holding its instance (a repeat: its ModuleList)
+        first = use.copies[0].path
+        path = first.rpartition(".")[0] if len(use.copies) > 1 else first
+        trace.named[level.scope, use.node_id] = (owner, f"self.{_relative(path, level.within)}")
+    return renamed, uses
 
 
 def _instances(level: _Level, trace: _Trace) -> list[Instance]:
@@ -441,6 +455,7 @@ def _definition(
     inner = Graph()
     for port, value in zip(instance.input_names, instance.inputs):
         inner.add_node(Node(port, "Input", _input_params(shapes, value)))
+        trace.named[name, port] = (instance.cls.__name__, port)
     prefix = re.sub(r"\W", "_", _relative(instance.path, level.within)) + "_"
     ids: dict[str, str] = {}
     for node_id in instance.nodes:
@@ -470,6 +485,7 @@ def _definition(
         list(outputs.values()),
         {ids[n] for n in instance.nodes if n in level.weighted},
         instance,
+        name,
     )
     nested = Graph()
     nested.blocks = trace.home.blocks  # its Block nodes' ports are their definitions'
@@ -512,10 +528,10 @@ def _inlines_to(flat: Graph, blocked: Graph, renamed: Mapping[str, str], weighte
 
 
 def _rename_result(
-    result: ImportResult, blocked: Graph, renamed: Mapping[str, str], uses: list[Use], registry: Registry
+    result: ImportResult, trace: _Trace, renamed: Mapping[str, str], uses: list[Use], registry: Registry
 ) -> None:
     """Point everything the result says about the flat graph's nodes at the blocks graph."""
-    flat = result.graph
+    flat, blocked = result.graph, trace.home
     exposed = _exposed(uses)
 
     def top(value: str) -> str:
@@ -545,6 +561,10 @@ def _rename_result(
     result.layers = {renamed[k]: v for k, v in result.layers.items()}
     result.attributes = {renamed[k]: v for k, v in result.attributes.items()}
     result.opaque = [(renamed[node], target) for node, target in result.opaque]
+    code_names = dict(trace.named)
+    for (_, node_id), name in result.code_names.items():  # copies of a repeat: one place, one name
+        code_names.setdefault(place_of(blocked, renamed[node_id]), name)
+    result.code_names = code_names
     result.graph = blocked
 
 

@@ -39,6 +39,9 @@ class ImportResult:
         default_factory=dict
     )  # Parameter/Constant node id -> its tensor's name
     returned: list[str] = field(default_factory=list)  # the values forward returns ("node.port"), in order
+    # (scope, node id) -> (class, the name its code gives the node: `x`, `self.fc1`, `h1`); scope ""
+    # is the graph, else a block definition's name (graphcore.exchange.import_nodes)
+    code_names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from graphcore.exchange.import_builder import (
     module_params,
     unread_values,
 )
+from graphcore.exchange.import_nodes import TABLE, flat_code_names, restore_nodes
 from graphcore.exchange.import_weights import keep_weights
 from graphcore.exchange.torch_ops import Rule, TorchTables, tables
 from graphcore.registry import REGISTRY, Registry, require_library
@@ -298,8 +299,9 @@ def import_module(
 ) -> ImportResult:
     """Trace `module` and build its graph; `inputs` gives each forward argument's Input params.
 
-    `namespace` is the module file's globals, where a graphcore export's helper functions live.
-    A class used several times becomes a block (graphcore.exchange.import_blocks) unless `flat`."""
+    `namespace` is the module file's globals, where a graphcore export's helper functions live and
+    its NODES table, which gives the nodes back their ids, labels and positions. A class used
+    several times becomes a block (graphcore.exchange.import_blocks) unless `flat`."""
     require_library(registry)
     parameters = inspect.signature(module.forward).parameters
     unknown = sorted(set(inputs) - set(parameters))
@@ -366,10 +368,16 @@ def import_module(
     result = builder.build()
     for table in (result.layers, result.attributes):
         table.update({node: renamed.get(target, target) for node, target in table.items()})
+    mine = str(Path(source).resolve())
+    result.code_names = flat_code_names(
+        result, builder.origins, builder.env, module, Path(source), lambda n: _line_in(n, mine)
+    )
     declare_outputs(result, registry)
     keep_weights(result, module)
     if not flat:
-        make_blocks(result, builder.origins, tracer.calls, builder.env, registry)
+        make_blocks(result, builder.origins, tracer.calls, builder.env, registry, type(module).__name__)
+    if namespace is not None and TABLE in namespace:  # an export's: the nodes' ids, labels, positions
+        restore_nodes(result, namespace[TABLE])
     return result
 
 
@@ -508,7 +516,14 @@ def read_training(namespace: Mapping[str, Any], result: ImportResult) -> None:
             )
         renamed = dict(zip(exported, result.returned))
         graph_section = _renamed(copy.deepcopy(section), renamed)
-        graph_section["inputs"] = {str(argument): field for argument, field in fields.items()}
+        arguments = {  # forward argument -> its Input node (the NODES table may have renamed it)
+            name: node_id
+            for (scope, node_id), (_, name) in result.code_names.items()
+            if not scope and result.graph.node(node_id).type == "Input"
+        }
+        graph_section["inputs"] = {
+            arguments.get(str(argument), str(argument)): field for argument, field in fields.items()
+        }
         parse(copy.deepcopy(graph_section))
     except (ValueError, TypeError, RecursionError) as error:  # TrainingConfigError, or odd Python values
         result.notes.append(

@@ -304,3 +304,15 @@ def test_import_dialog_reads_its_fields(window: MainWindow, tmp_path: Path):
     dialog.class_name.setText("Net")
     dialog.inputs.setText("x=[N,3]")
     assert dialog.values() == ("net.py", "Net", "x=[N,3]", "")
+
+
+def test_an_exported_graph_imports_with_its_ids_labels_and_places(neuron: MainWindow, tmp_path: Path, qtbot):
+    graph = neuron.document.graph
+    exported = export_python(graph, name="neuron")
+    path = tmp_path / "neuron.py"
+    path.write_text(exported.source, encoding="utf-8")
+    import_and_wait(neuron, qtbot, str(path), exported.class_name, "")  # no shapes: the file's INPUTS
+    back = neuron.document.graph
+    assert back is not graph
+    assert {(n.id, n.label, n.pos) for n in back.nodes} == {(n.id, n.label, n.pos) for n in graph.nodes}
+    assert all(node.label for node in graph.nodes)  # the example labels them all: the check means something

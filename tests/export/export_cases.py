@@ -116,3 +116,23 @@ def objective_losses_printed(text: str) -> dict[str, list[float]]:
             assert int(step) == len(values) + 1, f"steps out of order: {line!r}"
             values.append(float(value))
     return losses
+
+
+def nodes_of(graph: Graph) -> dict[str, set[tuple[str, str, tuple[float, float]]]]:
+    """(id, label, position) of every node, by scope: "" the graph, else a block definition."""
+    scopes = {"": graph, **{name: definition.graph for name, definition in graph.blocks.items()}}
+    return {scope: {(n.id, n.label, tuple(n.pos)) for n in inner.nodes} for scope, inner in scopes.items()}
+
+
+def assert_same_nodes(graph: Graph, imported: Graph) -> None:
+    """The import gave every node back its id, label and position (the NODES table), in the graph and
+    in each block; a type that imports as several nodes (a GAN loss) keeps its id and label on the
+    last, and the others' positions are the import's own."""
+    ours, theirs = nodes_of(graph), nodes_of(imported)
+    assert set(ours) == set(theirs)
+    for scope, nodes in ours.items():
+        if len(nodes) == len(theirs[scope]):
+            assert theirs[scope] == nodes, scope
+        else:
+            named = {(i, label) for i, label, _ in theirs[scope]}
+            assert {(i, label) for i, label, _ in nodes} <= named, scope

@@ -1,8 +1,9 @@
 """`graphcore import-torch`: modules traced with torch.fx become graphs that compute the same thing.
 
 Round trips: export → import → export gives the same structure (see export_cases.structure: node
-types, params and port-to-port edges; ids, labels, positions and how weights start do not count) and
-the same outputs on the same inputs, for every example and for one example of every node type.
+types, params and port-to-port edges; how weights start does not count), every node's id, label and
+position (the export's NODES table) and the same outputs on the same inputs, for every example and
+for one example of every node type.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from export_cases import EXAMPLES, TRAINED, graph_from, load_file, same_structure, write_export
+from export_cases import (
+    EXAMPLES,
+    TRAINED,
+    assert_same_nodes,
+    graph_from,
+    load_file,
+    same_structure,
+    write_export,
+)
 
 from graphcore.cli.main import main
 from graphcore.exchange.importer import declared_inputs, import_module, load_class
@@ -67,8 +76,11 @@ def assert_round_trip(graph: Graph, tmp_path: Path, capsys) -> None:
     imported = load(first.with_suffix(".json"))
     if not has_composites(graph):
         assert same_structure(graph, imported)
+    assert_same_nodes(graph, imported)
     second, second_class = write_export(imported, tmp_path, "second")
-    assert same_structure(imported, load_roundtrip(second, second_class, capsys))
+    again = load_roundtrip(second, second_class, capsys)
+    assert same_structure(imported, again)
+    assert_same_nodes(imported, again)
     for dtype in (torch.float32, torch.float64):
         inputs = load_file(first).example_inputs(dtype, batch=3, seed=2)
         torch.manual_seed(0)
@@ -119,6 +131,7 @@ def test_a_training_export_imports_as_its_model(example, tmp_path, capsys):
         assert import_file(plain, plain_class, capsys)[0] == 0
         expected = load(plain.with_suffix(".json"))
     assert code == 0 and same_structure(expected, load(path.with_suffix(".json")))
+    assert_same_nodes(graph, load(path.with_suffix(".json")))
     if load(example).training.get("predict"):  # forward returns (loss, p): both stay outputs, in order
         imported = load(path.with_suffix(".json"))
         loss, predict = lower(imported).sinks  # both outputs, whether or not the loss reads the prediction
@@ -148,6 +161,7 @@ def test_every_node_type_round_trips(type_, tmp_path):
     assert result.notes == []
     if type_ not in COMPOSITE:
         assert same_structure(graph, result.graph)
+    assert_same_nodes(graph, result.graph)
     generator = torch.Generator().manual_seed(1)
     values = {}
     for port, shape, kind in zip(spec.inputs, example.shapes, kinds, strict=True):

@@ -312,14 +312,22 @@ def test_fewer_pieces_than_chunks_import_as_opaque(tmp_path):
     assert validate(result.graph).ok
 
 
-def test_export_and_import_keep_many_pieces(tmp_path):
-    graph = loads(pieces("split", {"split_size_or_sections": [1, 2, 1, 3, 2], "dim": 1}, 9, 5))
+@pytest.mark.parametrize(
+    ("type_", "params", "wired"),
+    [
+        ("split", {"split_size_or_sections": [1, 2, 1, 3, 2], "dim": 1}, 5),
+        ("chunk", {"chunks": 1, "dim": 1}, 1),
+    ],
+)
+def test_export_and_import_keep_many_pieces(tmp_path, type_, params, wired):
+    graph = loads(pieces(type_, params, 9, wired))
     exported = export_python(graph, name="pieces", script_name="pieces.py")
     path = tmp_path / "pieces.py"
     path.write_text(exported.source, encoding="utf-8")
     cls, source, namespace = load_class(f"{path}:{exported.class_name}")
     again = import_module(cls(), {"x": {"shape": ["N", 9]}}, source=source, namespace=namespace)
     assert again.opaque == [] and same_structure(graph, again.graph)
+    assert {n.id for n in again.graph.nodes} == {n.id for n in graph.nodes}  # `[c_out0] = ...` names c
     x = torch.randn(4, 9, dtype=torch.float64)
     ours, theirs = run(graph, x=x), run(again.graph, x=x)
     assert sorted(v.sum().item() for v in ours.values()) == sorted(v.sum().item() for v in theirs.values())
