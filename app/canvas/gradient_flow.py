@@ -21,7 +21,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetricsF, QLinearGradient, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
-from app.canvas.items import NodeItem, paint_badge_frame
+from app.canvas.items import NodeItem, paint_badge
 from app.stepper.blocks import SEPARATOR
 from graphcore.blocks import flatten_with_ports, instances
 from graphcore.codegen import python_source
@@ -207,14 +207,7 @@ class FlowBadge(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        paint_badge_frame(painter, self._rect, QColor(255, 255, 255, 235))
-        painter.setFont(self.font)
-        metrics = QFontMetricsF(self.font)
-        y = self._rect.top() + 3 + metrics.ascent()
-        for text, color in self.lines:
-            painter.setPen(QColor(color))
-            painter.drawText(QPointF(self._rect.left() + 6, y), text)
-            y += metrics.height()
+        paint_badge(painter, self._rect, QColor(255, 255, 255, 235), self.font, self.lines)
 
 
 class FlowMarks:

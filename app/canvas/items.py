@@ -453,9 +453,19 @@ class NodeItem(QGraphicsItem):
             super().mouseReleaseEvent(event)
 
 
-def paint_badge_frame(painter: QPainter, rect: QRectF, fill: QColor) -> None:
-    """The rounded, grey-edged card behind a badge on the canvas (stepper values, gradient flow)."""
+def paint_badge(
+    painter: QPainter, rect: QRectF, fill: QColor, font: QFont, lines: list[tuple[str, str]]
+) -> None:
+    """A badge on the canvas (stepper values, gradient flow): a rounded, grey-edged card, then one
+    line of text per (text, colour), top to bottom."""
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(QPen(QColor("#9aa3b0"), 1))
     painter.setBrush(fill)
     painter.drawRoundedRect(rect, 4, 4)
+    painter.setFont(font)
+    metrics = QFontMetricsF(font)
+    y = rect.top() + 3 + metrics.ascent()
+    for text, color in lines:
+        painter.setPen(QColor(color))
+        painter.drawText(QPointF(rect.left() + 6, y), text)
+        y += metrics.height()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.items import HEADER, NodeItem, paint_badge_frame
+from app.canvas.items import HEADER, NodeItem, paint_badge
 from app.canvas.scene import CanvasScene
 from app.stepper.format import describe
 from app.stepper.placement import GAP, free_spot, is_free
@@ -121,14 +121,7 @@ class Badge(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        paint_badge_frame(painter, self._rect, QColor(255, 251, 235, 240))
-        painter.setFont(self.font)
-        metrics = QFontMetricsF(self.font)
-        y = self._rect.top() + 3 + metrics.ascent()
-        for text, color in self.lines:
-            painter.setPen(QColor(color))
-            painter.drawText(QPointF(self._rect.left() + 6, y), text)
-            y += metrics.height()
+        paint_badge(painter, self._rect, QColor(255, 251, 235, 240), self.font, self.lines)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         event.accept()
