@@ -10,7 +10,6 @@ structure it was built from is kept, so that the window can stop it when that gr
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +141,7 @@ class TrainingSession(QObject):
         snapshot) takes it from its next step."""
         if self.state in ("idle", "stopping"):
             return
-        self.worker.retune(copy.deepcopy(graph.training))
+        self.worker.retune(graph.training)  # pickled on its way: the child gets a copy
         if self.state in ("paused", "finished"):
             self._send(Request("retune"))
 
